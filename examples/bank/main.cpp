@@ -1,0 +1,164 @@
+// prevayler-bank: a small ledger whose state is durable through prevayler-cpp.
+//
+// Reads one command per line on stdin and prints exactly one line per
+// command on stdout: `ok ...` or `error: <reason>`. An `ok` for a command
+// that changes the state is printed only once its event is durable.
+//
+//   deposit ACCOUNT AMOUNT      -> ok <new balance>
+//   withdraw ACCOUNT AMOUNT     -> ok <new balance>
+//   transfer FROM TO AMOUNT     -> ok <balance FROM> <balance TO>
+//   balance ACCOUNT             -> ok <balance>
+//   total                       -> ok <sum of all balances>
+//   snapshot                    -> ok
+//   quit                        (or end of input) exits 0
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ledger.hpp"
+#include "prevayler/file_storage.hpp"
+#include "prevayler/prevayler.hpp"
+
+namespace {
+
+using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
+
+constexpr const char* usage_text =
+    "usage: prevayler-bank [--dir PATH]\n"
+    "\n"
+    "A durable ledger. Reads commands on stdin, one per line:\n"
+    "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
+    "  balance ACCOUNT | total | snapshot | quit\n"
+    "Amounts are non-negative integers (cents).\n"
+    "\n"
+    "  --dir PATH   directory of the file storage (default ./bank-data)\n";
+
+std::optional<bank::Amount> parse_amount(const std::string& text) {
+  bank::Amount value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < 0 || text.empty() || text[0] == '+') {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string run_command(Bank& bank, const std::vector<std::string>& words) {
+  const std::string& verb = words[0];
+  auto amount_at = [&](std::size_t i) {
+    auto amount = parse_amount(words[i]);
+    if (!amount) throw bank::Rejected("invalid amount '" + words[i] + "' (want cents, e.g. 1250)");
+    return *amount;
+  };
+  auto expect_args = [&](std::size_t n, const char* form) {
+    if (words.size() != n + 1) throw bank::Rejected(std::string("usage: ") + form);
+  };
+  if (verb == "deposit") {
+    expect_args(2, "deposit ACCOUNT AMOUNT");
+    auto state = bank.handle(bank::Deposit{words[1], amount_at(2)});
+    return "ok " + std::to_string(state->balance(words[1]));
+  }
+  if (verb == "withdraw") {
+    expect_args(2, "withdraw ACCOUNT AMOUNT");
+    auto state = bank.handle(bank::Withdraw{words[1], amount_at(2)});
+    return "ok " + std::to_string(state->balance(words[1]));
+  }
+  if (verb == "transfer") {
+    expect_args(3, "transfer FROM TO AMOUNT");
+    auto state = bank.handle(bank::Transfer{words[1], words[2], amount_at(3)});
+    return "ok " + std::to_string(state->balance(words[1])) + " " +
+           std::to_string(state->balance(words[2]));
+  }
+  if (verb == "balance") {
+    expect_args(1, "balance ACCOUNT");
+    return "ok " + std::to_string(bank.state()->balance(words[1]));
+  }
+  if (verb == "total") {
+    expect_args(0, "total");
+    return "ok " + std::to_string(bank.state()->total());
+  }
+  if (verb == "snapshot") {
+    expect_args(0, "snapshot");
+    bank.snapshot();
+    return "ok";
+  }
+  throw bank::Rejected("unknown command '" + verb +
+                       "' (deposit, withdraw, transfer, balance, total, snapshot, quit)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = "./bank-data";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage_text;
+      return 0;
+    }
+    if (arg == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else {
+      std::cerr << "prevayler-bank: unknown or incomplete option '" << arg << "'\n" << usage_text;
+      return 2;
+    }
+  }
+
+  const bool interactive = ::isatty(STDIN_FILENO) != 0;
+  std::optional<Bank> bank;
+  try {
+    Bank::Options options;
+    options.business = bank::apply;
+    prevayler::FileStorageOptions storage;
+    storage.directory = dir;
+    options.storage = prevayler::make_file_storage(storage);
+    // The consistency check costs O(1) per event: the ledger keeps its hash.
+    options.state_hash = [](const bank::Ledger& ledger) { return ledger.fingerprint(); };
+    bank.emplace(std::move(options));
+  } catch (const std::exception& e) {
+    std::cerr << "prevayler-bank: cannot open the ledger: " << e.what() << "\n";
+    return 1;
+  }
+  if (interactive) {
+    std::cerr << "prevayler-bank: ledger in " << dir << " (" << bank->state()->accounts()
+              << " accounts). Type a command, or quit.\n> " << std::flush;
+  }
+
+  std::string line;
+  int status = 0;
+  while (std::getline(std::cin, line)) {
+    std::istringstream tokens(line);
+    std::vector<std::string> words;
+    for (std::string word; tokens >> word;) words.push_back(word);
+    if (words.empty()) {
+      if (interactive) std::cerr << "> " << std::flush;
+      continue;
+    }
+    if (words[0] == "quit" || words[0] == "exit") break;
+    try {
+      std::cout << run_command(*bank, words) << std::endl;
+    } catch (const bank::Rejected& e) {
+      std::cout << "error: " << e.what() << std::endl;
+    } catch (const prevayler::StorageFailedError& e) {
+      std::cout << "error: " << e.what() << std::endl;
+      status = 1;
+      break;  // the instance stopped; a restart recovers what is durable
+    } catch (const std::exception& e) {
+      std::cout << "error: " << e.what() << std::endl;
+    }
+    if (interactive) std::cerr << "> " << std::flush;
+  }
+  try {
+    bank->close();
+  } catch (const std::exception& e) {
+    std::cerr << "prevayler-bank: " << e.what() << "\n";
+    return 1;
+  }
+  return status;
+}

@@ -1,0 +1,86 @@
+// Codecs turn states and events into bytes and back. The default for any
+// type cereal can serialise is cereal's portable binary archive (fixed
+// little-endian layout, so files move between machines); any other format
+// (JSON, protobuf, hand-written) plugs in through the same two functions.
+#pragma once
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/cereal.hpp>
+#include <functional>
+#include <istream>
+#include <ostream>
+#include <streambuf>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "prevayler/error.hpp"
+
+namespace prevayler {
+
+// Encodes a T into a stream and decodes one from a stream. decode must read
+// exactly what encode wrote. Both may throw; the library reports a throw as
+// CodecError naming what was being coded.
+template <class T>
+struct Codec {
+  std::function<void(const T&, std::ostream&)> encode;
+  std::function<T(std::istream&)> decode;
+  explicit operator bool() const { return encode && decode; }
+};
+
+// True when cereal's portable binary archive can save and load T.
+template <class T>
+inline constexpr bool cereal_serializable =
+    cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
+    cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
+
+// The default codec: cereal's portable binary archive.
+template <class T>
+Codec<T> cereal_codec() {
+  static_assert(cereal_serializable<T>,
+                "T has no cereal serialize/save/load functions: add them, or pass a Codec");
+  return Codec<T>{
+      [](const T& value, std::ostream& out) {
+        cereal::PortableBinaryOutputArchive archive(out);
+        archive(value);
+      },
+      [](std::istream& in) {
+        cereal::PortableBinaryInputArchive archive(in);
+        T value{};
+        archive(value);
+        return value;
+      }};
+}
+
+namespace detail {
+
+// An ostream that appends to a std::string it does not own.
+class StringOutBuffer : public std::streambuf {
+ public:
+  explicit StringOutBuffer(std::string& target) : target_(target) {}
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (ch != traits_type::eof()) target_.push_back(static_cast<char>(ch));
+    return ch;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    target_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+
+ private:
+  std::string& target_;
+};
+
+// An istream over bytes it does not own.
+class MemoryInBuffer : public std::streambuf {
+ public:
+  explicit MemoryInBuffer(std::string_view bytes) {
+    char* begin = const_cast<char*>(bytes.data());  // never written: get area only
+    setg(begin, begin, begin + bytes.size());
+  }
+};
+
+}  // namespace detail
+}  // namespace prevayler

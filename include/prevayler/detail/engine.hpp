@@ -1,0 +1,106 @@
+// The type-erased machinery behind Prevayler<State, Event>: recovery, the
+// event lock, group commit and snapshot cuts. Not part of the public API;
+// it lives in a header only because the class template forwards to it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <variant>
+
+#include "prevayler/storage.hpp"
+#include "prevayler/timestamp.hpp"
+
+namespace prevayler::detail {
+
+using AnyState = std::shared_ptr<const void>;
+
+// What the typed front end supplies. Every function may throw.
+struct EngineHooks {
+  std::function<AnyState()> initial_state;
+  // Live path: applies a typed event (passed as const void*).
+  std::function<AnyState(const void* state, const void* event, Timestamp)> apply;
+  // Replay path: decodes the event bytes, then applies.
+  std::function<AnyState(const void* state, std::string_view event, Timestamp)> replay;
+  std::function<void(const void* state, std::ostream&)> encode_state;
+  std::function<AnyState(std::istream&)> decode_state;
+  std::function<std::uint64_t(const void* state)> state_hash;  // empty: no check
+  TimestampFunction timestamp;
+};
+
+struct EngineLimits {
+  std::size_t batch_events_max;
+  std::size_t batch_bytes_max;
+  std::size_t pending_bytes_max;  // handle() waits while this much is unwritten
+};
+
+// Counters, for tests and benchmarks.
+struct EngineStats {
+  std::uint64_t events_journaled = 0;
+  std::uint64_t journal_writes = 0;
+  std::uint64_t events_replayed = 0;
+  std::uint64_t snapshot_id = 0;  // of the snapshot recovery started from
+};
+
+class Engine {
+ public:
+  // Recovers from the storage, then starts the writer thread.
+  Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  AnyState handle(const void* event, std::string_view encoded_event);
+  AnyState state() const { return durable_.load(std::memory_order_acquire); }
+  void snapshot();
+  void close();
+  Timestamp timestamp() const { return hooks_.timestamp(); }
+  EngineStats stats() const;
+
+ private:
+  struct Batch;
+  struct SnapshotCut;
+  using Work = std::variant<std::shared_ptr<Batch>, std::shared_ptr<SnapshotCut>>;
+  class Replayer;
+
+  void recover();
+  void run_writer();
+  void write_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch);
+  void cut_snapshot(std::unique_lock<std::mutex>& lock, const std::shared_ptr<SnapshotCut>& cut);
+  void seal_open_batch();
+  void throw_if_unusable() const;
+
+  const EngineHooks hooks_;
+  const std::unique_ptr<Storage> storage_;
+  const EngineLimits limits_;
+
+  mutable std::mutex mutex_;  // the event lock; guards everything below
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  std::condition_variable space_free_;
+  AnyState head_;  // state after every accepted event, durable or not
+  std::shared_ptr<Batch> open_batch_;
+  std::deque<Work> queue_;
+  std::size_t pending_bytes_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+  std::exception_ptr fatal_;  // a StorageFailedError: the instance stopped
+  EngineStats stats_;
+
+  // Published only once durable. Readers never take the event lock.
+  std::atomic<AnyState> durable_;
+
+  std::mutex snapshot_mutex_;  // one snapshot at a time; close waits for it
+  std::mutex close_mutex_;
+  std::thread writer_;
+};
+
+}  // namespace prevayler::detail

@@ -1,0 +1,104 @@
+// Error hierarchy of prevayler-cpp. Every exception the library throws on its
+// own account derives from prevayler::Error; exceptions thrown by the user's
+// business function reach the caller of handle() unchanged.
+//
+// Messages name the resource involved (file and offset, table, bucket, key)
+// and, where there is one, the remedy. They never contain credentials.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace prevayler {
+
+// Base of every error raised by the library.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Options that cannot work (a missing business function, an empty table
+// name, an invalid endpoint URL, ...). Raised before any I/O happens.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A call on an instance that was closed, or that stopped after a fatal
+// storage failure.
+class ClosedError : public Error {
+ public:
+  using Error::Error;
+};
+
+// An event or state the codec could not encode or decode.
+class CodecError : public Error {
+ public:
+  using Error::Error;
+};
+
+// An event whose encoded form exceeds the storage's limit for one event.
+class EventTooLargeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Recovery replayed an event whose resulting state hash differs from the
+// hash journaled with it: the business function is not pure, or its code
+// changed in a way that alters the meaning of old events.
+class InconsistentStateError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Recovery could not rebuild the state: the business function threw while
+// replaying a journaled event.
+class RecoveryError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A failure of the storage (I/O error, full disk, network, service error).
+// When the storage throws this from an append, none of the events in that
+// append became visible and the instance can go on.
+class StorageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Stored bytes that fail their checksum or do not parse. Never skipped
+// silently: the message names the file (or table/key) and offset.
+class CorruptionError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// A file or object written by a format version this build does not know.
+class FormatVersionError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// The storage is held by another process (the file storage's lock).
+class LockedError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// The storage can no longer guarantee that the journal equals the live state
+// (for example an fsync failed and the unacknowledged bytes could not be cut
+// off). The instance stops: every later call fails with this error, and a
+// restart recovers exactly what is durable.
+class StorageFailedError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// Another instance took over the journal. This instance can get no more
+// events acknowledged; its writes stop.
+class SupersededError : public StorageFailedError {
+ public:
+  using StorageFailedError::StorageFailedError;
+};
+
+}  // namespace prevayler

@@ -1,0 +1,40 @@
+// The embedded default storage: a directory of numbered snapshot files and
+// journal segment files (format: docs/format.md).
+//
+//   prevayler-data/
+//     LOCK                              held (flock) by the owning process
+//     journal-00000000000000000000.log  segment 0: events before snapshot 1
+//     journal-00000000000000000001.log  segment 1: events after snapshot 1
+//     snapshot-00000000000000000001.snap
+//
+// A group commit is one write() plus one fdatasync(). Snapshots are written
+// under a temporary name, synced, renamed, and the directory synced.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "prevayler/storage.hpp"
+
+namespace prevayler {
+
+struct FileStorageOptions {
+  std::filesystem::path directory = "prevayler-data";
+  // Create the directory (and its parents) when missing. When false, a
+  // missing directory is a StorageError.
+  bool create_directory = true;
+  // false skips fdatasync: fast, and NOT durable across power loss or a
+  // kernel crash (a process crash still loses nothing). For tests only.
+  bool sync = true;
+  // Receives recovery warnings (a torn record cut off the journal's end).
+  // Default: print to stderr.
+  std::function<void(const std::string&)> warn;
+};
+
+// Opens nothing yet: the directory is locked and read by recover().
+std::unique_ptr<Storage> make_file_storage(FileStorageOptions options);
+
+}  // namespace prevayler

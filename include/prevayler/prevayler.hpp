@@ -1,0 +1,216 @@
+// prevayler-cpp: system prevalence for C++.
+//
+// The whole business state lives in RAM. Every change is an event handled by
+// a pure business function `State(const State&, const Event&, Timestamp)`,
+// and every event is journaled durably before its effect becomes visible.
+// Snapshots bound recovery time.
+//
+//   struct Counter { long value = 0; template <class A> void serialize(A& a) { a(value); } };
+//   prevayler::Prevayler<Counter, long> p({.business = [](const Counter& c, long n,
+//                                                         prevayler::Timestamp) {
+//     return Counter{c.value + n};
+//   }});
+//   p.handle(5);                 // durable when it returns
+//   long v = p.state()->value;   // 5, and 5 again after a restart
+//
+// Several event types: use std::variant<A, B, ...> as Event.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "prevayler/codec.hpp"
+#include "prevayler/detail/engine.hpp"
+#include "prevayler/error.hpp"
+#include "prevayler/file_storage.hpp"
+#include "prevayler/storage.hpp"
+#include "prevayler/timestamp.hpp"
+
+namespace prevayler {
+
+// Limits of the group-commit writer; each has a unit in its name.
+struct WriterLimits {
+  // Most events in one journal write.
+  std::size_t batch_events_max = 100'000;
+  // Most bytes of encoded events in one journal write (the storage may split
+  // a write further, e.g. DynamoDB's item limit).
+  std::size_t batch_bytes_max = 16u << 20;
+  // handle() blocks while this many bytes of accepted events wait for the
+  // journal, so a slow disk slows producers instead of exhausting memory.
+  std::size_t pending_bytes_max = 64u << 20;
+};
+
+template <class State, class Event>
+class Prevayler {
+ public:
+  using BusinessFunction = std::function<State(const State&, const Event&, Timestamp)>;
+  using StateHashFunction = std::function<std::uint64_t(const State&)>;
+
+  struct Options {
+    // Required. Must be pure: same inputs, same result, no side effects;
+    // recovery calls it again for every journaled event. It may throw to
+    // reject an event: nothing is journaled and the state is unchanged.
+    BusinessFunction business;
+    // Where recovery starts when there is no snapshot. Default: State{}.
+    std::function<State()> initial_state;
+    // Default: system_clock_timestamp().
+    TimestampFunction timestamp;
+    // Default: make_file_storage({}) — the directory "prevayler-data".
+    std::unique_ptr<Storage> storage;
+    // Defaults: cereal_codec<State>() / cereal_codec<Event>(), available
+    // when the type is cereal-serialisable (otherwise required).
+    Codec<State> state_codec;
+    Codec<Event> event_codec;
+    // Optional consistency check. When set, each journal entry carries the
+    // hash of the state its event produced, and recovery throws
+    // InconsistentStateError at the first event whose replay differs.
+    StateHashFunction state_hash;
+    WriterLimits limits;
+  };
+
+  // Opens the storage and recovers: the latest snapshot (or the initial
+  // state), then every journaled event after it, in order, with its
+  // journaled timestamp.
+  // Throws ConfigError (no business function, no codec), StorageError
+  // subclasses (LockedError, CorruptionError, FormatVersionError, ...),
+  // CodecError, RecoveryError, InconsistentStateError.
+  explicit Prevayler(Options options) : engine_(make_engine(std::move(options))) {}
+
+  Prevayler(const Prevayler&) = delete;
+  Prevayler& operator=(const Prevayler&) = delete;
+
+  // Finishes what is in flight and releases the storage (see close()).
+  ~Prevayler() = default;
+
+  // Takes a timestamp, runs the business function on the current state,
+  // journals the event with its timestamp durably, and only then makes the
+  // new state current. Returns the state this event produced.
+  // Thread-safe: concurrent calls are applied one at a time in one total
+  // order, and events arriving while a journal write is in flight go out
+  // together in the next write (group commit). Returns once this event is
+  // durable.
+  // Throws: whatever the business function throws (nothing journaled, state
+  // unchanged); EventTooLargeError; CodecError; StorageError when the journal
+  // write failed (the event is not journaled and not visible; later calls
+  // may succeed); StorageFailedError / SupersededError when the instance had
+  // to stop (every later call throws too); ClosedError after close().
+  std::shared_ptr<const State> handle(const Event& event) {
+    std::string encoded;
+    try {
+      detail::StringOutBuffer buffer(encoded);
+      std::ostream out(&buffer);
+      event_codec_.encode(event, out);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw CodecError(std::string("cannot encode event: ") + e.what());
+    }
+    return std::static_pointer_cast<const State>(engine_->handle(&event, encoded));
+  }
+
+  // The current state: every durable event, and nothing that is not durable
+  // yet. Lock-free with respect to writers; thread-safe. The returned
+  // snapshot never changes (states are immutable values).
+  std::shared_ptr<const State> state() const {
+    return std::static_pointer_cast<const State>(engine_->state());
+  }
+
+  // Persists the current state so a later recovery starts there and does
+  // not call the business function for earlier events. Writers do not stall
+  // while it is written: the cut is one quick step in the journal, and the
+  // state is serialised on the calling thread beside new events. Returns
+  // once the snapshot is durable. Thread-safe (snapshots are serialised).
+  // Throws StorageError, CodecError, ClosedError.
+  void snapshot() { engine_->snapshot(); }
+
+  // Calls the timestamp function.
+  Timestamp timestamp() const { return engine_->timestamp(); }
+
+  // Waits for events in flight and a snapshot in progress, then releases
+  // the storage. Idempotent. Later calls of handle() and snapshot() throw
+  // ClosedError; state() keeps returning the last state.
+  void close() { engine_->close(); }
+
+  // Counters for tests and benchmarks (events journaled, journal writes).
+  detail::EngineStats stats() const { return engine_->stats(); }
+
+ private:
+  std::unique_ptr<detail::Engine> make_engine(Options options) {
+    if (!options.business) {
+      throw ConfigError("Prevayler options: `business` (the business function) is required");
+    }
+    if (!options.state_codec) {
+      if constexpr (cereal_serializable<State>) {
+        options.state_codec = cereal_codec<State>();
+      } else {
+        throw ConfigError(
+            "Prevayler options: State is not cereal-serialisable; set `state_codec`");
+      }
+    }
+    if (!options.event_codec) {
+      if constexpr (cereal_serializable<Event>) {
+        options.event_codec = cereal_codec<Event>();
+      } else {
+        throw ConfigError(
+            "Prevayler options: Event is not cereal-serialisable; set `event_codec`");
+      }
+    }
+    if (!options.storage) options.storage = make_file_storage(FileStorageOptions{});
+    event_codec_ = options.event_codec;
+
+    detail::EngineHooks hooks;
+    hooks.initial_state = [init = std::move(options.initial_state)]() -> detail::AnyState {
+      if (init) return std::make_shared<const State>(init());
+      return std::make_shared<const State>();
+    };
+    hooks.apply = [business = options.business](const void* state, const void* event,
+                                                Timestamp t) -> detail::AnyState {
+      return std::make_shared<const State>(
+          business(*static_cast<const State*>(state), *static_cast<const Event*>(event), t));
+    };
+    hooks.replay = [business = options.business, codec = options.event_codec](
+                       const void* state, std::string_view bytes,
+                       Timestamp t) -> detail::AnyState {
+      Event event = decode_event(codec, bytes);
+      return std::make_shared<const State>(business(*static_cast<const State*>(state), event, t));
+    };
+    hooks.encode_state = [codec = options.state_codec](const void* state, std::ostream& out) {
+      codec.encode(*static_cast<const State*>(state), out);
+    };
+    hooks.decode_state = [codec = options.state_codec](std::istream& in) -> detail::AnyState {
+      return std::make_shared<const State>(codec.decode(in));
+    };
+    if (options.state_hash) {
+      hooks.state_hash = [hash = std::move(options.state_hash)](const void* state) {
+        return hash(*static_cast<const State*>(state));
+      };
+    }
+    hooks.timestamp =
+        options.timestamp ? std::move(options.timestamp) : TimestampFunction(system_clock_timestamp);
+    return std::make_unique<detail::Engine>(
+        std::move(hooks), std::move(options.storage),
+        detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
+                             options.limits.pending_bytes_max});
+  }
+
+  static Event decode_event(const Codec<Event>& codec, std::string_view bytes) {
+    detail::MemoryInBuffer buffer(bytes);
+    std::istream in(&buffer);
+    try {
+      return codec.decode(in);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw CodecError(std::string("cannot decode event: ") + e.what());
+    }
+  }
+
+  Codec<Event> event_codec_;
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+}  // namespace prevayler

@@ -1,0 +1,128 @@
+// The AWS "standard" retry mode: bounded attempts, exponential backoff with
+// full jitter, and a client-wide retry quota (token bucket) that stops
+// retry storms when the service is down.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <type_traits>
+
+#include "aws/aws_error.hpp"
+#include "aws/http.hpp"
+
+namespace prevayler::aws {
+
+// One failed attempt, as the strategy sees it.
+struct AttemptFailure {
+  ErrorClass classification = ErrorClass::not_retryable;
+  bool transport_error = false;  // no response arrived (connection error, time-out)
+  // The request may have been applied by the server although we do not know
+  // its outcome: a transport error after the request went out, or a 5xx.
+  bool maybe_applied = false;
+  int http_status = 0;  // 0 for transport errors
+  std::string code;     // AWS error code, empty for transport errors
+
+  static AttemptFailure from(const AwsError& error);
+  static AttemptFailure from(const TransportError& error);
+};
+
+// Per-call state, owned by the caller of the strategy (one per logical
+// request, never shared between threads).
+struct RetryState {
+  int attempts = 0;            // attempts made so far, including the one that just failed
+  int last_retry_cost = 0;     // quota taken by the latest retry; 0 before any retry
+  bool ambiguous_attempt = false;  // some earlier attempt had maybe_applied
+};
+
+// Decides whether and when to retry. Implementations are thread-safe: one
+// strategy serves all calls of a client (the quota is client-wide).
+class RetryStrategy {
+ public:
+  virtual ~RetryStrategy() = default;
+  // Called after attempt number state.attempts failed. Returns true when the
+  // call should be attempted again; then any quota it needs has been taken
+  // and recorded in state.last_retry_cost.
+  virtual bool should_retry(const AttemptFailure& failure, RetryState& state) = 0;
+  // How long to wait before the next attempt (state.attempts attempts made).
+  virtual std::chrono::milliseconds delay(const AttemptFailure& failure,
+                                          const RetryState& state) = 0;
+  // Called when a call succeeded (refunds quota).
+  virtual void on_success(const RetryState& state) = 0;
+  // Waits; injectable so tests do not sleep.
+  virtual void sleep_for(std::chrono::milliseconds duration) = 0;
+};
+
+struct StandardRetryOptions {
+  int max_attempts = 3;  // attempts in total, the first included
+  std::chrono::milliseconds base_delay{100};
+  // Throttling asks us to back off harder than a transient error does.
+  std::chrono::milliseconds throttling_base_delay{1000};
+  std::chrono::milliseconds max_backoff{20000};
+  int initial_quota_tokens = 500;
+  int retry_cost_tokens = 5;
+  int timeout_retry_cost_tokens = 10;  // transport errors (connection, time-out)
+  int success_refund_tokens = 1;       // when a call succeeds on its first attempt
+  std::optional<std::uint64_t> seed;   // RNG seed; random when unset
+  std::function<void(std::chrono::milliseconds)> sleep;  // std::this_thread::sleep_for when unset
+};
+
+class StandardRetryStrategy : public RetryStrategy {
+ public:
+  explicit StandardRetryStrategy(StandardRetryOptions options = {});
+
+  bool should_retry(const AttemptFailure& failure, RetryState& state) override;
+  std::chrono::milliseconds delay(const AttemptFailure& failure, const RetryState& state) override;
+  void on_success(const RetryState& state) override;
+  void sleep_for(std::chrono::milliseconds duration) override;
+
+  int available_quota() const;
+  const StandardRetryOptions& options() const noexcept { return options_; }
+
+ private:
+  StandardRetryOptions options_;
+  mutable std::mutex mutex_;
+  int quota_;
+  std::mt19937_64 rng_;
+};
+
+std::shared_ptr<RetryStrategy> make_standard_retry_strategy(StandardRetryOptions options = {});
+
+// Runs attempt(const RetryState&) until it returns, or throws an AwsError or
+// TransportError that the strategy does not retry (rethrown unchanged).
+// Other exceptions propagate at once.
+template <typename F>
+auto run_with_retries(RetryStrategy& strategy, F&& attempt)
+    -> std::invoke_result_t<F&, const RetryState&> {
+  RetryState state;
+  for (;;) {
+    ++state.attempts;
+    AttemptFailure failure;
+    try {
+      if constexpr (std::is_void_v<std::invoke_result_t<F&, const RetryState&>>) {
+        attempt(static_cast<const RetryState&>(state));
+        strategy.on_success(state);
+        return;
+      } else {
+        auto result = attempt(static_cast<const RetryState&>(state));
+        strategy.on_success(state);
+        return result;
+      }
+    } catch (const AwsError& e) {
+      failure = AttemptFailure::from(e);
+      if (!strategy.should_retry(failure, state)) throw;
+    } catch (const TransportError& e) {
+      failure = AttemptFailure::from(e);
+      if (!strategy.should_retry(failure, state)) throw;
+    }
+    if (failure.maybe_applied) state.ambiguous_attempt = true;
+    strategy.sleep_for(strategy.delay(failure, state));
+  }
+}
+
+}  // namespace prevayler::aws

@@ -1,0 +1,53 @@
+#include "core/record_codec.hpp"
+
+#include "core/bytes.hpp"
+#include "prevayler/error.hpp"
+
+namespace prevayler::detail {
+
+void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,
+                         std::size_t first, std::size_t count) {
+  out.push_back(static_cast<char>(record_format_version));
+  out.push_back(static_cast<char>(RecordType::batch));
+  put_u64(out, writer_id);
+  put_varint(out, count);
+  for (std::size_t i = first; i < first + count; ++i) {
+    const std::string_view entry = batch[i];
+    put_varint(out, entry.size());
+    out.append(entry);
+  }
+}
+
+DecodedRecord decode_record(std::string_view payload, const std::string& where) {
+  auto corrupt = [&](const char* what) {
+    return CorruptionError(where + ": journal record is malformed (" + what + ")");
+  };
+  if (payload.size() < 2) throw corrupt("shorter than its header");
+  const auto version = static_cast<unsigned char>(payload[0]);
+  if (version != record_format_version) {
+    throw FormatVersionError(where + ": journal record has format version " +
+                             std::to_string(version) + ", this build reads version " +
+                             std::to_string(record_format_version) +
+                             "; open it with a newer prevayler-cpp");
+  }
+  DecodedRecord record;
+  const auto type = static_cast<unsigned char>(payload[1]);
+  if (type != static_cast<unsigned char>(RecordType::batch)) throw corrupt("unknown record type");
+  payload.remove_prefix(2);
+  if (payload.size() < 8) throw corrupt("truncated writer id");
+  record.writer_id = get_u64(payload.data());
+  payload.remove_prefix(8);
+  const auto count = get_varint(payload);
+  if (!count || *count > payload.size()) throw corrupt("bad entry count");
+  record.entries.reserve(*count);
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    const auto size = get_varint(payload);
+    if (!size || *size > payload.size()) throw corrupt("entry length beyond the record");
+    record.entries.push_back(payload.substr(0, *size));
+    payload.remove_prefix(*size);
+  }
+  if (!payload.empty()) throw corrupt("bytes after the last entry");
+  return record;
+}
+
+}  // namespace prevayler::detail

@@ -1,0 +1,35 @@
+// Constants of the file storage's formats (docs/format.md). Users keep
+// these files for years: change nothing here without a new version.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace prevayler::detail {
+
+inline constexpr std::string_view segment_magic = "PVLJRNL1";  // 8 bytes
+inline constexpr std::string_view snapshot_magic = "PVLSNAP1";  // 8 bytes
+inline constexpr std::string_view snapshot_end_magic = "PVLSEND1";
+inline constexpr std::uint32_t segment_format_version = 1;
+inline constexpr std::uint32_t snapshot_format_version = 1;
+
+// magic(8) version(4) flags(4) segment id(8) masked crc32c of the 24 bytes before(4)
+inline constexpr std::size_t segment_header_bytes = 28;
+// magic(8) version(4) flags(4) snapshot id(8) masked crc32c of the 24 bytes before(4)
+inline constexpr std::size_t snapshot_header_bytes = 28;
+// body length(8) masked crc32c of body(4) end magic(8)
+inline constexpr std::size_t snapshot_trailer_bytes = 20;
+// masked crc32c of (length + payload)(4) payload length(4)
+inline constexpr std::size_t record_header_bytes = 8;
+// The smallest payload: version, type, writer id, a one-byte entry count.
+inline constexpr std::size_t record_payload_bytes_min = 11;
+
+inline constexpr std::size_t file_entry_bytes_max = std::size_t{1} << 30;
+inline constexpr std::size_t record_payload_bytes_max = std::size_t{0xffffffffu};
+static_assert(file_entry_bytes_max * 2 < record_payload_bytes_max,
+              "a record holds at least one maximal entry plus a full batch");
+
+inline constexpr std::size_t read_buffer_bytes = std::size_t{1} << 20;
+
+}  // namespace prevayler::detail

@@ -1,0 +1,714 @@
+#include "file/file_storage_impl.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <random>
+#include <streambuf>
+#include <system_error>
+#include <utility>
+
+#include "core/bytes.hpp"
+#include "core/crc32c.hpp"
+#include "core/record_codec.hpp"
+#include "file/file_format.hpp"
+#include "prevayler/error.hpp"
+
+namespace prevayler {
+namespace detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+std::string numbered_name(const char* prefix, std::uint64_t id, const char* suffix) {
+  char name[64];
+  std::snprintf(name, sizeof name, "%s%020" PRIu64 "%s", prefix, id, suffix);
+  return name;
+}
+
+// Parses "<prefix><20 digits><suffix>"; nullopt for any other name.
+std::optional<std::uint64_t> parse_numbered_name(const std::string& name, std::string_view prefix,
+                                                 std::string_view suffix) {
+  if (name.size() != prefix.size() + 20 + suffix.size()) return std::nullopt;
+  if (name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) return std::nullopt;
+  std::uint64_t id = 0;
+  for (std::size_t i = prefix.size(); i < prefix.size() + 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    id = id * 10 + static_cast<std::uint64_t>(name[i] - '0');
+  }
+  return id;
+}
+
+std::string segment_name(std::uint64_t id) { return numbered_name("journal-", id, ".log"); }
+std::string snapshot_name(std::uint64_t id) { return numbered_name("snapshot-", id, ".snap"); }
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes all of `data` at `offset`; returns 0 or the errno of the failure.
+int write_fully(FileIo& io, int fd, std::string_view data, off_t offset) {
+  while (!data.empty()) {
+    const ssize_t n = io.pwrite(fd, data.data(), data.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data.remove_prefix(static_cast<std::size_t>(n));
+    offset += n;
+  }
+  return 0;
+}
+
+std::string write_failure_text(int error) {
+  if (error == ENOSPC || error == EDQUOT) return "the disk is full (" + errno_text(error) + "); free space and retry";
+  return errno_text(error);
+}
+
+// Reads a file through a sliding window, so replay makes few syscalls and
+// never holds a whole segment in memory.
+class WindowReader {
+ public:
+  WindowReader(int fd, std::uint64_t file_size, std::string path)
+      : fd_(fd), file_size_(file_size), path_(std::move(path)) {}
+
+  std::uint64_t file_size() const { return file_size_; }
+
+  // `size` bytes at `offset`, valid until the next call; the caller checked
+  // that they lie within the file.
+  std::string_view view(std::uint64_t offset, std::size_t size) {
+    if (offset < window_offset_ || offset + size > window_offset_ + window_.size()) {
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(std::max(size, read_buffer_bytes),
+                                                           file_size_ - offset));
+      window_.resize(want);
+      std::size_t done = 0;
+      while (done < want) {
+        const ssize_t n = ::pread(fd_, window_.data() + done, want - done,
+                                  static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          throw StorageError("cannot read " + path_ + " at offset " +
+                             std::to_string(offset + done) + ": " +
+                             (n < 0 ? errno_text(errno) : std::string("unexpected end of file")));
+        }
+        done += static_cast<std::size_t>(n);
+      }
+      window_offset_ = offset;
+    }
+    return std::string_view(window_).substr(static_cast<std::size_t>(offset - window_offset_),
+                                            size);
+  }
+
+ private:
+  int fd_;
+  std::uint64_t file_size_;
+  std::string path_;
+  std::string window_;
+  std::uint64_t window_offset_ = 0;
+};
+
+enum class RecordCheck { ok, incomplete, bad };
+
+// Checks the record at `offset`; on ok sets `payload`.
+RecordCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload) {
+  if (offset + record_header_bytes > reader.file_size()) return RecordCheck::incomplete;
+  const std::string_view header = reader.view(offset, record_header_bytes);
+  const std::uint32_t stored_crc = get_u32(header.data());
+  const std::uint32_t length = get_u32(header.data() + 4);
+  if (offset + record_header_bytes + length > reader.file_size()) return RecordCheck::incomplete;
+  if (length < record_payload_bytes_min) return RecordCheck::bad;
+  const std::string_view framed = reader.view(offset + 4, 4 + length);
+  if (crc32c_unmask(stored_crc) != crc32c(framed)) return RecordCheck::bad;
+  payload = framed.substr(4);
+  return RecordCheck::ok;
+}
+
+// True when any offset after `from` starts a record that passes its
+// checksum: then the damage at `from` is not a torn final write.
+bool valid_record_after(WindowReader& reader, std::uint64_t from) {
+  for (std::uint64_t offset = from + 1; offset + record_header_bytes + record_payload_bytes_min <=
+                                        reader.file_size();
+       ++offset) {
+    const std::string_view head = reader.view(offset, record_header_bytes + 2);
+    if (static_cast<unsigned char>(head[8]) != record_format_version) continue;
+    if (static_cast<unsigned char>(head[9]) != static_cast<unsigned char>(RecordType::batch))
+      continue;
+    std::string_view payload;
+    if (check_record(reader, offset, payload) == RecordCheck::ok) return true;
+  }
+  return false;
+}
+
+std::string make_header(std::string_view magic, std::uint32_t version, std::uint64_t id) {
+  std::string header(magic);
+  put_u32(header, version);
+  put_u32(header, 0);  // flags, none defined in version 1
+  put_u64(header, id);
+  put_u32(header, crc32c_mask(crc32c(header)));
+  return header;
+}
+
+// Checks a segment or snapshot header; throws naming the file.
+void check_header(std::string_view header, std::string_view magic, std::uint32_t known_version,
+                  std::uint64_t expected_id, const std::string& path, const char* what) {
+  if (header.substr(0, 8) != magic) {
+    throw CorruptionError(path + " at offset 0: not a prevayler-cpp " + what +
+                          " file (bad magic bytes)");
+  }
+  const std::uint32_t version = get_u32(header.data() + 8);
+  if (version != known_version) {
+    throw FormatVersionError(path + ": " + what + " format version " + std::to_string(version) +
+                             ", this build reads version " + std::to_string(known_version) +
+                             "; open it with a newer prevayler-cpp");
+  }
+  if (crc32c_unmask(get_u32(header.data() + 24)) != crc32c(header.substr(0, 24))) {
+    throw CorruptionError(path + " at offset 0: " + what + " header fails its checksum");
+  }
+  const std::uint64_t id = get_u64(header.data() + 16);
+  if (id != expected_id) {
+    throw CorruptionError(path + ": header says " + what + " " + std::to_string(id) +
+                          " but the file name says " + std::to_string(expected_id));
+  }
+}
+
+// Streams the body of a verified snapshot file to the state codec.
+class SnapshotBodyBuffer : public std::streambuf {
+ public:
+  SnapshotBodyBuffer(WindowReader& reader, std::uint64_t begin, std::uint64_t end)
+      : reader_(reader), next_(begin), end_(end) {}
+
+ protected:
+  int_type underflow() override {
+    if (next_ >= end_) return traits_type::eof();
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_bytes, end_ - next_));
+    chunk_ = std::string(reader_.view(next_, n));
+    next_ += n;
+    setg(chunk_.data(), chunk_.data(), chunk_.data() + chunk_.size());
+    return traits_type::to_int_type(chunk_[0]);
+  }
+
+ private:
+  WindowReader& reader_;
+  std::uint64_t next_;
+  std::uint64_t end_;
+  std::string chunk_;
+};
+
+// Buffers the serialised state, checksums it, and writes it out in large
+// chunks to the temporary snapshot file.
+class SnapshotFileBuffer : public std::streambuf {
+ public:
+  SnapshotFileBuffer(FileIo& io, int fd, std::string path, std::uint64_t offset)
+      : io_(io), fd_(fd), path_(std::move(path)), offset_(offset) {
+    buffer_.resize(read_buffer_bytes);
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+  }
+  std::uint64_t body_bytes() const { return body_bytes_; }
+  std::uint32_t body_crc() const { return crc_; }
+  std::uint64_t offset() const { return offset_; }
+  void flush_all() {
+    if (!flush_buffer()) throw_write_error();
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!flush_buffer()) return traits_type::eof();
+    if (ch != traits_type::eof()) {
+      *pptr() = static_cast<char>(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+  int sync() override { return flush_buffer() ? 0 : -1; }
+
+ private:
+  bool flush_buffer() {
+    if (error_) return false;
+    const std::string_view data(pbase(), static_cast<std::size_t>(pptr() - pbase()));
+    if (data.empty()) return true;
+    crc_ = crc32c_extend(crc_, data.data(), data.size());
+    error_ = write_fully(io_, fd_, data, static_cast<off_t>(offset_));
+    if (error_) return false;
+    offset_ += data.size();
+    body_bytes_ += data.size();
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+    return true;
+  }
+  [[noreturn]] void throw_write_error() {
+    throw StorageError("cannot write snapshot " + path_ + " at offset " + std::to_string(offset_) +
+                       ": " + write_failure_text(error_));
+  }
+
+  FileIo& io_;
+  int fd_;
+  std::string path_;
+  std::uint64_t offset_;
+  std::uint64_t body_bytes_ = 0;
+  std::uint32_t crc_ = 0;
+  int error_ = 0;
+  std::string buffer_;
+};
+
+void sync_directory(FileIo& io, int dir_fd, const std::string& dir) {
+  if (io.fsync(dir_fd) != 0) {
+    throw StorageError("cannot sync directory " + dir + ": " + errno_text(errno));
+  }
+}
+
+class FileSnapshotWriter : public SnapshotWriter {
+ public:
+  FileSnapshotWriter(std::shared_ptr<FileIo> io, int dir_fd, fs::path directory, std::uint64_t id)
+      : io_(std::move(io)),
+        dir_fd_(dir_fd),
+        directory_(std::move(directory)),
+        id_(id),
+        final_path_(directory_ / snapshot_name(id)),
+        temp_path_(directory_ / (snapshot_name(id) + ".tmp")) {
+    fd_ = Fd(::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd_) {
+      throw StorageError("cannot create snapshot file " + temp_path_.string() + ": " +
+                         errno_text(errno));
+    }
+    const std::string header = make_header(snapshot_magic, snapshot_format_version, id);
+    if (int error = write_fully(*io_, fd_.get(), header, 0)) {
+      throw StorageError("cannot write snapshot " + temp_path_.string() + ": " +
+                         write_failure_text(error));
+    }
+    buffer_.emplace(*io_, fd_.get(), temp_path_.string(), header.size());
+    stream_.rdbuf(&*buffer_);
+    stream_.exceptions(std::ios::badbit);
+  }
+
+  ~FileSnapshotWriter() override {
+    if (!committed_) {
+      fd_.reset();
+      ::unlink(temp_path_.c_str());
+    }
+  }
+
+  std::uint64_t snapshot_id() const override { return id_; }
+  std::ostream& stream() override { return stream_; }
+
+  void commit() override {
+    buffer_->flush_all();
+    std::string trailer;
+    put_u64(trailer, buffer_->body_bytes());
+    put_u32(trailer, crc32c_mask(buffer_->body_crc()));
+    trailer.append(snapshot_end_magic);
+    if (int error = write_fully(*io_, fd_.get(), trailer, static_cast<off_t>(buffer_->offset()))) {
+      throw StorageError("cannot write snapshot " + temp_path_.string() + ": " +
+                         write_failure_text(error));
+    }
+    if (io_->fsync(fd_.get()) != 0) {
+      throw StorageError("cannot sync snapshot " + temp_path_.string() + ": " + errno_text(errno));
+    }
+    fd_.reset();
+    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+      throw StorageError("cannot rename " + temp_path_.string() + " to " + final_path_.string() +
+                         ": " + errno_text(errno));
+    }
+    committed_ = true;
+    sync_directory(*io_, dir_fd_, directory_.string());
+  }
+
+ private:
+  std::shared_ptr<FileIo> io_;
+  int dir_fd_;
+  fs::path directory_;
+  std::uint64_t id_;
+  fs::path final_path_;
+  fs::path temp_path_;
+  Fd fd_;
+  std::optional<SnapshotFileBuffer> buffer_;
+  std::ostream stream_{nullptr};
+  bool committed_ = false;
+};
+
+class FileStorage : public Storage {
+ public:
+  FileStorage(FileStorageOptions options, std::shared_ptr<FileIo> io)
+      : options_(std::move(options)), io_(std::move(io)) {
+    if (options_.directory.empty()) {
+      throw ConfigError("file storage: the directory path is empty");
+    }
+    if (!options_.warn) {
+      options_.warn = [](const std::string& message) {
+        std::cerr << "prevayler: warning: " << message << std::endl;
+      };
+    }
+  }
+  ~FileStorage() override { close(); }
+
+  void recover(RecoveryHandler& handler) override {
+    open_directory();
+    lock_directory();
+    std::map<std::uint64_t, fs::path> snapshots;
+    std::map<std::uint64_t, fs::path> segments;
+    list_files(snapshots, segments);
+
+    std::uint64_t first_segment = 0;
+    if (!snapshots.empty()) {
+      first_segment = snapshots.rbegin()->first;
+      read_snapshot(first_segment, snapshots.rbegin()->second, handler);
+    } else if (!segments.empty() && segments.begin()->first != 0) {
+      throw CorruptionError(dir() + ": the journal starts at " +
+                            segments.begin()->second.filename().string() +
+                            " but there is no snapshot it follows; restore the missing files");
+    }
+    segments.erase(segments.begin(), segments.lower_bound(first_segment));
+    std::uint64_t expected = first_segment;
+    for (const auto& [id, path] : segments) {
+      if (id != expected) {
+        throw CorruptionError(dir() + ": journal segment " + segment_name(expected) +
+                              " is missing before " + path.filename().string() +
+                              "; restore it from a backup");
+      }
+      ++expected;
+    }
+    for (auto it = segments.begin(); it != segments.end(); ++it) {
+      const bool last = std::next(it) == segments.end();
+      replay_segment(it->first, it->second, last, handler);
+    }
+    if (segments.empty()) {
+      create_segment(first_segment);
+    } else {
+      open_segment_for_append(segments.rbegin()->first, segments.rbegin()->second);
+    }
+    writer_id_ = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  }
+
+  void append(const EntryBatch& batch) override {
+    if (failed_) {
+      throw StorageFailedError("file storage at " + dir() +
+                               " stopped after a failed write; reopen it to recover");
+    }
+    record_.assign(record_header_bytes, '\0');
+    encode_batch_record(record_, writer_id_, batch, 0, batch.size());
+    const std::size_t payload_bytes = record_.size() - record_header_bytes;
+    if (payload_bytes > record_payload_bytes_max) {
+      throw EventTooLargeError("a journal record of " + std::to_string(payload_bytes) +
+                               " bytes exceeds the file format's limit for " + journal_path_);
+    }
+    const auto length = static_cast<std::uint32_t>(payload_bytes);
+    for (int i = 0; i < 4; ++i) record_[4 + i] = static_cast<char>(length >> (8 * i));
+    const std::uint32_t crc =
+        crc32c_mask(crc32c(std::string_view(record_).substr(4)));
+    for (int i = 0; i < 4; ++i) record_[i] = static_cast<char>(crc >> (8 * i));
+
+    int error = write_fully(*io_, journal_fd_.get(), record_, static_cast<off_t>(journal_size_));
+    const char* step = "write";
+    if (!error && options_.sync && io_->fdatasync(journal_fd_.get()) != 0) {
+      error = errno;
+      step = "sync";
+    }
+    if (error) {
+      const std::string what = "cannot " + std::string(step) + " journal " + journal_path_ +
+                               " at offset " + std::to_string(journal_size_) + ": " +
+                               write_failure_text(error);
+      // Cut off whatever part of the record reached the file, so the file
+      // again ends with the last acknowledged record.
+      if (io_->ftruncate(journal_fd_.get(), static_cast<off_t>(journal_size_)) != 0 ||
+          (options_.sync && io_->fdatasync(journal_fd_.get()) != 0)) {
+        failed_ = true;
+        throw StorageFailedError(what + "; removing the partial record failed too (" +
+                                 errno_text(errno) + "), so the storage stopped: reopen it");
+      }
+      throw StorageError(what);
+    }
+    journal_size_ += record_.size();
+    if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
+  }
+
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+    if (failed_) {
+      throw StorageFailedError("file storage at " + dir() +
+                               " stopped after a failed write; reopen it to recover");
+    }
+    const std::uint64_t id = segment_ + 1;
+    create_segment(id);
+    return std::make_unique<FileSnapshotWriter>(io_, dir_fd_.get(), options_.directory, id);
+  }
+
+  void close() override {
+    journal_fd_.reset();
+    lock_fd_.reset();  // releases the flock
+    dir_fd_.reset();
+  }
+
+  std::size_t entry_bytes_max() const override { return file_entry_bytes_max; }
+  std::string describe() const override { return "file storage at " + dir(); }
+
+ private:
+  static constexpr std::size_t retained_buffer_bytes_max = std::size_t{64} << 20;
+
+  std::string dir() const { return options_.directory.string(); }
+
+  void open_directory() {
+    std::error_code ec;
+    const auto status = fs::status(options_.directory, ec);
+    if (!fs::exists(status)) {
+      if (!options_.create_directory) {
+        throw StorageError("directory " + dir() +
+                           " does not exist; create it, or set create_directory");
+      }
+      fs::create_directories(options_.directory, ec);
+      if (ec) {
+        throw StorageError("cannot create directory " + dir() + ": " + ec.message() +
+                           "; check the path and its permissions");
+      }
+    } else if (!fs::is_directory(status)) {
+      throw StorageError(dir() + " is not a directory; choose another path");
+    }
+    dir_fd_ = Fd(::open(options_.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd_) throw StorageError("cannot open directory " + dir() + ": " + errno_text(errno));
+  }
+
+  void lock_directory() {
+    const fs::path lock_path = options_.directory / "LOCK";
+    lock_fd_ = Fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!lock_fd_) {
+      throw StorageError("cannot write in directory " + dir() + " (creating " +
+                         lock_path.string() + ": " + errno_text(errno) +
+                         "); check its permissions");
+    }
+    if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      char owner[32] = {};
+      const ssize_t n = ::pread(lock_fd_.get(), owner, sizeof owner - 1, 0);
+      lock_fd_.reset();
+      if (error == EWOULDBLOCK) {
+        throw LockedError("directory " + dir() + " is in use by another process" +
+                          (n > 0 ? " (pid " + std::string(owner, static_cast<std::size_t>(n)) + ")"
+                                 : std::string()) +
+                          "; only one process may open it at a time");
+      }
+      throw StorageError("cannot lock " + lock_path.string() + ": " + errno_text(error));
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(lock_fd_.get(), 0) != 0 || write_fully(*io_, lock_fd_.get(), pid, 0) != 0) {
+      throw StorageError("cannot write in directory " + dir() + " (" + lock_path.string() +
+                         "): " + write_failure_text(errno));
+    }
+  }
+
+  void list_files(std::map<std::uint64_t, fs::path>& snapshots,
+                  std::map<std::uint64_t, fs::path>& segments) {
+    std::error_code ec;
+    for (const auto& item : fs::directory_iterator(options_.directory, ec)) {
+      const std::string name = item.path().filename().string();
+      if (auto id = parse_numbered_name(name, "snapshot-", ".snap")) {
+        snapshots[*id] = item.path();
+      } else if (auto id = parse_numbered_name(name, "journal-", ".log")) {
+        segments[*id] = item.path();
+      } else if (parse_numbered_name(name, "snapshot-", ".snap.tmp") ||
+                 parse_numbered_name(name, "journal-", ".log.tmp")) {
+        // Left by a crash before its rename: never part of the state.
+        fs::remove(item.path(), ec);
+      }
+    }
+    if (ec) throw StorageError("cannot list directory " + dir() + ": " + ec.message());
+  }
+
+  static Fd open_for_read(const fs::path& path, std::uint64_t& size) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw StorageError("cannot open " + path.string() + ": " + errno_text(errno));
+    struct stat st{};
+    if (::fstat(fd.get(), &st) != 0) {
+      throw StorageError("cannot stat " + path.string() + ": " + errno_text(errno));
+    }
+    size = static_cast<std::uint64_t>(st.st_size);
+    return fd;
+  }
+
+  void read_snapshot(std::uint64_t id, const fs::path& path, RecoveryHandler& handler) {
+    std::uint64_t size = 0;
+    Fd fd = open_for_read(path, size);
+    const std::string name = path.string();
+    if (size < snapshot_header_bytes + snapshot_trailer_bytes) {
+      throw CorruptionError(name + ": snapshot file of " + std::to_string(size) +
+                            " bytes is shorter than its header and trailer");
+    }
+    WindowReader reader(fd.get(), size, name);
+    check_header(reader.view(0, snapshot_header_bytes), snapshot_magic, snapshot_format_version, id,
+                 name, "snapshot");
+    const std::uint64_t trailer_at = size - snapshot_trailer_bytes;
+    const std::string trailer(reader.view(trailer_at, snapshot_trailer_bytes));
+    const std::uint64_t body_bytes = get_u64(trailer.data());
+    if (trailer.substr(12) != snapshot_end_magic ||
+        body_bytes != trailer_at - snapshot_header_bytes) {
+      throw CorruptionError(name + " at offset " + std::to_string(trailer_at) +
+                            ": snapshot trailer is damaged or the file is truncated");
+    }
+    // Verify before decoding, so a damaged file never reaches the codec.
+    std::uint32_t crc = 0;
+    for (std::uint64_t at = snapshot_header_bytes; at < trailer_at;) {
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_bytes, trailer_at - at));
+      const std::string_view chunk = reader.view(at, n);
+      crc = crc32c_extend(crc, chunk.data(), chunk.size());
+      at += n;
+    }
+    if (crc != crc32c_unmask(get_u32(trailer.data() + 8))) {
+      throw CorruptionError(name + ": snapshot body (offsets " +
+                            std::to_string(snapshot_header_bytes) + " to " +
+                            std::to_string(trailer_at) +
+                            ") fails its checksum; restore the file from a backup");
+    }
+    SnapshotBodyBuffer body(reader, snapshot_header_bytes, trailer_at);
+    std::istream in(&body);
+    handler.snapshot(id, in);
+  }
+
+  void replay_segment(std::uint64_t id, const fs::path& path, bool last,
+                      RecoveryHandler& handler) {
+    std::uint64_t size = 0;
+    Fd fd = open_for_read(path, size);
+    const std::string name = path.string();
+    if (size < segment_header_bytes) {
+      throw CorruptionError(name + ": journal file of " + std::to_string(size) +
+                            " bytes is shorter than its header");
+    }
+    WindowReader reader(fd.get(), size, name);
+    check_header(reader.view(0, segment_header_bytes), segment_magic, segment_format_version, id,
+                 name, "journal segment");
+    std::uint64_t offset = segment_header_bytes;
+    std::uint64_t record_number = 0;
+    while (offset < size) {
+      std::string_view payload;
+      const RecordCheck check = check_record(reader, offset, payload);
+      if (check != RecordCheck::ok) {
+        if (last && !valid_record_after(reader, offset)) {
+          cut_torn_tail(path, offset, size);
+          break;
+        }
+        throw CorruptionError(
+            name + " at offset " + std::to_string(offset) + ": journal record " +
+            std::to_string(record_number + 1) +
+            (check == RecordCheck::incomplete ? " extends past the end of the file"
+                                              : " fails its checksum") +
+            (last ? ", and intact records follow it" : " in a segment that is not the last") +
+            "; " + std::to_string(size - offset) +
+            " bytes from there cannot be trusted. Restore the file from a backup.");
+      }
+      ++record_number;
+      const std::string where = name + " at offset " + std::to_string(offset);
+      // The entries are views into the reader's window, valid until its
+      // next read, which comes after they are all handled.
+      const DecodedRecord record = decode_record(payload, where);
+      for (std::uint32_t e = 0; e < record.entries.size(); ++e) {
+        handler.entry(JournalPosition{id, record_number, e}, record.entries[e]);
+      }
+      offset += record_header_bytes + payload.size();
+    }
+  }
+
+  void cut_torn_tail(const fs::path& path, std::uint64_t offset, std::uint64_t size) {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || io_->ftruncate(fd.get(), static_cast<off_t>(offset)) != 0 ||
+        io_->fsync(fd.get()) != 0) {
+      throw StorageError("cannot cut the torn record off " + path.string() + " at offset " +
+                         std::to_string(offset) + ": " + errno_text(errno));
+    }
+    options_.warn(path.string() + ": cut off a torn record at offset " + std::to_string(offset) +
+                  " (" + std::to_string(size - offset) +
+                  " bytes): a write interrupted by a crash, never acknowledged");
+  }
+
+  void create_segment(std::uint64_t id) {
+    const fs::path final_path = options_.directory / segment_name(id);
+    const fs::path temp_path = options_.directory / (segment_name(id) + ".tmp");
+    Fd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) {
+      throw StorageError("cannot create journal file " + temp_path.string() + ": " +
+                         errno_text(errno));
+    }
+    const std::string header = make_header(segment_magic, segment_format_version, id);
+    int error = write_fully(*io_, fd.get(), header, 0);
+    if (!error && io_->fsync(fd.get()) != 0) error = errno;
+    if (error || ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+      if (!error) error = errno;
+      ::unlink(temp_path.c_str());
+      throw StorageError("cannot create journal file " + final_path.string() + ": " +
+                         write_failure_text(error));
+    }
+    sync_directory(*io_, dir_fd_.get(), dir());
+    journal_fd_ = std::move(fd);
+    journal_path_ = final_path.string();
+    journal_size_ = header.size();
+    segment_ = id;
+  }
+
+  void open_segment_for_append(std::uint64_t id, const fs::path& path) {
+    journal_fd_ = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!journal_fd_) {
+      throw StorageError("cannot open journal " + path.string() + " for writing: " +
+                         errno_text(errno) + "; check its permissions");
+    }
+    struct stat st{};
+    if (::fstat(journal_fd_.get(), &st) != 0) {
+      throw StorageError("cannot stat " + path.string() + ": " + errno_text(errno));
+    }
+    journal_path_ = path.string();
+    journal_size_ = static_cast<std::uint64_t>(st.st_size);
+    segment_ = id;
+  }
+
+  FileStorageOptions options_;
+  std::shared_ptr<FileIo> io_;
+  Fd dir_fd_;
+  Fd lock_fd_;
+  Fd journal_fd_;
+  std::string journal_path_;
+  std::uint64_t journal_size_ = 0;
+  std::uint64_t segment_ = 0;
+  std::uint64_t writer_id_ = 0;
+  bool failed_ = false;
+  std::string record_;  // reused across appends
+};
+
+}  // namespace
+
+std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shared_ptr<FileIo> io) {
+  return std::make_unique<FileStorage>(std::move(options), std::move(io));
+}
+
+}  // namespace detail
+
+std::unique_ptr<Storage> make_file_storage(FileStorageOptions options) {
+  return detail::make_file_storage(std::move(options), detail::posix_file_io());
+}
+
+}  // namespace prevayler
