@@ -248,7 +248,8 @@ namespace {
 // lets us check the wording of the credentials error. A server of its own,
 // so the shared one stays permissive.
 TEST(WrongCredentials, ErrorsSayToCheckTheCredentials) {
-  testing::MotoServer strict({{"INITIAL_NO_AUTH_ACTION_COUNT", "0"}});
+  testing::MotoServer strict(
+      std::vector<std::pair<std::string, std::string>>{{"INITIAL_NO_AUTH_ACTION_COUNT", "0"}});
   DynamoDbConfig c;
   c.region = testing::kTestRegion;
   c.endpoint = strict.endpoint();

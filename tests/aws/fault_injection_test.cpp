@@ -80,7 +80,7 @@ TEST(FaultInjectingTransport, ScriptedFaultsInOrder) {
   EXPECT_EQ(inner->calls, 3);
 
   FaultCounters c = t.counters();
-  EXPECT_EQ(c.requests, 8u);
+  EXPECT_EQ(c.requests, 7u);
   EXPECT_EQ(c.forwarded, 3u);
   EXPECT_EQ(c.throttles, 2u);
   EXPECT_EQ(c.server_errors, 1u);

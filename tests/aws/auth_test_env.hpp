@@ -1,0 +1,103 @@
+// Test helpers for code that reads the process environment and files:
+// an environment sandbox (clears every AWS_* variable and HOME-based files,
+// restores all of it afterwards) and a temporary directory.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+
+extern char** environ;
+
+namespace prevayler::aws::auth_test {
+
+// Not thread-safe (setenv never is): only for single-threaded test bodies.
+class ScopedAwsEnvironment {
+ public:
+  ScopedAwsEnvironment() {
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      const auto eq = entry.find('=');
+      const std::string name = entry.substr(0, eq);
+      if (name.starts_with("AWS_")) saved_[name] = entry.substr(eq + 1);
+    }
+    for (const auto& [name, value] : saved_) ::unsetenv(name.c_str());
+    remember("HOME");
+  }
+
+  ~ScopedAwsEnvironment() {
+    for (const auto& name : touched_) ::unsetenv(name.c_str());
+    for (char** e = environ; *e != nullptr;) {
+      const std::string entry = *e;
+      const std::string name = entry.substr(0, entry.find('='));
+      if (name.starts_with("AWS_")) {
+        ::unsetenv(name.c_str());  // shifts environ: look at the same slot again
+      } else {
+        ++e;
+      }
+    }
+    for (const auto& [name, value] : saved_) ::setenv(name.c_str(), value.c_str(), 1);
+  }
+
+  ScopedAwsEnvironment(const ScopedAwsEnvironment&) = delete;
+  ScopedAwsEnvironment& operator=(const ScopedAwsEnvironment&) = delete;
+
+  void set(const std::string& name, const std::string& value) {
+    remember(name);
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  void unset(const std::string& name) {
+    remember(name);
+    ::unsetenv(name.c_str());
+  }
+
+ private:
+  void remember(const std::string& name) {
+    if (saved_.count(name) || touched_.count(name)) return;
+    if (const char* value = std::getenv(name.c_str())) {
+      saved_[name] = value;
+    } else {
+      touched_[name] = true;
+    }
+  }
+
+  std::map<std::string, std::string> saved_;  // restored at the end
+  std::map<std::string, bool> touched_;       // unset at the end
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("prevayler-auth-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Writes `content` to a file in the directory and returns its path.
+  std::string write(const std::string& name, const std::string& content) const {
+    const auto file = path_ / name;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << content;
+    return file.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace prevayler::aws::auth_test

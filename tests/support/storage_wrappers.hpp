@@ -1,0 +1,83 @@
+// Storage wrappers for tests: a forwarding base (override one method), a
+// counting/slow wrapper, and a fault-injecting wrapper.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "prevayler/error.hpp"
+#include "prevayler/storage.hpp"
+
+namespace prevayler::testing {
+
+class ForwardingStorage : public Storage {
+ public:
+  explicit ForwardingStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  void recover(RecoveryHandler& handler) override { inner_->recover(handler); }
+  void append(const EntryBatch& batch) override { inner_->append(batch); }
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override { return inner_->begin_snapshot(); }
+  void close() override { inner_->close(); }
+  std::size_t entry_bytes_max() const override { return inner_->entry_bytes_max(); }
+  std::string describe() const override { return inner_->describe(); }
+
+ protected:
+  std::unique_ptr<Storage> inner_;
+};
+
+// Counts appends and their events; optionally sleeps in each append, like
+// a slow disk, so that group commit has something to batch.
+struct AppendCounters {
+  std::atomic<std::uint64_t> appends{0};
+  std::atomic<std::uint64_t> events{0};
+};
+
+class CountingStorage : public ForwardingStorage {
+ public:
+  CountingStorage(std::unique_ptr<Storage> inner, std::shared_ptr<AppendCounters> counters,
+                  std::chrono::milliseconds delay = {})
+      : ForwardingStorage(std::move(inner)), counters_(std::move(counters)), delay_(delay) {}
+  void append(const EntryBatch& batch) override {
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    inner_->append(batch);
+    counters_->appends += 1;
+    counters_->events += batch.size();
+  }
+
+ private:
+  std::shared_ptr<AppendCounters> counters_;
+  std::chrono::milliseconds delay_;
+};
+
+// Fails appends on demand: `fail_next` appends throw StorageError before
+// reaching the inner storage; `fatal` makes them throw StorageFailedError.
+struct FaultPlan {
+  std::atomic<int> fail_next{0};
+  std::atomic<bool> fatal{false};
+  std::atomic<bool> fail_snapshots{false};
+};
+
+class FaultyStorage : public ForwardingStorage {
+ public:
+  FaultyStorage(std::unique_ptr<Storage> inner, std::shared_ptr<FaultPlan> plan)
+      : ForwardingStorage(std::move(inner)), plan_(std::move(plan)) {}
+  void append(const EntryBatch& batch) override {
+    if (plan_->fail_next.load() > 0) {
+      plan_->fail_next -= 1;
+      if (plan_->fatal) throw StorageFailedError("injected fatal journal failure");
+      throw StorageError("injected journal write failure");
+    }
+    inner_->append(batch);
+  }
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+    if (plan_->fail_snapshots) throw StorageError("injected snapshot failure");
+    return inner_->begin_snapshot();
+  }
+
+ private:
+  std::shared_ptr<FaultPlan> plan_;
+};
+
+}  // namespace prevayler::testing
