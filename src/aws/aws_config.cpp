@@ -2,9 +2,9 @@
 
 #include <cctype>
 #include <cerrno>
-#include <filesystem>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -49,7 +49,8 @@ std::string home_path(std::string_view relative) {
 }
 
 std::string expand_tilde(std::string path) {
-  if (path == "~" || path.starts_with("~/")) return home_path(path.size() > 2 ? path.substr(2) : "");
+  if (path == "~" || path.starts_with("~/"))
+    return home_path(path.size() > 2 ? path.substr(2) : "");
   return path;
 }
 
@@ -71,7 +72,8 @@ std::string validate_endpoint(std::string url, std::string_view source) {
 std::string service_env_suffix(std::string_view service) {
   std::string out;
   for (const char c : service) {
-    out += (c == '-' || c == ' ') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out += (c == '-' || c == ' ') ? '_'
+                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return out;
 }
@@ -180,10 +182,11 @@ std::string resolve_region(const std::optional<std::string>& explicit_region) {
   if (auto region = env("AWS_REGION")) return *region;
   if (auto region = env("AWS_DEFAULT_REGION")) return *region;
   if (auto region = profile_config_value("region")) return *region;
-  throw ConfigError("no AWS region configured: looked at the explicit option, AWS_REGION, "
-                    "AWS_DEFAULT_REGION and `region` in profile '" +
-                    active_profile_name() + "' of " + default_config_file_path() +
-                    "; set one of them (e.g. AWS_REGION=us-east-1)");
+  throw ConfigError(
+      "no AWS region configured: looked at the explicit option, AWS_REGION, "
+      "AWS_DEFAULT_REGION and `region` in profile '" +
+      active_profile_name() + "' of " + default_config_file_path() +
+      "; set one of them (e.g. AWS_REGION=us-east-1)");
 }
 
 ResolvedEndpoint resolve_endpoint(std::string_view service,
@@ -194,7 +197,8 @@ ResolvedEndpoint resolve_endpoint(std::string_view service,
   }
   const std::string service_var = "AWS_ENDPOINT_URL_" + service_env_suffix(service);
   if (auto url = env(service_var.c_str())) return {validate_endpoint(*url, service_var), true};
-  if (auto url = env("AWS_ENDPOINT_URL")) return {validate_endpoint(*url, "AWS_ENDPOINT_URL"), true};
+  if (auto url = env("AWS_ENDPOINT_URL"))
+    return {validate_endpoint(*url, "AWS_ENDPOINT_URL"), true};
   if (auto url = profile_config_value("endpoint_url")) {
     return {validate_endpoint(*url, "endpoint_url in " + default_config_file_path()), true};
   }

@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 4> kTransientCodes = {
 };
 
 constexpr std::array<std::string_view, 7> kCredentialCodes = {
-    "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch",
+    "UnrecognizedClientException", "InvalidClientTokenId",      "SignatureDoesNotMatch",
     "InvalidAccessKeyId",          "InvalidSignatureException", "ExpiredToken",
     "ExpiredTokenException",
 };
@@ -72,8 +72,7 @@ ErrorClass classify_error(int http_status, std::string_view code) noexcept {
   return ErrorClass::not_retryable;
 }
 
-AwsError::AwsError(AwsErrorInfo info)
-    : AwsError(std::move(info), ErrorClass::not_retryable) {
+AwsError::AwsError(AwsErrorInfo info) : AwsError(std::move(info), ErrorClass::not_retryable) {
   classification_ = classify_error(info_.http_status, info_.code);
 }
 

@@ -69,8 +69,8 @@ std::string read_token_file(const std::string& path, const std::string& what) {
 std::optional<Clock::time_point> parse_iso8601(const std::string& text) {
   std::tm tm{};
   int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
     return std::nullopt;
   }
   tm.tm_year -= 1900;
@@ -112,12 +112,11 @@ void note(std::string& looked, const std::string& text) {
 std::optional<Credentials> from_environment(const CredentialsEnvironment& env,
                                             std::string& looked) {
   if (env.access_key_id && env.secret_access_key) {
-    return Credentials{*env.access_key_id, *env.secret_access_key,
-                       env.session_token.value_or(""), std::nullopt};
+    return Credentials{*env.access_key_id, *env.secret_access_key, env.session_token.value_or(""),
+                       std::nullopt};
   }
   if (env.access_key_id || env.secret_access_key) {
-    note(looked,
-         "environment: only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set");
+    note(looked, "environment: only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set");
   } else {
     note(looked, "environment: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY not set");
   }
@@ -216,9 +215,9 @@ std::optional<Credentials> from_web_identity(const CredentialsEnvironment& env,
   }
   const std::string token = read_token_file(*token_file, "web identity token");
   if (!session_name) {
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            Clock::now().time_since_epoch())
-                            .count();
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+            .count();
     session_name = "prevayler-cpp-" + std::to_string(now_ms);
   }
   const std::string endpoint = sts_endpoint_of(env);
@@ -228,9 +227,9 @@ std::optional<Credentials> from_web_identity(const CredentialsEnvironment& env,
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
                      {"Accept", "application/xml"}};
   // AssumeRoleWithWebIdentity is not signed: the token is the proof.
-  request.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
-                 uri_encode(*role_arn) + "&RoleSessionName=" + uri_encode(*session_name) +
-                 "&WebIdentityToken=" + uri_encode(token);
+  request.body =
+      "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + uri_encode(*role_arn) +
+      "&RoleSessionName=" + uri_encode(*session_name) + "&WebIdentityToken=" + uri_encode(token);
   request.timeout = kStsTimeout_ms;
   const std::string what =
       "STS AssumeRoleWithWebIdentity at " + endpoint + " for role " + *role_arn;
@@ -324,15 +323,16 @@ std::optional<Credentials> from_container(const CredentialsEnvironment& env,
   request.timeout = kContainerTimeout_ms;
   std::optional<std::string> token;
   if (env.container_authorization_token_file) {
-    token = read_token_file(*env.container_authorization_token_file,
-                            "container authorization token");
+    token =
+        read_token_file(*env.container_authorization_token_file, "container authorization token");
   } else if (env.container_authorization_token) {
     token = env.container_authorization_token;
   }
   if (token) {
     if (has_line_break(*token)) {
-      throw ConfigError("the container authorization token contains a line break; check "
-                        "AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)");
+      throw ConfigError(
+          "the container authorization token contains a line break; check "
+          "AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)");
     }
     request.headers.emplace_back("Authorization", *token);
   }
@@ -357,8 +357,8 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
   HttpRequest token_request;
   token_request.method = "PUT";
   token_request.url = base + "/latest/api/token";
-  token_request.headers = {{"X-aws-ec2-metadata-token-ttl-seconds",
-                            std::to_string(kImdsTokenTtl_s)}};
+  token_request.headers = {
+      {"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kImdsTokenTtl_s)}};
   token_request.timeout = kImdsTimeout_ms;
   HttpResponse token_response;
   try {
@@ -369,8 +369,7 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
     return std::nullopt;
   }
   if (token_response.status != 200 || token_response.body.empty()) {
-    note(looked, where + ": token request returned HTTP " +
-                     std::to_string(token_response.status));
+    note(looked, where + ": token request returned HTTP " + std::to_string(token_response.status));
     return std::nullopt;
   }
   const std::string token = trim(token_response.body);

@@ -93,9 +93,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 
 class CurlTransport final : public HttpTransport {
  public:
-  explicit CurlTransport(CurlTransportOptions options) : options_(options) {
-    global_init_once();
-  }
+  explicit CurlTransport(CurlTransportOptions options) : options_(options) { global_init_once(); }
 
   HttpResponse send(const HttpRequest& request) override {
     EasyHandle handle = acquire();

@@ -1,6 +1,7 @@
 #include "aws/dynamodb.hpp"
 
 #include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 #include <thread>
 #include <utility>
 
@@ -21,6 +22,8 @@ constexpr int kUnprocessedRoundsMax = 10;
 // Bytes DynamoDB counts for a number attribute value, at most (21 bytes for 38
 // significant digits, plus one).
 constexpr std::size_t kNumberBytesMax = 22;
+// Characters of an unparseable error body quoted in the message.
+constexpr std::size_t kErrorBodyExcerptChars = 200;
 
 std::string table_resource(const std::string& table) { return "table " + table; }
 
@@ -147,17 +150,30 @@ DynamoDbClient::Reply DynamoDbClient::attempt(std::string_view operation, const 
   }
   if (response.status >= 200 && response.status < 300) return {std::move(response.body), false};
 
-  AwsErrorInfo info{std::string(kService), std::string(operation), resource, response.status,
-                    "", "", request_id ? *request_id : "", ""};
+  AwsErrorInfo info{std::string(kService),
+                    std::string(operation),
+                    resource,
+                    response.status,
+                    "",
+                    "",
+                    request_id ? *request_id : "",
+                    ""};
   try {
     json error = json::parse(response.body);
     std::string type = error.value("__type", "");
     auto hash = type.rfind('#');
     info.code = hash == std::string::npos ? type : type.substr(hash + 1);
-    info.message = error.contains("message") ? error.value("message", "")
-                                             : error.value("Message", "");
+    info.message =
+        error.contains("message") ? error.value("message", "") : error.value("Message", "");
   } catch (const json::exception&) {
-    info.message = response.body.substr(0, 200);  // proxies send HTML; show its start
+    // Not JSON: the authentication layer (and moto's emulation of it) answers
+    // in the XML shape of the query protocol; proxies send HTML.
+    pugi::xml_document doc;
+    if (doc.load_buffer(response.body.data(), response.body.size())) {
+      info.code = doc.select_node("//Code").node().text().as_string();
+      info.message = doc.select_node("//Message").node().text().as_string();
+    }
+    if (info.code.empty()) info.message = response.body.substr(0, kErrorBodyExcerptChars);
   }
   if (info.code.empty() && response.status == 413) info.code = "RequestEntityTooLarge";
   if (condition_failed_is_result && info.code == "ConditionalCheckFailedException")
@@ -185,11 +201,12 @@ PutIfAbsentResult DynamoDbClient::put_item_if_absent(const std::string& table,
                              std::to_string(dynamodb_item_bytes_max) + " bytes per item");
   json item = journal_key(partkey, order);
   item[std::string(journal_content_attribute)] = json{{"B", base64_encode(content)}};
-  const std::string body = json{{"TableName", table},
-                                {"Item", std::move(item)},
-                                {"ConditionExpression", "attribute_not_exists(partkey)"},
-                                {"ReturnValuesOnConditionCheckFailure", "ALL_OLD"}}
-                               .dump();
+  const std::string body = json{
+      {"TableName", table},
+      {"Item", std::move(item)},
+      {"ConditionExpression", "attribute_not_exists(partkey)"},
+      {"ReturnValuesOnConditionCheckFailure",
+       "ALL_OLD"}}.dump();
   const std::string resource = table_resource(table);
   bool ambiguous = false;
   Reply reply = run_with_retries(*config_.retry, [&](const RetryState& state) {
@@ -211,13 +228,13 @@ PutIfAbsentResult DynamoDbClient::put_item_if_absent(const std::string& table,
   return result;
 }
 
-std::optional<std::string> DynamoDbClient::get_item(const std::string& table,
-                                                    std::uint64_t partkey, std::uint64_t order,
-                                                    bool consistent) {
-  const std::string body = json{{"TableName", table},
-                                {"Key", journal_key(partkey, order)},
-                                {"ConsistentRead", consistent}}
-                               .dump();
+std::optional<std::string> DynamoDbClient::get_item(const std::string& table, std::uint64_t partkey,
+                                                    std::uint64_t order, bool consistent) {
+  const std::string body = json{
+      {"TableName", table},
+      {"Key", journal_key(partkey, order)},
+      {"ConsistentRead",
+       consistent}}.dump();
   const std::string resource = table_resource(table);
   json reply = parse_json(call("GetItem", body, resource), "GetItem", resource);
   if (!reply.contains("Item") || !reply["Item"].is_object()) return std::nullopt;
@@ -268,15 +285,14 @@ TableDescription DynamoDbClient::describe_table(const std::string& table) {
 bool DynamoDbClient::create_table(const std::string& table) {
   if (table.size() < dynamodb_table_name_chars_min || table.size() > dynamodb_table_name_chars_max)
     throw ConfigError("DynamoDB table name \"" + table + "\" must have 3 to 255 characters");
-  const json request = {
-      {"TableName", table},
-      {"AttributeDefinitions",
-       {{{"AttributeName", journal_partition_key}, {"AttributeType", "N"}},
-        {{"AttributeName", journal_sort_key}, {"AttributeType", "N"}}}},
-      {"KeySchema",
-       {{{"AttributeName", journal_partition_key}, {"KeyType", "HASH"}},
-        {{"AttributeName", journal_sort_key}, {"KeyType", "RANGE"}}}},
-      {"BillingMode", "PAY_PER_REQUEST"}};
+  const json request = {{"TableName", table},
+                        {"AttributeDefinitions",
+                         {{{"AttributeName", journal_partition_key}, {"AttributeType", "N"}},
+                          {{"AttributeName", journal_sort_key}, {"AttributeType", "N"}}}},
+                        {"KeySchema",
+                         {{{"AttributeName", journal_partition_key}, {"KeyType", "HASH"}},
+                          {{"AttributeName", journal_sort_key}, {"KeyType", "RANGE"}}}},
+                        {"BillingMode", "PAY_PER_REQUEST"}};
   try {
     call("CreateTable", request.dump(), table_resource(table));
     return true;
@@ -320,8 +336,8 @@ void DynamoDbClient::delete_items(const std::string& table, std::uint64_t partke
     RetryState rounds;
     for (;;) {
       const json request = {{"RequestItems", {{table, requests}}}};
-      json reply = parse_json(call("BatchWriteItem", request.dump(), resource), "BatchWriteItem",
-                              resource);
+      json reply =
+          parse_json(call("BatchWriteItem", request.dump(), resource), "BatchWriteItem", resource);
       json unprocessed = reply.value("UnprocessedItems", json::object());
       if (!unprocessed.contains(table) || unprocessed[table].empty()) break;
       // Unprocessed items mean throttling of part of the batch: back off as

@@ -26,7 +26,8 @@
 
 namespace prevayler::aws {
 
-// Service limits (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+// Service limits
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
 inline constexpr std::size_t dynamodb_item_bytes_max = 400 * 1024;  // names + values of one item
 inline constexpr std::size_t dynamodb_batch_write_items_max = 25;   // per BatchWriteItem
 inline constexpr std::size_t dynamodb_query_response_bytes_max = 1024 * 1024;  // per Query page
@@ -43,7 +44,7 @@ struct DynamoDbConfig {
   std::string endpoint;  // scheme://host[:port], e.g. https://dynamodb.us-east-1.amazonaws.com
   std::shared_ptr<CredentialsProvider> credentials;
   std::shared_ptr<HttpTransport> transport;
-  std::shared_ptr<RetryStrategy> retry;  // the standard strategy when null
+  std::shared_ptr<RetryStrategy> retry;          // the standard strategy when null
   std::chrono::milliseconds request_timeout{0};  // per attempt; 0 = the transport's default
 };
 

@@ -107,8 +107,7 @@ HttpResponse FaultInjectingTransport::send(const HttpRequest& request) {
         ++counters_.corrupted_bodies;
         break;
     }
-    if (fault == Fault::none || fault == Fault::timeout_after_apply ||
-        fault == Fault::corrupt_body)
+    if (fault == Fault::none || fault == Fault::timeout_after_apply || fault == Fault::corrupt_body)
       ++counters_.forwarded;
   }
   if (latency.count() > 0) std::this_thread::sleep_for(latency);
@@ -124,13 +123,12 @@ HttpResponse FaultInjectingTransport::send(const HttpRequest& request) {
                       : s3_error(500, "InternalError",
                                  "We encountered an internal error. Please try again.");
     case Fault::connection_reset:
-      throw TransportError("connection reset by peer (injected) for " + request.method + " " +
-                               request.url,
-                           false);
+      throw TransportError(
+          "connection reset by peer (injected) for " + request.method + " " + request.url, false);
     case Fault::timeout_after_apply:
       inner_->send(request);  // the server applies it; the client never hears back
-      throw TransportError("request timed out after it was sent (injected) for " +
-                               request.method + " " + request.url,
+      throw TransportError("request timed out after it was sent (injected) for " + request.method +
+                               " " + request.url,
                            true);
     case Fault::corrupt_body: {
       HttpResponse r = inner_->send(request);

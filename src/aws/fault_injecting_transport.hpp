@@ -23,10 +23,10 @@
 namespace prevayler::aws {
 
 enum class Fault {
-  none,                 // forward the request unchanged
-  throttle,             // answer 400 ThrottlingException (DynamoDB) / 503 SlowDown (S3), not forwarded
-  server_error,         // answer 500 InternalServerError / InternalError, not forwarded
-  connection_reset,     // throw TransportError(maybe_delivered=false), not forwarded
+  none,              // forward the request unchanged
+  throttle,          // answer 400 ThrottlingException (DynamoDB) / 503 SlowDown (S3), not forwarded
+  server_error,      // answer 500 InternalServerError / InternalError, not forwarded
+  connection_reset,  // throw TransportError(maybe_delivered=false), not forwarded
   timeout_after_apply,  // forward, discard the response, throw TransportError(maybe_delivered=true)
   corrupt_body,         // forward, flip one bit of the response body (headers kept)
 };

@@ -35,8 +35,8 @@ struct AttemptFailure {
 // Per-call state, owned by the caller of the strategy (one per logical
 // request, never shared between threads).
 struct RetryState {
-  int attempts = 0;            // attempts made so far, including the one that just failed
-  int last_retry_cost = 0;     // quota taken by the latest retry; 0 before any retry
+  int attempts = 0;                // attempts made so far, including the one that just failed
+  int last_retry_cost = 0;         // quota taken by the latest retry; 0 before any retry
   bool ambiguous_attempt = false;  // some earlier attempt had maybe_applied
 };
 

@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::string_view kService = "S3";
 constexpr std::string_view kUsEast1 = "us-east-1";
+// Characters of an unparseable error body quoted in the message.
+constexpr std::size_t kErrorBodyExcerptChars = 200;
 constexpr std::string_view kXmlNamespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 bool is_ip_or_localhost(std::string_view host) {
@@ -117,15 +119,19 @@ HttpResponse S3Client::attempt(const Call& call) const {
   }
   if (success && !error) return response;
 
-  AwsErrorInfo info{std::string(kService),
-                    call.operation,
-                    resource,
-                    response.status,
-                    error ? text_of(error, "Code") : std::string(),
-                    error ? text_of(error, "Message") : std::string(),
-                    error ? text_of(error, "RequestId") : header_or_empty(response, "x-amz-request-id"),
-                    ""};
+  AwsErrorInfo info{
+      std::string(kService),
+      call.operation,
+      resource,
+      response.status,
+      error ? text_of(error, "Code") : std::string(),
+      error ? text_of(error, "Message") : std::string(),
+      error ? text_of(error, "RequestId") : header_or_empty(response, "x-amz-request-id"),
+      ""};
   if (info.request_id.empty()) info.request_id = header_or_empty(response, "x-amz-request-id");
+  // Not S3's XML (a proxy's or an emulator's HTML page): quote its start.
+  if (!error && !response.body.empty())
+    info.message = response.body.substr(0, kErrorBodyExcerptChars);
   // HEAD responses have no body: name the error from the status.
   if (info.code.empty()) {
     switch (response.status) {
@@ -202,8 +208,8 @@ GetObjectResult S3Client::get_object(const std::string& bucket, const std::strin
       throw ConfigError("S3 GetObject on s3://" + bucket + "/" + key + ": byte range " +
                         std::to_string(range->first) + "-" + std::to_string(range->last) +
                         " is empty");
-    headers.emplace_back("Range", "bytes=" + std::to_string(range->first) + "-" +
-                                      std::to_string(range->last));
+    headers.emplace_back(
+        "Range", "bytes=" + std::to_string(range->first) + "-" + std::to_string(range->last));
   }
   HttpResponse r = send(Call{"GET", bucket, key, "", std::move(headers), {}, "GetObject"});
   GetObjectResult result;
@@ -231,7 +237,8 @@ std::string S3Client::put_object(const std::string& bucket, const std::string& k
                                  std::string_view body, const WriteCondition& condition) {
   if (body.size() > s3_put_object_bytes_max)
     throw ConfigError("S3 PutObject on s3://" + bucket + "/" + key + ": " +
-                      std::to_string(body.size()) + " bytes is over the single-put limit; use "
+                      std::to_string(body.size()) +
+                      " bytes is over the single-put limit; use "
                       "a multipart upload");
   // Content-MD5 makes S3 reject a body damaged on the way.
   HttpHeaders headers{{"Content-MD5", md5_base64(body)}};
@@ -259,8 +266,8 @@ std::vector<ListedObject> S3Client::list_objects_v2(const std::string& bucket,
       throw StorageError("S3 ListObjectsV2 on bucket " + bucket + " returned invalid XML");
     pugi::xml_node result = doc.child("ListBucketResult");
     for (pugi::xml_node c = result.child("Contents"); c; c = c.next_sibling("Contents")) {
-      objects.push_back({text_of(c, "Key"), c.child("Size").text().as_ullong(),
-                         text_of(c, "ETag")});
+      objects.push_back(
+          {text_of(c, "Key"), c.child("Size").text().as_ullong(), text_of(c, "ETag")});
     }
     token = text_of(result, "NextContinuationToken");
     if (!result.child("IsTruncated").text().as_bool() || token.empty()) break;
@@ -317,14 +324,20 @@ std::string S3Client::complete_multipart_upload(const std::string& bucket, const
                              std::move(headers), writer.out, "CompleteMultipartUpload"});
   pugi::xml_document reply;
   reply.load_buffer(r.body.data(), r.body.size());
-  std::string etag = text_of(reply.child("CompleteMultipartUploadResult"), "ETag");
+  // S3 names the root CompleteMultipartUploadResult; moto ...Response.
+  std::string etag = text_of(reply.document_element(), "ETag");
   return etag.empty() ? header_or_empty(r, "ETag") : etag;
 }
 
 void S3Client::abort_multipart_upload(const std::string& bucket, const std::string& key,
                                       const std::string& upload_id) {
   try {
-    send(Call{"DELETE", bucket, key, "uploadId=" + uri_encode(upload_id, true), {}, {},
+    send(Call{"DELETE",
+              bucket,
+              key,
+              "uploadId=" + uri_encode(upload_id, true),
+              {},
+              {},
               "AbortMultipartUpload"});
   } catch (const AwsError& e) {
     // Already aborted (or completed): also what a retry after an ambiguous

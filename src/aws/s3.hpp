@@ -92,7 +92,9 @@ class S3Client {
   // (with the region remedy) when it is in another region.
   void head_bucket(const std::string& bucket);
   // Creates the bucket in the client's region (LocationConstraint unless
-  // us-east-1). Returns false when we already own it.
+  // us-east-1). Returns false when we already own it (BucketAlreadyOwnedByYou);
+  // in us-east-1 S3 answers 200 again for a bucket we own, so it returns true.
+  // Throws AwsError BucketAlreadyExists when someone else owns the name.
   bool create_bucket(const std::string& bucket);
   // Deletes an empty bucket (tests and tooling). Returns false when missing.
   bool delete_bucket(const std::string& bucket);

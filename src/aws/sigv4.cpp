@@ -125,8 +125,7 @@ std::string canonical_uri(std::string_view path, bool s3) {
     out += '/';
     out += uri_encode(segment);
   }
-  const bool trailing_slash =
-      path.back() == '/' || path.ends_with("/.") || path.ends_with("/..");
+  const bool trailing_slash = path.back() == '/' || path.ends_with("/.") || path.ends_with("/..");
   if (out.empty() || trailing_slash) out += '/';
   return out;
 }
@@ -177,8 +176,8 @@ std::string canonical_header_value(std::string_view value) {
 }
 
 bool is_unsigned_header(std::string_view lower_name) {
-  return std::find(std::begin(kUnsignedHeaderNames), std::end(kUnsignedHeaderNames),
-                   lower_name) != std::end(kUnsignedHeaderNames);
+  return std::find(std::begin(kUnsignedHeaderNames), std::end(kUnsignedHeaderNames), lower_name) !=
+         std::end(kUnsignedHeaderNames);
 }
 
 // Lower-cased name -> values joined with ',' in request order.
@@ -269,13 +268,11 @@ std::string string_to_sign(std::string_view canonical_request, std::string_view 
 void sign_request(HttpRequest& request, const Credentials& credentials,
                   const SigningOptions& options) {
   if (options.region.empty() || options.service.empty()) {
-    throw ConfigError("cannot sign request to " +
-                      request.url.substr(0, request.url.find('?')) +
+    throw ConfigError("cannot sign request to " + request.url.substr(0, request.url.find('?')) +
                       ": the signing region and service must be set");
   }
   if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
-    throw ConfigError("cannot sign request to " +
-                      request.url.substr(0, request.url.find('?')) +
+    throw ConfigError("cannot sign request to " + request.url.substr(0, request.url.find('?')) +
                       ": the credentials have an empty access key id or secret access key");
   }
   const UrlParts url = split_url(request.url);

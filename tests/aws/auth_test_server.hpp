@@ -165,9 +165,8 @@ class TestHttpServer {
       while (line_end != std::string::npos) {
         const std::size_t start = line_end + 2;
         line_end = head.find("\r\n", start);
-        const std::string line = head.substr(start, line_end == std::string::npos
-                                                        ? std::string::npos
-                                                        : line_end - start);
+        const std::string line = head.substr(
+            start, line_end == std::string::npos ? std::string::npos : line_end - start);
         const auto colon = line.find(':');
         if (colon == std::string::npos) continue;
         std::string value = line.substr(colon + 1);

@@ -73,11 +73,12 @@ TEST_F(DynamoDbTest, WronglyKeyedTableIsRejectedNamingWhatWasFound) {
   r.url = moto().endpoint() + "/";
   r.headers = {{"Content-Type", "application/x-amz-json-1.0"},
                {"X-Amz-Target", "DynamoDB_20120810.CreateTable"}};
-  r.body = nlohmann::json{{"TableName", wrong},
-                          {"AttributeDefinitions", {{{"AttributeName", "id"}, {"AttributeType", "S"}}}},
-                          {"KeySchema", {{{"AttributeName", "id"}, {"KeyType", "HASH"}}}},
-                          {"BillingMode", "PAY_PER_REQUEST"}}
-               .dump();
+  r.body =
+      nlohmann::json{{"TableName", wrong},
+                     {"AttributeDefinitions", {{{"AttributeName", "id"}, {"AttributeType", "S"}}}},
+                     {"KeySchema", {{{"AttributeName", "id"}, {"KeyType", "HASH"}}}},
+                     {"BillingMode", "PAY_PER_REQUEST"}}
+          .dump();
   sign_request(r, testing::test_credentials()->get(),
                SigningOptions{testing::kTestRegion, "dynamodb", std::chrono::system_clock::now()});
   ASSERT_EQ(testing::test_transport()->send(r).status, 200);

@@ -77,8 +77,8 @@ MotoServer::MotoServer(std::vector<std::pair<std::string, std::string>> environm
         "`pip install 'moto[server]'` (moto 5) and make sure moto_server is on PATH");
   port_ = free_loopback_port();
   endpoint_ = "http://127.0.0.1:" + std::to_string(port_);
-  log_path_ = std::string(PREVAYLER_BINARY_DIR) + "/moto_server." + std::to_string(::getpid()) +
-              ".log";
+  log_path_ =
+      std::string(PREVAYLER_BINARY_DIR) + "/moto_server." + std::to_string(::getpid()) + ".log";
   const std::string port_text = std::to_string(port_);
 
   pid_ = ::fork();

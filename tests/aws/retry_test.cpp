@@ -43,7 +43,8 @@ TEST(ErrorClassification, TransientCodesAndStatuses) {
   EXPECT_EQ(classify_error(400, "RequestTimeout"), ErrorClass::retryable);
   EXPECT_EQ(classify_error(400, "RequestTimeoutException"), ErrorClass::retryable);
   EXPECT_EQ(classify_error(500, "InternalError"), ErrorClass::retryable);
-  for (int status : {500, 502, 503, 504}) EXPECT_EQ(classify_error(status, ""), ErrorClass::retryable);
+  for (int status : {500, 502, 503, 504})
+    EXPECT_EQ(classify_error(status, ""), ErrorClass::retryable);
 }
 
 TEST(ErrorClassification, NotRetryable) {
@@ -61,18 +62,18 @@ TEST(ErrorClassification, TransportErrorsAreRetryableAndAmbiguityIsTracked) {
   EXPECT_TRUE(before.transport_error);
   EXPECT_FALSE(before.maybe_applied);
   EXPECT_TRUE(AttemptFailure::from(TransportError("timeout", true)).maybe_applied);
-  AwsError server(AwsErrorInfo{"DynamoDB", "PutItem", "table t", 500, "InternalServerError", "",
-                               "", ""});
+  AwsError server(
+      AwsErrorInfo{"DynamoDB", "PutItem", "table t", 500, "InternalServerError", "", "", ""});
   EXPECT_TRUE(AttemptFailure::from(server).maybe_applied);
   EXPECT_EQ(AttemptFailure::from(server).classification, ErrorClass::retryable);
 }
 
 TEST(AwsErrorMessage, NamesEverythingAndTheRemedy) {
   try {
-    throw_aws_error(AwsErrorInfo{"DynamoDB", "DescribeTable", "table journal", 400,
-                                 "ResourceNotFoundException", "Requested resource not found",
-                                 "REQ1", ""},
-                    "us-east-1");
+    throw_aws_error(
+        AwsErrorInfo{"DynamoDB", "DescribeTable", "table journal", 400, "ResourceNotFoundException",
+                     "Requested resource not found", "REQ1", ""},
+        "us-east-1");
     FAIL();
   } catch (const ResourceNotFoundError& e) {
     std::string m = e.what();
@@ -83,8 +84,8 @@ TEST(AwsErrorMessage, NamesEverythingAndTheRemedy) {
     EXPECT_NE(m.find("prevayler-aws setup --table journal"), std::string::npos) << m;
   }
   try {
-    throw_aws_error(AwsErrorInfo{"S3", "GetObject", "s3://b/k", 400,
-                                 "AuthorizationHeaderMalformed", "wrong region", "", ""},
+    throw_aws_error(AwsErrorInfo{"S3", "GetObject", "s3://b/k", 400, "AuthorizationHeaderMalformed",
+                                 "wrong region", "", ""},
                     "us-east-1", "eu-west-1");
     FAIL();
   } catch (const AwsError& e) {
@@ -103,9 +104,9 @@ TEST(AwsErrorMessage, NamesEverythingAndTheRemedy) {
   EXPECT_THROW(throw_aws_error(AwsErrorInfo{"S3", "PutObject", "s3://b/k", 412,
                                             "PreconditionFailed", "", "", ""}),
                PreconditionFailedError);
-  EXPECT_THROW(throw_aws_error(AwsErrorInfo{"S3", "GetObject", "s3://b/k", 404, "NoSuchKey", "",
-                                            "", ""}),
-               ResourceNotFoundError);
+  EXPECT_THROW(
+      throw_aws_error(AwsErrorInfo{"S3", "GetObject", "s3://b/k", 404, "NoSuchKey", "", "", ""}),
+      ResourceNotFoundError);
 }
 
 TEST(StandardRetryStrategy, StopsAtMaxAttempts) {
@@ -230,9 +231,9 @@ TEST(RunWithRetries, RethrowsTheLastErrorWhenAttemptsRunOut) {
   EXPECT_THROW(run_with_retries(s,
                                 [&](const RetryState&) {
                                   ++calls;
-                                  throw ResourceNotFoundError(AwsErrorInfo{
-                                      "DynamoDB", "Query", "table t", 400,
-                                      "ResourceNotFoundException", "", "", ""});
+                                  throw ResourceNotFoundError(
+                                      AwsErrorInfo{"DynamoDB", "Query", "table t", 400,
+                                                   "ResourceNotFoundException", "", "", ""});
                                 }),
                ResourceNotFoundError);
   EXPECT_EQ(calls, 1);

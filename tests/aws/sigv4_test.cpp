@@ -21,7 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kVectorsDir = fs::path(PREVAYLER_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigv4";
+const fs::path kVectorsDir =
+    fs::path(PREVAYLER_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigv4";
 
 // Classic-suite cases that cannot pass under the rules this client follows
 // (S3/DynamoDB behaviour), each with the reason. Every other case runs; a
@@ -104,10 +105,10 @@ std::vector<fs::path> case_dirs(const fs::path& suite) {
   return dirs;
 }
 
-#define SKIP_WITHOUT_VECTORS()                                                              \
-  if (!fs::is_directory(kVectorsDir)) {                                                     \
-    GTEST_SKIP() << "SigV4 test vectors not found at " << kVectorsDir                       \
-                 << " (expected the shared testdata checkout next to the project)";         \
+#define SKIP_WITHOUT_VECTORS()                                                      \
+  if (!fs::is_directory(kVectorsDir)) {                                             \
+    GTEST_SKIP() << "SigV4 test vectors not found at " << kVectorsDir               \
+                 << " (expected the shared testdata checkout next to the project)"; \
   }
 
 TEST(Sigv4VectorsTest, ClassicSuite) {
@@ -161,8 +162,8 @@ TEST(Sigv4VectorsTest, AwsCAuthHeaderSigning) {
     options.region = context["region"].get<std::string>();
     options.service = context["service"].get<std::string>();
     int y, mo, d, h, mi, s;
-    ASSERT_EQ(std::sscanf(context["timestamp"].get<std::string>().c_str(),
-                          "%d-%d-%dT%d:%d:%dZ", &y, &mo, &d, &h, &mi, &s),
+    ASSERT_EQ(std::sscanf(context["timestamp"].get<std::string>().c_str(), "%d-%d-%dT%d:%d:%dZ", &y,
+                          &mo, &d, &h, &mi, &s),
               6);
     options.time = utc(y, mo, d, h, mi, s);
     // sign_body means "add and sign x-amz-content-sha256", which this signer
@@ -295,8 +296,7 @@ TEST(Sigv4Test, SessionTokenIsSentAndSigned) {
   HttpRequest request{"GET", "https://sts.amazonaws.com/", {}, "", {}};
   sign_request(request, credentials, dynamodb_options());
   EXPECT_EQ(header_value(request, "x-amz-security-token"), "SESSIONTOKEN+/=");
-  EXPECT_NE(header_value(request, "authorization").find("x-amz-security-token"),
-            std::string::npos);
+  EXPECT_NE(header_value(request, "authorization").find("x-amz-security-token"), std::string::npos);
 }
 
 TEST(Sigv4Test, ResigningReplacesPreviousSignatureHeaders) {
@@ -343,8 +343,8 @@ TEST(Sigv4Test, NonS3PathIsNormalisedAndEncodedTwice) {
 }
 
 TEST(Sigv4Test, QueryIsSortedAndEncodedCanonically) {
-  HttpRequest request{"GET", "https://h/?b=2&a=z&a=y&c&k%20ey=v%2Fal+ue&%41=1", {{"Host", "h"}}, "",
-                      {}};
+  HttpRequest request{
+      "GET", "https://h/?b=2&a=z&a=y&c&k%20ey=v%2Fal+ue&%41=1", {{"Host", "h"}}, "", {}};
   const std::string creq = canonical_request(request, "x", false);
   EXPECT_NE(creq.find("\nA=1&a=y&a=z&b=2&c=&k%20ey=v%2Fal%2Bue\n"), std::string::npos) << creq;
 }
@@ -382,8 +382,7 @@ TEST(Sigv4Test, RejectsMissingCredentialsWithoutLeakingSecrets) {
 
 TEST(Sigv4CryptoTest, Sha256AndHmac) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   // RFC 4231 test case 2.
   const auto mac = hmac_sha256("Jefe", "what do ya want for nothing?");
   EXPECT_EQ(hex(mac.data(), mac.size()),
@@ -392,9 +391,13 @@ TEST(Sigv4CryptoTest, Sha256AndHmac) {
 
 TEST(Sigv4CryptoTest, Base64RoundTripsAndRejectsBadInput) {
   // RFC 4648 section 10.
-  const std::pair<std::string, std::string> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(base64_encode(plain), encoded);
     EXPECT_EQ(base64_decode(encoded), plain);
@@ -409,8 +412,7 @@ TEST(Sigv4CryptoTest, Base64RoundTripsAndRejectsBadInput) {
 
 TEST(Sigv4CryptoTest, Md5Crc32AndUriEncode) {
   EXPECT_EQ(md5_base64(""), "1B2M2Y8AsgTpgAmY7PhCfg==");
-  EXPECT_EQ(md5_base64("The quick brown fox jumps over the lazy dog"),
-            "nhB9nTcrtoJr2B01QqQZ1g==");
+  EXPECT_EQ(md5_base64("The quick brown fox jumps over the lazy dog"), "nhB9nTcrtoJr2B01QqQZ1g==");
   EXPECT_EQ(crc32(""), 0u);
   EXPECT_EQ(crc32("123456789"), 0xCBF43926u);
   EXPECT_EQ(crc32("{}"), 2745614147u);  // DynamoDB's x-amz-crc32 of an empty JSON object
