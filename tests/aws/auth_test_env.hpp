@@ -32,7 +32,7 @@ class ScopedAwsEnvironment {
   }
 
   ~ScopedAwsEnvironment() {
-    for (const auto& name : touched_) ::unsetenv(name.c_str());
+    for (const auto& [name, unused] : touched_) ::unsetenv(name.c_str());
     for (char** e = environ; *e != nullptr;) {
       const std::string entry = *e;
       const std::string name = entry.substr(0, entry.find('='));

@@ -345,9 +345,9 @@ TEST_F(CredentialsTest, NothingConfiguredIsAConfigErrorListingEveryPlaceFast) {
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     const std::string what = e.what();
-    for (const std::string place :
-         {"AWS_ACCESS_KEY_ID", base_.shared_credentials_file, base_.config_file,
-          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS", "EC2 instance metadata"}) {
+    for (const std::string& place : std::vector<std::string>{
+             "AWS_ACCESS_KEY_ID", base_.shared_credentials_file, base_.config_file,
+             "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS", "EC2 instance metadata"}) {
       EXPECT_NE(what.find(place), std::string::npos) << place << " missing from: " << what;
     }
   }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -117,7 +118,12 @@ TEST_F(DynamoDbTest, PutIfAbsentStoresThenReportsTheExistingContent) {
   EXPECT_TRUE(first.stored());
   EXPECT_FALSE(first.after_ambiguous_attempt);
 
-  PutIfAbsentResult second = client_->put_item_if_absent(table_, 1, 10, "other");
+  // One request: the existing item comes back in the ConditionalCheckFailed
+  // body (ReturnValuesOnConditionCheckFailure=ALL_OLD), not from a read-back.
+  auto counting = std::make_shared<FaultInjectingTransport>(testing::test_transport());
+  DynamoDbClient client(config_with(counting));
+  PutIfAbsentResult second = client.put_item_if_absent(table_, 1, 10, "other");
+  EXPECT_EQ(counting->counters().requests, 1u);
   EXPECT_EQ(second.outcome, PutIfAbsentResult::Outcome::condition_failed);
   ASSERT_TRUE(second.existing_content.has_value());
   EXPECT_EQ(*second.existing_content, binary);
@@ -281,6 +287,21 @@ TEST(WrongCredentials, ErrorsSayToCheckTheCredentials) {
     EXPECT_NE(m.find("AWS_ACCESS_KEY_ID"), std::string::npos) << m;
     EXPECT_EQ(m.find("not-the-secret"), std::string::npos) << "secret leaked: " << m;
     std::cout << "[ NOTE     ] S3 with unknown credentials: " << m << "\n";
+  }
+}
+
+TEST(MotoServerFixture, MissingExecutableSaysHowToInstall) {
+  const char* path = std::getenv("PATH");
+  const std::string saved = path ? path : "";
+  ::setenv("PATH", "/nonexistent", 1);
+  try {
+    testing::MotoServer server;
+    ::setenv("PATH", saved.c_str(), 1);
+    FAIL() << "started without moto_server on PATH";
+  } catch (const std::runtime_error& e) {
+    ::setenv("PATH", saved.c_str(), 1);
+    EXPECT_NE(std::string(e.what()).find("pip install 'moto[server]'"), std::string::npos)
+        << e.what();
   }
 }
 

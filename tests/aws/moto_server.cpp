@@ -119,6 +119,7 @@ MotoServer::MotoServer(std::vector<std::pair<std::string, std::string>> environm
     } catch (const TransportError&) {
     }
     if (std::chrono::steady_clock::now() >= deadline) {
+      keep_log_ = true;  // the message points to it
       stop();
       throw std::runtime_error("moto_server did not answer on " + endpoint_ + " within " +
                                std::to_string(kStartTimeout.count()) + " s; see " + log_path_);
@@ -144,6 +145,9 @@ void MotoServer::stop() noexcept {
   }
   ::kill(-pid_, SIGKILL);  // stragglers of the group (the shim's python)
   pid_ = -1;
+  // Every test process (ctest runs one per test) has its own log; keep them
+  // only when asked, so the build directory does not fill up.
+  if (!keep_log_ && !std::getenv("PREVAYLER_KEEP_MOTO_LOG")) ::unlink(log_path_.c_str());
 }
 
 MotoServer& moto() {

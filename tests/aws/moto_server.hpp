@@ -1,7 +1,9 @@
 // A process-wide moto_server (https://github.com/getmoto/moto) shared by all
 // tests of the AWS test executable: started on first use on a free loopback
 // port, stopped at exit. Tests use unique table and bucket names, so they
-// do not interfere with each other.
+// do not interfere with each other. The server's output goes to
+// PREVAYLER_BINARY_DIR/moto_server.<pid>.log, removed at exit unless
+// PREVAYLER_KEEP_MOTO_LOG is set (kept when the server fails to start).
 #pragma once
 
 #include <sys/types.h>
@@ -44,6 +46,7 @@ class MotoServer {
   int port_ = 0;
   std::string endpoint_;
   std::string log_path_;
+  bool keep_log_ = false;
 };
 
 // The shared server, started on first call (thread-safe).

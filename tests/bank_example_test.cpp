@@ -1,0 +1,96 @@
+// The bank example end to end, through its stdin/stdout interface.
+#include <gtest/gtest.h>
+
+#include "support/subprocess.hpp"
+#include "support/temp_dir.hpp"
+
+namespace prevayler::testing {
+namespace {
+
+std::vector<std::string> bank(const std::string& dir, const std::string& input,
+                              int* status = nullptr) {
+  return run_with_input({PREVAYLER_BANK_EXAMPLE, "--dir", dir}, input, status);
+}
+
+TEST(BankExample, CommandsPrintOneLineEach) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  int status = -1;
+  const auto lines = bank(dir,
+                          "deposit alice 1000\n"
+                          "deposit bob 500\n"
+                          "transfer alice bob 300\n"
+                          "withdraw bob 2000\n"
+                          "withdraw bob 100\n"
+                          "balance alice\n"
+                          "balance nobody\n"
+                          "total\n"
+                          "\n"
+                          "deposit carol -5\n"
+                          "deposit carol 12.5\n"
+                          "deposit carol 99999999999999999999999\n"
+                          "deposit carol\n"
+                          "frobnicate\n"
+                          "snapshot\n"
+                          "quit\n"
+                          "deposit never 1\n",
+                          &status);
+  EXPECT_EQ(status, 0);
+  const std::vector<std::string> expected = {
+      "ok 1000",
+      "ok 500",
+      "ok 700 800",
+      "error: insufficient funds in bob (balance 800)",
+      "ok 700",
+      "ok 700",
+      "ok 0",
+      "ok 1400",
+      "error: invalid amount '-5' (want cents, e.g. 1250)",
+      "error: invalid amount '12.5' (want cents, e.g. 1250)",
+      "error: invalid amount '99999999999999999999999' (want cents, e.g. 1250)",
+      "error: usage: deposit ACCOUNT AMOUNT",
+      "error: unknown command 'frobnicate' (deposit, withdraw, transfer, balance, total, "
+      "snapshot, quit)",
+      "ok",
+  };
+  EXPECT_EQ(lines, expected);
+}
+
+TEST(BankExample, SecondRunFindsTheBalancesOfTheFirst) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  bank(dir, "deposit alice 100\ntransfer alice bob 40\nsnapshot\ndeposit carol 5\n");
+  const auto lines = bank(dir, "balance alice\nbalance bob\nbalance carol\ntotal\n");
+  EXPECT_EQ(lines, (std::vector<std::string>{"ok 60", "ok 40", "ok 5", "ok 105"}));
+}
+
+TEST(BankExample, OverdrawIsNotJournaled) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  bank(dir, "deposit a 10\nwithdraw a 11\ntransfer a b 50\n");
+  EXPECT_EQ(bank(dir, "balance a\ntotal\n"), (std::vector<std::string>{"ok 10", "ok 10"}));
+}
+
+TEST(BankExample, ADirectoryInUseIsReported) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  Subprocess first({PREVAYLER_BANK_EXAMPLE, "--dir", dir});
+  first.write_stdin("deposit a 1\n");
+  std::string line;
+  ASSERT_TRUE(first.read_line(line));
+  ASSERT_EQ(line, "ok 1");
+  int status = 0;
+  EXPECT_TRUE(bank(dir, "balance a\n", &status).empty());
+  EXPECT_EQ(status, 1);
+  first.close_stdin();
+  EXPECT_EQ(first.wait(), 0);
+}
+
+TEST(BankExample, BadOptionIsAUsageError) {
+  int status = 0;
+  run_with_input({PREVAYLER_BANK_EXAMPLE, "--bogus"}, "", &status);
+  EXPECT_EQ(status, 2);
+}
+
+}  // namespace
+}  // namespace prevayler::testing
