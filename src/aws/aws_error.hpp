@@ -56,9 +56,17 @@ class AwsError : public StorageError {
   ErrorClass classification() const noexcept { return classification_; }
   bool retryable() const noexcept { return classification_ != ErrorClass::not_retryable; }
 
+  // True when an earlier attempt of the same call failed ambiguously (it may
+  // have been applied): then a PreconditionFailed or ConditionalCheckFailed
+  // may be caused by our own earlier attempt, and the caller should read the
+  // resource to decide. Set by run_with_retries before it rethrows.
+  bool after_ambiguous_attempt() const noexcept { return after_ambiguous_attempt_; }
+  void mark_after_ambiguous_attempt() noexcept { after_ambiguous_attempt_ = true; }
+
  private:
   AwsErrorInfo info_;
   ErrorClass classification_;
+  bool after_ambiguous_attempt_ = false;
 };
 
 // The table, bucket or key does not exist (DynamoDB ResourceNotFoundException,

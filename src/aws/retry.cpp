@@ -11,8 +11,10 @@ AttemptFailure AttemptFailure::from(const AwsError& error) {
   f.http_status = error.http_status();
   f.code = error.code();
   // A 5xx may come after the write was applied (DynamoDB documents that an
-  // InternalServerError leaves the outcome of a write unknown).
-  f.maybe_applied = error.http_status() >= 500;
+  // InternalServerError leaves the outcome of a write unknown); a retryable
+  // error on a 2xx (a body failing its CRC) means it was applied.
+  const int status = error.http_status();
+  f.maybe_applied = status >= 500 || (status >= 200 && status < 300);
   return f;
 }
 

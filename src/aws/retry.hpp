@@ -94,7 +94,8 @@ class StandardRetryStrategy : public RetryStrategy {
 std::shared_ptr<RetryStrategy> make_standard_retry_strategy(StandardRetryOptions options = {});
 
 // Runs attempt(const RetryState&) until it returns, or throws an AwsError or
-// TransportError that the strategy does not retry (rethrown unchanged).
+// TransportError that the strategy does not retry (rethrown; an AwsError is
+// marked after_ambiguous_attempt when an earlier attempt may have applied).
 // Other exceptions propagate at once.
 template <typename F>
 auto run_with_retries(RetryStrategy& strategy, F&& attempt)
@@ -113,9 +114,12 @@ auto run_with_retries(RetryStrategy& strategy, F&& attempt)
         strategy.on_success(state);
         return result;
       }
-    } catch (const AwsError& e) {
+    } catch (AwsError& e) {
       failure = AttemptFailure::from(e);
-      if (!strategy.should_retry(failure, state)) throw;
+      if (!strategy.should_retry(failure, state)) {
+        if (state.ambiguous_attempt) e.mark_after_ambiguous_attempt();
+        throw;  // the same object, now marked
+      }
     } catch (const TransportError& e) {
       failure = AttemptFailure::from(e);
       if (!strategy.should_retry(failure, state)) throw;

@@ -228,6 +228,13 @@ TEST_F(DynamoDbTest, AmbiguousTimeoutThenConditionFailedReturnsOurOwnContent) {
   EXPECT_TRUE(r.after_ambiguous_attempt);
   EXPECT_EQ(r.existing_content, "mine");
 
+  // A damaged response to a write that was applied is ambiguous too.
+  faults->script({Fault::corrupt_body});
+  PutIfAbsentResult c = client.put_item_if_absent(table_, 3, 3, "crc");
+  EXPECT_EQ(c.outcome, PutIfAbsentResult::Outcome::condition_failed);
+  EXPECT_TRUE(c.after_ambiguous_attempt);
+  EXPECT_EQ(c.existing_content, "crc");
+
   // A reset before sending is not ambiguous: the retry stores.
   faults->script({Fault::connection_reset});
   PutIfAbsentResult s = client.put_item_if_absent(table_, 3, 2, "second");

@@ -127,6 +127,18 @@ TEST(FaultInjectingTransport, ThreadSafeCounters) {
   EXPECT_EQ(static_cast<std::uint64_t>(inner->calls.load()), c.forwarded);
 }
 
+TEST(FaultInjectingTransport, AddsLatency) {
+  auto inner = std::make_shared<CountingTransport>();
+  FaultInjectionOptions o;
+  o.latency = std::chrono::milliseconds(20);
+  FaultInjectingTransport t(inner, o);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) t.send(s3_request());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(60));
+  t.set_latency(std::chrono::milliseconds(0));
+  EXPECT_EQ(t.send(s3_request()).body, "ok");
+}
+
 StandardRetryOptions patient_retries() {
   StandardRetryOptions r;
   r.seed = 3;
@@ -210,6 +222,35 @@ TEST(FaultInjectionAgainstMoto, TwoHundredPutsUnderFaultsAllLandExactlyOnce) {
   ASSERT_EQ(seen.size(), static_cast<std::size_t>(kItems));
   for (int i = 0; i < kItems; ++i) EXPECT_EQ(seen[i], content_of(i)) << i;
   clean.delete_table(table);
+}
+
+TEST(FaultInjectionAgainstMoto, S3ConditionalPutAfterAmbiguousAttemptIsMarked) {
+  auto faults = std::make_shared<FaultInjectingTransport>(testing::test_transport());
+  S3Config c;
+  c.region = testing::kTestRegion;
+  c.endpoint = moto().endpoint();
+  c.credentials = testing::test_credentials();
+  c.transport = faults;
+  c.retry = make_standard_retry_strategy(patient_retries());
+  S3Client s3(c);
+  const std::string bucket = unique_name("ambiguous");
+  s3.create_bucket(bucket);
+  // The first PUT lands but its response is lost; the retry's If-None-Match
+  // fails on our own object.
+  faults->script({Fault::timeout_after_apply});
+  try {
+    s3.put_object(bucket, "snapshot", "ours", WriteCondition::if_none_match_star());
+    FAIL() << "expected PreconditionFailedError";
+  } catch (const PreconditionFailedError& e) {
+    EXPECT_TRUE(e.after_ambiguous_attempt());
+  }
+  EXPECT_EQ(s3.get_object(bucket, "snapshot").body, "ours");
+  try {
+    s3.put_object(bucket, "snapshot", "theirs", WriteCondition::if_none_match_star());
+    FAIL() << "expected PreconditionFailedError";
+  } catch (const PreconditionFailedError& e) {
+    EXPECT_FALSE(e.after_ambiguous_attempt());
+  }
 }
 
 TEST(FaultInjectionAgainstMoto, S3PutsAndGetsSurviveFaults) {

@@ -10,11 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char** environ;
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "aws/curl_transport.hpp"
 
@@ -77,9 +80,29 @@ MotoServer::MotoServer(std::vector<std::pair<std::string, std::string>> environm
         "`pip install 'moto[server]'` (moto 5) and make sure moto_server is on PATH");
   port_ = free_loopback_port();
   endpoint_ = "http://127.0.0.1:" + std::to_string(port_);
-  log_path_ =
-      std::string(PREVAYLER_BINARY_DIR) + "/moto_server." + std::to_string(::getpid()) + ".log";
+  // pid and port: a process may run several servers (see WrongCredentials).
+  log_path_ = std::string(PREVAYLER_BINARY_DIR) + "/moto_server." + std::to_string(::getpid()) +
+              "." + std::to_string(port_) + ".log";
   const std::string port_text = std::to_string(port_);
+
+  // Everything the child needs is prepared before fork(): between fork and
+  // exec only async-signal-safe calls are allowed (no malloc, so no setenv).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& [extra_name, unused] : environment) overridden |= extra_name == name;
+    if (!overridden) env_strings.push_back(entry);
+  }
+  for (const auto& [name, value] : environment) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::string argv0 = kExecutable, host_flag = "-H", host = "127.0.0.1", port_flag = "-p";
+  std::string port_arg = port_text;
+  std::vector<char*> argv = {argv0.data(),     host_flag.data(), host.data(),
+                             port_flag.data(), port_arg.data(),  nullptr};
 
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork() failed");
@@ -94,9 +117,7 @@ MotoServer::MotoServer(std::vector<std::pair<std::string, std::string>> environm
       ::dup2(log, STDERR_FILENO);
       ::close(log);
     }
-    for (const auto& [name, value] : environment) ::setenv(name.c_str(), value.c_str(), 1);
-    ::execl(executable.c_str(), kExecutable, "-H", "127.0.0.1", "-p", port_text.c_str(),
-            static_cast<char*>(nullptr));
+    ::execve(executable.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
   ::setpgid(pid_, pid_);  // also from the parent, to win the race with stop()

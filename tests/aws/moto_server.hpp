@@ -2,7 +2,7 @@
 // tests of the AWS test executable: started on first use on a free loopback
 // port, stopped at exit. Tests use unique table and bucket names, so they
 // do not interfere with each other. The server's output goes to
-// PREVAYLER_BINARY_DIR/moto_server.<pid>.log, removed at exit unless
+// PREVAYLER_BINARY_DIR/moto_server.<pid>.<port>.log, removed at exit unless
 // PREVAYLER_KEEP_MOTO_LOG is set (kept when the server fails to start).
 #pragma once
 

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "aws/aws_error.hpp"
@@ -65,6 +66,13 @@ TEST(ErrorClassification, TransportErrorsAreRetryableAndAmbiguityIsTracked) {
   AwsError server(
       AwsErrorInfo{"DynamoDB", "PutItem", "table t", 500, "InternalServerError", "", "", ""});
   EXPECT_TRUE(AttemptFailure::from(server).maybe_applied);
+  AwsError garbled(
+      AwsErrorInfo{"DynamoDB", "PutItem", "table t", 200, "CRC32CheckFailed", "", "", ""},
+      ErrorClass::retryable);
+  EXPECT_TRUE(AttemptFailure::from(garbled).maybe_applied);
+  AwsError throttled(
+      AwsErrorInfo{"DynamoDB", "PutItem", "table t", 400, "ThrottlingException", "", "", ""});
+  EXPECT_FALSE(AttemptFailure::from(throttled).maybe_applied);
   EXPECT_EQ(AttemptFailure::from(server).classification, ErrorClass::retryable);
 }
 

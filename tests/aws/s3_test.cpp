@@ -36,6 +36,112 @@ std::string pattern(std::size_t size, char seed) {
   return s;
 }
 
+// Answers from a script, and records the requests; for the responses moto
+// does not produce (moto ignores regions and never sends 200-with-<Error>).
+class ScriptedTransport : public HttpTransport {
+ public:
+  explicit ScriptedTransport(std::vector<HttpResponse> replies) : replies_(std::move(replies)) {}
+  HttpResponse send(const HttpRequest& request) override {
+    requests.push_back(request);
+    HttpResponse r = replies_.at(next_++);
+    return r;
+  }
+  std::vector<HttpRequest> requests;
+
+ private:
+  std::vector<HttpResponse> replies_;
+  std::size_t next_ = 0;
+};
+
+HttpResponse reply(int status, std::string body, HttpHeaders headers = {}) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+S3Config scripted_config(std::shared_ptr<HttpTransport> transport) {
+  S3Config c;
+  c.region = "us-east-1";
+  c.endpoint = "https://s3.us-east-1.amazonaws.com";
+  c.credentials = testing::test_credentials();
+  c.transport = std::move(transport);
+  StandardRetryOptions r;
+  r.seed = 1;
+  r.sleep = [](std::chrono::milliseconds) {};
+  c.retry = make_standard_retry_strategy(r);
+  return c;
+}
+
+TEST(S3ClientErrors, RegionMismatchNamesTheBucketsRegion) {
+  auto t = std::make_shared<ScriptedTransport>(std::vector<HttpResponse>{
+      reply(400,
+            "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is "
+            "wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region>"
+            "<RequestId>R1</RequestId></Error>"),
+      reply(301, "", {{"x-amz-bucket-region", "eu-central-1"}})});
+  S3Client s3(scripted_config(t));
+  try {
+    s3.get_object("b", "k");
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_NE(std::string(e.what()).find("bucket is in region eu-west-1, not us-east-1"),
+              std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.request_id(), "R1");
+  }
+  try {
+    s3.head_bucket("b");
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code(), "PermanentRedirect");
+    EXPECT_NE(std::string(e.what()).find("bucket is in region eu-central-1, not us-east-1"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(t->requests.size(), 2u) << "region errors are not retried";
+  EXPECT_EQ(t->requests[0].url, "https://b.s3.us-east-1.amazonaws.com/k");
+}
+
+TEST(S3ClientErrors, CompleteMultipartUploadErrorInA200IsRetried) {
+  auto t = std::make_shared<ScriptedTransport>(std::vector<HttpResponse>{
+      reply(200, "<Error><Code>InternalError</Code><Message>try again</Message></Error>"),
+      reply(200,
+            "<CompleteMultipartUploadResult><ETag>\"abc-2\"</ETag>"
+            "</CompleteMultipartUploadResult>")});
+  S3Client s3(scripted_config(t));
+  EXPECT_EQ(s3.complete_multipart_upload("b", "k", "up/1", {{1, "\"e1\""}, {2, "\"e2\""}},
+                                         WriteCondition::if_match("\"old\"")),
+            "\"abc-2\"");
+  ASSERT_EQ(t->requests.size(), 2u);
+  const HttpRequest& r = t->requests[1];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.url, "https://b.s3.us-east-1.amazonaws.com/k?uploadId=up%2F1");
+  EXPECT_NE(r.body.find("<Part><PartNumber>2</PartNumber><ETag>\"e2\"</ETag></Part>"),
+            std::string::npos)
+      << r.body;
+  bool if_match = false;
+  for (const auto& [name, value] : r.headers)
+    if (iequals(name, "If-Match") && value == "\"old\"") if_match = true;
+  EXPECT_TRUE(if_match);
+}
+
+TEST(S3ClientErrors, ThrottlingIsRetriedThenReported) {
+  const std::string slow_down = "<Error><Code>SlowDown</Code><Message>Reduce</Message></Error>";
+  auto t = std::make_shared<ScriptedTransport>(std::vector<HttpResponse>{
+      reply(503, slow_down), reply(503, slow_down), reply(503, slow_down)});
+  S3Client s3(scripted_config(t));
+  try {
+    s3.put_object("b", "k", "x");
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.classification(), ErrorClass::throttling);
+    EXPECT_EQ(e.code(), "SlowDown");
+  }
+  EXPECT_EQ(t->requests.size(), 3u);
+}
+
 class S3Test : public ::testing::Test {
  protected:
   void SetUp() override {
