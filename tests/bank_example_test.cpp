@@ -4,6 +4,8 @@
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 
+// Built only with the examples (PREVAYLER_BUILD_EXAMPLES).
+#ifdef PREVAYLER_BANK_EXAMPLE
 namespace prevayler::testing {
 namespace {
 
@@ -94,3 +96,4 @@ TEST(BankExample, BadOptionIsAUsageError) {
 
 }  // namespace
 }  // namespace prevayler::testing
+#endif  // PREVAYLER_BANK_EXAMPLE

@@ -10,7 +10,7 @@
 
 #include "core/bytes.hpp"
 #include "core/crc32c.hpp"
-#include "file/file_format.hpp"
+#include "core/formats.hpp"
 #include "file/file_storage_impl.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/temp_dir.hpp"

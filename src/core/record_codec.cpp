@@ -18,6 +18,23 @@ void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryB
   }
 }
 
+void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,
+                            std::uint32_t count, std::string_view slice) {
+  out.push_back(static_cast<char>(record_format_version));
+  out.push_back(static_cast<char>(RecordType::fragment));
+  put_u64(out, writer_id);
+  put_u32(out, index);
+  put_u32(out, count);
+  out.append(slice);
+}
+
+void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t next_segment) {
+  out.push_back(static_cast<char>(record_format_version));
+  out.push_back(static_cast<char>(RecordType::seal));
+  put_u64(out, writer_id);
+  put_u64(out, next_segment);
+}
+
 DecodedRecord decode_record(std::string_view payload, const std::string& where) {
   auto corrupt = [&](const char* what) {
     return CorruptionError(where + ": journal record is malformed (" + what + ")");
@@ -32,11 +49,28 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where) 
   }
   DecodedRecord record;
   const auto type = static_cast<unsigned char>(payload[1]);
-  if (type != static_cast<unsigned char>(RecordType::batch)) throw corrupt("unknown record type");
   payload.remove_prefix(2);
   if (payload.size() < 8) throw corrupt("truncated writer id");
   record.writer_id = get_u64(payload.data());
   payload.remove_prefix(8);
+  if (type == static_cast<unsigned char>(RecordType::fragment)) {
+    if (payload.size() < 8) throw corrupt("truncated fragment header");
+    record.type = RecordType::fragment;
+    record.fragment_index = get_u32(payload.data());
+    record.fragment_count = get_u32(payload.data() + 4);
+    if (record.fragment_count < 2 || record.fragment_index >= record.fragment_count) {
+      throw corrupt("fragment index out of range");
+    }
+    record.fragment_bytes = payload.substr(8);
+    return record;
+  }
+  if (type == static_cast<unsigned char>(RecordType::seal)) {
+    if (payload.size() != 8) throw corrupt("seal of the wrong size");
+    record.type = RecordType::seal;
+    record.next_segment = get_u64(payload.data());
+    return record;
+  }
+  if (type != static_cast<unsigned char>(RecordType::batch)) throw corrupt("unknown record type");
   const auto count = get_varint(payload);
   if (!count || *count > payload.size()) throw corrupt("bad entry count");
   record.entries.reserve(*count);

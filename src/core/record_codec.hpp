@@ -15,14 +15,30 @@ namespace prevayler::detail {
 inline constexpr std::uint8_t record_format_version = 1;
 
 enum class RecordType : std::uint8_t {
-  batch = 1,  // one group commit: one or more entries
+  batch = 1,     // one group commit: one or more entries
+  fragment = 2,  // a slice of a batch record too large for one item
+  seal = 3,      // closes a segment: the journal continues in `next_segment`
 };
 
 struct DecodedRecord {
   RecordType type = RecordType::batch;
   std::uint64_t writer_id = 0;
-  std::vector<std::string_view> entries;  // views into the decoded payload
+  std::vector<std::string_view> entries;  // batch: views into the decoded payload
+  std::uint32_t fragment_index = 0;       // fragment: 0-based
+  std::uint32_t fragment_count = 0;       // fragment: > 1
+  std::string_view fragment_bytes;        // fragment: a slice of the batch record
+  std::uint64_t next_segment = 0;         // seal
 };
+
+// Bytes of a fragment record besides its slice.
+inline constexpr std::size_t fragment_header_bytes = 2 + 8 + 4 + 4;
+
+// Appends a fragment record: slice `index` of `count` of a batch record.
+void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,
+                            std::uint32_t count, std::string_view slice);
+
+// Appends a seal record.
+void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t next_segment);
 
 // Appends the record of entries [first, first + count) of `batch`.
 void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,

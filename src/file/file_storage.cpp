@@ -17,9 +17,10 @@
 #include <utility>
 
 #include "core/bytes.hpp"
+#include "core/container_header.hpp"
 #include "core/crc32c.hpp"
 #include "core/record_codec.hpp"
-#include "file/file_format.hpp"
+#include "core/formats.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
@@ -172,35 +173,11 @@ bool valid_record_after(WindowReader& reader, std::uint64_t from) {
   return false;
 }
 
-std::string make_header(std::string_view magic, std::uint32_t version, std::uint64_t id) {
-  std::string header(magic);
-  put_u32(header, version);
-  put_u32(header, 0);  // flags, none defined in version 1
-  put_u64(header, id);
-  put_u32(header, crc32c_mask(crc32c(header)));
-  return header;
-}
-
-// Checks a segment or snapshot header; throws naming the file.
-void check_header(std::string_view header, std::string_view magic, std::uint32_t known_version,
-                  std::uint64_t expected_id, const std::string& path, const char* what) {
-  if (header.substr(0, 8) != magic) {
-    throw CorruptionError(path + " at offset 0: not a prevayler-cpp " + what +
-                          " file (bad magic bytes)");
-  }
-  const std::uint32_t version = get_u32(header.data() + 8);
-  if (version != known_version) {
-    throw FormatVersionError(path + ": " + what + " format version " + std::to_string(version) +
-                             ", this build reads version " + std::to_string(known_version) +
-                             "; open it with a newer prevayler-cpp");
-  }
-  if (crc32c_unmask(get_u32(header.data() + 24)) != crc32c(header.substr(0, 24))) {
-    throw CorruptionError(path + " at offset 0: " + what + " header fails its checksum");
-  }
-  const std::uint64_t id = get_u64(header.data() + 16);
-  if (id != expected_id) {
-    throw CorruptionError(path + ": header says " + what + " " + std::to_string(id) +
-                          " but the file name says " + std::to_string(expected_id));
+void check_id(std::uint64_t found, std::uint64_t expected, const std::string& path,
+              const char* what) {
+  if (found != expected) {
+    throw CorruptionError(path + ": header says " + what + " " + std::to_string(found) +
+                          " but the file name says " + std::to_string(expected));
   }
 }
 
@@ -302,7 +279,7 @@ class FileSnapshotWriter : public SnapshotWriter {
       throw StorageError("cannot create snapshot file " + temp_path_.string() + ": " +
                          errno_text(errno));
     }
-    const std::string header = make_header(snapshot_magic, snapshot_format_version, id);
+    const std::string header = make_container_header(snapshot_magic, snapshot_format_version, id);
     if (int error = write_fully(*io_, fd_.get(), header, 0)) {
       throw StorageError("cannot write snapshot " + temp_path_.string() + ": " +
                          write_failure_text(error));
@@ -324,10 +301,7 @@ class FileSnapshotWriter : public SnapshotWriter {
 
   void commit() override {
     buffer_->flush_all();
-    std::string trailer;
-    put_u64(trailer, buffer_->body_bytes());
-    put_u32(trailer, crc32c_mask(buffer_->body_crc()));
-    trailer.append(snapshot_end_magic);
+    const std::string trailer = make_snapshot_trailer(buffer_->body_bytes(), buffer_->body_crc());
     if (int error = write_fully(*io_, fd_.get(), trailer, static_cast<off_t>(buffer_->offset()))) {
       throw StorageError("cannot write snapshot " + temp_path_.string() + ": " +
                          write_failure_text(error));
@@ -562,16 +536,13 @@ class FileStorage : public Storage {
                             " bytes is shorter than its header and trailer");
     }
     WindowReader reader(fd.get(), size, name);
-    check_header(reader.view(0, snapshot_header_bytes), snapshot_magic, snapshot_format_version, id,
-                 name, "snapshot");
+    check_id(check_container_header(reader.view(0, snapshot_header_bytes), snapshot_magic,
+                                    snapshot_format_version, name, "snapshot"),
+             id, name, "snapshot");
     const std::uint64_t trailer_at = size - snapshot_trailer_bytes;
-    const std::string trailer(reader.view(trailer_at, snapshot_trailer_bytes));
-    const std::uint64_t body_bytes = get_u64(trailer.data());
-    if (trailer.substr(12) != snapshot_end_magic ||
-        body_bytes != trailer_at - snapshot_header_bytes) {
-      throw CorruptionError(name + " at offset " + std::to_string(trailer_at) +
-                            ": snapshot trailer is damaged or the file is truncated");
-    }
+    const std::uint32_t stored_crc =
+        check_snapshot_trailer(reader.view(trailer_at, snapshot_trailer_bytes),
+                               trailer_at - snapshot_header_bytes, name, trailer_at);
     // Verify before decoding, so a damaged file never reaches the codec.
     std::uint32_t crc = 0;
     for (std::uint64_t at = snapshot_header_bytes; at < trailer_at;) {
@@ -581,7 +552,7 @@ class FileStorage : public Storage {
       crc = crc32c_extend(crc, chunk.data(), chunk.size());
       at += n;
     }
-    if (crc != crc32c_unmask(get_u32(trailer.data() + 8))) {
+    if (crc != stored_crc) {
       throw CorruptionError(name + ": snapshot body (offsets " +
                             std::to_string(snapshot_header_bytes) + " to " +
                             std::to_string(trailer_at) +
@@ -602,8 +573,9 @@ class FileStorage : public Storage {
                             " bytes is shorter than its header");
     }
     WindowReader reader(fd.get(), size, name);
-    check_header(reader.view(0, segment_header_bytes), segment_magic, segment_format_version, id,
-                 name, "journal segment");
+    check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
+                                    segment_format_version, name, "journal segment"),
+             id, name, "journal segment");
     std::uint64_t offset = segment_header_bytes;
     std::uint64_t record_number = 0;
     while (offset < size) {
@@ -628,6 +600,9 @@ class FileStorage : public Storage {
       // The entries are views into the reader's window, valid until its
       // next read, which comes after they are all handled.
       const DecodedRecord record = decode_record(payload, where);
+      if (record.type != RecordType::batch) {
+        throw CorruptionError(where + ": a journal record of a type the file storage never writes");
+      }
       for (std::uint32_t e = 0; e < record.entries.size(); ++e) {
         handler.entry(JournalPosition{id, record_number, e}, record.entries[e]);
       }
@@ -655,7 +630,7 @@ class FileStorage : public Storage {
       throw StorageError("cannot create journal file " + temp_path.string() + ": " +
                          errno_text(errno));
     }
-    const std::string header = make_header(segment_magic, segment_format_version, id);
+    const std::string header = make_container_header(segment_magic, segment_format_version, id);
     int error = write_fully(*io_, fd.get(), header, 0);
     if (!error && io_->fsync(fd.get()) != 0) error = errno;
     if (error || ::rename(temp_path.c_str(), final_path.c_str()) != 0) {

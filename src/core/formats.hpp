@@ -1,4 +1,4 @@
-// Constants of the file storage's formats (docs/format.md). Users keep
+// Constants of the on-disk and on-S3 formats (docs/format.md). Users keep
 // these files for years: change nothing here without a new version.
 #pragma once
 

@@ -1,0 +1,68 @@
+// The DynamoDB + S3 storage, with prevayler-clj-aws's layout:
+//
+//   DynamoDB table   partkey (N, HASH) + order (N, RANGE), binary `content`.
+//                    partkey = the snapshot after which the events were
+//                    created; order = 1, 2, 3, ... within a partkey, no gaps.
+//                    One item per group commit (PutItem conditioned on
+//                    attribute_not_exists(partkey): an item never changes).
+//   S3 object        `snapshot_path` (default "snapshot") in the bucket: the
+//                    snapshot id (partkey) and the serialised state.
+//
+// Region, endpoints and credentials default to the standard AWS
+// configuration (AWS_REGION, AWS_ENDPOINT_URL[_DYNAMODB|_S3], the credentials
+// chain: environment, ~/.aws files with AWS_PROFILE, web identity, ECS, EC2
+// IMDSv2). Setup, IAM policy and costs: docs/aws.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "prevayler/storage.hpp"
+
+namespace prevayler {
+
+struct AwsCredentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // empty unless temporary credentials
+};
+
+struct AwsStorageOptions {
+  std::string table;   // required
+  std::string bucket;  // required
+  std::string snapshot_path = "snapshot";
+  // Items per strongly consistent Query page during replay (the seed's 1000).
+  std::uint32_t replay_page_size = 1000;
+  // Unset: the standard AWS configuration.
+  std::optional<std::string> region;
+  std::optional<std::string> endpoint;           // both services
+  std::optional<std::string> dynamodb_endpoint;  // overrides `endpoint`
+  std::optional<std::string> s3_endpoint;        // overrides `endpoint`
+  std::optional<AwsCredentials> credentials;
+  // S3 addressing: virtual-hosted by default; path style when set, or
+  // automatically for an IP or localhost endpoint (moto, MinIO).
+  std::optional<bool> s3_path_style;
+  // TLS certificate checks. Turn off only for a local test endpoint.
+  bool verify_tls = true;
+  std::chrono::milliseconds request_timeout{10'000};
+  // Attempts per request in the AWS standard retry mode.
+  int max_attempts = 3;
+  // How long an append keeps re-sending a write whose outcome is unknown
+  // (time-out, reset, 5xx) before the instance stops (StorageFailedError).
+  std::chrono::milliseconds unknown_outcome_budget{30'000};
+  // Snapshots up to this size go up in one PutObject; larger ones stream as
+  // a multipart upload of parts of this size.
+  std::size_t snapshot_part_bytes = std::size_t{8} << 20;
+  // Receives warnings (e.g. an incomplete group commit ignored at replay).
+  std::function<void(const std::string&)> warn;
+};
+
+// Checks nothing yet: the table and bucket are checked by recover(), with
+// errors that name them (missing, wrong key schema, access denied, region).
+std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options);
+
+}  // namespace prevayler

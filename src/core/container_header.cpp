@@ -1,0 +1,57 @@
+#include "core/container_header.hpp"
+
+#include "core/bytes.hpp"
+#include "core/crc32c.hpp"
+#include "core/formats.hpp"
+#include "prevayler/error.hpp"
+
+namespace prevayler::detail {
+
+std::string make_container_header(std::string_view magic, std::uint32_t version,
+                                  std::uint64_t id) {
+  std::string header(magic);
+  put_u32(header, version);
+  put_u32(header, 0);  // flags, none defined in version 1
+  put_u64(header, id);
+  put_u32(header, crc32c_mask(crc32c(header)));
+  return header;
+}
+
+std::uint64_t check_container_header(std::string_view header, std::string_view magic,
+                                     std::uint32_t known_version, const std::string& where,
+                                     const char* what) {
+  if (header.size() < segment_header_bytes || header.substr(0, 8) != magic) {
+    throw CorruptionError(where + " at offset 0: not a prevayler-cpp " + what +
+                          " (bad magic bytes)");
+  }
+  const std::uint32_t version = get_u32(header.data() + 8);
+  if (version != known_version) {
+    throw FormatVersionError(where + ": " + what + " format version " + std::to_string(version) +
+                             ", this build reads version " + std::to_string(known_version) +
+                             "; open it with a newer prevayler-cpp");
+  }
+  if (crc32c_unmask(get_u32(header.data() + 24)) != crc32c(header.substr(0, 24))) {
+    throw CorruptionError(where + " at offset 0: " + what + " header fails its checksum");
+  }
+  return get_u64(header.data() + 16);
+}
+
+std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_crc) {
+  std::string trailer;
+  put_u64(trailer, body_bytes);
+  put_u32(trailer, crc32c_mask(body_crc));
+  trailer.append(snapshot_end_magic);
+  return trailer;
+}
+
+std::uint32_t check_snapshot_trailer(std::string_view trailer, std::uint64_t body_bytes,
+                                     const std::string& where, std::uint64_t trailer_offset) {
+  if (trailer.size() != snapshot_trailer_bytes || trailer.substr(12) != snapshot_end_magic ||
+      get_u64(trailer.data()) != body_bytes) {
+    throw CorruptionError(where + " at offset " + std::to_string(trailer_offset) +
+                          ": snapshot trailer is damaged or the snapshot is truncated");
+  }
+  return crc32c_unmask(get_u32(trailer.data() + 8));
+}
+
+}  // namespace prevayler::detail

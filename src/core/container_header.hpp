@@ -1,0 +1,27 @@
+// The 28-byte header that starts journal segment files and snapshots (file
+// and S3): magic, format version, flags, id, masked CRC-32C.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace prevayler::detail {
+
+std::string make_container_header(std::string_view magic, std::uint32_t version,
+                                  std::uint64_t id);
+
+// Checks magic, version (FormatVersionError) and CRC (CorruptionError);
+// returns the id. `where` names the file or object; `what` the kind.
+std::uint64_t check_container_header(std::string_view header, std::string_view magic,
+                                     std::uint32_t known_version, const std::string& where,
+                                     const char* what);
+
+// The snapshot trailer: body length, masked CRC-32C of the body, end magic.
+std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_crc);
+// Checks the trailer against the body length it must state; returns the
+// stored (unmasked) body CRC. Throws CorruptionError naming `where`.
+std::uint32_t check_snapshot_trailer(std::string_view trailer, std::uint64_t body_bytes,
+                                     const std::string& where, std::uint64_t trailer_offset);
+
+}  // namespace prevayler::detail
