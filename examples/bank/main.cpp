@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ledger.hpp"
+#include "prevayler/aws_storage.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
 
@@ -31,13 +32,20 @@ using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
     "usage: prevayler-bank [--dir PATH]\n"
+    "       prevayler-bank --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
     "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
     "  balance ACCOUNT | total | snapshot | quit\n"
     "Amounts are non-negative integers (cents).\n"
     "\n"
-    "  --dir PATH   directory of the file storage (default ./bank-data)\n";
+    "  --dir PATH            directory of the file storage (default ./bank-data)\n"
+    "  --aws                 journal in DynamoDB, snapshot in S3 (docs/aws.md); region,\n"
+    "                        endpoint and credentials from the standard AWS configuration\n"
+    "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
+    "  --table TABLE         DynamoDB journal table (create it with prevayler-aws setup)\n"
+    "  --bucket BUCKET       S3 bucket of the snapshot\n"
+    "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n";
 
 std::optional<bank::Amount> parse_amount(const std::string& text) {
   bank::Amount value = 0;
@@ -96,28 +104,48 @@ std::string run_command(Bank& bank, const std::vector<std::string>& words) {
 
 int main(int argc, char** argv) {
   std::string dir = "./bank-data";
+  bool use_aws = false;
+  prevayler::AwsStorageOptions aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
     if (arg == "--help" || arg == "-h") {
       std::cout << usage_text;
       return 0;
     }
-    if (arg == "--dir" && i + 1 < argc) {
+    if (arg == "--dir" && has_value) {
       dir = argv[++i];
+    } else if (arg == "--aws") {
+      use_aws = true;
+    } else if (arg == "--table" && has_value) {
+      aws.table = argv[++i];
+    } else if (arg == "--bucket" && has_value) {
+      aws.bucket = argv[++i];
+    } else if (arg == "--snapshot-path" && has_value) {
+      aws.snapshot_path = argv[++i];
     } else {
       std::cerr << "prevayler-bank: unknown or incomplete option '" << arg << "'\n" << usage_text;
       return 2;
     }
   }
+  if (use_aws && (aws.table.empty() || aws.bucket.empty())) {
+    std::cerr << "prevayler-bank: --aws needs --table and --bucket\n" << usage_text;
+    return 2;
+  }
+  const std::string where = use_aws ? "table " + aws.table + ", bucket " + aws.bucket : dir;
 
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
   std::optional<Bank> bank;
   try {
     Bank::Options options;
     options.business = bank::apply;
-    prevayler::FileStorageOptions storage;
-    storage.directory = dir;
-    options.storage = prevayler::make_file_storage(storage);
+    if (use_aws) {
+      options.storage = prevayler::make_aws_storage(aws);
+    } else {
+      prevayler::FileStorageOptions storage;
+      storage.directory = dir;
+      options.storage = prevayler::make_file_storage(storage);
+    }
     // The consistency check costs O(1) per event: the ledger keeps its hash.
     options.state_hash = [](const bank::Ledger& ledger) { return ledger.fingerprint(); };
     bank.emplace(std::move(options));
@@ -126,7 +154,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (interactive) {
-    std::cerr << "prevayler-bank: ledger in " << dir << " (" << bank->state()->accounts()
+    std::cerr << "prevayler-bank: ledger in " << where << " (" << bank->state()->accounts()
               << " accounts). Type a command, or quit.\n> " << std::flush;
   }
 

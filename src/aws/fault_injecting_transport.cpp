@@ -133,7 +133,7 @@ HttpResponse FaultInjectingTransport::send(const HttpRequest& request) {
     case Fault::corrupt_body: {
       HttpResponse r = inner_->send(request);
       if (r.body.empty()) {
-        r.body = "\x01";  // damage an empty body by making it non-empty
+        r.body.push_back(0x01);  // damage an empty body by making it non-empty
       } else {
         r.body[r.body.size() / 2] ^= 0x01;
       }

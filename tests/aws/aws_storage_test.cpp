@@ -1,0 +1,432 @@
+// The DynamoDB+S3 storage's own behaviour against moto_server: snapshot
+// paths, paging, large events and states, faults, other writers, bad
+// configuration.
+#include <gtest/gtest.h>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "aws/aws_test_storage.hpp"
+#include "aws/fault_injecting_transport.hpp"
+#include "aws/sigv4.hpp"
+#include "prevayler/prevayler.hpp"
+#include "support/crash_model.hpp"
+
+namespace prevayler::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Blobs {
+  std::vector<std::string> items;
+  template <class A>
+  void serialize(A& a) {
+    a(items);
+  }
+};
+using P = Prevayler<Blobs, std::string>;
+
+Blobs add_blob(const Blobs& b, const std::string& e, Timestamp) {
+  Blobs next = b;
+  next.items.push_back(e);
+  return next;
+}
+
+std::unique_ptr<P> open_blobs(std::unique_ptr<Storage> storage) {
+  P::Options o;
+  o.business = add_blob;
+  o.storage = std::move(storage);
+  return std::make_unique<P>(std::move(o));
+}
+
+std::string pattern(std::size_t size, char seed) {
+  std::string s(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>(seed + i * 31 % 251);
+  return s;
+}
+
+// Every item of a segment, across Query pages (a page stops at 1 MB).
+std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
+  std::vector<aws::JournalItem> items;
+  std::optional<std::uint64_t> after;
+  do {
+    auto page = MotoJournal::dynamodb().query_page(table, segment, after, 1000);
+    for (auto& item : page.items) items.push_back(std::move(item));
+    after = page.last_evaluated_order;
+  } while (after);
+  return items;
+}
+
+TEST(AwsStorage, SnapshotGoesToTheDefaultPath) {
+  MotoJournal journal;
+  {
+    auto p = open_blobs(journal.open());
+    p->handle("a");
+    p->snapshot();
+  }
+  const auto info = MotoJournal::s3().head_object(journal.bucket, "snapshot");
+  EXPECT_GT(info.size, 0u);
+  auto p = open_blobs(journal.open());
+  EXPECT_EQ(p->state()->items, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(p->stats().snapshot_id, 1u);
+  EXPECT_EQ(p->stats().events_replayed, 0u);
+}
+
+TEST(AwsStorage, SnapshotGoesToAnOverriddenPath) {
+  MotoJournal journal;
+  auto options = journal.options();
+  options.snapshot_path = "apps/ledger/state.bin";
+  {
+    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    p->handle("a");
+    p->snapshot();
+    p->handle("b");
+  }
+  EXPECT_GT(MotoJournal::s3().head_object(journal.bucket, "apps/ledger/state.bin").size, 0u);
+  EXPECT_THROW(MotoJournal::s3().head_object(journal.bucket, "snapshot"), aws::AwsError);
+  auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+  EXPECT_EQ(p->state()->items, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(p->stats().events_replayed, 1u);
+}
+
+TEST(AwsStorage, ReplayAcrossManyPagesOfOne) {
+  MotoJournal journal;
+  {
+    auto p = open_blobs(journal.open());
+    for (int i = 0; i < 40; ++i) p->handle(std::to_string(i));  // one item each
+  }
+  auto options = journal.options();
+  options.replay_page_size = 1;
+  auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+  ASSERT_EQ(p->state()->items.size(), 40u);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(p->state()->items[i], std::to_string(i));
+  const auto page = MotoJournal::dynamodb().query_page(journal.table, 0, {}, 100);
+  EXPECT_EQ(page.items.size(), 40u);  // segment 0, orders 1..40: the seed's layout
+  EXPECT_EQ(page.items.back().order, 40u);
+}
+
+TEST(AwsStorage, RestartAfterSnapshotFollowsTheSeal) {
+  MotoJournal journal;
+  {
+    auto p = open_blobs(journal.open());
+    p->handle("before");
+    p->snapshot();
+    p->handle("after");
+  }
+  // Segment 0: the event, then the seal at order 2; segment 1: "after".
+  EXPECT_EQ(MotoJournal::dynamodb().query_page(journal.table, 0, {}, 10).items.size(), 2u);
+  EXPECT_EQ(MotoJournal::dynamodb().query_page(journal.table, 1, {}, 10).items.size(), 1u);
+  // Even with the snapshot object gone, recovery follows the seals.
+  MotoJournal::s3().delete_object(journal.bucket, "snapshot");
+  auto p = open_blobs(journal.open());
+  EXPECT_EQ(p->state()->items, (std::vector<std::string>{"before", "after"}));
+}
+
+TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
+  MotoJournal journal;
+  const std::string big = pattern(1 << 20, 'x');
+  {
+    auto p = open_blobs(journal.open());
+    p->handle("small");
+    p->handle(big);
+    p->handle("tail");
+  }
+  const auto items = all_items(journal.table, 0);
+  EXPECT_EQ(items.size(), 5u);  // "small", 3 fragments of the 1 MiB event, "tail"
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(items[i].order, i + 1);
+    EXPECT_LE(items[i].content.size(), 350u * 1024);
+  }
+  auto p = open_blobs(journal.open());
+  ASSERT_EQ(p->state()->items.size(), 3u);
+  EXPECT_EQ(p->state()->items[1], big);
+  EXPECT_EQ(p->state()->items[2], "tail");
+}
+
+TEST(AwsStorage, SixtyFourMebibyteEventIsDurableBeforeItsAcknowledgement) {
+  MotoJournal journal;
+  const std::string huge = pattern(64u << 20, 'h');
+  {
+    auto p = open_blobs(journal.open());
+    p->handle(huge);
+  }
+  auto p = open_blobs(journal.open());
+  ASSERT_EQ(p->state()->items.size(), 1u);
+  EXPECT_TRUE(p->state()->items[0] == huge);
+}
+
+TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
+  MotoJournal journal;
+  auto inner = aws::testing::test_transport();
+  auto faulty = std::make_shared<aws::FaultInjectingTransport>(inner);
+  const std::string big = pattern(1 << 20, 'f');
+  {
+    auto options = journal.options();
+    options.max_attempts = 1;
+    auto p = open_blobs(detail::make_aws_storage(options, faulty));
+    p->handle("first");
+    // The second fragment's PutItem is throttled: a definite failure (not
+    // stored), so the instance goes on, with the first fragment left behind.
+    faulty->script({aws::Fault::none, aws::Fault::throttle});
+    EXPECT_THROW(p->handle(big), StorageError);
+    EXPECT_EQ(p->state()->items, (std::vector<std::string>{"first"}));
+    p->handle("after");
+  }
+  auto p = open_blobs(journal.open());
+  EXPECT_EQ(p->state()->items, (std::vector<std::string>{"first", "after"}));
+}
+
+TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
+  MotoJournal journal;
+  constexpr int chunks = 200;
+  {
+    auto p = open_blobs(journal.open());
+    for (int i = 0; i < chunks; ++i) {
+      // Each event ~1 MB: large events also exercise the fragment path.
+      p->handle(pattern(1'000'000, static_cast<char>(i)));
+    }
+    p->snapshot();
+  }
+  const auto info = MotoJournal::s3().head_object(journal.bucket, "snapshot");
+  EXPECT_GT(info.size, 200'000'000u);
+  auto p = open_blobs(journal.open());
+  ASSERT_EQ(p->state()->items.size(), static_cast<std::size_t>(chunks));
+  EXPECT_EQ(p->stats().events_replayed, 0u);
+  EXPECT_EQ(p->state()->items[123], pattern(1'000'000, static_cast<char>(123)));
+}
+
+TEST(AwsStorage, TimeoutAfterTheServerStoredTheWriteIsNotAppliedTwice) {
+  MotoJournal journal;
+  auto faulty = std::make_shared<aws::FaultInjectingTransport>(aws::testing::test_transport());
+  {
+    auto p = open_blobs(journal.open(faulty));
+    p->handle("one");
+    faulty->script({aws::Fault::timeout_after_apply});
+    p->handle("two");  // stored, response lost, retried: our own item
+    p->handle("three");
+    EXPECT_EQ(faulty->counters().timeouts_after_apply, 1u);
+  }
+  auto p = open_blobs(journal.open());
+  EXPECT_EQ(p->state()->items, (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(MotoJournal::dynamodb().query_page(journal.table, 0, {}, 10).items.size(), 3u);
+}
+
+TEST(AwsStorage, AnotherWriterOnTheJournalStopsThisInstance) {
+  MotoJournal journal;
+  auto first = open_blobs(journal.open());
+  first->handle("a");
+  auto second = open_blobs(journal.open());  // the seed's "second instance"
+  second->handle("b");                        // takes order 2 of segment 0
+  try {
+    first->handle("c");  // also wants order 2
+    FAIL() << "two writers wrote one journal";
+  } catch (const SupersededError& e) {
+    EXPECT_NE(std::string(e.what()).find("another writer"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(journal.table), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(first->handle("d"), SupersededError);
+  EXPECT_EQ(first->state()->items, (std::vector<std::string>{"a"}));
+  second->close();
+  auto third = open_blobs(journal.open());
+  EXPECT_EQ(third->state()->items, (std::vector<std::string>{"a", "b"}));
+}
+
+// Faults between the library and moto under concurrent load: throttling,
+// 500s, resets before sending, time-outs after the server applied the
+// write. No acknowledged event lost, none applied twice, and the live state
+// equals a replay of the journal.
+TEST(AwsStorage, InjectedFaultsLoseNothingAndDuplicateNothing) {
+  MotoJournal journal;
+  const auto seed = static_cast<std::uint64_t>(std::random_device{}());
+  std::cout << "fault seed " << seed << "\n";
+  aws::FaultInjectionOptions faults;
+  faults.seed = seed;
+  faults.probabilities = {0.10, 0.05, 0.05, 0.05, 0.0};
+  auto faulty =
+      std::make_shared<aws::FaultInjectingTransport>(aws::testing::test_transport(), faults);
+  using Bank = crash::Bank;
+  using Event = crash::TransferEvent;
+  auto options_for = [&](std::shared_ptr<aws::HttpTransport> t) {
+    Prevayler<Bank, Event>::Options o;
+    o.business = crash::apply;
+    o.initial_state = crash::initial_bank;
+    auto so = journal.options();
+    so.max_attempts = 4;
+    so.unknown_outcome_budget = 60s;
+    o.storage = detail::make_aws_storage(so, std::move(t));
+    return o;
+  };
+  constexpr int producers = 8;
+  constexpr int per_producer = 40;
+  std::vector<int> acked(producers, 0);
+  std::shared_ptr<const Bank> live;
+  int failures = 0;
+  {
+    Prevayler<Bank, Event> p(options_for(faulty));
+    std::mutex m;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < producers; ++t) {
+      threads.emplace_back([&, t] {
+        std::uint64_t seq = 0;
+        for (int i = 0; i < per_producer; ++i) {
+          try {
+            p.handle(Event{static_cast<std::uint32_t>(t), seq, static_cast<std::uint32_t>(i % 8),
+                           static_cast<std::uint32_t>((i * 3) % 8), 10});
+            ++seq;
+            acked[t] = static_cast<int>(seq);
+          } catch (const StorageFailedError&) {
+            std::lock_guard l(m);
+            ++failures;
+            return;
+          } catch (const StorageError&) {
+            std::lock_guard l(m);
+            ++failures;  // not journaled: retry the same seq
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    live = p.state();
+  }
+  const auto c = faulty->counters();
+  std::cout << "requests " << c.requests << ", faults injected " << c.faults() << " (throttles "
+            << c.throttles << ", 5xx " << c.server_errors << ", resets " << c.connection_resets
+            << ", time-outs after apply " << c.timeouts_after_apply << "), failed handles "
+            << failures << "\n";
+  EXPECT_GT(c.faults(), 10u);
+  Prevayler<Bank, Event> replayed(options_for(aws::testing::test_transport()));
+  const auto& recovered = *replayed.state();
+  EXPECT_EQ(recovered.next_seq, live->next_seq);  // the journal equals the live state
+  EXPECT_EQ(recovered.balances, live->balances);
+  for (int t = 0; t < producers; ++t) {
+    const auto have = t < static_cast<int>(recovered.next_seq.size()) ? recovered.next_seq[t] : 0;
+    EXPECT_EQ(have, static_cast<std::uint64_t>(acked[t])) << "producer " << t;
+  }
+  EXPECT_EQ(recovered.total(), static_cast<std::int64_t>(crash::accounts) * crash::initial_balance);
+}
+
+TEST(AwsStorageConfig, MissingTableNamesItAndTheRemedy) {
+  MotoJournal journal;
+  auto options = journal.options();
+  options.table = "no-such-table-" + aws::testing::unique_name("t");
+  try {
+    open_blobs(detail::make_aws_storage(options, nullptr));
+    FAIL();
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find(options.table), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("prevayler-aws setup"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AwsStorageConfig, TableWithAnotherKeySchemaIsRefused) {
+  MotoJournal journal;
+  const std::string table = aws::testing::unique_name("wrongkeys");
+  aws::HttpRequest r;
+  r.method = "POST";
+  r.url = aws::testing::moto().endpoint() + "/";
+  r.headers = {{"X-Amz-Target", "DynamoDB_20120810.CreateTable"},
+               {"Content-Type", "application/x-amz-json-1.0"}};
+  r.body = R"({"TableName":")" + table +
+           R"(","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],)"
+           R"("KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"})";
+  aws::sign_request(r, aws::testing::test_credentials()->get(),
+                    {aws::testing::kTestRegion, "dynamodb", std::chrono::system_clock::now()});
+  ASSERT_EQ(aws::testing::test_transport()->send(r).status, 200);
+  auto options = journal.options();
+  options.table = table;
+  try {
+    open_blobs(detail::make_aws_storage(options, nullptr));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(table), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("id"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AwsStorageConfig, MissingBucketNamesIt) {
+  MotoJournal journal;
+  auto options = journal.options();
+  options.bucket = aws::testing::unique_name("nobucket");
+  try {
+    open_blobs(detail::make_aws_storage(options, nullptr));
+    FAIL();
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find(options.bucket), std::string::npos) << e.what();
+  }
+}
+
+TEST(AwsStorageConfig, EmptyNamesAreConfigErrors) {
+  AwsStorageOptions options;
+  options.region = "us-east-1";
+  options.bucket = "b";
+  EXPECT_THROW(make_aws_storage(options), ConfigError);
+  options.table = "t";
+  options.bucket = "";
+  EXPECT_THROW(make_aws_storage(options), ConfigError);
+  options.bucket = "b";
+  options.replay_page_size = 0;
+  EXPECT_THROW(make_aws_storage(options), ConfigError);
+}
+
+TEST(AwsStorageConfig, BadEndpointIsAConfigError) {
+  AwsStorageOptions options;
+  options.table = "t";
+  options.bucket = "b";
+  options.region = "us-east-1";
+  options.endpoint = "not a url";
+  options.credentials = AwsCredentials{"AKID", "SECRET", ""};
+  EXPECT_THROW(make_aws_storage(options), ConfigError);
+}
+
+TEST(AwsStorageConfig, UnreachableEndpointFailsClearly) {
+  AwsStorageOptions options;
+  options.table = "t";
+  options.bucket = "b";
+  options.region = "us-east-1";
+  options.endpoint = "http://127.0.0.1:1";
+  options.credentials = AwsCredentials{"AKID", "SECRET", ""};
+  options.max_attempts = 1;
+  try {
+    open_blobs(make_aws_storage(options));
+    FAIL();
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AwsStorageConfig, OversizedEventIsRefusedBeforeAnyWrite) {
+  MotoJournal journal;
+  auto p = open_blobs(journal.open());
+  EXPECT_THROW(p->handle(std::string((256u << 20) + 1, 'x')), EventTooLargeError);
+  EXPECT_TRUE(MotoJournal::dynamodb().query_page(journal.table, 0, {}, 10).items.empty());
+}
+
+TEST(AwsStorageConfig, WrongCredentialsAreReportedWithoutTheSecret) {
+  // A second moto that checks credentials (moto skips auth by default).
+  aws::testing::MotoServer strict(
+      std::vector<std::pair<std::string, std::string>>{{"INITIAL_NO_AUTH_ACTION_COUNT", "0"}});
+  AwsStorageOptions options;
+  options.table = "t";
+  options.bucket = "b";
+  options.region = "us-east-1";
+  options.endpoint = strict.endpoint();
+  const std::string secret = "Sup3rS3cretValueThatMustNotLeak";
+  options.credentials = AwsCredentials{"AKIAWRONGWRONGWRONG1", secret, ""};
+  options.max_attempts = 1;
+  try {
+    open_blobs(make_aws_storage(options));
+    FAIL();
+  } catch (const StorageError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find(secret), std::string::npos) << what;
+    EXPECT_NE(what.find("credentials"), std::string::npos) << what;
+  }
+}
+
+}  // namespace
+}  // namespace prevayler::testing
