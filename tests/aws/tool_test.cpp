@@ -150,20 +150,6 @@ RunResult run_boto3(const std::string& script, const std::vector<std::string>& a
   return run(argv, moto_environment());
 }
 
-// Creates a table with a key schema the journal cannot use.
-void create_table_with_key(const std::string& table, const std::string& key_json,
-                           const std::string& attributes_json) {
-  const RunResult r = run_boto3(R"(
-import json, sys, boto3
-c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
-c.create_table(TableName=sys.argv[2], KeySchema=json.loads(sys.argv[3]),
-               AttributeDefinitions=json.loads(sys.argv[4]), BillingMode="PAY_PER_REQUEST")
-c.get_waiter("table_exists").wait(TableName=sys.argv[2])
-)",
-                                {table, key_json, attributes_json});
-  ASSERT_EQ(r.status, 0) << describe(r);
-}
-
 // ---- The journal items as other AWS clients see them ----
 
 using Events = std::vector<std::int64_t>;
@@ -273,6 +259,20 @@ TEST(CloudFormationTemplate, PassesCfnLint) {
 // ---- prevayler-aws ----
 
 #ifdef PREVAYLER_AWS_TOOL
+
+// Creates a table with a key schema the journal cannot use.
+void create_table_with_key(const std::string& table, const std::string& key_json,
+                           const std::string& attributes_json) {
+  const RunResult r = run_boto3(R"(
+import json, sys, boto3
+c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
+c.create_table(TableName=sys.argv[2], KeySchema=json.loads(sys.argv[3]),
+               AttributeDefinitions=json.loads(sys.argv[4]), BillingMode="PAY_PER_REQUEST")
+c.get_waiter("table_exists").wait(TableName=sys.argv[2])
+)",
+                                {table, key_json, attributes_json});
+  ASSERT_EQ(r.status, 0) << describe(r);
+}
 
 RunResult tool(std::vector<std::string> args, Environment environment = moto_environment()) {
   args.insert(args.begin(), PREVAYLER_AWS_TOOL);
