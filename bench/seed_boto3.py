@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""The seed's journal algorithm with boto3, for comparison: one synchronous
+PutItem per event under a lock (prevayler-clj-aws), THREADS producers.
+
+    seed_boto3.py --endpoint URL --table T [--threads N] [--seconds S]
+"""
+import argparse
+import threading
+import time
+
+import boto3
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--endpoint", required=True)
+parser.add_argument("--table", required=True)
+parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--seconds", type=float, default=5)
+args = parser.parse_args()
+
+client = boto3.client("dynamodb", endpoint_url=args.endpoint, region_name="us-east-1",
+                      aws_access_key_id="bench", aws_secret_access_key="bench")
+try:
+    client.create_table(TableName=args.table,
+                        AttributeDefinitions=[{"AttributeName": "partkey", "AttributeType": "N"},
+                                              {"AttributeName": "order", "AttributeType": "N"}],
+                        KeySchema=[{"AttributeName": "partkey", "KeyType": "HASH"},
+                                   {"AttributeName": "order", "KeyType": "RANGE"}],
+                        BillingMode="PAY_PER_REQUEST")
+except client.exceptions.ResourceInUseException:
+    pass
+
+lock = threading.Lock()
+order = [0]
+latencies = []
+stop = time.monotonic() + args.seconds
+event = b"e" * 100
+
+
+def producer():
+    while time.monotonic() < stop:
+        before = time.monotonic()
+        with lock:  # the seed's handle!: the journal write happens under the lock
+            order[0] += 1
+            client.put_item(TableName=args.table,
+                            Item={"partkey": {"N": "1"}, "order": {"N": str(order[0])},
+                                  "content": {"B": event}})
+        latencies.append(time.monotonic() - before)
+
+
+start = time.monotonic()
+threads = [threading.Thread(target=producer) for _ in range(args.threads)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+elapsed = time.monotonic() - start
+latencies.sort()
+print("boto3 seed algorithm %3d producer(s): %10.0f events/s  p50 %7.2f ms  p99 %7.2f ms" % (
+    args.threads, order[0] / elapsed, 1000 * latencies[len(latencies) // 2],
+    1000 * latencies[len(latencies) * 99 // 100]))
