@@ -49,6 +49,9 @@ struct AwsStorageOptions {
   // TLS certificate checks. Turn off only for a local test endpoint.
   bool verify_tls = true;
   std::chrono::milliseconds request_timeout{10'000};
+  // Per request of a snapshot upload or download: a part, and above all the
+  // completion of a large multipart upload, can take minutes.
+  std::chrono::milliseconds snapshot_request_timeout{300'000};
   // Attempts per request in the AWS standard retry mode.
   int max_attempts = 3;
   // How long an append keeps re-sending a write whose outcome is unknown
@@ -57,6 +60,10 @@ struct AwsStorageOptions {
   // Snapshots up to this size go up in one PutObject; larger ones stream as
   // a multipart upload of parts of this size.
   std::size_t snapshot_part_bytes = std::size_t{8} << 20;
+  // Retention: 0 keeps the whole journal (the seed's behaviour). N > 0
+  // deletes, once a new snapshot is durable, the journal segments that only
+  // snapshots older than the last N this instance read or wrote need.
+  std::uint32_t keep_snapshots = 0;
   // Receives warnings (e.g. an incomplete group commit ignored at replay).
   std::function<void(const std::string&)> warn;
 };
@@ -64,5 +71,10 @@ struct AwsStorageOptions {
 // Checks nothing yet: the table and bucket are checked by recover(), with
 // errors that name them (missing, wrong key schema, access denied, region).
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options);
+
+// Operator pruning: deletes the journal segments older than the snapshot in
+// S3 (recovery starts there and never reads them). Safe while an instance
+// runs. Returns the number of items deleted.
+std::uint64_t prune_aws_journal(const AwsStorageOptions& options);
 
 }  // namespace prevayler

@@ -70,11 +70,17 @@ class Prevayler {
     // InconsistentStateError at the first event whose replay differs.
     StateHashFunction state_hash;
     WriterLimits limits;
+    // Write a snapshot of the recovered state when opening, as the seed
+    // does, so the next start replays only the events since this one. Turn
+    // it off for very large states whose snapshot takes long to write:
+    // recovery is correct either way.
+    bool snapshot_on_open = true;
   };
 
   // Opens the storage and recovers: the latest snapshot (or the initial
   // state), then every journaled event after it, in order, with its
-  // journaled timestamp.
+  // journaled timestamp; then, with snapshot_on_open (the default), writes a
+  // snapshot of the recovered state.
   // Throws ConfigError (no business function, no codec), StorageError
   // subclasses (LockedError, CorruptionError, FormatVersionError, ...),
   // CodecError, RecoveryError, InconsistentStateError.
@@ -194,7 +200,8 @@ class Prevayler {
     return std::make_unique<detail::Engine>(
         std::move(hooks), std::move(options.storage),
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
-                             options.limits.pending_bytes_max});
+                             options.limits.pending_bytes_max},
+        options.snapshot_on_open);
   }
 
   static Event decode_event(const Codec<Event>& codec, std::string_view bytes) {

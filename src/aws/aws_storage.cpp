@@ -1,7 +1,9 @@
 #include "aws/aws_storage_impl.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <iostream>
 #include <random>
 #include <streambuf>
@@ -104,14 +106,27 @@ class S3SnapshotReader : public std::streambuf {
   std::future<std::string> next_;
 };
 
+// What this instance knows of the snapshot object: its ETag (for
+// conditional writes, so an old writer can never put an older snapshot
+// back) and the ids of the snapshots it read or wrote (for retention).
+struct SnapshotLedger {
+  std::mutex mutex;
+  bool exists = false;
+  std::string etag;
+  std::vector<std::uint64_t> ids;
+};
+
 // Buffers the serialised state into parts and uploads them as they fill:
 // one PutObject for a small snapshot, a multipart upload otherwise. Never
 // holds more than about one part in memory.
 class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
  public:
   S3SnapshotWriter(aws::S3Client& s3, std::string bucket, std::string key, std::uint64_t id,
-                   std::size_t part_bytes)
-      : s3_(s3),
+                   std::size_t part_bytes, std::shared_ptr<SnapshotLedger> ledger,
+                   std::function<void(std::uint64_t)> on_committed)
+      : ledger_(std::move(ledger)),
+        on_committed_(std::move(on_committed)),
+        s3_(s3),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
         id_(id),
@@ -140,13 +155,35 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
     flush_put_area();
     if (error_) std::rethrow_exception(error_);
     pending_ += make_snapshot_trailer(body_bytes_, crc_);
-    if (upload_id_.empty()) {
-      s3_.put_object(bucket_, key_, pending_);
-    } else {
-      upload_pending();
-      s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_);
+    aws::WriteCondition condition;
+    {
+      std::lock_guard lock(ledger_->mutex);
+      condition = ledger_->exists ? aws::WriteCondition::if_match(ledger_->etag)
+                                  : aws::WriteCondition::if_none_match_star();
+    }
+    std::string etag;
+    try {
+      if (upload_id_.empty()) {
+        etag = s3_.put_object(bucket_, key_, pending_, condition);
+      } else {
+        upload_pending();
+        check_condition(condition);
+        etag = s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_, condition);
+      }
+    } catch (const aws::PreconditionFailedError&) {
+      throw StorageError("snapshot " + std::to_string(id_) + " not written: s3://" + bucket_ +
+                         "/" + key_ +
+                         " was replaced by another instance since this one read it, and an "
+                         "older writer must never put an older snapshot back");
     }
     committed_ = true;
+    {
+      std::lock_guard lock(ledger_->mutex);
+      ledger_->exists = true;
+      ledger_->etag = etag;
+      ledger_->ids.push_back(id_);
+    }
+    if (on_committed_) on_committed_(id_);
   }
 
  private:
@@ -180,6 +217,30 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
     }
     return true;
   }
+  // S3 checks If-Match on CompleteMultipartUpload, but some emulators
+  // (moto 5) ignore it there: look first, so an emulator is safe too, short
+  // of a race in the instant between the check and the completion.
+  void check_condition(const aws::WriteCondition& condition) {
+    std::optional<std::string> current;
+    try {
+      current = s3_.head_object(bucket_, key_).etag;
+    } catch (const aws::ResourceNotFoundError&) {
+    }
+    const bool holds = condition.kind == aws::WriteCondition::Kind::if_match
+                           ? current && *current == condition.etag
+                           : !current.has_value();
+    if (!holds) {
+      aws::AwsErrorInfo info;
+      info.service = "S3";
+      info.operation = "CompleteMultipartUpload";
+      info.resource = "s3://" + bucket_ + "/" + key_;
+      info.http_status = 412;
+      info.code = "PreconditionFailed";
+      info.message = "the snapshot object changed since this instance read it";
+      throw aws::PreconditionFailedError(info);
+    }
+  }
+
   void upload_pending() {
     const int number = static_cast<int>(parts_.size()) + 1;
     if (number > aws::s3_multipart_parts_max) {
@@ -190,6 +251,8 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
     pending_.clear();
   }
 
+  std::shared_ptr<SnapshotLedger> ledger_;
+  std::function<void(std::uint64_t)> on_committed_;
   aws::S3Client& s3_;
   std::string bucket_;
   std::string key_;
@@ -205,6 +268,8 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   std::exception_ptr error_;
   bool committed_ = false;
 };
+
+}  // namespace
 
 class AwsStorage : public Storage {
  public:
@@ -260,7 +325,7 @@ class AwsStorage : public Storage {
     s3.transport = transport;
     s3.retry = aws::make_standard_retry_strategy(retry);
     s3.path_style = options_.s3_path_style;
-    s3.request_timeout = options_.request_timeout;
+    s3.request_timeout = options_.snapshot_request_timeout;
     s3_ = std::make_unique<aws::S3Client>(s3);
   }
 
@@ -268,8 +333,10 @@ class AwsStorage : public Storage {
     dynamo_->check_journal_table(options_.table);
     s3_->head_bucket(options_.bucket);
     writer_id_ = random_writer_id();
-    const std::uint64_t first_segment = read_snapshot(handler);
-    replay_from(first_segment, handler);
+    ReplayCursor cursor;
+    cursor.segment = read_snapshot(handler);
+    replay(cursor, handler);
+    take_ownership(cursor, handler);
   }
 
   void append(const EntryBatch& batch) override {
@@ -298,9 +365,12 @@ class AwsStorage : public Storage {
 
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
     throw_if_failed();
-    seal_segment();
+    // Nothing journaled in this segment yet: the state is the state at its
+    // start, so the snapshot takes the segment's id and no seal is needed.
+    if (next_order_ > 1) seal_segment();
     return std::make_unique<S3SnapshotWriter>(*s3_, options_.bucket, options_.snapshot_path,
-                                              segment_, options_.snapshot_part_bytes);
+                                              segment_, options_.snapshot_part_bytes, snapshots_,
+                                              [this](std::uint64_t id) { retain_after(id); });
   }
 
   void close() override {}
@@ -332,19 +402,29 @@ class AwsStorage : public Storage {
   // content; a conditional failure then means either our own earlier
   // attempt (same bytes: success) or another writer (this instance stops).
   void put_durably(std::uint64_t order, std::string_view content) {
+    if (put_or_conflict(segment_, order, content)) {
+      fail_stop(std::make_exception_ptr(SupersededError(
+          item_name(segment_, order) +
+          " was written by another writer: another instance took over this journal. This "
+          "instance stopped; its unacknowledged events were not applied.")));
+    }
+  }
+
+  // Returns nullopt once `content` is durable at (segment, order), or the
+  // content another writer put there first.
+  std::optional<std::string> put_or_conflict(std::uint64_t segment, std::uint64_t order,
+                                             std::string_view content) {
     const auto deadline = std::chrono::steady_clock::now() + options_.unknown_outcome_budget;
     auto backoff = std::chrono::milliseconds(100);
     bool outcome_unknown = false;
     std::string last_error;
     for (;;) {
       try {
-        const auto result = dynamo_->put_item_if_absent(options_.table, segment_, order, content);
-        if (result.stored()) return;
-        if (result.existing_content && *result.existing_content == content) return;
-        fail_stop(std::make_exception_ptr(SupersededError(
-            item_name(segment_, order) +
-            " was written by another writer: another instance took over this journal. This "
-            "instance stopped; its unacknowledged events were not applied.")));
+        auto result = dynamo_->put_item_if_absent(options_.table, segment, order, content);
+        if (result.stored()) return std::nullopt;
+        if (!result.existing_content) continue;  // vanished between put and read: try again
+        if (*result.existing_content == content) return std::nullopt;  // our earlier attempt
+        return std::move(result.existing_content);
       } catch (const aws::AwsError& e) {
         const bool ambiguous = e.after_ambiguous_attempt() || e.http_status() >= 500;
         if (!ambiguous && !outcome_unknown) throw;  // definitely not stored
@@ -358,7 +438,7 @@ class AwsStorage : public Storage {
       }
       if (std::chrono::steady_clock::now() + backoff > deadline) {
         fail_stop(std::make_exception_ptr(StorageFailedError(
-            "the outcome of the write of " + item_name(segment_, order) +
+            "the outcome of the write of " + item_name(segment, order) +
             " is unknown after retrying for " +
             std::to_string(options_.unknown_outcome_budget.count()) + " ms (last error: " +
             last_error +
@@ -397,6 +477,12 @@ class AwsStorage : public Storage {
     }
     const std::uint64_t id = check_container_header(first.body, snapshot_magic,
                                                     snapshot_format_version, where, "snapshot");
+    {
+      std::lock_guard lock(snapshots_->mutex);
+      snapshots_->exists = true;
+      snapshots_->etag = first.etag;
+      snapshots_->ids = {id};
+    }
     const std::uint64_t body_end = total - snapshot_trailer_bytes;
     // The trailer: from the first chunk when it reached the end, else one
     // more ranged GET.
@@ -419,39 +505,50 @@ class AwsStorage : public Storage {
     return id;
   }
 
-  // Replays segment after segment, following seals, up to the unsealed
-  // tail, where new events will go.
-  void replay_from(std::uint64_t segment, RecoveryHandler& handler) {
-    for (;;) {
-      const auto sealed = replay_segment(segment, handler);
-      if (!sealed) return;
-      segment = *sealed;
-    }
-  }
-
-  // Returns the next segment when this one is sealed; otherwise it is the
-  // tail and segment_/next_order_ are set for appending.
-  std::optional<std::uint64_t> replay_segment(std::uint64_t segment, RecoveryHandler& handler) {
+  // Where replay stands: the next item expected, and a group commit whose
+  // fragments are being reassembled. Kept across calls so that replay can
+  // continue when another writer appends while we take ownership.
+  struct ReplayCursor {
+    std::uint64_t segment = 0;
     std::uint64_t expected = 1;
-    std::string fragments;          // the batch record being reassembled
+    bool gap = false;  // items follow a missing order: the tail ends at `expected`
+    std::string fragments;
     std::uint32_t fragments_next = 0;
     std::uint32_t fragments_count = 0;
     std::uint64_t fragments_first_order = 0;
     std::uint64_t fragments_writer = 0;
-    auto drop_partial_fragments = [&](const char* why) {
-      if (fragments_count == 0) return;
-      options_.warn(item_name(segment, fragments_first_order) + ": ignored an incomplete group "
-                    "commit (" + std::to_string(fragments_next) + " of " +
-                    std::to_string(fragments_count) + " items, " + why +
-                    "): a write that failed or crashed, never acknowledged");
-      fragments.clear();
-      fragments_next = fragments_count = 0;
-    };
+  };
+
+  void drop_partial_fragments(ReplayCursor& c, const char* why) {
+    if (c.fragments_count == 0) return;
+    options_.warn(item_name(c.segment, c.fragments_first_order) +
+                  ": ignored an incomplete group commit (" + std::to_string(c.fragments_next) +
+                  " of " + std::to_string(c.fragments_count) + " items, " + why +
+                  "): a write that failed or crashed, never acknowledged");
+    c.fragments.clear();
+    c.fragments_next = c.fragments_count = 0;
+  }
+
+  // Replays from the cursor, segment after segment, following seals, up to
+  // the unsealed tail (or a gap).
+  void replay(ReplayCursor& c, RecoveryHandler& handler) {
+    while (replay_segment(c, handler)) {
+    }
+  }
+
+  // Replays the rest of c.segment. Returns true when it ended in a seal
+  // (the cursor then points at the start of the next segment).
+  bool replay_segment(ReplayCursor& c, RecoveryHandler& handler) {
+    const std::uint64_t segment = c.segment;
     auto fetch = [this, segment](std::optional<std::uint64_t> after) {
       return dynamo_->query_page(options_.table, segment, after, options_.replay_page_size, true);
     };
-    std::future<aws::QueryPage> next_page =
-        std::async(std::launch::async, fetch, std::optional<std::uint64_t>{});
+    std::optional<std::uint64_t> start;
+    if (c.expected > 1) start = c.expected - 1;
+    std::future<aws::QueryPage> next_page = std::async(std::launch::async, fetch, start);
+    auto stop_prefetch = [&] {
+      if (next_page.valid()) next_page.wait();
+    };
     for (;;) {
       aws::QueryPage page = next_page.get();
       // Fetch the next page while this one is applied.
@@ -460,60 +557,133 @@ class AwsStorage : public Storage {
       }
       for (const aws::JournalItem& item : page.items) {
         const std::string where = item_name(segment, item.order);
-        if (item.order != expected) {
-          // A gap: nothing after a failed write was acknowledged. Seal the
-          // gap so what follows it is never read as journal.
-          drop_partial_fragments("followed by a gap");
-          if (next_page.valid()) next_page.wait();
-          options_.warn(where + " follows a gap at order " + std::to_string(expected) +
+        if (item.order != c.expected) {
+          // A gap: nothing after a failed write was acknowledged. The tail
+          // ends here; taking ownership seals the gap, which hides the rest.
+          options_.warn(where + " follows a gap at order " + std::to_string(c.expected) +
                         "; items from there on were never acknowledged and are sealed off");
-          segment_ = segment;
-          next_order_ = expected;
-          seal_segment();
-          return std::nullopt;
+          c.gap = true;
+          stop_prefetch();
+          return false;
         }
-        ++expected;
+        ++c.expected;
         const DecodedRecord record = decode_record(item.content, where);
         if (record.type == RecordType::seal) {
-          drop_partial_fragments("followed by a seal");
-          if (next_page.valid()) next_page.wait();
-          return record.next_segment;
+          drop_partial_fragments(c, "followed by a seal");
+          stop_prefetch();
+          c = ReplayCursor{};
+          c.segment = record.next_segment;
+          return true;
         }
         if (record.type == RecordType::fragment) {
-          const bool continues = fragments_count != 0 && record.fragment_index == fragments_next &&
-                                 record.fragment_count == fragments_count &&
-                                 record.writer_id == fragments_writer;
+          const bool continues = c.fragments_count != 0 &&
+                                 record.fragment_index == c.fragments_next &&
+                                 record.fragment_count == c.fragments_count &&
+                                 record.writer_id == c.fragments_writer;
           if (!continues) {
-            drop_partial_fragments("followed by another record");
+            drop_partial_fragments(c, "followed by another record");
             if (record.fragment_index != 0) {
               options_.warn(where + ": ignored a stray fragment " +
                             std::to_string(record.fragment_index) + " of " +
                             std::to_string(record.fragment_count));
               continue;
             }
-            fragments_count = record.fragment_count;
-            fragments_writer = record.writer_id;
-            fragments_first_order = item.order;
+            c.fragments_count = record.fragment_count;
+            c.fragments_writer = record.writer_id;
+            c.fragments_first_order = item.order;
           }
-          fragments.append(record.fragment_bytes);
-          if (++fragments_next < fragments_count) continue;
-          const DecodedRecord whole = decode_record(fragments, where);
-          deliver(handler, segment, fragments_first_order, whole);
-          fragments.clear();
-          fragments_next = fragments_count = 0;
+          c.fragments.append(record.fragment_bytes);
+          if (++c.fragments_next < c.fragments_count) continue;
+          const std::string whole = std::move(c.fragments);
+          c.fragments.clear();
+          c.fragments_next = c.fragments_count = 0;
+          deliver(handler, segment, c.fragments_first_order, decode_record(whole, where));
           continue;
         }
-        drop_partial_fragments("followed by another record");
+        drop_partial_fragments(c, "followed by another record");
         deliver(handler, segment, item.order, record);
       }
-      if (!page.last_evaluated_order) break;
+      if (!page.last_evaluated_order) return false;
     }
-    drop_partial_fragments("at the end of the journal");
-    segment_ = segment;
-    next_order_ = expected;
-    return std::nullopt;
   }
 
+  // Seals the tail so that no earlier writer can get another event
+  // acknowledged, then opens the next segment for our appends. If another
+  // writer got to the tail first (the old owner's late events, or another
+  // instance's seal), replay what it wrote and try again at the new end.
+  void take_ownership(ReplayCursor& c, RecoveryHandler& handler) {
+    for (;;) {
+      std::string seal;
+      encode_seal_record(seal, writer_id_, c.segment + 1);
+      if (!put_or_conflict(c.segment, c.expected, seal)) {
+        drop_partial_fragments(c, "sealed off by a new owner");
+        segment_ = c.segment + 1;
+        next_order_ = 1;
+        return;
+      }
+      c.gap = false;
+      replay(c, handler);
+    }
+  }
+
+  // Retention: once snapshot `id` is durable (and, thanks to conditional
+  // writes, cannot be replaced by an older one), delete the segments that
+  // only the snapshots older than the last keep_snapshots need.
+  void retain_after(std::uint64_t) {
+    if (options_.keep_snapshots == 0) return;
+    std::uint64_t boundary = 0;
+    {
+      std::lock_guard lock(snapshots_->mutex);
+      auto ids = snapshots_->ids;
+      std::sort(ids.begin(), ids.end());
+      if (ids.size() < options_.keep_snapshots) return;
+      boundary = ids[ids.size() - options_.keep_snapshots];
+    }
+    try {
+      delete_segments_below(boundary);
+    } catch (const std::exception& e) {
+      options_.warn("retention: could not delete journal segments below " +
+                    std::to_string(boundary) + " of table " + options_.table + ": " + e.what() +
+                    " (they are kept; the next snapshot tries again)");
+    }
+  }
+
+ public:
+  // Deletes every segment below `boundary`, newest first, down to the first
+  // one already gone (every segment below the tail holds at least its seal).
+  // Returns the number of items deleted.
+  std::uint64_t delete_segments_below(std::uint64_t boundary) {
+    std::uint64_t deleted = 0;
+    for (std::uint64_t segment = boundary; segment-- > 0;) {
+      std::vector<std::uint64_t> orders;
+      std::optional<std::uint64_t> after;
+      do {
+        auto page = dynamo_->query_page(options_.table, segment, after, 1000, true);
+        for (const auto& item : page.items) orders.push_back(item.order);
+        after = page.last_evaluated_order;
+      } while (after);
+      if (orders.empty()) break;
+      dynamo_->delete_items(options_.table, segment, orders);
+      deleted += orders.size();
+    }
+    return deleted;
+  }
+
+  // The id of the snapshot in S3 (0 when there is none), from its header.
+  std::uint64_t current_snapshot_id() {
+    const std::string where = "s3://" + options_.bucket + "/" + options_.snapshot_path;
+    try {
+      const auto head = s3_->get_object(options_.bucket, options_.snapshot_path,
+                                        aws::ByteRange{0, snapshot_header_bytes - 1});
+      return check_container_header(head.body, snapshot_magic, snapshot_format_version, where,
+                                    "snapshot");
+    } catch (const aws::ResourceNotFoundError& e) {
+      if (e.code() == "NoSuchBucket") throw;
+      return 0;
+    }
+  }
+
+ private:
   static void deliver(RecoveryHandler& handler, std::uint64_t segment, std::uint64_t order,
                       const DecodedRecord& record) {
     if (record.type != RecordType::batch) {
@@ -526,6 +696,7 @@ class AwsStorage : public Storage {
   }
 
   AwsStorageOptions options_;
+  std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::unique_ptr<aws::DynamoDbClient> dynamo_;
   std::unique_ptr<aws::S3Client> s3_;
   std::uint64_t segment_ = 0;
@@ -534,8 +705,6 @@ class AwsStorage : public Storage {
   std::exception_ptr failed_;
   std::string record_;
 };
-
-}  // namespace
 
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options,
                                           std::shared_ptr<aws::HttpTransport> transport) {
@@ -548,6 +717,11 @@ namespace prevayler {
 
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options) {
   return detail::make_aws_storage(std::move(options), nullptr);
+}
+
+std::uint64_t prune_aws_journal(const AwsStorageOptions& options) {
+  detail::AwsStorage storage(options, nullptr);
+  return storage.delete_segments_below(storage.current_snapshot_id());
 }
 
 }  // namespace prevayler

@@ -79,7 +79,8 @@ class Engine::Replayer : public RecoveryHandler {
   Engine& engine_;
 };
 
-Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits)
+Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
+               bool snapshot_on_open)
     : hooks_(std::move(hooks)), storage_(std::move(storage)), limits_(limits) {
   if (limits_.batch_events_max == 0 || limits_.batch_bytes_max == 0 ||
       limits_.pending_bytes_max < limits_.batch_bytes_max) {
@@ -88,6 +89,14 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
   }
   recover();
   writer_ = std::thread([this] { run_writer(); });
+  if (snapshot_on_open) {
+    try {
+      snapshot();
+    } catch (...) {
+      close();  // a constructor that throws runs no destructor
+      throw;
+    }
+  }
 }
 
 Engine::~Engine() {

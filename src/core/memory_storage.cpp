@@ -78,8 +78,10 @@ class MemoryStorage : public Storage {
 
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
     std::lock_guard lock(store_->mutex);
-    ++segment_;
-    store_->segments[segment_];
+    if (!store_->segments[segment_].records.empty()) {
+      ++segment_;
+      store_->segments[segment_];
+    }
     return std::make_unique<MemorySnapshotWriter>(store_, segment_);
   }
 

@@ -423,6 +423,7 @@ class FileStorage : public Storage {
       throw StorageError(what);
     }
     journal_size_ += record_.size();
+    ++records_in_segment_;
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
 
@@ -431,9 +432,11 @@ class FileStorage : public Storage {
       throw StorageFailedError("file storage at " + dir() +
                                " stopped after a failed write; reopen it to recover");
     }
-    const std::uint64_t id = segment_ + 1;
-    create_segment(id);
-    return std::make_unique<FileSnapshotWriter>(io_, dir_fd_.get(), options_.directory, id);
+    // Nothing journaled in this segment yet: the state is the state at its
+    // start, so the snapshot takes the segment's own id and no new segment
+    // is needed (a snapshot at every open then costs no empty segment).
+    if (records_in_segment_ > 0) create_segment(segment_ + 1);
+    return std::make_unique<FileSnapshotWriter>(io_, dir_fd_.get(), options_.directory, segment_);
   }
 
   void close() override {
@@ -608,6 +611,7 @@ class FileStorage : public Storage {
       }
       offset += record_header_bytes + payload.size();
     }
+    records_in_segment_ = record_number;
   }
 
   void cut_torn_tail(const fs::path& path, std::uint64_t offset, std::uint64_t size) {
@@ -643,6 +647,7 @@ class FileStorage : public Storage {
     journal_fd_ = std::move(fd);
     journal_path_ = final_path.string();
     journal_size_ = header.size();
+    records_in_segment_ = 0;
     segment_ = id;
   }
 
@@ -670,6 +675,7 @@ class FileStorage : public Storage {
   std::uint64_t journal_size_ = 0;
   std::uint64_t segment_ = 0;
   std::uint64_t writer_id_ = 0;
+  std::uint64_t records_in_segment_ = 0;  // of the segment appends go to
   bool failed_ = false;
   std::string record_;  // reused across appends
 };

@@ -73,7 +73,8 @@ TEST(AwsStorage, SnapshotGoesToTheDefaultPath) {
   EXPECT_GT(info.size, 0u);
   auto p = open_blobs(journal.open());
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"a"}));
-  EXPECT_EQ(p->stats().snapshot_id, 1u);
+  // Open: seal (0,1), snapshot 1; "a" at (1,1); snapshot(): seal (1,2), snapshot 2.
+  EXPECT_EQ(p->stats().snapshot_id, 2u);
   EXPECT_EQ(p->stats().events_replayed, 0u);
 }
 
@@ -105,9 +106,14 @@ TEST(AwsStorage, ReplayAcrossManyPagesOfOne) {
   auto p = open_blobs(detail::make_aws_storage(options, nullptr));
   ASSERT_EQ(p->state()->items.size(), 40u);
   for (int i = 0; i < 40; ++i) EXPECT_EQ(p->state()->items[i], std::to_string(i));
-  const auto page = MotoJournal::dynamodb().query_page(journal.table, 0, {}, 100);
-  EXPECT_EQ(page.items.size(), 40u);  // segment 0, orders 1..40: the seed's layout
-  EXPECT_EQ(page.items.back().order, 40u);
+  // The first open sealed the empty segment 0 at order 1; the events are in
+  // segment 1, orders 1..40, and the second open sealed it at order 41: the
+  // seed's layout plus one seal item per start.
+  EXPECT_EQ(all_items(journal.table, 0).size(), 1u);
+  const auto items = all_items(journal.table, 1);
+  ASSERT_EQ(items.size(), 41u);
+  EXPECT_EQ(items[39].order, 40u);
+  EXPECT_EQ(items.back().order, 41u);
 }
 
 TEST(AwsStorage, RestartAfterSnapshotFollowsTheSeal) {
@@ -118,9 +124,11 @@ TEST(AwsStorage, RestartAfterSnapshotFollowsTheSeal) {
     p->snapshot();
     p->handle("after");
   }
-  // Segment 0: the event, then the seal at order 2; segment 1: "after".
-  EXPECT_EQ(MotoJournal::dynamodb().query_page(journal.table, 0, {}, 10).items.size(), 2u);
-  EXPECT_EQ(MotoJournal::dynamodb().query_page(journal.table, 1, {}, 10).items.size(), 1u);
+  // Segment 0: the opening seal; segment 1: the event, then the seal of the
+  // snapshot at order 2; segment 2: "after".
+  EXPECT_EQ(all_items(journal.table, 0).size(), 1u);
+  EXPECT_EQ(all_items(journal.table, 1).size(), 2u);
+  EXPECT_EQ(all_items(journal.table, 2).size(), 1u);
   // Even with the snapshot object gone, recovery follows the seals.
   MotoJournal::s3().delete_object(journal.bucket, "snapshot");
   auto p = open_blobs(journal.open());
@@ -136,7 +144,7 @@ TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
     p->handle(big);
     p->handle("tail");
   }
-  const auto items = all_items(journal.table, 0);
+  const auto items = all_items(journal.table, 1);
   EXPECT_EQ(items.size(), 5u);  // "small", 3 fragments of the 1 MiB event, "tail"
   for (std::size_t i = 0; i < items.size(); ++i) {
     EXPECT_EQ(items[i].order, i + 1);
@@ -194,7 +202,11 @@ TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   }
   const auto info = MotoJournal::s3().head_object(journal.bucket, "snapshot");
   EXPECT_GT(info.size, 200'000'000u);
-  auto p = open_blobs(journal.open());
+  P::Options reopen;
+  reopen.business = add_blob;
+  reopen.storage = journal.open();
+  reopen.snapshot_on_open = false;
+  auto p = std::make_unique<P>(std::move(reopen));
   ASSERT_EQ(p->state()->items.size(), static_cast<std::size_t>(chunks));
   EXPECT_EQ(p->stats().events_replayed, 0u);
   EXPECT_EQ(p->state()->items[123], pattern(1'000'000, static_cast<char>(123)));
@@ -213,7 +225,7 @@ TEST(AwsStorage, TimeoutAfterTheServerStoredTheWriteIsNotAppliedTwice) {
   }
   auto p = open_blobs(journal.open());
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"one", "two", "three"}));
-  EXPECT_EQ(MotoJournal::dynamodb().query_page(journal.table, 0, {}, 10).items.size(), 3u);
+  EXPECT_EQ(all_items(journal.table, 1).size(), 4u);  // each event once, then the seal
 }
 
 TEST(AwsStorage, AnotherWriterOnTheJournalStopsThisInstance) {
@@ -403,7 +415,7 @@ TEST(AwsStorageConfig, OversizedEventIsRefusedBeforeAnyWrite) {
   MotoJournal journal;
   auto p = open_blobs(journal.open());
   EXPECT_THROW(p->handle(std::string((256u << 20) + 1, 'x')), EventTooLargeError);
-  EXPECT_TRUE(MotoJournal::dynamodb().query_page(journal.table, 0, {}, 10).items.empty());
+  EXPECT_TRUE(all_items(journal.table, 1).empty());
 }
 
 TEST(AwsStorageConfig, WrongCredentialsAreReportedWithoutTheSecret) {

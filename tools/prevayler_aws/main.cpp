@@ -23,6 +23,7 @@
 #include "aws/credentials.hpp"
 #include "aws/curl_transport.hpp"
 #include "aws/dynamodb.hpp"
+#include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "prevayler/error.hpp"
 
@@ -189,6 +190,14 @@ void print_error(std::string_view message) {
   std::cerr << kProgram << ": error: " << message << std::endl;
 }
 
+// Transport failures (connection refused, time-out, TLS) do not say which
+// service they were talking to; say it, with the endpoint to check.
+std::string unreachable(std::string_view resource, const std::string& endpoint,
+                        const aws::TransportError& e) {
+  return std::string(resource) + ": cannot reach " + endpoint + " (" + e.what() +
+         "); check the region, --endpoint / AWS_ENDPOINT_URL and the network";
+}
+
 std::string describe_key_schema(const aws::TableDescription& d) {
   std::string s;
   for (const auto& k : d.key_schema) {
@@ -283,9 +292,20 @@ int setup_bucket(Clients& c, const std::string& bucket) {
 int run_setup(const CommandLine& cl) {
   Clients c = make_clients(cl);
   // The table first: it is the part that can be found unusable.
-  const int table_status = setup_table(c, cl.table);
-  if (table_status != kExitOk) return table_status;
-  return setup_bucket(c, cl.bucket);
+  int status = kExitOk;
+  try {
+    status = setup_table(c, cl.table);
+  } catch (const aws::TransportError& e) {
+    print_error(unreachable("DynamoDB table " + cl.table, c.dynamodb_endpoint, e));
+    return kExitFailure;
+  }
+  if (status != kExitOk) return status;
+  try {
+    return setup_bucket(c, cl.bucket);
+  } catch (const aws::TransportError& e) {
+    print_error(unreachable("S3 bucket " + cl.bucket, c.s3_endpoint, e));
+    return kExitFailure;
+  }
 }
 
 // ---- check ----
@@ -317,6 +337,11 @@ bool check_table(Clients& c, const std::string& table, const std::string& bucket
                 c.dynamodb_endpoint + "; create it with `prevayler-aws setup --table " + table +
                 " --bucket " + bucket + "`");
     return false;
+  } catch (const ConfigError&) {
+    throw;  // no region or credentials: one message from main() is enough
+  } catch (const aws::TransportError& e) {
+    print_error(unreachable("DynamoDB table " + table, c.dynamodb_endpoint, e));
+    return false;
   } catch (const std::exception& e) {
     print_error(e.what());
     return false;
@@ -341,6 +366,11 @@ bool check_bucket(Clients& c, const std::string& table, const std::string& bucke
       return false;
     }
     print_error(e.what());
+    return false;
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const aws::TransportError& e) {
+    print_error(unreachable("S3 bucket " + bucket, c.s3_endpoint, e));
     return false;
   } catch (const std::exception& e) {
     print_error(e.what());

@@ -52,8 +52,10 @@ struct EngineStats {
 
 class Engine {
  public:
-  // Recovers from the storage, then starts the writer thread.
-  Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits);
+  // Recovers from the storage, starts the writer thread, and, when
+  // snapshot_on_open, writes a snapshot of the recovered state.
+  Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
+         bool snapshot_on_open);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
