@@ -3,98 +3,34 @@
 // nothing appears out of order, and money is conserved.
 //
 // PREVAYLER_CRASH_KILLS sets the number of kills (default 60 in the test
-// run; the full run is 1000: see docs/reliability.md). The seed is printed.
+// run; the full run is 1000: see docs/reliability.md). The seed is printed;
+// PREVAYLER_CRASH_SEED repeats a run.
 #include <gtest/gtest.h>
-#include <signal.h>
 
-#include <cstdlib>
-#include <map>
 #include <random>
-#include <sstream>
 
-#include "prevayler/prevayler.hpp"
-#include "support/crash_model.hpp"
-#include "support/subprocess.hpp"
+#include "prevayler/file_storage.hpp"
+#include "support/crash_driver.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::atoi(v) : fallback;
-}
-
 TEST(CrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedEvent) {
-  const int kills = env_int("PREVAYLER_CRASH_KILLS", 60);
-  const auto seed = static_cast<unsigned>(env_int("PREVAYLER_CRASH_SEED", static_cast<int>(std::random_device{}())));
-  std::cout << "crash test: " << kills << " kills, seed " << seed
-            << " (PREVAYLER_CRASH_SEED=" << seed << " to repeat)\n";
-  std::mt19937 rng(seed);
   TempDir tmp;
   const std::string dir = (tmp.path() / "data").string();
-  constexpr int threads = 8;
-  std::map<int, long long> acked_max;  // producer -> highest acknowledged seq
-  long long acknowledged = 0;
-
-  for (int round = 0; round < kills; ++round) {
-    {
-      Subprocess worker({PREVAYLER_CRASH_WORKER, dir, std::to_string(threads)});
-      const int delay_ms = std::uniform_int_distribution<int>(2, 120)(rng);
-      std::thread killer([&worker, delay_ms] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-        worker.kill(SIGKILL);
-      });
-      std::string line;
-      while (worker.read_line(line)) {
-        std::istringstream in(line);
-        char tag;
-        int producer;
-        long long seq;
-        ASSERT_TRUE(in >> tag >> producer >> seq) << "bad line: " << line;
-        auto [it, fresh] = acked_max.try_emplace(producer, seq);
-        if (!fresh) {
-          ASSERT_EQ(seq, it->second + 1) << "acks out of order for producer " << producer;
-          it->second = seq;
-        } else {
-          ASSERT_EQ(seq, 0) << "first ack of producer " << producer;
-        }
-        ++acknowledged;
-      }
-      killer.join();
-      const int status = worker.wait();
-      ASSERT_TRUE(status == 128 + SIGKILL) << "worker exited with " << status << " in round "
-                                           << round << " (seed " << seed << ")";
-    }
-    // Recover in this process, as the next owner would.
-    Prevayler<crash::Bank, crash::TransferEvent>::Options options;
-    options.business = crash::apply;
-    options.initial_state = crash::initial_bank;
-    FileStorageOptions storage;
-    storage.directory = dir;
-    storage.warn = [](const std::string&) {};
-    options.storage = make_file_storage(storage);
-    Prevayler<crash::Bank, crash::TransferEvent> p(std::move(options));
-    const auto state = p.state();
-    ASSERT_EQ(state->total(), static_cast<std::int64_t>(crash::accounts) * crash::initial_balance)
-        << "money not conserved after round " << round << " (seed " << seed << ")";
-    for (const auto& [producer, max_seq] : acked_max) {
-      ASSERT_LT(static_cast<std::size_t>(producer), state->next_seq.size());
-      const auto next = static_cast<long long>(state->next_seq[producer]);
-      // Every acknowledged event is there; at most the one event that was in
-      // flight at the kill (never acknowledged) may be there too.
-      ASSERT_GE(next, max_seq + 1) << "lost an acknowledged event of producer " << producer
-                                   << " in round " << round << " (seed " << seed << ")";
-      ASSERT_LE(next, max_seq + 2) << "producer " << producer << " round " << round;
-    }
-    // The worker continues from the recovered state, so resync the model:
-    // an unacknowledged but durable event now counts as acknowledged.
-    for (std::size_t t = 0; t < state->next_seq.size(); ++t) {
-      if (state->next_seq[t] > 0) acked_max[static_cast<int>(t)] = static_cast<long long>(state->next_seq[t]) - 1;
-    }
-  }
-  std::cout << "crash test: " << kills << " kills survived, " << acknowledged
-            << " events acknowledged\n";
+  CrashRun run;
+  run.kills = env_int("PREVAYLER_CRASH_KILLS", 60);
+  run.seed = static_cast<unsigned>(
+      env_int("PREVAYLER_CRASH_SEED", static_cast<int>(std::random_device{}() >> 1)));
+  run_crash_rounds({PREVAYLER_CRASH_WORKER, dir, std::to_string(run.threads)},
+                   [&] {
+                     FileStorageOptions storage;
+                     storage.directory = dir;
+                     storage.warn = [](const std::string&) {};
+                     return make_file_storage(storage);
+                   },
+                   run);
 }
 
 }  // namespace

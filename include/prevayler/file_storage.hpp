@@ -29,6 +29,10 @@ struct FileStorageOptions {
   // false skips fdatasync: fast, and NOT durable across power loss or a
   // kernel crash (a process crash still loses nothing). For tests only.
   bool sync = true;
+  // Retention: 0 keeps every snapshot and the whole journal. N > 0 deletes,
+  // once a new snapshot is durable, the snapshots older than the newest N
+  // and the journal segments only those need.
+  std::uint32_t keep_snapshots = 0;
   // Receives recovery warnings (a torn record cut off the journal's end).
   // Default: print to stderr.
   std::function<void(const std::string&)> warn;
@@ -36,5 +40,12 @@ struct FileStorageOptions {
 
 // Opens nothing yet: the directory is locked and read by recover().
 std::unique_ptr<Storage> make_file_storage(FileStorageOptions options);
+
+// Operator pruning: deletes the snapshots older than the newest
+// `keep_snapshots` (at least 1) and the journal segments only they need.
+// Safe while an instance runs: recovery never reads what it deletes.
+// Returns the number of files deleted.
+std::size_t prune_file_storage(const std::filesystem::path& directory,
+                               std::uint32_t keep_snapshots = 1);
 
 }  // namespace prevayler

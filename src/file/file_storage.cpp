@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -267,8 +269,10 @@ void sync_directory(FileIo& io, int dir_fd, const std::string& dir) {
 
 class FileSnapshotWriter : public SnapshotWriter {
  public:
-  FileSnapshotWriter(std::shared_ptr<FileIo> io, int dir_fd, fs::path directory, std::uint64_t id)
-      : io_(std::move(io)),
+  FileSnapshotWriter(std::shared_ptr<FileIo> io, int dir_fd, fs::path directory, std::uint64_t id,
+                     std::function<void()> on_committed)
+      : on_committed_(std::move(on_committed)),
+        io_(std::move(io)),
         dir_fd_(dir_fd),
         directory_(std::move(directory)),
         id_(id),
@@ -316,9 +320,11 @@ class FileSnapshotWriter : public SnapshotWriter {
     }
     committed_ = true;
     sync_directory(*io_, dir_fd_, directory_.string());
+    if (on_committed_) on_committed_();
   }
 
  private:
+  std::function<void()> on_committed_;
   std::shared_ptr<FileIo> io_;
   int dir_fd_;
   fs::path directory_;
@@ -330,6 +336,42 @@ class FileSnapshotWriter : public SnapshotWriter {
   std::ostream stream_{nullptr};
   bool committed_ = false;
 };
+
+// Deletes the snapshots older than the newest `keep` and the segments below
+// the oldest kept snapshot. Returns the number of files deleted.
+std::size_t prune_directory(const fs::path& directory, std::uint32_t keep) {
+  if (keep == 0) throw ConfigError("pruning " + directory.string() + ": keep at least 1 snapshot");
+  std::vector<std::uint64_t> snapshots;
+  std::vector<std::pair<std::uint64_t, fs::path>> segments;
+  std::vector<std::pair<std::uint64_t, fs::path>> snapshot_files;
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(directory, ec)) {
+    const std::string name = item.path().filename().string();
+    if (auto id = parse_numbered_name(name, "snapshot-", ".snap")) {
+      snapshots.push_back(*id);
+      snapshot_files.emplace_back(*id, item.path());
+    } else if (auto id = parse_numbered_name(name, "journal-", ".log")) {
+      segments.emplace_back(*id, item.path());
+    }
+  }
+  if (ec) throw StorageError("cannot list directory " + directory.string() + ": " + ec.message());
+  if (snapshots.size() <= keep) return 0;
+  std::sort(snapshots.begin(), snapshots.end());
+  const std::uint64_t boundary = snapshots[snapshots.size() - keep];
+  std::size_t deleted = 0;
+  // Segments first: a crash in between leaves old snapshots without their
+  // journal, which recovery never needs, never the reverse.
+  for (auto* files : {&segments, &snapshot_files}) {
+    for (const auto& [id, path] : *files) {
+      if (id >= boundary) continue;
+      if (fs::remove(path, ec)) ++deleted;
+      if (ec) throw StorageError("cannot delete " + path.string() + ": " + ec.message());
+    }
+  }
+  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir) ::fsync(dir.get());
+  return deleted;
+}
 
 class FileStorage : public Storage {
  public:
@@ -436,7 +478,19 @@ class FileStorage : public Storage {
     // start, so the snapshot takes the segment's own id and no new segment
     // is needed (a snapshot at every open then costs no empty segment).
     if (records_in_segment_ > 0) create_segment(segment_ + 1);
-    return std::make_unique<FileSnapshotWriter>(io_, dir_fd_.get(), options_.directory, segment_);
+    std::function<void()> retain;
+    if (options_.keep_snapshots > 0) {
+      retain = [directory = options_.directory, keep = options_.keep_snapshots,
+                warn = options_.warn] {
+        try {
+          prune_directory(directory, keep);
+        } catch (const std::exception& e) {
+          warn("retention: " + std::string(e.what()) + " (kept; the next snapshot tries again)");
+        }
+      };
+    }
+    return std::make_unique<FileSnapshotWriter>(io_, dir_fd_.get(), options_.directory, segment_,
+                                                std::move(retain));
   }
 
   void close() override {
@@ -690,6 +744,11 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shar
 
 std::unique_ptr<Storage> make_file_storage(FileStorageOptions options) {
   return detail::make_file_storage(std::move(options), detail::posix_file_io());
+}
+
+std::size_t prune_file_storage(const std::filesystem::path& directory,
+                               std::uint32_t keep_snapshots) {
+  return detail::prune_directory(directory, keep_snapshots);
 }
 
 }  // namespace prevayler

@@ -1,5 +1,8 @@
-// The program the crash test kills. `prevayler_crash_worker DIR THREADS`
-// recovers the state in DIR, then runs THREADS producers (and a thread that
+// The program the crash tests kill.
+//   prevayler_crash_worker DIR THREADS
+//   prevayler_crash_worker --aws ENDPOINT TABLE BUCKET THREADS
+// recovers the state (file storage in DIR, or the AWS storage at ENDPOINT
+// with moto's test credentials), then runs THREADS producers (and a thread that
 // takes snapshots) until killed, printing "a <producer> <seq>" once each
 // event is acknowledged. Each line goes out in one write(2), so a kill never
 // leaves half a line that looks complete.
@@ -14,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "prevayler/aws_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/crash_model.hpp"
 
@@ -21,18 +25,31 @@ using namespace prevayler;
 using namespace prevayler::testing::crash;
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: prevayler_crash_worker DIR THREADS\n";
+  const bool aws = argc == 6 && std::string(argv[1]) == "--aws";
+  if (argc != 3 && !aws) {
+    std::cerr << "usage: prevayler_crash_worker DIR THREADS\n"
+                 "       prevayler_crash_worker --aws ENDPOINT TABLE BUCKET THREADS\n";
     return 2;
   }
-  const int threads = std::stoi(argv[2]);
+  const int threads = std::stoi(argv[argc - 1]);
   Prevayler<Bank, TransferEvent>::Options options;
   options.business = apply;
   options.initial_state = initial_bank;
-  FileStorageOptions storage;
-  storage.directory = argv[1];
-  storage.warn = [](const std::string&) {};
-  options.storage = make_file_storage(storage);
+  if (aws) {
+    AwsStorageOptions storage;
+    storage.endpoint = argv[2];
+    storage.table = argv[3];
+    storage.bucket = argv[4];
+    storage.region = "us-east-1";
+    storage.credentials = AwsCredentials{"testing", "testing", ""};
+    storage.warn = [](const std::string&) {};
+    options.storage = make_aws_storage(storage);
+  } else {
+    FileStorageOptions storage;
+    storage.directory = argv[1];
+    storage.warn = [](const std::string&) {};
+    options.storage = make_file_storage(storage);
+  }
   Prevayler<Bank, TransferEvent> p(std::move(options));
 
   std::vector<std::thread> producers;

@@ -25,6 +25,7 @@
 #include "aws/dynamodb.hpp"
 #include "aws/http.hpp"
 #include "aws/s3.hpp"
+#include "prevayler/aws_storage.hpp"
 #include "prevayler/error.hpp"
 
 namespace {
@@ -51,6 +52,9 @@ Commands:
            existing bucket you can access are kept as they are.
   check    Check that the table has the journal key schema and is ACTIVE,
            and that the bucket exists and can be read. Writes nothing.
+  prune    Delete the journal segments older than the snapshot in the bucket
+           (recovery starts at the snapshot and never reads them). Safe while
+           an instance runs.
   help     Show this help (also --help, -h).
 
 Options:
@@ -137,7 +141,7 @@ CommandLine parse_command_line(int argc, char** argv) {
   }
   if (cl.help || cl.command == "help") return cl;
   if (cl.command.empty()) throw UsageError("no command given");
-  if (cl.command != "setup" && cl.command != "check") {
+  if (cl.command != "setup" && cl.command != "check" && cl.command != "prune") {
     throw UsageError("unknown command '" + cl.command + "'");
   }
   if (cl.table.empty()) throw UsageError(cl.command + " needs --table NAME");
@@ -402,6 +406,20 @@ bool check_bucket(Clients& c, const std::string& table, const std::string& bucke
   return true;
 }
 
+int run_prune(const CommandLine& cl) {
+  AwsStorageOptions options;
+  options.table = cl.table;
+  options.bucket = cl.bucket;
+  options.snapshot_path = cl.snapshot_path;
+  options.region = cl.region;
+  options.endpoint = cl.endpoint;
+  const std::uint64_t deleted = prune_aws_journal(options);
+  std::cout << "DynamoDB table " << cl.table << ": deleted " << deleted
+            << " journal items older than the snapshot s3://" << cl.bucket << "/"
+            << cl.snapshot_path << std::endl;
+  return kExitOk;
+}
+
 int run_check(const CommandLine& cl) {
   Clients c = make_clients(cl);
   const bool table_ok = check_table(c, cl.table, cl.bucket);
@@ -425,6 +443,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   try {
+    if (cl.command == "prune") return run_prune(cl);
     return cl.command == "setup" ? run_setup(cl) : run_check(cl);
   } catch (const std::exception& e) {
     print_error(e.what());
