@@ -161,20 +161,32 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
       condition = ledger_->exists ? aws::WriteCondition::if_match(ledger_->etag)
                                   : aws::WriteCondition::if_none_match_star();
     }
+    if (!upload_id_.empty()) upload_pending();
     std::string etag;
-    try {
-      if (upload_id_.empty()) {
-        etag = s3_.put_object(bucket_, key_, pending_, condition);
-      } else {
-        upload_pending();
-        check_condition(condition);
-        etag = s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_, condition);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        if (upload_id_.empty()) {
+          etag = s3_.put_object(bucket_, key_, pending_, condition);
+        } else {
+          check_condition(condition);
+          etag = s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_, condition);
+        }
+        break;
+      } catch (const aws::PreconditionFailedError&) {
+        // Someone replaced the object since we read it. Snapshot ids only
+        // grow with ownership: replace it only if it is older than ours,
+        // so an old writer can never put an older snapshot back.
+        const auto current = current_object();
+        if (attempt >= 3 || (current && current->first >= id_)) {
+          throw StorageError("snapshot " + std::to_string(id_) + " not written: s3://" + bucket_ +
+                             "/" + key_ + " now holds snapshot " +
+                             (current ? std::to_string(current->first) : std::string("?")) +
+                             " from another instance, and an older snapshot must never replace "
+                             "a newer one");
+        }
+        condition = current ? aws::WriteCondition::if_match(current->second)
+                            : aws::WriteCondition::if_none_match_star();
       }
-    } catch (const aws::PreconditionFailedError&) {
-      throw StorageError("snapshot " + std::to_string(id_) + " not written: s3://" + bucket_ +
-                         "/" + key_ +
-                         " was replaced by another instance since this one read it, and an "
-                         "older writer must never put an older snapshot back");
     }
     committed_ = true;
     {
@@ -217,6 +229,20 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
     }
     return true;
   }
+  // The id and ETag of the snapshot object now in S3, if any.
+  std::optional<std::pair<std::uint64_t, std::string>> current_object() {
+    try {
+      const auto head =
+          s3_.get_object(bucket_, key_, aws::ByteRange{0, snapshot_header_bytes - 1});
+      return std::make_pair(check_container_header(head.body, snapshot_magic,
+                                                    snapshot_format_version,
+                                                    "s3://" + bucket_ + "/" + key_, "snapshot"),
+                            head.etag);
+    } catch (const aws::ResourceNotFoundError&) {
+      return std::nullopt;
+    }
+  }
+
   // S3 checks If-Match on CompleteMultipartUpload, but some emulators
   // (moto 5) ignore it there: look first, so an emulator is safe too, short
   // of a race in the instant between the check and the completion.
