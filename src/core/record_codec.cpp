@@ -28,6 +28,14 @@ void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint
   out.append(slice);
 }
 
+void encode_segment_start_record(std::string& out, std::uint64_t writer_id,
+                                 std::uint64_t previous_end) {
+  out.push_back(static_cast<char>(record_format_version));
+  out.push_back(static_cast<char>(RecordType::segment_start));
+  put_u64(out, writer_id);
+  put_u64(out, previous_end);
+}
+
 void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t next_segment) {
   out.push_back(static_cast<char>(record_format_version));
   out.push_back(static_cast<char>(RecordType::seal));
@@ -68,6 +76,12 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where) 
     if (payload.size() != 8) throw corrupt("seal of the wrong size");
     record.type = RecordType::seal;
     record.next_segment = get_u64(payload.data());
+    return record;
+  }
+  if (type == static_cast<unsigned char>(RecordType::segment_start)) {
+    if (payload.size() != 8) throw corrupt("segment start of the wrong size");
+    record.type = RecordType::segment_start;
+    record.previous_end = get_u64(payload.data());
     return record;
   }
   if (type != static_cast<unsigned char>(RecordType::batch)) throw corrupt("unknown record type");

@@ -18,6 +18,7 @@ enum class RecordType : std::uint8_t {
   batch = 1,     // one group commit: one or more entries
   fragment = 2,  // a slice of a batch record too large for one item
   seal = 3,      // closes a segment: the journal continues in `next_segment`
+  segment_start = 4,  // file storage: opens a segment; the previous one ends at `previous_end`
 };
 
 struct DecodedRecord {
@@ -28,6 +29,7 @@ struct DecodedRecord {
   std::uint32_t fragment_count = 0;       // fragment: > 1
   std::string_view fragment_bytes;        // fragment: a slice of the batch record
   std::uint64_t next_segment = 0;         // seal
+  std::uint64_t previous_end = 0;         // segment_start: byte offset
 };
 
 // Bytes of a fragment record besides its slice.
@@ -36,6 +38,10 @@ inline constexpr std::size_t fragment_header_bytes = 2 + 8 + 4 + 4;
 // Appends a fragment record: slice `index` of `count` of a batch record.
 void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,
                             std::uint32_t count, std::string_view slice);
+
+// Appends a segment-start record.
+void encode_segment_start_record(std::string& out, std::uint64_t writer_id,
+                                 std::uint64_t previous_end);
 
 // Appends a seal record.
 void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t next_segment);

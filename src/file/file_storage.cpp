@@ -375,8 +375,8 @@ std::size_t prune_directory(const fs::path& directory, std::uint32_t keep) {
 
 class FileStorage : public Storage {
  public:
-  FileStorage(FileStorageOptions options, std::shared_ptr<FileIo> io)
-      : options_(std::move(options)), io_(std::move(io)) {
+  FileStorage(FileStorageOptions options, std::shared_ptr<FileIo> io, bool lock)
+      : options_(std::move(options)), io_(std::move(io)), lock_(lock) {
     if (options_.directory.empty()) {
       throw ConfigError("file storage: the directory path is empty");
     }
@@ -390,7 +390,7 @@ class FileStorage : public Storage {
 
   void recover(RecoveryHandler& handler) override {
     open_directory();
-    lock_directory();
+    if (lock_) lock_directory();
     std::map<std::uint64_t, fs::path> snapshots;
     std::map<std::uint64_t, fs::path> segments;
     list_files(snapshots, segments);
@@ -414,35 +414,57 @@ class FileStorage : public Storage {
       }
       ++expected;
     }
-    for (auto it = segments.begin(); it != segments.end(); ++it) {
-      const bool last = std::next(it) == segments.end();
-      replay_segment(it->first, it->second, last, handler);
-    }
-    if (segments.empty()) {
-      create_segment(first_segment);
-    } else {
-      open_segment_for_append(segments.rbegin()->first, segments.rbegin()->second);
-    }
     writer_id_ = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+    if (segments.empty()) {
+      finish_segment(create_segment_file(first_segment), first_segment, std::nullopt);
+      return;
+    }
+    // Fence first. Once the next segment exists, an earlier owner (another
+    // host on a shared filesystem, where flock may not hold) can get nothing
+    // more acknowledged: it checks for this file after each write. What it
+    // wrote before is below the end we measure after the fence.
+    Fd fence;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        fence = create_segment_file(segments.rbegin()->first + 1);
+        break;
+      } catch (const LockedError&) {
+        // The owner we are taking over from just started a segment: take
+        // the journal from there.
+        if (attempt == takeover_attempts_max) throw;
+        std::map<std::uint64_t, fs::path> ignored;
+        segments.clear();
+        list_files(ignored, segments);
+        segments.erase(segments.begin(), segments.lower_bound(first_segment));
+      }
+    }
+    const std::uint64_t tail = segments.rbegin()->first;
+    std::uint64_t tail_end = 0;
+    for (auto it = segments.begin(); it != segments.end(); ++it) {
+      const auto next = std::next(it);
+      // A segment ends where its successor's start record says; without one
+      // (the tail, or an owner that crashed while opening the next segment)
+      // it ends at its last intact record.
+      const std::optional<std::uint64_t> end =
+          next == segments.end() ? std::nullopt : read_previous_end(next->second);
+      tail_end = replay_segment(it->first, it->second, end, handler);
+    }
+    finish_segment(std::move(fence), tail + 1, tail_end);
   }
 
   void append(const EntryBatch& batch) override {
     if (failed_) {
       throw StorageFailedError("file storage at " + dir() +
-                               " stopped after a failed write; reopen it to recover");
+                               " stopped after a failed write or a takeover; reopen it to recover");
     }
     record_.assign(record_header_bytes, '\0');
     encode_batch_record(record_, writer_id_, batch, 0, batch.size());
-    const std::size_t payload_bytes = record_.size() - record_header_bytes;
-    if (payload_bytes > record_payload_bytes_max) {
-      throw EventTooLargeError("a journal record of " + std::to_string(payload_bytes) +
+    if (record_.size() - record_header_bytes > record_payload_bytes_max) {
+      throw EventTooLargeError("a journal record of " +
+                               std::to_string(record_.size() - record_header_bytes) +
                                " bytes exceeds the file format's limit for " + journal_path_);
     }
-    const auto length = static_cast<std::uint32_t>(payload_bytes);
-    for (int i = 0; i < 4; ++i) record_[4 + i] = static_cast<char>(length >> (8 * i));
-    const std::uint32_t crc =
-        crc32c_mask(crc32c(std::string_view(record_).substr(4)));
-    for (int i = 0; i < 4; ++i) record_[i] = static_cast<char>(crc >> (8 * i));
+    frame_record(record_);
 
     int error = write_fully(*io_, journal_fd_.get(), record_, static_cast<off_t>(journal_size_));
     const char* step = "write";
@@ -466,6 +488,14 @@ class FileStorage : public Storage {
     }
     journal_size_ += record_.size();
     ++records_in_segment_;
+    if (::access(next_segment_path_.c_str(), F_OK) == 0) {
+      failed_ = true;
+      throw SupersededError(
+          "another instance took over the journal in " + dir() + " (it created " +
+          next_segment_path_ +
+          "); this instance stopped and its last write is not acknowledged: the new owner "
+          "decides whether it counts");
+    }
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
 
@@ -477,7 +507,16 @@ class FileStorage : public Storage {
     // Nothing journaled in this segment yet: the state is the state at its
     // start, so the snapshot takes the segment's own id and no new segment
     // is needed (a snapshot at every open then costs no empty segment).
-    if (records_in_segment_ > 0) create_segment(segment_ + 1);
+    if (records_in_segment_ > 0) {
+      Fd next;
+      try {
+        next = create_segment_file(segment_ + 1);
+      } catch (const LockedError& e) {
+        failed_ = true;
+        throw SupersededError(std::string(e.what()) + "; this instance stopped");
+      }
+      finish_segment(std::move(next), segment_ + 1, journal_size_);
+    }
     std::function<void()> retain;
     if (options_.keep_snapshots > 0) {
       retain = [directory = options_.directory, keep = options_.keep_snapshots,
@@ -504,6 +543,7 @@ class FileStorage : public Storage {
 
  private:
   static constexpr std::size_t retained_buffer_bytes_max = std::size_t{64} << 20;
+  static constexpr int takeover_attempts_max = 10;
 
   std::string dir() const { return options_.directory.string(); }
 
@@ -620,27 +660,41 @@ class FileStorage : public Storage {
     handler.snapshot(id, in);
   }
 
-  void replay_segment(std::uint64_t id, const fs::path& path, bool last,
-                      RecoveryHandler& handler) {
-    std::uint64_t size = 0;
-    Fd fd = open_for_read(path, size);
+  // Replays one segment up to `end` (from its successor's start record) or,
+  // without it, up to its last intact record, ignoring a torn tail with a
+  // warning. Returns the offset after the last record replayed.
+  std::uint64_t replay_segment(std::uint64_t id, const fs::path& path,
+                               std::optional<std::uint64_t> end, RecoveryHandler& handler) {
+    std::uint64_t file_size = 0;
+    Fd fd = open_for_read(path, file_size);
     const std::string name = path.string();
-    if (size < segment_header_bytes) {
-      throw CorruptionError(name + ": journal file of " + std::to_string(size) +
+    const bool open_ended = !end;
+    if (file_size < segment_header_bytes) {
+      // An owner crashed right after creating the file: nothing is in it.
+      if (open_ended || *end <= file_size) return file_size;
+      throw CorruptionError(name + ": journal file of " + std::to_string(file_size) +
                             " bytes is shorter than its header");
     }
+    const std::uint64_t size = open_ended ? file_size : std::min(*end, file_size);
     WindowReader reader(fd.get(), size, name);
     check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
                                     segment_format_version, name, "journal segment"),
              id, name, "journal segment");
+    if (!open_ended && file_size < *end) {
+      throw CorruptionError(name + ": the journal continues at offset " + std::to_string(*end) +
+                            " by the next segment's start, but the file has only " +
+                            std::to_string(file_size) + " bytes; restore it from a backup");
+    }
     std::uint64_t offset = segment_header_bytes;
     std::uint64_t record_number = 0;
     while (offset < size) {
       std::string_view payload;
       const RecordCheck check = check_record(reader, offset, payload);
       if (check != RecordCheck::ok) {
-        if (last && !valid_record_after(reader, offset)) {
-          cut_torn_tail(path, offset, size);
+        if (open_ended && !valid_record_after(reader, offset)) {
+          options_.warn(name + ": ignored a torn record at offset " + std::to_string(offset) +
+                        " (" + std::to_string(size - offset) +
+                        " bytes): a write interrupted by a crash, never acknowledged");
           break;
         }
         throw CorruptionError(
@@ -648,84 +702,111 @@ class FileStorage : public Storage {
             std::to_string(record_number + 1) +
             (check == RecordCheck::incomplete ? " extends past the end of the file"
                                               : " fails its checksum") +
-            (last ? ", and intact records follow it" : " in a segment that is not the last") +
+            (open_ended ? ", and intact records follow it" : " in a segment that is not the last") +
             "; " + std::to_string(size - offset) +
             " bytes from there cannot be trusted. Restore the file from a backup.");
       }
-      ++record_number;
       const std::string where = name + " at offset " + std::to_string(offset);
       // The entries are views into the reader's window, valid until its
       // next read, which comes after they are all handled.
       const DecodedRecord record = decode_record(payload, where);
+      offset += record_header_bytes + payload.size();
+      if (record.type == RecordType::segment_start) continue;
       if (record.type != RecordType::batch) {
         throw CorruptionError(where + ": a journal record of a type the file storage never writes");
       }
+      ++record_number;
       for (std::uint32_t e = 0; e < record.entries.size(); ++e) {
         handler.entry(JournalPosition{id, record_number, e}, record.entries[e]);
       }
-      offset += record_header_bytes + payload.size();
     }
     records_in_segment_ = record_number;
+    return offset;
   }
 
-  void cut_torn_tail(const fs::path& path, std::uint64_t offset, std::uint64_t size) {
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd || io_->ftruncate(fd.get(), static_cast<off_t>(offset)) != 0 ||
-        io_->fsync(fd.get()) != 0) {
-      throw StorageError("cannot cut the torn record off " + path.string() + " at offset " +
-                         std::to_string(offset) + ": " + errno_text(errno));
+  // Where the previous segment ends, from this segment's start record; none
+  // when the record is missing (its writer crashed before writing it).
+  std::optional<std::uint64_t> read_previous_end(const fs::path& path) {
+    std::uint64_t size = 0;
+    Fd fd = open_for_read(path, size);
+    if (size < segment_header_bytes + record_header_bytes + record_payload_bytes_min) {
+      return std::nullopt;
     }
-    options_.warn(path.string() + ": cut off a torn record at offset " + std::to_string(offset) +
-                  " (" + std::to_string(size - offset) +
-                  " bytes): a write interrupted by a crash, never acknowledged");
+    WindowReader reader(fd.get(), size, path.string());
+    std::string_view payload;
+    if (check_record(reader, segment_header_bytes, payload) != RecordCheck::ok) return std::nullopt;
+    const DecodedRecord record = decode_record(payload, path.string());
+    if (record.type != RecordType::segment_start) return std::nullopt;
+    return record.previous_end;
   }
 
-  void create_segment(std::uint64_t id) {
-    const fs::path final_path = options_.directory / segment_name(id);
-    const fs::path temp_path = options_.directory / (segment_name(id) + ".tmp");
-    Fd fd(::open(temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  // Frames the payload that follows record_header_bytes of `record`.
+  static void frame_record(std::string& record) {
+    const auto length = static_cast<std::uint32_t>(record.size() - record_header_bytes);
+    for (int i = 0; i < 4; ++i) record[4 + i] = static_cast<char>(length >> (8 * i));
+    const std::uint32_t crc = crc32c_mask(crc32c(std::string_view(record).substr(4)));
+    for (int i = 0; i < 4; ++i) record[i] = static_cast<char>(crc >> (8 * i));
+  }
+
+  // Creates the segment file exclusively: the file's existence is the fence
+  // that tells an earlier owner it was taken over. Writes its header.
+  Fd create_segment_file(std::uint64_t id) {
+    const fs::path path = options_.directory / segment_name(id);
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!fd) {
-      throw StorageError("cannot create journal file " + temp_path.string() + ": " +
+      if (errno == EEXIST) {
+        throw LockedError("another instance took over the journal in " + dir() +
+                          " at the same time (it created " + path.string() +
+                          "); open it again");
+      }
+      throw StorageError("cannot create journal file " + path.string() + ": " +
                          errno_text(errno));
     }
     const std::string header = make_container_header(segment_magic, segment_format_version, id);
-    int error = write_fully(*io_, fd.get(), header, 0);
+    if (int error = write_fully(*io_, fd.get(), header, 0)) {
+      ::unlink(path.c_str());  // ours: it must not stand as a fence
+      throw StorageError("cannot create journal file " + path.string() + ": " +
+                         write_failure_text(error));
+    }
+    return fd;
+  }
+
+  // Writes the segment's start record (where the previous segment ends),
+  // syncs it and the directory, and makes it the append target.
+  void finish_segment(Fd fd, std::uint64_t id, std::optional<std::uint64_t> previous_end) {
+    const fs::path path = options_.directory / segment_name(id);
+    std::uint64_t size = segment_header_bytes;
+    int error = 0;
+    if (previous_end) {
+      std::string record(record_header_bytes, '\0');
+      encode_segment_start_record(record, writer_id_, *previous_end);
+      frame_record(record);
+      error = write_fully(*io_, fd.get(), record, static_cast<off_t>(size));
+      size += record.size();
+    }
     if (!error && io_->fsync(fd.get()) != 0) error = errno;
-    if (error || ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-      if (!error) error = errno;
-      ::unlink(temp_path.c_str());
-      throw StorageError("cannot create journal file " + final_path.string() + ": " +
+    if (error) {
+      ::unlink(path.c_str());  // ours: it must not stand as a fence
+      throw StorageError("cannot write journal file " + path.string() + ": " +
                          write_failure_text(error));
     }
     sync_directory(*io_, dir_fd_.get(), dir());
     journal_fd_ = std::move(fd);
-    journal_path_ = final_path.string();
-    journal_size_ = header.size();
-    records_in_segment_ = 0;
-    segment_ = id;
-  }
-
-  void open_segment_for_append(std::uint64_t id, const fs::path& path) {
-    journal_fd_ = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!journal_fd_) {
-      throw StorageError("cannot open journal " + path.string() + " for writing: " +
-                         errno_text(errno) + "; check its permissions");
-    }
-    struct stat st{};
-    if (::fstat(journal_fd_.get(), &st) != 0) {
-      throw StorageError("cannot stat " + path.string() + ": " + errno_text(errno));
-    }
     journal_path_ = path.string();
-    journal_size_ = static_cast<std::uint64_t>(st.st_size);
+    next_segment_path_ = (options_.directory / segment_name(id + 1)).string();
+    journal_size_ = size;
+    records_in_segment_ = 0;
     segment_ = id;
   }
 
   FileStorageOptions options_;
   std::shared_ptr<FileIo> io_;
+  bool lock_;
   Fd dir_fd_;
   Fd lock_fd_;
   Fd journal_fd_;
   std::string journal_path_;
+  std::string next_segment_path_;  // its existence means we were taken over
   std::uint64_t journal_size_ = 0;
   std::uint64_t segment_ = 0;
   std::uint64_t writer_id_ = 0;
@@ -736,8 +817,9 @@ class FileStorage : public Storage {
 
 }  // namespace
 
-std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shared_ptr<FileIo> io) {
-  return std::make_unique<FileStorage>(std::move(options), std::move(io));
+std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shared_ptr<FileIo> io,
+                                           bool lock_directory) {
+  return std::make_unique<FileStorage>(std::move(options), std::move(io), lock_directory);
 }
 
 }  // namespace detail

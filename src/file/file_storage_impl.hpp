@@ -9,6 +9,9 @@
 
 namespace prevayler::detail {
 
-std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shared_ptr<FileIo> io);
+// `lock_directory` false skips the flock, so a test can play two hosts on a
+// shared filesystem (where flock may not hold) in one process.
+std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shared_ptr<FileIo> io,
+                                           bool lock_directory = true);
 
 }  // namespace prevayler::detail
