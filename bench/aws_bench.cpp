@@ -90,7 +90,8 @@ void run(const Target& target, int producers, bool group_commit, double seconds)
       while (!stop.load(std::memory_order_relaxed)) {
         const auto before = Clock::now();
         p.handle(event);
-        latencies[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - before).count());
+        latencies[t].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - before).count());
       }
     });
   }
@@ -102,12 +103,13 @@ void run(const Target& target, int producers, bool group_commit, double seconds)
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  std::printf("%-16s %3d producer(s): %10.0f events/s %8.1f events/write  p50 %7.2f ms  p99 %7.2f ms\n",
-              group_commit ? "group commit" : "one per PutItem", producers,
-              static_cast<double>(stats.events_journaled) / elapsed,
-              static_cast<double>(stats.events_journaled) /
-                  static_cast<double>(std::max<std::uint64_t>(1, stats.journal_writes)),
-              all.empty() ? 0 : all[all.size() / 2], all.empty() ? 0 : all[all.size() * 99 / 100]);
+  std::printf(
+      "%-16s %3d producer(s): %10.0f events/s %8.1f events/write  p50 %7.2f ms  p99 %7.2f ms\n",
+      group_commit ? "group commit" : "one per PutItem", producers,
+      static_cast<double>(stats.events_journaled) / elapsed,
+      static_cast<double>(stats.events_journaled) /
+          static_cast<double>(std::max<std::uint64_t>(1, stats.journal_writes)),
+      all.empty() ? 0 : all[all.size() / 2], all.empty() ? 0 : all[all.size() * 99 / 100]);
 }
 
 void replay(const Target& target, std::uint64_t events) {
@@ -141,10 +143,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--endpoint")) endpoint = argv[i + 1];
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--replay-events")) replay_events = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--replay-events"))
+      replay_events = std::strtoull(argv[i + 1], nullptr, 10);
   }
   if (endpoint.empty()) {
-    std::fprintf(stderr, "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--replay-events N]\n");
+    std::fprintf(stderr,
+                 "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--replay-events N]\n");
     return 2;
   }
   std::printf("AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(), event_bytes,

@@ -106,8 +106,7 @@ double run_bare_fdatasync(const std::filesystem::path& dir, double seconds) {
     ++writes;
   }
   ::close(fd);
-  return static_cast<double>(writes) /
-         std::chrono::duration<double>(Clock::now() - start).count();
+  return static_cast<double>(writes) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #   address  -DPREVAYLER_SANITIZE=address,undefined into build-asan
 #   thread   -DPREVAYLER_SANITIZE=thread into build-tsan
 #   all      both (the default)
-#   --fast   skips the slowest tests (the crash test, the bank example and
+#   --fast   skips the slowest tests (the crash test, the simulation, the bank example and
 #            prevayler-aws tool tests, which spawn many sanitized processes):
 #            what CI runs. See docs/fuzzing.md for the measured times.
 #   --filter a gtest filter passed to both test executables (wins over --fast).
@@ -36,7 +36,7 @@ if [ -z "$filter" ] && [ "$fast" = 1 ]; then
   # These spawn child processes (crash worker, prevayler-bank, prevayler-aws)
   # over and over; under a sanitizer each start costs seconds. The library
   # code they exercise is covered by the other tests in-process.
-  filter="-CrashTest.*:*BankExample*:*BankAws*:*ToolTest*"
+  filter="-CrashTest.*:Simulation.*:*BankExample*:*BankAws*:*ToolTest*"
 fi
 jobs="${JOBS:-2}"
 export PREVAYLER_CRASH_KILLS="${PREVAYLER_CRASH_KILLS:-10}"

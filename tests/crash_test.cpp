@@ -23,14 +23,15 @@ TEST(CrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedEvent) {
   run.kills = env_int("PREVAYLER_CRASH_KILLS", 60);
   run.seed = static_cast<unsigned>(
       env_int("PREVAYLER_CRASH_SEED", static_cast<int>(std::random_device{}() >> 1)));
-  run_crash_rounds({PREVAYLER_CRASH_WORKER, dir, std::to_string(run.threads)},
-                   [&] {
-                     FileStorageOptions storage;
-                     storage.directory = dir;
-                     storage.warn = [](const std::string&) {};
-                     return make_file_storage(storage);
-                   },
-                   run);
+  run_crash_rounds(
+      {PREVAYLER_CRASH_WORKER, dir, std::to_string(run.threads)},
+      [&] {
+        FileStorageOptions storage;
+        storage.directory = dir;
+        storage.warn = [](const std::string&) {};
+        return make_file_storage(storage);
+      },
+      run);
 }
 
 }  // namespace

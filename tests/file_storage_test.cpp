@@ -357,8 +357,7 @@ TEST_F(FileStorageTest, DirectoryThatCannotBeCreatedIsAClearError) {
     P p(std::move(o));
     FAIL();
   } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot create directory"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot create directory"), std::string::npos) << e.what();
   }
 }
 
@@ -405,8 +404,7 @@ TEST_F(FileStorageTest, FullDiskFailsTheWriteCutsThePartialRecordAndGoesOn) {
       FAIL();
     } catch (const StorageError& e) {
       EXPECT_NE(std::string(e.what()).find("disk is full"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("journal-00000000000000000000.log"),
-                std::string::npos);
+      EXPECT_NE(std::string(e.what()).find("journal-00000000000000000000.log"), std::string::npos);
     }
     EXPECT_EQ(fs::file_size(segment(0)), size_before);  // the half record is gone
     EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1}));

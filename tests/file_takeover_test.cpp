@@ -73,7 +73,8 @@ TEST(FileTakeover, SecondHostTakesOverAndLosesNothing) {
     std::unique_ptr<P> b;
     try {
       b = open_unlocked(tmp.path());
-      for (std::uint64_t i = 0; i < 10; ++i) b->handle(crash::TransferEvent{producer_b, i, 0, 1, 1});
+      for (std::uint64_t i = 0; i < 10; ++i)
+        b->handle(crash::TransferEvent{producer_b, i, 0, 1, 1});
     } catch (const std::exception& e) {
       ADD_FAILURE() << "B failed: " << e.what() << " (round " << round << ", seed " << seed << ")";
     }

@@ -119,8 +119,8 @@ class Ledger {
   }
 
   static std::shared_ptr<const Node> set_in(const Node* node, std::uint64_t hash, int level,
-                                            const std::string& account, Amount amount,
-                                            Amount& old, bool& existed) {
+                                            const std::string& account, Amount amount, Amount& old,
+                                            bool& existed) {
     auto copy = node ? std::make_shared<Node>(*node) : std::make_shared<Node>();
     auto& child = copy->children[slot(hash, level)];
     if (level + 1 < inner_levels) {
@@ -143,8 +143,7 @@ class Ledger {
     return copy;
   }
 
-  void visit_node(const Node& node,
-                  const std::function<void(const std::string&, Amount)>& visit,
+  void visit_node(const Node& node, const std::function<void(const std::string&, Amount)>& visit,
                   int level = 0) const {
     for (const auto& child : node.children) {
       if (!child) continue;

@@ -31,25 +31,24 @@ struct Codec {
 // True when cereal's portable binary archive can save and load T.
 template <class T>
 inline constexpr bool cereal_serializable =
-    cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
-    cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
+    cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value&&
+        cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
 
 // The default codec: cereal's portable binary archive.
 template <class T>
 Codec<T> cereal_codec() {
   static_assert(cereal_serializable<T>,
                 "T has no cereal serialize/save/load functions: add them, or pass a Codec");
-  return Codec<T>{
-      [](const T& value, std::ostream& out) {
-        cereal::PortableBinaryOutputArchive archive(out);
-        archive(value);
-      },
-      [](std::istream& in) {
-        cereal::PortableBinaryInputArchive archive(in);
-        T value{};
-        archive(value);
-        return value;
-      }};
+  return Codec<T>{[](const T& value, std::ostream& out) {
+                    cereal::PortableBinaryOutputArchive archive(out);
+                    archive(value);
+                  },
+                  [](std::istream& in) {
+                    cereal::PortableBinaryInputArchive archive(in);
+                    T value{};
+                    archive(value);
+                    return value;
+                  }};
 }
 
 namespace detail {

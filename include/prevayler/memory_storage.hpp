@@ -22,10 +22,10 @@ class MemoryStore {
     std::vector<std::string> records;  // each one group commit, entries framed
   };
   std::mutex mutex;
-  std::map<std::uint64_t, Segment> segments;           // by segment id
-  std::map<std::uint64_t, std::string> snapshots;      // by snapshot id
-  bool in_use = false;                                 // the lock
-  std::uint64_t appends = 0;                           // journal writes, for tests
+  std::map<std::uint64_t, Segment> segments;       // by segment id
+  std::map<std::uint64_t, std::string> snapshots;  // by snapshot id
+  bool in_use = false;                             // the lock
+  std::uint64_t appends = 0;                       // journal writes, for tests
 };
 
 std::unique_ptr<Storage> make_memory_storage(std::shared_ptr<MemoryStore> store);

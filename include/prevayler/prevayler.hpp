@@ -153,16 +153,14 @@ class Prevayler {
       if constexpr (cereal_serializable<State>) {
         options.state_codec = cereal_codec<State>();
       } else {
-        throw ConfigError(
-            "Prevayler options: State is not cereal-serialisable; set `state_codec`");
+        throw ConfigError("Prevayler options: State is not cereal-serialisable; set `state_codec`");
       }
     }
     if (!options.event_codec) {
       if constexpr (cereal_serializable<Event>) {
         options.event_codec = cereal_codec<Event>();
       } else {
-        throw ConfigError(
-            "Prevayler options: Event is not cereal-serialisable; set `event_codec`");
+        throw ConfigError("Prevayler options: Event is not cereal-serialisable; set `event_codec`");
       }
     }
     if (!options.storage) options.storage = make_file_storage(FileStorageOptions{});
@@ -179,8 +177,7 @@ class Prevayler {
           business(*static_cast<const State*>(state), *static_cast<const Event*>(event), t));
     };
     hooks.replay = [business = options.business, codec = options.event_codec](
-                       const void* state, std::string_view bytes,
-                       Timestamp t) -> detail::AnyState {
+                       const void* state, std::string_view bytes, Timestamp t) -> detail::AnyState {
       Event event = decode_event(codec, bytes);
       return std::make_shared<const State>(business(*static_cast<const State*>(state), event, t));
     };
@@ -195,8 +192,8 @@ class Prevayler {
         return hash(*static_cast<const State*>(state));
       };
     }
-    hooks.timestamp =
-        options.timestamp ? std::move(options.timestamp) : TimestampFunction(system_clock_timestamp);
+    hooks.timestamp = options.timestamp ? std::move(options.timestamp)
+                                        : TimestampFunction(system_clock_timestamp);
     return std::make_unique<detail::Engine>(
         std::move(hooks), std::move(options.storage),
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,

@@ -10,7 +10,7 @@
 namespace prevayler::aws {
 
 struct ResolvedEndpoint {
-  std::string url;  // scheme://host[:port], no trailing slash
+  std::string url;      // scheme://host[:port], no trailing slash
   bool custom = false;  // true when it came from AWS_ENDPOINT_URL* or the user
 };
 

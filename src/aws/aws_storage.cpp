@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <functional>
 #include <future>
-#include <mutex>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <streambuf>
 #include <thread>
@@ -130,7 +130,8 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
         bucket_(std::move(bucket)),
         key_(std::move(key)),
         id_(id),
-        part_bytes_(std::max(part_bytes, static_cast<std::size_t>(aws::s3_multipart_part_bytes_min))),
+        part_bytes_(
+            std::max(part_bytes, static_cast<std::size_t>(aws::s3_multipart_part_bytes_min))),
         stream_(this) {
     pending_ = make_container_header(snapshot_magic, snapshot_format_version, id);
     pending_.reserve(part_bytes_ + put_area_bytes);
@@ -232,12 +233,11 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   // The id and ETag of the snapshot object now in S3, if any.
   std::optional<std::pair<std::uint64_t, std::string>> current_object() {
     try {
-      const auto head =
-          s3_.get_object(bucket_, key_, aws::ByteRange{0, snapshot_header_bytes - 1});
-      return std::make_pair(check_container_header(head.body, snapshot_magic,
-                                                    snapshot_format_version,
-                                                    "s3://" + bucket_ + "/" + key_, "snapshot"),
-                            head.etag);
+      const auto head = s3_.get_object(bucket_, key_, aws::ByteRange{0, snapshot_header_bytes - 1});
+      return std::make_pair(
+          check_container_header(head.body, snapshot_magic, snapshot_format_version,
+                                 "s3://" + bucket_ + "/" + key_, "snapshot"),
+          head.etag);
     } catch (const aws::ResourceNotFoundError&) {
       return std::nullopt;
     }
@@ -303,7 +303,8 @@ class AwsStorage : public Storage {
       : options_(std::move(options)) {
     if (options_.table.empty()) throw ConfigError("AWS storage: the DynamoDB table name is empty");
     if (options_.bucket.empty()) throw ConfigError("AWS storage: the S3 bucket name is empty");
-    if (options_.snapshot_path.empty()) throw ConfigError("AWS storage: the snapshot path is empty");
+    if (options_.snapshot_path.empty())
+      throw ConfigError("AWS storage: the snapshot path is empty");
     if (options_.replay_page_size == 0) {
       throw ConfigError("AWS storage: replay_page_size must be at least 1");
     }
@@ -322,7 +323,8 @@ class AwsStorage : public Storage {
     auto credentials = options_.credentials
                            ? aws::static_credentials({options_.credentials->access_key_id,
                                                       options_.credentials->secret_access_key,
-                                                      options_.credentials->session_token, {}})
+                                                      options_.credentials->session_token,
+                                                      {}})
                            : aws::default_credentials_chain(transport);
     aws::StandardRetryOptions retry;
     retry.max_attempts = std::max(1, options_.max_attempts);
@@ -330,10 +332,9 @@ class AwsStorage : public Storage {
     aws::DynamoDbConfig dynamo;
     dynamo.region = region;
     dynamo.endpoint =
-        aws::resolve_endpoint("dynamodb",
-                              options_.dynamodb_endpoint ? options_.dynamodb_endpoint
-                                                         : options_.endpoint,
-                              region)
+        aws::resolve_endpoint(
+            "dynamodb", options_.dynamodb_endpoint ? options_.dynamodb_endpoint : options_.endpoint,
+            region)
             .url;
     dynamo.credentials = credentials;
     dynamo.transport = transport;
@@ -343,10 +344,9 @@ class AwsStorage : public Storage {
 
     aws::S3Config s3;
     s3.region = region;
-    s3.endpoint =
-        aws::resolve_endpoint("s3", options_.s3_endpoint ? options_.s3_endpoint : options_.endpoint,
-                              region)
-            .url;
+    s3.endpoint = aws::resolve_endpoint(
+                      "s3", options_.s3_endpoint ? options_.s3_endpoint : options_.endpoint, region)
+                      .url;
     s3.credentials = credentials;
     s3.transport = transport;
     s3.retry = aws::make_standard_retry_strategy(retry);
@@ -466,8 +466,8 @@ class AwsStorage : public Storage {
         fail_stop(std::make_exception_ptr(StorageFailedError(
             "the outcome of the write of " + item_name(segment, order) +
             " is unknown after retrying for " +
-            std::to_string(options_.unknown_outcome_budget.count()) + " ms (last error: " +
-            last_error +
+            std::to_string(options_.unknown_outcome_budget.count()) +
+            " ms (last error: " + last_error +
             "). This instance stopped so the journal never holds an event the live state lacks; "
             "a restart recovers exactly what the journal holds.")));
       }
@@ -525,7 +525,8 @@ class AwsStorage : public Storage {
     handler.snapshot(id, in);
     reader.drain();
     if (reader.body_crc() != stored_crc) {
-      throw CorruptionError(where + ": snapshot body fails its checksum; restore the object from "
+      throw CorruptionError(where +
+                            ": snapshot body fails its checksum; restore the object from "
                             "a backup or a previous version");
     }
     return id;
@@ -602,10 +603,9 @@ class AwsStorage : public Storage {
           return true;
         }
         if (record.type == RecordType::fragment) {
-          const bool continues = c.fragments_count != 0 &&
-                                 record.fragment_index == c.fragments_next &&
-                                 record.fragment_count == c.fragments_count &&
-                                 record.writer_id == c.fragments_writer;
+          const bool continues =
+              c.fragments_count != 0 && record.fragment_index == c.fragments_next &&
+              record.fragment_count == c.fragments_count && record.writer_id == c.fragments_writer;
           if (!continues) {
             drop_partial_fragments(c, "followed by another record");
             if (record.fragment_index != 0) {

@@ -41,17 +41,20 @@ struct CredentialsEnvironment {
   std::optional<std::string> secret_access_key;  // AWS_SECRET_ACCESS_KEY
   std::optional<std::string> session_token;      // AWS_SESSION_TOKEN
   std::string profile = "default";               // AWS_PROFILE
-  std::string shared_credentials_file;           // AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials
-  std::string config_file;                       // AWS_CONFIG_FILE or ~/.aws/config
+  std::string shared_credentials_file;  // AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials
+  std::string config_file;              // AWS_CONFIG_FILE or ~/.aws/config
   std::optional<std::string> web_identity_token_file;  // AWS_WEB_IDENTITY_TOKEN_FILE
   std::optional<std::string> role_arn;                 // AWS_ROLE_ARN
   std::optional<std::string> role_session_name;        // AWS_ROLE_SESSION_NAME
-  std::string sts_endpoint;  // AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, else https://sts.{region}.amazonaws.com
+  std::string sts_endpoint;  // AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, else
+                             // https://sts.{region}.amazonaws.com
   std::string region;        // for STS
-  std::optional<std::string> container_credentials_full_uri;      // AWS_CONTAINER_CREDENTIALS_FULL_URI
-  std::optional<std::string> container_credentials_relative_uri;  // AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
-  std::optional<std::string> container_authorization_token;       // AWS_CONTAINER_AUTHORIZATION_TOKEN
-  std::optional<std::string> container_authorization_token_file;  // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+  std::optional<std::string> container_credentials_full_uri;  // AWS_CONTAINER_CREDENTIALS_FULL_URI
+  std::optional<std::string>
+      container_credentials_relative_uri;  // AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+  std::optional<std::string> container_authorization_token;  // AWS_CONTAINER_AUTHORIZATION_TOKEN
+  std::optional<std::string>
+      container_authorization_token_file;                // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
   std::string imds_endpoint = "http://169.254.169.254";  // AWS_EC2_METADATA_SERVICE_ENDPOINT
   bool imds_disabled = false;                            // AWS_EC2_METADATA_DISABLED=true
 };

@@ -7,8 +7,7 @@
 
 namespace prevayler::detail {
 
-std::string make_container_header(std::string_view magic, std::uint32_t version,
-                                  std::uint64_t id) {
+std::string make_container_header(std::string_view magic, std::uint32_t version, std::uint64_t id) {
   std::string header(magic);
   put_u32(header, version);
   put_u32(header, 0);  // flags, none defined in version 1

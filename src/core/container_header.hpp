@@ -8,8 +8,7 @@
 
 namespace prevayler::detail {
 
-std::string make_container_header(std::string_view magic, std::uint32_t version,
-                                  std::uint64_t id);
+std::string make_container_header(std::string_view magic, std::uint32_t version, std::uint64_t id);
 
 // Checks magic, version (FormatVersionError) and CRC (CorruptionError);
 // returns the id. `where` names the file or object; `what` the kind.

@@ -8,8 +8,8 @@
 namespace prevayler {
 
 std::string JournalPosition::to_string() const {
-  return "segment " + std::to_string(segment) + ", record " + std::to_string(record) +
-         ", entry " + std::to_string(entry);
+  return "segment " + std::to_string(segment) + ", record " + std::to_string(record) + ", entry " +
+         std::to_string(entry);
 }
 
 namespace detail {
@@ -65,8 +65,8 @@ class Engine::Replayer : public RecoveryHandler {
       const std::uint64_t replayed = engine_.hooks_.state_hash(engine_.head_.get());
       if (replayed != *parsed.state_hash) {
         throw InconsistentStateError(
-            "Inconsistent state detected: replaying the event at " + where +
-            " (event " + std::to_string(engine_.stats_.events_replayed) +
+            "Inconsistent state detected: replaying the event at " + where + " (event " +
+            std::to_string(engine_.stats_.events_replayed) +
             " of this recovery) produced state hash " + std::to_string(replayed) +
             ", the journal says " + std::to_string(*parsed.state_hash) +
             ". The business function is not pure, or its code changed the meaning of old "
@@ -231,7 +231,8 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
         (*other)->entries = EntryBatch{};
       }
     }
-    std::erase_if(queue_, [](const Work& w) { return std::holds_alternative<std::shared_ptr<Batch>>(w); });
+    std::erase_if(queue_,
+                  [](const Work& w) { return std::holds_alternative<std::shared_ptr<Batch>>(w); });
     head_ = durable_.load(std::memory_order_acquire);
   }
   work_done_.notify_all();

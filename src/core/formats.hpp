@@ -8,7 +8,7 @@
 
 namespace prevayler::detail {
 
-inline constexpr std::string_view segment_magic = "PVLJRNL1";  // 8 bytes
+inline constexpr std::string_view segment_magic = "PVLJRNL1";   // 8 bytes
 inline constexpr std::string_view snapshot_magic = "PVLSNAP1";  // 8 bytes
 inline constexpr std::string_view snapshot_end_magic = "PVLSEND1";
 inline constexpr std::uint32_t segment_format_version = 1;

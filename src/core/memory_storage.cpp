@@ -37,7 +37,8 @@ class MemoryStorage : public Storage {
 
   void recover(RecoveryHandler& handler) override {
     std::unique_lock lock(store_->mutex);
-    if (store_->in_use) throw LockedError("memory storage: the store is in use by another instance");
+    if (store_->in_use)
+      throw LockedError("memory storage: the store is in use by another instance");
     store_->in_use = true;
     open_ = true;
     std::uint64_t start = 0;

@@ -15,9 +15,9 @@ namespace prevayler::detail {
 inline constexpr std::uint8_t record_format_version = 1;
 
 enum class RecordType : std::uint8_t {
-  batch = 1,     // one group commit: one or more entries
-  fragment = 2,  // a slice of a batch record too large for one item
-  seal = 3,      // closes a segment: the journal continues in `next_segment`
+  batch = 1,          // one group commit: one or more entries
+  fragment = 2,       // a slice of a batch record too large for one item
+  seal = 3,           // closes a segment: the journal continues in `next_segment`
   segment_start = 4,  // file storage: opens a segment; the previous one ends at `previous_end`
 };
 

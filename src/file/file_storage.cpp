@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <functional>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <random>
@@ -21,8 +21,8 @@
 #include "core/bytes.hpp"
 #include "core/container_header.hpp"
 #include "core/crc32c.hpp"
-#include "core/record_codec.hpp"
 #include "core/formats.hpp"
+#include "core/record_codec.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
@@ -96,7 +96,8 @@ int write_fully(FileIo& io, int fd, std::string_view data, off_t offset) {
 }
 
 std::string write_failure_text(int error) {
-  if (error == ENOSPC || error == EDQUOT) return "the disk is full (" + errno_text(error) + "); free space and retry";
+  if (error == ENOSPC || error == EDQUOT)
+    return "the disk is full (" + errno_text(error) + "); free space and retry";
   return errno_text(error);
 }
 
@@ -113,14 +114,13 @@ class WindowReader {
   // that they lie within the file.
   std::string_view view(std::uint64_t offset, std::size_t size) {
     if (offset < window_offset_ || offset + size > window_offset_ + window_.size()) {
-      const std::size_t want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(std::max(size, read_buffer_bytes),
-                                                           file_size_ - offset));
+      const std::size_t want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(std::max(size, read_buffer_bytes), file_size_ - offset));
       window_.resize(want);
       std::size_t done = 0;
       while (done < want) {
-        const ssize_t n = ::pread(fd_, window_.data() + done, want - done,
-                                  static_cast<off_t>(offset + done));
+        const ssize_t n =
+            ::pread(fd_, window_.data() + done, want - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           throw StorageError("cannot read " + path_ + " at offset " +
@@ -162,9 +162,8 @@ RecordCheck check_record(WindowReader& reader, std::uint64_t offset, std::string
 // True when any offset after `from` starts a record that passes its
 // checksum: then the damage at `from` is not a torn final write.
 bool valid_record_after(WindowReader& reader, std::uint64_t from) {
-  for (std::uint64_t offset = from + 1; offset + record_header_bytes + record_payload_bytes_min <=
-                                        reader.file_size();
-       ++offset) {
+  for (std::uint64_t offset = from + 1;
+       offset + record_header_bytes + record_payload_bytes_min <= reader.file_size(); ++offset) {
     const std::string_view head = reader.view(offset, record_header_bytes + 2);
     if (static_cast<unsigned char>(head[8]) != record_format_version) continue;
     if (static_cast<unsigned char>(head[9]) != static_cast<unsigned char>(RecordType::batch))
@@ -192,7 +191,8 @@ class SnapshotBodyBuffer : public std::streambuf {
  protected:
   int_type underflow() override {
     if (next_ >= end_) return traits_type::eof();
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_bytes, end_ - next_));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_bytes, end_ - next_));
     chunk_ = std::string(reader_.view(next_, n));
     next_ += n;
     setg(chunk_.data(), chunk_.data(), chunk_.data() + chunk_.size());
@@ -414,7 +414,8 @@ class FileStorage : public Storage {
       }
       ++expected;
     }
-    writer_id_ = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+    writer_id_ =
+        (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
     if (segments.empty()) {
       finish_segment(create_segment_file(first_segment), first_segment, std::nullopt);
       return;
@@ -571,9 +572,8 @@ class FileStorage : public Storage {
     const fs::path lock_path = options_.directory / "LOCK";
     lock_fd_ = Fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!lock_fd_) {
-      throw StorageError("cannot write in directory " + dir() + " (creating " +
-                         lock_path.string() + ": " + errno_text(errno) +
-                         "); check its permissions");
+      throw StorageError("cannot write in directory " + dir() + " (creating " + lock_path.string() +
+                         ": " + errno_text(errno) + "); check its permissions");
     }
     if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
@@ -616,7 +616,7 @@ class FileStorage : public Storage {
   static Fd open_for_read(const fs::path& path, std::uint64_t& size) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw StorageError("cannot open " + path.string() + ": " + errno_text(errno));
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) != 0) {
       throw StorageError("cannot stat " + path.string() + ": " + errno_text(errno));
     }
@@ -650,10 +650,9 @@ class FileStorage : public Storage {
       at += n;
     }
     if (crc != stored_crc) {
-      throw CorruptionError(name + ": snapshot body (offsets " +
-                            std::to_string(snapshot_header_bytes) + " to " +
-                            std::to_string(trailer_at) +
-                            ") fails its checksum; restore the file from a backup");
+      throw CorruptionError(
+          name + ": snapshot body (offsets " + std::to_string(snapshot_header_bytes) + " to " +
+          std::to_string(trailer_at) + ") fails its checksum; restore the file from a backup");
     }
     SnapshotBodyBuffer body(reader, snapshot_header_bytes, trailer_at);
     std::istream in(&body);
@@ -756,11 +755,9 @@ class FileStorage : public Storage {
     if (!fd) {
       if (errno == EEXIST) {
         throw LockedError("another instance took over the journal in " + dir() +
-                          " at the same time (it created " + path.string() +
-                          "); open it again");
+                          " at the same time (it created " + path.string() + "); open it again");
       }
-      throw StorageError("cannot create journal file " + path.string() + ": " +
-                         errno_text(errno));
+      throw StorageError("cannot create journal file " + path.string() + ": " + errno_text(errno));
     }
     const std::string header = make_container_header(segment_magic, segment_format_version, id);
     if (int error = write_fully(*io_, fd.get(), header, 0)) {

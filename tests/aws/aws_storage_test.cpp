@@ -233,7 +233,7 @@ TEST(AwsStorage, AnotherWriterOnTheJournalStopsThisInstance) {
   auto first = open_blobs(journal.open());
   first->handle("a");
   auto second = open_blobs(journal.open());  // the seed's "second instance"
-  second->handle("b");                        // takes order 2 of segment 0
+  second->handle("b");                       // takes order 2 of segment 0
   try {
     first->handle("c");  // also wants order 2
     FAIL() << "two writers wrote one journal";
@@ -343,9 +343,10 @@ TEST(AwsStorageConfig, TableWithAnotherKeySchemaIsRefused) {
   r.url = aws::testing::moto().endpoint() + "/";
   r.headers = {{"X-Amz-Target", "DynamoDB_20120810.CreateTable"},
                {"Content-Type", "application/x-amz-json-1.0"}};
-  r.body = R"({"TableName":")" + table +
-           R"(","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],)"
-           R"("KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"})";
+  r.body =
+      R"({"TableName":")" + table +
+      R"(","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],)"
+      R"("KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"})";
   aws::sign_request(r, aws::testing::test_credentials()->get(),
                     {aws::testing::kTestRegion, "dynamodb", std::chrono::system_clock::now()});
   ASSERT_EQ(aws::testing::test_transport()->send(r).status, 200);

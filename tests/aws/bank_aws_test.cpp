@@ -42,8 +42,8 @@ TEST(BankOnAws, SecondRunFindsTheBalancesOfTheFirst) {
   env.set("AWS_REGION", aws::testing::kTestRegion);
   env.set("AWS_ACCESS_KEY_ID", aws::testing::kTestAccessKeyId);
   env.set("AWS_SECRET_ACCESS_KEY", aws::testing::kTestSecretAccessKey);
-  const std::vector<std::string> bank = {PREVAYLER_BANK_EXAMPLE, "--aws", "--table", journal.table,
-                                         "--bucket", journal.bucket};
+  const std::vector<std::string> bank = {PREVAYLER_BANK_EXAMPLE, "--aws",    "--table",
+                                         journal.table,          "--bucket", journal.bucket};
   int status = -1;
   auto first = run_with_input(bank,
                               "deposit alice 500\ntransfer alice bob 200\nwithdraw bob 999\n"

@@ -24,9 +24,10 @@ TEST(AwsCrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedEvent) {
   // Starting takes a few round trips to moto; kill after it, mostly.
   run.delay_ms_min = 50;
   run.delay_ms_max = 1500;
-  run_crash_rounds({PREVAYLER_CRASH_WORKER, "--aws", aws::testing::moto().endpoint(), journal.table,
-                    journal.bucket, std::to_string(run.threads)},
-                   [&] { return journal.open(); }, run);
+  run_crash_rounds(
+      {PREVAYLER_CRASH_WORKER, "--aws", aws::testing::moto().endpoint(), journal.table,
+       journal.bucket, std::to_string(run.threads)},
+      [&] { return journal.open(); }, run);
 }
 
 }  // namespace

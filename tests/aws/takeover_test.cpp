@@ -98,7 +98,8 @@ TEST(Takeover, SecondWriterTakesOverAndLosesNothing) {
     EXPECT_EQ(superseded.load(), producers_a) << "round " << round << " (seed " << seed << ")";
     const auto state = b->state();
     for (int t = 0; t < producers_a; ++t) {
-      const auto have = static_cast<std::size_t>(t) < state->next_seq.size() ? state->next_seq[t] : 0;
+      const auto have =
+          static_cast<std::size_t>(t) < state->next_seq.size() ? state->next_seq[t] : 0;
       // Everything A acknowledged; at most the one event that was in flight.
       EXPECT_GE(have, acked[t]) << "B lost an event A acknowledged, producer " << t << ", round "
                                 << round << " (seed " << seed << ")";

@@ -55,14 +55,14 @@ int main(int argc, char** argv) {
   std::vector<std::thread> producers;
   for (int t = 0; t < threads; ++t) {
     producers.emplace_back([&p, t] {
-      std::mt19937_64 rng(static_cast<std::uint64_t>(t) * 7919 + static_cast<std::uint64_t>(::getpid()));
+      std::mt19937_64 rng(static_cast<std::uint64_t>(t) * 7919 +
+                          static_cast<std::uint64_t>(::getpid()));
       const auto& seqs = p.state()->next_seq;
       std::uint64_t seq = static_cast<std::size_t>(t) < seqs.size() ? seqs[t] : 0;
       for (;; ++seq) {
-        TransferEvent e{static_cast<std::uint32_t>(t), seq,
-                        static_cast<std::uint32_t>(rng() % accounts),
-                        static_cast<std::uint32_t>(rng() % accounts),
-                        static_cast<std::int64_t>(rng() % 300)};
+        TransferEvent e{
+            static_cast<std::uint32_t>(t), seq, static_cast<std::uint32_t>(rng() % accounts),
+            static_cast<std::uint32_t>(rng() % accounts), static_cast<std::int64_t>(rng() % 300)};
         p.handle(e);
         char line[64];
         const int n = std::snprintf(line, sizeof line, "a %d %llu\n", t,

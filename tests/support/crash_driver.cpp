@@ -60,8 +60,8 @@ void run_crash_rounds(const std::vector<std::string>& worker_argv,
       }
       killer.join();
       const int status = worker.wait();
-      ASSERT_TRUE(status == 128 + SIGKILL) << "worker exited with " << status << " in round "
-                                           << round << " (seed " << seed << ")";
+      ASSERT_TRUE(status == 128 + SIGKILL)
+          << "worker exited with " << status << " in round " << round << " (seed " << seed << ")";
     }
     // Recover in this process, as the next owner would.
     Prevayler<crash::Bank, crash::TransferEvent>::Options options;
@@ -84,7 +84,8 @@ void run_crash_rounds(const std::vector<std::string>& worker_argv,
     // The worker continues from the recovered state, so resync the model:
     // an unacknowledged but durable event now counts as acknowledged.
     for (std::size_t t = 0; t < state->next_seq.size(); ++t) {
-      if (state->next_seq[t] > 0) acked_max[static_cast<int>(t)] = static_cast<long long>(state->next_seq[t]) - 1;
+      if (state->next_seq[t] > 0)
+        acked_max[static_cast<int>(t)] = static_cast<long long>(state->next_seq[t]) - 1;
     }
   }
   std::cout << "crash test: " << kills << " kills survived, " << acknowledged
