@@ -64,12 +64,30 @@ std::string parse_content(const json& item, const std::string& table) {
 }
 
 json parse_json(const std::string& body, std::string_view operation, const std::string& resource) {
+  json parsed;
   try {
-    return body.empty() ? json::object() : json::parse(body);
+    parsed = body.empty() ? json::object() : json::parse(body);
   } catch (const json::exception&) {
     throw StorageError("DynamoDB " + std::string(operation) + " on " + resource +
                        " returned a body that is not JSON (" + std::to_string(body.size()) +
                        " bytes)");
+  }
+  if (!parsed.is_object()) {
+    throw StorageError("DynamoDB " + std::string(operation) + " on " + resource +
+                       " returned JSON that is not an object");
+  }
+  return parsed;
+}
+
+// Runs `walk` over a parsed reply; a reply of an unexpected shape (a field
+// of the wrong type) becomes a StorageError instead of a json exception.
+template <class Walk>
+auto walk_reply(std::string_view operation, const std::string& resource, Walk&& walk) {
+  try {
+    return walk();
+  } catch (const json::exception&) {
+    throw StorageError("DynamoDB " + std::string(operation) + " on " + resource +
+                       " returned a response of an unexpected shape");
   }
 }
 
@@ -219,7 +237,8 @@ PutIfAbsentResult DynamoDbClient::put_item_if_absent(const std::string& table,
   result.after_ambiguous_attempt = ambiguous;
   json error = parse_json(reply.body, "PutItem", resource);
   if (error.contains("Item") && error["Item"].is_object()) {
-    result.existing_content = parse_content(error["Item"], table);
+    result.existing_content =
+        walk_reply("PutItem", resource, [&] { return parse_content(error["Item"], table); });
   } else {
     // Older DynamoDB-compatible services ignore ReturnValuesOnConditionCheckFailure:
     // read the item back.
@@ -238,7 +257,7 @@ std::optional<std::string> DynamoDbClient::get_item(const std::string& table, st
   const std::string resource = table_resource(table);
   json reply = parse_json(call("GetItem", body, resource), "GetItem", resource);
   if (!reply.contains("Item") || !reply["Item"].is_object()) return std::nullopt;
-  return parse_content(reply["Item"], table);
+  return walk_reply("GetItem", resource, [&] { return parse_content(reply["Item"], table); });
 }
 
 QueryPage DynamoDbClient::query_page(const std::string& table, std::uint64_t partkey,
@@ -260,26 +279,31 @@ QueryPage DynamoDbClient::query_page(const std::string& table, std::uint64_t par
     request["ExclusiveStartKey"] = journal_key(partkey, *exclusive_start_order);
   const std::string resource = table_resource(table);
   json reply = parse_json(call("Query", request.dump(), resource), "Query", resource);
-  QueryPage page;
-  for (const auto& item : reply.value("Items", json::array())) {
-    auto order_it = item.find(std::string(journal_sort_key));
-    if (order_it == item.end())
-      throw CorruptionError("DynamoDB table " + table + ": an item has no `order` attribute");
-    page.items.push_back({parse_number(*order_it, "order"), parse_content(item, table)});
-  }
-  if (reply.contains("LastEvaluatedKey") && reply["LastEvaluatedKey"].is_object()) {
-    auto it = reply["LastEvaluatedKey"].find(std::string(journal_sort_key));
-    if (it != reply["LastEvaluatedKey"].end())
-      page.last_evaluated_order = parse_number(*it, "LastEvaluatedKey.order");
-  }
-  return page;
+  return walk_reply("Query", resource, [&] {
+    QueryPage page;
+    for (const auto& item : reply.value("Items", json::array())) {
+      if (!item.is_object())
+        throw CorruptionError("DynamoDB table " + table + ": an item is not an object");
+      auto order_it = item.find(std::string(journal_sort_key));
+      if (order_it == item.end())
+        throw CorruptionError("DynamoDB table " + table + ": an item has no `order` attribute");
+      page.items.push_back({parse_number(*order_it, "order"), parse_content(item, table)});
+    }
+    if (reply.contains("LastEvaluatedKey") && reply["LastEvaluatedKey"].is_object()) {
+      auto it = reply["LastEvaluatedKey"].find(std::string(journal_sort_key));
+      if (it != reply["LastEvaluatedKey"].end())
+        page.last_evaluated_order = parse_number(*it, "LastEvaluatedKey.order");
+    }
+    return page;
+  });
 }
 
 TableDescription DynamoDbClient::describe_table(const std::string& table) {
   const std::string resource = table_resource(table);
   json reply = parse_json(call("DescribeTable", json{{"TableName", table}}.dump(), resource),
                           "DescribeTable", resource);
-  return parse_table_description(reply.value("Table", json::object()));
+  return walk_reply("DescribeTable", resource,
+                    [&] { return parse_table_description(reply.value("Table", json::object())); });
 }
 
 bool DynamoDbClient::create_table(const std::string& table) {
