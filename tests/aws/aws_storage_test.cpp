@@ -443,3 +443,59 @@ TEST(AwsStorageConfig, WrongCredentialsAreReportedWithoutTheSecret) {
 
 }  // namespace
 }  // namespace prevayler::testing
+
+namespace prevayler::testing {
+namespace {
+
+// Delays every S3 request, like a slow link to the bucket.
+class SlowS3Transport : public aws::HttpTransport {
+ public:
+  SlowS3Transport(std::shared_ptr<aws::HttpTransport> inner, std::string bucket)
+      : inner_(std::move(inner)), bucket_(std::move(bucket)) {}
+  aws::HttpResponse send(const aws::HttpRequest& request) override {
+    if (request.url.find("/" + bucket_) != std::string::npos) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      ++s3_requests;
+    }
+    return inner_->send(request);
+  }
+  std::atomic<int> s3_requests{0};
+
+ private:
+  std::shared_ptr<aws::HttpTransport> inner_;
+  std::string bucket_;
+};
+
+TEST(AwsStorage, SlowSnapshotUploadDoesNotStallWriters) {
+  MotoJournal journal;
+  auto slow = std::make_shared<SlowS3Transport>(aws::testing::test_transport(), journal.bucket);
+  auto options = journal.options();
+  options.snapshot_part_bytes = 5u << 20;  // several parts, each slow
+  P::Options o;
+  o.business = add_blob;
+  o.storage = detail::make_aws_storage(options, slow);
+  o.snapshot_on_open = false;
+  P p(std::move(o));
+  for (int i = 0; i < 20; ++i) p.handle(pattern(1'000'000, static_cast<char>(i)));  // ~20 MB state
+  std::atomic<bool> snapshot_done{false};
+  std::thread snapshotter([&] {
+    p.snapshot();
+    snapshot_done = true;
+  });
+  int handled_during_snapshot = 0;
+  while (!snapshot_done) {
+    p.handle("during");
+    if (!snapshot_done) ++handled_during_snapshot;
+  }
+  snapshotter.join();
+  EXPECT_GE(slow->s3_requests.load(), 4);  // create, parts, complete: each delayed
+  EXPECT_GT(handled_during_snapshot, 10) << "writers stalled behind the snapshot upload";
+  const auto live = p.state();
+  p.close();
+  auto again = open_blobs(journal.open());
+  EXPECT_EQ(again->state()->items.size(), live->items.size());
+  EXPECT_EQ(again->state()->items.back(), "during");
+}
+
+}  // namespace
+}  // namespace prevayler::testing
