@@ -78,7 +78,7 @@ TEST(FileTakeover, SecondHostTakesOverAndLosesNothing) {
     } catch (const std::exception& e) {
       ADD_FAILURE() << "B failed: " << e.what() << " (round " << round << ", seed " << seed << ")";
     }
-    for (int wait = 0; wait < 300 && stopped < producers_a; ++wait) {
+    for (int wait = 0; wait < 1000 && stopped < producers_a; ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     stop = true;

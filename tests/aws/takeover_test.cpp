@@ -89,7 +89,7 @@ TEST(Takeover, SecondWriterTakesOverAndLosesNothing) {
       return;
     }
     // A must now fail: give its producers time to hit the seal.
-    for (int wait = 0; wait < 200 && superseded < producers_a; ++wait) {
+    for (int wait = 0; wait < 1000 && superseded < producers_a; ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     stop = true;
