@@ -593,44 +593,55 @@ class AwsStorage : public Storage {
           stop_prefetch();
           return false;
         }
-        ++c.expected;
-        const DecodedRecord record = decode_record(item.content, where);
-        if (record.type == RecordType::seal) {
-          drop_partial_fragments(c, "followed by a seal");
+        if (apply_item(c, item, handler)) {
           stop_prefetch();
-          c = ReplayCursor{};
-          c.segment = record.next_segment;
           return true;
         }
-        if (record.type == RecordType::fragment) {
-          const bool continues =
-              c.fragments_count != 0 && record.fragment_index == c.fragments_next &&
-              record.fragment_count == c.fragments_count && record.writer_id == c.fragments_writer;
-          if (!continues) {
-            drop_partial_fragments(c, "followed by another record");
-            if (record.fragment_index != 0) {
-              options_.warn(where + ": ignored a stray fragment " +
-                            std::to_string(record.fragment_index) + " of " +
-                            std::to_string(record.fragment_count));
-              continue;
-            }
-            c.fragments_count = record.fragment_count;
-            c.fragments_writer = record.writer_id;
-            c.fragments_first_order = item.order;
-          }
-          c.fragments.append(record.fragment_bytes);
-          if (++c.fragments_next < c.fragments_count) continue;
-          const std::string whole = std::move(c.fragments);
-          c.fragments.clear();
-          c.fragments_next = c.fragments_count = 0;
-          deliver(handler, segment, c.fragments_first_order, decode_record(whole, where));
-          continue;
-        }
-        drop_partial_fragments(c, "followed by another record");
-        deliver(handler, segment, item.order, record);
       }
       if (!page.last_evaluated_order) return false;
     }
+  }
+
+  // Applies the item at c.expected. Returns true when it is a seal (the
+  // cursor then points at the start of the next segment).
+  bool apply_item(ReplayCursor& c, const aws::JournalItem& item, RecoveryHandler& handler) {
+    const std::uint64_t segment = c.segment;
+    const std::string where = item_name(segment, item.order);
+    ++c.expected;
+    const DecodedRecord record = decode_record(item.content, where);
+    if (record.type == RecordType::seal) {
+      drop_partial_fragments(c, "followed by a seal");
+      c = ReplayCursor{};
+      c.segment = record.next_segment;
+      return true;
+    }
+    if (record.type == RecordType::fragment) {
+      const bool continues = c.fragments_count != 0 && record.fragment_index == c.fragments_next &&
+                             record.fragment_count == c.fragments_count &&
+                             record.writer_id == c.fragments_writer;
+      if (!continues) {
+        drop_partial_fragments(c, "followed by another record");
+        if (record.fragment_index != 0) {
+          options_.warn(where + ": ignored a stray fragment " +
+                        std::to_string(record.fragment_index) + " of " +
+                        std::to_string(record.fragment_count));
+          return false;
+        }
+        c.fragments_count = record.fragment_count;
+        c.fragments_writer = record.writer_id;
+        c.fragments_first_order = item.order;
+      }
+      c.fragments.append(record.fragment_bytes);
+      if (++c.fragments_next < c.fragments_count) return false;
+      const std::string whole = std::move(c.fragments);
+      c.fragments.clear();
+      c.fragments_next = c.fragments_count = 0;
+      deliver(handler, segment, c.fragments_first_order, decode_record(whole, where));
+      return false;
+    }
+    drop_partial_fragments(c, "followed by another record");
+    deliver(handler, segment, item.order, record);
+    return false;
   }
 
   // Seals the tail so that no earlier writer can get another event
@@ -641,14 +652,20 @@ class AwsStorage : public Storage {
     for (;;) {
       std::string seal;
       encode_seal_record(seal, writer_id_, c.segment + 1);
-      if (!put_or_conflict(c.segment, c.expected, seal)) {
+      auto conflict = put_or_conflict(c.segment, c.expected, seal);
+      if (!conflict) {
         drop_partial_fragments(c, "sealed off by a new owner");
         segment_ = c.segment + 1;
         next_order_ = 1;
         return;
       }
+      // Apply what is there straight from the conditional failure's
+      // ALL_OLD and try the next order at once: a fresh Query per attempt
+      // would let a busy old owner, one round trip ahead, win every time.
       c.gap = false;
-      replay(c, handler);
+      if (apply_item(c, aws::JournalItem{c.expected, std::move(*conflict)}, handler)) {
+        replay(c, handler);  // another new owner sealed it: follow
+      }
     }
   }
 
