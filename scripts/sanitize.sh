@@ -36,7 +36,7 @@ if [ -z "$filter" ] && [ "$fast" = 1 ]; then
   # These spawn child processes (crash worker, prevayler-bank, prevayler-aws)
   # over and over; under a sanitizer each start costs seconds. The library
   # code they exercise is covered by the other tests in-process.
-  filter="-CrashTest.*:Simulation.*:*BankExample*:*BankAws*:*ToolTest*"
+  filter="-CrashTest.*:AwsCrashTest.*:Simulation.*:*BankExample*:*BankAws*:*ToolTest*:*PrevaylerAwsTool*:*TwoHundred*:*SixtyFour*"
 fi
 jobs="${JOBS:-2}"
 export PREVAYLER_CRASH_KILLS="${PREVAYLER_CRASH_KILLS:-10}"
