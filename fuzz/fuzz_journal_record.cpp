@@ -50,6 +50,9 @@ std::string encode(const DecodedRecord& r) {
     case RecordType::seal:
       encode_seal_record(out, r.writer_id, r.next_segment);
       break;
+    case RecordType::segment_start:
+      encode_segment_start_record(out, r.writer_id, r.previous_end);
+      break;
   }
   return out;
 }
@@ -57,7 +60,8 @@ std::string encode(const DecodedRecord& r) {
 bool same(const DecodedRecord& a, const DecodedRecord& b) {
   return a.type == b.type && a.writer_id == b.writer_id && a.entries == b.entries &&
          a.fragment_index == b.fragment_index && a.fragment_count == b.fragment_count &&
-         a.fragment_bytes == b.fragment_bytes && a.next_segment == b.next_segment;
+         a.fragment_bytes == b.fragment_bytes && a.next_segment == b.next_segment &&
+         a.previous_end == b.previous_end;
 }
 
 void check_record(std::string_view input) {
