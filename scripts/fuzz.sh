@@ -15,6 +15,7 @@ seconds="${1:-20}"
 jobs="${JOBS:-2}"
 build="$root/build-fuzz"
 targets="${FUZZ_TARGETS:-fuzz_journal_record fuzz_file_recovery fuzz_dynamodb_json fuzz_s3_xml}"
+bash scripts/install-deps.sh --fuzz
 
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPREVAYLER_FUZZ=ON -DPREVAYLER_BUILD_TESTS=OFF -DPREVAYLER_BUILD_EXAMPLES=OFF \

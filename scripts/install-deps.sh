@@ -2,6 +2,7 @@
 # Installs what prevayler-cpp needs on Debian 12, skipping what is there.
 #   scripts/install-deps.sh          build dependencies
 #   scripts/install-deps.sh --test   also the test tools (moto_server)
+#   scripts/install-deps.sh --fuzz   also clang-14 and its libFuzzer runtime
 set -euo pipefail
 
 packages=(
@@ -10,10 +11,19 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
 )
 with_test=0
-[ "${1:-}" = "--test" ] && with_test=1
-if [ "$with_test" = 1 ]; then
-  packages+=(python3 python3-venv python3-pip)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test)
+      with_test=1
+      packages+=(python3 python3-venv python3-pip)
+      ;;
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *)
+      echo "usage: $0 [--test] [--fuzz]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -39,6 +39,7 @@ if [ -z "$filter" ] && [ "$fast" = 1 ]; then
   filter="-CrashTest.*:AwsCrashTest.*:Simulation.*:*BankExample*:*BankAws*:*ToolTest*:*PrevaylerAwsTool*:*TwoHundred*:*SixtyFour*"
 fi
 jobs="${JOBS:-2}"
+bash scripts/install-deps.sh --test
 export PREVAYLER_CRASH_KILLS="${PREVAYLER_CRASH_KILLS:-10}"
 
 # moto_server for the AWS tests, from the venv scripts/install-deps.sh makes.
