@@ -1,15 +1,31 @@
-// The DynamoDB+S3 journal against an endpoint (moto_server in
-// bench/run_aws_bench.sh): events/s and latency with 1 and 64 producers,
-// 100-byte events, group commit on and off (off = the seed's algorithm: one
-// synchronous PutItem per event, one at a time), and replay events/s.
+// The DynamoDB+S3 journal against an endpoint (moto_server, possibly behind
+// prevayler_latency_proxy: see bench/run_all.sh). Prints one figure per
+// line, `name value unit`:
 //
-//   prevayler_aws_bench --endpoint URL [--seconds S] [--replay-events N]
+//   {batched|unbatched}.pN.events_per_s / events_per_write / p50_ms / p99_ms
+//       N producers calling handle() for --seconds, 100-byte encoded events.
+//       "unbatched" is our library with batching off: one event per PutItem
+//       (batch_events_max = 1) and one write at a time
+//       (writes_in_flight_max = 1 when the library has it), i.e. the seed's
+//       algorithm. "batched" is the default configuration (group commit, and
+//       pipelined writes when the library has them), or --max-in-flight N.
+//   replay.events / replay.seconds / replay.events_per_s
+//       (--replay-events E) E events written by 64 producers, then the time
+//       to open the journal again (recovery), without snapshot_on_open.
+//
+//   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
+//       [--batching on|off|both] [--max-in-flight N] [--replay-events E]
+//       [--table-prefix NAME]
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cereal/types/string.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +41,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t event_bytes = 100;
+constexpr std::size_t cereal_length_bytes = 8;
 
 struct Count {
   std::uint64_t events = 0;
@@ -40,6 +57,23 @@ struct Target {
   std::string table;
   std::string bucket;
 };
+
+void print(const std::string& name, double value, const char* unit) {
+  std::printf("%s %.6g %s\n", name.c_str(), value, unit);
+  std::fflush(stdout);
+}
+
+// The pipeline depth option is being added to the library; the benchmark
+// builds with and without it.
+template <class Limits>
+bool set_writes_in_flight_max(Limits& limits, std::size_t n) {
+  if constexpr (requires { limits.writes_in_flight_max = n; }) {
+    limits.writes_in_flight_max = n;
+    return true;
+  } else {
+    return false;
+  }
+}
 
 Target make_target(const std::string& endpoint, const std::string& name) {
   namespace aws = prevayler::aws;
@@ -62,7 +96,8 @@ Target make_target(const std::string& endpoint, const std::string& name) {
   return {endpoint, name, name};
 }
 
-P::Options options(const Target& target, bool group_commit) {
+// max_in_flight: 0 leaves the library's default.
+P::Options options(const Target& target, bool batching, std::size_t max_in_flight) {
   P::Options o;
   o.business = [](const Count& c, const std::string&, prevayler::Timestamp) {
     return Count{c.events + 1};
@@ -73,20 +108,33 @@ P::Options options(const Target& target, bool group_commit) {
   s.region = "us-east-1";
   s.endpoint = target.endpoint;
   s.credentials = prevayler::AwsCredentials{"bench", "bench", ""};
+  if (!batching) {
+    o.limits.batch_events_max = 1;
+    set_writes_in_flight_max(o.limits, 1);
+  } else if (max_in_flight > 0) {
+    set_writes_in_flight_max(o.limits, max_in_flight);
+    set_writes_in_flight_max(s, max_in_flight);
+  }
   o.storage = prevayler::make_aws_storage(s);
-  if (!group_commit) o.limits.batch_events_max = 1;
   return o;
 }
 
-void run(const Target& target, int producers, bool group_commit, double seconds) {
-  P p(options(target, group_commit));
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(sorted.size() * p))];
+}
+
+void run(const Target& target, int producers, bool batching, std::size_t max_in_flight,
+         double seconds) {
+  P p(options(target, batching, max_in_flight));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
   std::vector<std::thread> threads;
+  const auto before_stats = p.stats();
   const auto start = Clock::now();
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
-      const std::string event(event_bytes - 8, 'e');  // + cereal's 8-byte length = 100
+      const std::string event(event_bytes - cereal_length_bytes, 'e');
       while (!stop.load(std::memory_order_relaxed)) {
         const auto before = Clock::now();
         p.handle(event);
@@ -100,38 +148,51 @@ void run(const Target& target, int producers, bool group_commit, double seconds)
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto stats = p.stats();
+  const auto events = stats.events_journaled - before_stats.events_journaled;
+  const auto writes = stats.journal_writes - before_stats.journal_writes;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  std::printf(
-      "%-16s %3d producer(s): %10.0f events/s %8.1f events/write  p50 %7.2f ms  p99 %7.2f ms\n",
-      group_commit ? "group commit" : "one per PutItem", producers,
-      static_cast<double>(stats.events_journaled) / elapsed,
-      static_cast<double>(stats.events_journaled) /
-          static_cast<double>(std::max<std::uint64_t>(1, stats.journal_writes)),
-      all.empty() ? 0 : all[all.size() / 2], all.empty() ? 0 : all[all.size() * 99 / 100]);
+  const std::string name =
+      std::string(batching ? "batched" : "unbatched") + ".p" + std::to_string(producers) + ".";
+  print(name + "events_per_s", static_cast<double>(events) / elapsed, "events/s");
+  print(name + "events_per_write",
+        static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
+        "events");
+  print(name + "p50_ms", percentile(all, 0.50), "ms");
+  print(name + "p99_ms", percentile(all, 0.99), "ms");
 }
 
-void replay(const Target& target, std::uint64_t events) {
+void replay(const Target& target, std::uint64_t events, std::size_t max_in_flight) {
   {
-    P p(options(target, true));
+    P p(options(target, true, max_in_flight));
     std::atomic<std::uint64_t> sent{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 64; ++t) {
       threads.emplace_back([&] {
-        const std::string event(event_bytes - 8, 'r');
+        const std::string event(event_bytes - cereal_length_bytes, 'r');
         while (sent.fetch_add(1) < events) p.handle(event);
       });
     }
     for (auto& t : threads) t.join();
   }
+  P::Options o = options(target, true, max_in_flight);
+  o.snapshot_on_open = false;
   const auto start = Clock::now();
-  P p(options(target, true));
+  P p(std::move(o));
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("replay of %llu events (%llu-byte): %.2f s, %.0f events/s\n",
-              static_cast<unsigned long long>(p.stats().events_replayed),
-              static_cast<unsigned long long>(event_bytes), elapsed,
-              static_cast<double>(p.stats().events_replayed) / elapsed);
+  const auto replayed = p.stats().events_replayed;
+  print("replay.events", static_cast<double>(replayed), "events");
+  print("replay.seconds", elapsed, "s");
+  print("replay.events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+}
+
+std::vector<int> parse_list(const std::string& text) {
+  std::vector<int> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) values.push_back(std::atoi(item.c_str()));
+  return values;
 }
 
 }  // namespace
@@ -139,25 +200,64 @@ void replay(const Target& target, std::uint64_t events) {
 int main(int argc, char** argv) {
   std::string endpoint;
   double seconds = 5;
-  std::uint64_t replay_events = 100'000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--endpoint")) endpoint = argv[i + 1];
-    if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--replay-events"))
-      replay_events = std::strtoull(argv[i + 1], nullptr, 10);
-  }
-  if (endpoint.empty()) {
-    std::fprintf(stderr,
-                 "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--replay-events N]\n");
-    return 2;
-  }
-  std::printf("AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(), event_bytes,
-              seconds);
-  int n = 0;
-  for (bool group_commit : {false, true}) {
-    for (int producers : {1, 64}) {
-      run(make_target(endpoint, "bench-" + std::to_string(n++)), producers, group_commit, seconds);
+  std::vector<int> producers = {1, 8, 64};
+  std::string batching = "both";
+  std::size_t max_in_flight = 0;
+  std::uint64_t replay_events = 0;
+  std::string prefix = "bench-" + std::to_string(::getpid());
+  bool usage = false;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string arg = argv[i];
+    if (i + 1 >= argc) {
+      usage = true;
+      break;
+    }
+    const std::string value = argv[i + 1];
+    if (arg == "--endpoint") {
+      endpoint = value;
+    } else if (arg == "--seconds") {
+      seconds = std::atof(value.c_str());
+    } else if (arg == "--producers") {
+      producers = parse_list(value);
+    } else if (arg == "--batching") {
+      batching = value;
+    } else if (arg == "--max-in-flight") {
+      max_in_flight = std::strtoull(value.c_str(), nullptr, 10);
+      prevayler::WriterLimits probe;
+      if (!set_writes_in_flight_max(probe, max_in_flight)) {
+        std::fprintf(stderr,
+                     "--max-in-flight: this library has no WriterLimits::writes_in_flight_max\n");
+        return 2;
+      }
+    } else if (arg == "--replay-events") {
+      replay_events = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (arg == "--table-prefix") {
+      prefix = value;
+    } else {
+      usage = true;
     }
   }
-  replay(make_target(endpoint, "bench-replay"), replay_events);
+  if (endpoint.empty() || usage || (batching != "on" && batching != "off" && batching != "both")) {
+    std::fprintf(stderr,
+                 "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
+                 "[--batching on|off|both] [--max-in-flight N] [--replay-events E] "
+                 "[--table-prefix NAME]\n");
+    return 2;
+  }
+  prevayler::WriterLimits probe;
+  print("pipeline_option", set_writes_in_flight_max(probe, 0) ? 1 : 0, "bool");
+  std::printf("# AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(),
+              event_bytes, seconds);
+  int n = 0;
+  for (bool batch : {false, true}) {
+    if ((batch && batching == "off") || (!batch && batching == "on")) continue;
+    for (int count : producers) {
+      if (count <= 0) continue;  // --producers 0: the replay only
+      run(make_target(endpoint, prefix + "-" + std::to_string(n++)), count, batch, max_in_flight,
+          seconds);
+    }
+  }
+  if (replay_events > 0) {
+    replay(make_target(endpoint, prefix + "-replay"), replay_events, max_in_flight);
+  }
 }

@@ -1,18 +1,34 @@
-// Journal throughput of the file storage: events/s for 1 and 64 producer
-// threads, 100-byte events, fsync on, and the mean number of events per
-// journal write (group commit). The baseline in the same run is a bare
-// loop of write(100 bytes) + fdatasync on the same disk.
+// The file storage, fsync on. Prints one figure per line, `name value unit`,
+// for bench/run_all.sh to collect:
 //
-//   prevayler_journal_bench [--seconds S] [--dir PATH]
+//   prevayler.pN.events_per_s / events_per_write / p50_us / p99_us
+//       N producer threads calling handle() for --seconds, events of
+//       --event-bytes encoded bytes (a string of that size minus cereal's
+//       8-byte length);
+//   prevayler.pN.reads_per_s
+//       with --readers R: state() calls per second by R reader threads while
+//       the N producers run;
+//   bare.writes_per_s   (--bare) the baseline: a loop of write(--event-bytes
+//       bytes) + fdatasync on the same disk;
+//   replay.events / replay.seconds / replay.events_per_s
+//       (--replay-events E) E events written by 64 producers, then the time
+//       to open the directory again (recovery), without snapshot_on_open.
+//
+//   prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64]
+//       [--event-bytes 100] [--readers R] [--bare] [--no-prevayler]
+//       [--replay-events E]
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cereal/types/string.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +38,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::size_t cereal_length_bytes = 8;
 
 struct Count {
   std::uint64_t events = 0;
@@ -30,35 +47,47 @@ struct Count {
     a(events);
   }
 };
+using P = prevayler::Prevayler<Count, std::string>;
 
-struct Result {
-  double events_per_s = 0;
-  double events_per_write = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-};
+void print(const std::string& name, double value, const char* unit) {
+  std::printf("%s %.6g %s\n", name.c_str(), value, unit);
+  std::fflush(stdout);
+}
 
-// The encoded event is a 100-byte string (plus cereal's 8-byte length).
-constexpr std::size_t event_bytes = 100;
+std::string event_of(std::size_t encoded_bytes, char fill) {
+  return std::string(encoded_bytes > cereal_length_bytes ? encoded_bytes - cereal_length_bytes : 0,
+                     fill);
+}
 
-Result run_prevayler(const std::filesystem::path& dir, int producers, double seconds) {
-  std::filesystem::remove_all(dir);
-  prevayler::Prevayler<Count, std::string>::Options options;
-  options.business = [](const Count& c, const std::string&, prevayler::Timestamp) {
+P::Options options(const std::filesystem::path& dir) {
+  P::Options o;
+  o.business = [](const Count& c, const std::string&, prevayler::Timestamp) {
     return Count{c.events + 1};
   };
   prevayler::FileStorageOptions storage;
   storage.directory = dir;
-  options.storage = prevayler::make_file_storage(storage);
-  prevayler::Prevayler<Count, std::string> p(std::move(options));
+  o.storage = prevayler::make_file_storage(storage);
+  return o;
+}
 
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(sorted.size() * p))];
+}
+
+void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
+                   std::size_t event_bytes, double seconds) {
+  std::filesystem::remove_all(dir);
+  P p(options(dir));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
+  std::vector<std::uint64_t> reads(readers);
   std::vector<std::thread> threads;
+  const auto before_stats = p.stats();
   const auto start = Clock::now();
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
-      const std::string event(event_bytes, static_cast<char>('a' + t % 26));
+      const std::string event = event_of(event_bytes, static_cast<char>('a' + t % 26));
       while (!stop.load(std::memory_order_relaxed)) {
         const auto before = Clock::now();
         p.handle(event);
@@ -67,24 +96,45 @@ Result run_prevayler(const std::filesystem::path& dir, int producers, double sec
       }
     });
   }
+  std::atomic<std::uint64_t> sink{0};
+  for (int r = 0; r < readers; ++r) {
+    threads.emplace_back([&, r] {
+      std::uint64_t n = 0;
+      std::uint64_t seen = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 64; ++i) seen += p.state()->events;
+        n += 64;
+      }
+      reads[r] = n;
+      sink += seen;
+    });
+  }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto stats = p.stats();
+  const auto events = stats.events_journaled - before_stats.events_journaled;
+  const auto writes = stats.journal_writes - before_stats.journal_writes;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  Result r;
-  r.events_per_s = static_cast<double>(stats.events_journaled) / elapsed;
-  r.events_per_write = static_cast<double>(stats.events_journaled) /
-                       static_cast<double>(std::max<std::uint64_t>(1, stats.journal_writes));
-  r.p50_us = all.empty() ? 0 : all[all.size() / 2];
-  r.p99_us = all.empty() ? 0 : all[all.size() * 99 / 100];
-  return r;
+  const std::string name = "prevayler.p" + std::to_string(producers) + ".";
+  print(name + "events_per_s", static_cast<double>(events) / elapsed, "events/s");
+  print(name + "events_per_write",
+        static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
+        "events");
+  print(name + "p50_us", percentile(all, 0.50), "us");
+  print(name + "p99_us", percentile(all, 0.99), "us");
+  if (readers > 0) {
+    std::uint64_t total = 0;
+    for (auto n : reads) total += n;
+    print(name + "reads_per_s", static_cast<double>(total) / elapsed, "reads/s");
+    print(name + "readers", readers, "threads");
+  }
 }
 
-double run_bare_fdatasync(const std::filesystem::path& dir, double seconds) {
+void run_bare_fdatasync(const std::filesystem::path& dir, std::size_t event_bytes, double seconds) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto path = dir / "bare.log";
@@ -106,7 +156,42 @@ double run_bare_fdatasync(const std::filesystem::path& dir, double seconds) {
     ++writes;
   }
   ::close(fd);
-  return static_cast<double>(writes) / std::chrono::duration<double>(Clock::now() - start).count();
+  print("bare.writes_per_s",
+        static_cast<double>(writes) / std::chrono::duration<double>(Clock::now() - start).count(),
+        "writes/s");
+}
+
+void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::size_t event_bytes) {
+  std::filesystem::remove_all(dir);
+  {
+    P p(options(dir));
+    std::atomic<std::uint64_t> sent{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 64; ++t) {
+      threads.emplace_back([&] {
+        const std::string event = event_of(event_bytes, 'r');
+        while (sent.fetch_add(1) < events) p.handle(event);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  P::Options o = options(dir);
+  o.snapshot_on_open = false;
+  const auto start = Clock::now();
+  P p(std::move(o));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const auto replayed = p.stats().events_replayed;
+  print("replay.events", static_cast<double>(replayed), "events");
+  print("replay.seconds", elapsed, "s");
+  print("replay.events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+}
+
+std::vector<int> parse_list(const char* text) {
+  std::vector<int> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) values.push_back(std::atoi(item.c_str()));
+  return values;
 }
 
 }  // namespace
@@ -114,20 +199,44 @@ double run_bare_fdatasync(const std::filesystem::path& dir, double seconds) {
 int main(int argc, char** argv) {
   double seconds = 3;
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "prevayler-journal-bench";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
-    if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+  std::vector<int> producers = {1, 64};
+  std::size_t event_bytes = 100;
+  int readers = 0;
+  bool bare = false;
+  bool prevayler_runs = true;
+  std::uint64_t replay_events = 0;
+  for (int i = 1; i < argc; ++i) {
+    const char* value = i + 1 < argc ? argv[i + 1] : "";
+    if (!std::strcmp(argv[i], "--bare")) {
+      bare = true;
+    } else if (!std::strcmp(argv[i], "--no-prevayler")) {
+      prevayler_runs = false;
+    } else if (!std::strcmp(argv[i], "--seconds")) {
+      seconds = std::atof(value), ++i;
+    } else if (!std::strcmp(argv[i], "--dir")) {
+      dir = value, ++i;
+    } else if (!std::strcmp(argv[i], "--producers")) {
+      producers = parse_list(value), ++i;
+    } else if (!std::strcmp(argv[i], "--event-bytes")) {
+      event_bytes = std::strtoull(value, nullptr, 10), ++i;
+    } else if (!std::strcmp(argv[i], "--readers")) {
+      readers = std::atoi(value), ++i;
+    } else if (!std::strcmp(argv[i], "--replay-events")) {
+      replay_events = std::strtoull(value, nullptr, 10), ++i;
+    } else {
+      std::fprintf(stderr,
+                   "usage: prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64] "
+                   "[--event-bytes N] [--readers R] [--bare] [--no-prevayler] "
+                   "[--replay-events E]\n");
+      return 2;
+    }
   }
-  std::printf("file journal, %zu-byte events, fsync on, %.1f s per run, dir %s\n", event_bytes,
+  std::printf("# file journal, %zu-byte events, fsync on, %.1f s per run, dir %s\n", event_bytes,
               seconds, dir.c_str());
-  const double bare = run_bare_fdatasync(dir, seconds);
-  std::printf("%-34s %12.0f writes/s\n", "bare write+fdatasync loop", bare);
-  for (int producers : {1, 64}) {
-    const Result r = run_prevayler(dir, producers, seconds);
-    std::printf(
-        "prevayler, %2d producer(s): %12.0f events/s  %8.1f events/write  p50 %8.1f us  p99 "
-        "%8.1f us  (%.2fx the bare loop)\n",
-        producers, r.events_per_s, r.events_per_write, r.p50_us, r.p99_us, r.events_per_s / bare);
+  if (bare) run_bare_fdatasync(dir, event_bytes, seconds);
+  if (prevayler_runs) {
+    for (int n : producers) run_prevayler(dir, n, readers, event_bytes, seconds);
   }
+  if (replay_events > 0) run_replay(dir, replay_events, event_bytes);
   std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The seed's journal algorithm with boto3, for comparison: one synchronous
-PutItem per event under a lock (prevayler-clj-aws), THREADS producers.
+PutItem per event under a lock (prevayler-clj-aws), THREADS producers
+(1, 8, 64, ...), 100-byte events. Prints `name value unit` lines:
+
+    seed.tN.events_per_s / p50_ms / p99_ms
 
     seed_boto3.py --endpoint URL --table T [--threads N] [--seconds S]
 """
@@ -55,6 +58,15 @@ for t in threads:
     t.join()
 elapsed = time.monotonic() - start
 latencies.sort()
-print("boto3 seed algorithm %3d producer(s): %10.0f events/s  p50 %7.2f ms  p99 %7.2f ms" % (
-    args.threads, order[0] / elapsed, 1000 * latencies[len(latencies) // 2],
-    1000 * latencies[len(latencies) * 99 // 100]))
+
+
+def percentile(p):
+    if not latencies:
+        return 0.0
+    return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * p))]
+
+
+name = "seed.t%d." % args.threads
+print("%sevents_per_s %.6g events/s" % (name, order[0] / elapsed))
+print("%sp50_ms %.6g ms" % (name, percentile(0.50)))
+print("%sp99_ms %.6g ms" % (name, percentile(0.99)))

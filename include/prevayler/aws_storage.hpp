@@ -57,9 +57,26 @@ struct AwsStorageOptions {
   // How long an append keeps re-sending a write whose outcome is unknown
   // (time-out, reset, 5xx) before the instance stops (StorageFailedError).
   std::chrono::milliseconds unknown_outcome_budget{30'000};
+  // Journal writes (PutItem of one group commit) in flight at once, each on
+  // its own connection. Events are still acknowledged in journal order; a
+  // write that fails fails every later one in flight, and if one of those
+  // had already landed the instance stops (a restart recovers exactly the
+  // journal). 1 writes one item at a time. See also
+  // WriterLimits::writes_in_flight_max.
+  std::size_t writes_in_flight_max = 4;
   // Snapshots up to this size go up in one PutObject; larger ones stream as
-  // a multipart upload of parts of this size.
+  // a multipart upload of parts of this size (at least S3's 5 MiB minimum).
+  // Recovery downloads the snapshot in ranged GETs of this size.
   std::size_t snapshot_part_bytes = std::size_t{8} << 20;
+  // Parts uploaded, and ranges downloaded, at the same time (at least 1).
+  // Memory of a snapshot upload or download: about
+  // 2 x (snapshot_parallel_requests + 1) x snapshot_part_bytes.
+  std::uint32_t snapshot_parallel_requests = 4;
+  // Snapshots are compressed with zstd (format version 2, docs/format.md)
+  // as they stream up. Uncompressed snapshot objects are read either way.
+  bool compress_snapshots = true;
+  // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster still.
+  int snapshot_compression_level = 1;
   // Retention: 0 keeps the whole journal (the seed's behaviour). N > 0
   // deletes, once a new snapshot is durable, the journal segments that only
   // snapshots older than the last N this instance read or wrote need.

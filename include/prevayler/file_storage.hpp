@@ -33,6 +33,12 @@ struct FileStorageOptions {
   // once a new snapshot is durable, the snapshots older than the newest N
   // and the journal segments only those need.
   std::uint32_t keep_snapshots = 0;
+  // Snapshots are compressed with zstd (format version 2, docs/format.md)
+  // as they are written, in bounded memory. Uncompressed snapshots, old or
+  // new, are read either way.
+  bool compress_snapshots = true;
+  // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster still.
+  int snapshot_compression_level = 1;
   // Receives recovery warnings (a torn record cut off the journal's end).
   // Default: print to stderr.
   std::function<void(const std::string&)> warn;

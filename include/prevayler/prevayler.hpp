@@ -42,6 +42,11 @@ struct WriterLimits {
   // handle() blocks while this many bytes of accepted events wait for the
   // journal, so a slow disk slows producers instead of exhausting memory.
   std::size_t pending_bytes_max = 64u << 20;
+  // Most journal writes in flight at once. 0: as many as the storage
+  // pipelines (AwsStorageOptions::writes_in_flight_max; the file storage
+  // writes one at a time). 1 turns pipelining off. Events are acknowledged
+  // in order either way, and a failed write acknowledges nothing after it.
+  std::size_t writes_in_flight_max = 0;
 };
 
 template <class State, class Event>
@@ -125,6 +130,17 @@ class Prevayler {
     return std::static_pointer_cast<const State>(engine_->state());
   }
 
+  // Calls `reader(const State&)` with the current state and returns what it
+  // returns: the same state state() would give, without touching the
+  // state's shared reference count, so reader threads on different cores
+  // do not contend. Each thread keeps a reference to the last state it
+  // read until it reads again (or exits); `reader` must not keep the
+  // reference it is given beyond the call. Thread-safe.
+  template <class Reader>
+  decltype(auto) read(Reader&& reader) const {
+    return std::forward<Reader>(reader)(*static_cast<const State*>(engine_->current_state()));
+  }
+
   // Persists the current state so a later recovery starts there and does
   // not call the business function for earlier events. Writers do not stall
   // while it is written: the cut is one quick step in the journal, and the
@@ -197,7 +213,7 @@ class Prevayler {
     return std::make_unique<detail::Engine>(
         std::move(hooks), std::move(options.storage),
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
-                             options.limits.pending_bytes_max},
+                             options.limits.pending_bytes_max, options.limits.writes_in_flight_max},
         options.snapshot_on_open);
   }
 

@@ -75,10 +75,20 @@ class SnapshotWriter {
   virtual void commit() = 0;
 };
 
+// An append in flight, from Storage::start_append().
+class PendingAppend {
+ public:
+  virtual ~PendingAppend() = default;
+  // Blocks until the batch is durable; throws like Storage::append().
+  virtual void wait() = 0;
+};
+
 // Contract for implementations. The core calls recover() once, then
-// append() and begin_snapshot() from a single writer thread (never
-// concurrently with each other), and close() last. SnapshotWriter::stream()
-// and commit() run on another thread, concurrently with append().
+// append(), start_append() and begin_snapshot() from a single writer thread
+// (never concurrently with each other), and close() last. The waits of
+// pending appends run on another thread, in the order the appends were
+// started. SnapshotWriter::stream() and commit() run on another thread,
+// concurrently with appends.
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -94,6 +104,23 @@ class Storage {
   // removed what it wrote (then throws StorageError and stays usable), or
   // throws StorageFailedError and refuses further appends.
   virtual void append(const EntryBatch& batch) = 0;
+
+  // Pipelining, for storages where one write takes a network round trip:
+  // at most this many start_append()s may be pending (started, and their
+  // wait() not yet returned) at once. 1 (the default) means appends are
+  // synchronous and start_append() is never called.
+  virtual std::size_t appends_in_flight_max() const { return 1; }
+
+  // Starts appending `batch` after every batch started or appended before
+  // it; the core calls wait() on each pending append in start order, and
+  // acknowledges a batch only when its wait() and every earlier one
+  // returned. When one fails, every pending append started after it must
+  // fail too (its events were computed from states that will never exist),
+  // and once they have all been waited for the storage is either usable
+  // with none of them journaled (StorageError) or refuses further appends
+  // (StorageFailedError). begin_snapshot() is only called with nothing
+  // pending. The default appends synchronously.
+  virtual std::unique_ptr<PendingAppend> start_append(EntryBatch batch);
 
   // Starts a new segment: entries appended after this call belong to it
   // and are replayed after the snapshot the returned writer produces.

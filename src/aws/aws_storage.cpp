@@ -1,6 +1,8 @@
 #include "aws/aws_storage_impl.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <iostream>
@@ -14,10 +16,12 @@
 #include "aws/curl_transport.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/s3.hpp"
+#include "aws/s3_snapshot.hpp"
 #include "core/container_header.hpp"
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
+#include "core/task_pool.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
@@ -29,271 +33,12 @@ constexpr std::size_t item_content_bytes_max = 350 * 1024;
 static_assert(item_content_bytes_max + 1024 < aws::dynamodb_item_bytes_max,
               "a journal item must fit DynamoDB's item limit with its key");
 constexpr std::size_t aws_entry_bytes_max = std::size_t{256} << 20;
-constexpr std::size_t snapshot_read_chunk_bytes = std::size_t{8} << 20;
 constexpr std::chrono::milliseconds unknown_outcome_backoff_max{2000};
 
 std::uint64_t random_writer_id() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
-
-// Streams the snapshot object from S3 in ranged GETs, the next range
-// fetched while the codec consumes the current one, checksumming the body.
-class S3SnapshotReader : public std::streambuf {
- public:
-  S3SnapshotReader(aws::S3Client& s3, std::string bucket, std::string key, std::string first_chunk,
-                   std::uint64_t body_end)
-      : s3_(s3), bucket_(std::move(bucket)), key_(std::move(key)), body_end_(body_end) {
-    // The first chunk holds the header; the body starts after it.
-    position_ = std::min<std::uint64_t>(first_chunk.size(), body_end_);
-    chunk_ = std::move(first_chunk);
-    chunk_.resize(position_);
-    chunk_.erase(0, snapshot_header_bytes);
-    start_prefetch();
-    expose_chunk();
-  }
-  ~S3SnapshotReader() override {
-    if (next_.valid()) next_.wait();
-  }
-  std::uint32_t body_crc() const { return crc_; }
-  // Reads and checksums whatever the codec did not consume.
-  void drain() {
-    while (underflow() != traits_type::eof()) setg(egptr(), egptr(), egptr());
-    consume_current();
-  }
-
- protected:
-  int_type underflow() override {
-    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    consume_current();
-    if (!next_.valid()) return traits_type::eof();
-    chunk_ = next_.get();
-    start_prefetch();
-    expose_chunk();
-    if (chunk_.empty()) return traits_type::eof();
-    return traits_type::to_int_type(chunk_[0]);
-  }
-
- private:
-  void expose_chunk() {
-    setg(chunk_.data(), chunk_.data(), chunk_.data() + chunk_.size());
-    counted_ = false;
-  }
-  void consume_current() {
-    if (!counted_) {
-      crc_ = crc32c_extend(crc_, chunk_.data(), chunk_.size());
-      counted_ = true;
-    }
-  }
-  void start_prefetch() {
-    if (position_ >= body_end_) return;
-    const std::uint64_t first = position_;
-    const std::uint64_t last = std::min(body_end_, first + snapshot_read_chunk_bytes) - 1;
-    position_ = last + 1;
-    next_ = std::async(std::launch::async, [this, first, last] {
-      return s3_.get_object(bucket_, key_, aws::ByteRange{first, last}).body;
-    });
-  }
-
-  aws::S3Client& s3_;
-  std::string bucket_;
-  std::string key_;
-  std::uint64_t body_end_;
-  std::uint64_t position_ = 0;
-  std::string chunk_;
-  bool counted_ = false;
-  std::uint32_t crc_ = 0;
-  std::future<std::string> next_;
-};
-
-// What this instance knows of the snapshot object: its ETag (for
-// conditional writes, so an old writer can never put an older snapshot
-// back) and the ids of the snapshots it read or wrote (for retention).
-struct SnapshotLedger {
-  std::mutex mutex;
-  bool exists = false;
-  std::string etag;
-  std::vector<std::uint64_t> ids;
-};
-
-// Buffers the serialised state into parts and uploads them as they fill:
-// one PutObject for a small snapshot, a multipart upload otherwise. Never
-// holds more than about one part in memory.
-class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
- public:
-  S3SnapshotWriter(aws::S3Client& s3, std::string bucket, std::string key, std::uint64_t id,
-                   std::size_t part_bytes, std::shared_ptr<SnapshotLedger> ledger,
-                   std::function<void(std::uint64_t)> on_committed)
-      : ledger_(std::move(ledger)),
-        on_committed_(std::move(on_committed)),
-        s3_(s3),
-        bucket_(std::move(bucket)),
-        key_(std::move(key)),
-        id_(id),
-        part_bytes_(
-            std::max(part_bytes, static_cast<std::size_t>(aws::s3_multipart_part_bytes_min))),
-        stream_(this) {
-    pending_ = make_container_header(snapshot_magic, snapshot_format_version, id);
-    pending_.reserve(part_bytes_ + put_area_bytes);
-    put_area_.resize(put_area_bytes);
-    setp(put_area_.data(), put_area_.data() + put_area_.size());
-    stream_.exceptions(std::ios::badbit);
-  }
-  ~S3SnapshotWriter() override {
-    if (!committed_ && !upload_id_.empty()) {
-      try {
-        s3_.abort_multipart_upload(bucket_, key_, upload_id_);
-      } catch (...) {
-        // An abandoned upload costs storage until a lifecycle rule ends it.
-      }
-    }
-  }
-
-  std::uint64_t snapshot_id() const override { return id_; }
-  std::ostream& stream() override { return stream_; }
-
-  void commit() override {
-    flush_put_area();
-    if (error_) std::rethrow_exception(error_);
-    pending_ += make_snapshot_trailer(body_bytes_, crc_);
-    aws::WriteCondition condition;
-    {
-      std::lock_guard lock(ledger_->mutex);
-      condition = ledger_->exists ? aws::WriteCondition::if_match(ledger_->etag)
-                                  : aws::WriteCondition::if_none_match_star();
-    }
-    if (!upload_id_.empty()) upload_pending();
-    std::string etag;
-    for (int attempt = 0;; ++attempt) {
-      try {
-        if (upload_id_.empty()) {
-          etag = s3_.put_object(bucket_, key_, pending_, condition);
-        } else {
-          check_condition(condition);
-          etag = s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_, condition);
-        }
-        break;
-      } catch (const aws::PreconditionFailedError&) {
-        // Someone replaced the object since we read it. Snapshot ids only
-        // grow with ownership: replace it only if it is older than ours,
-        // so an old writer can never put an older snapshot back.
-        const auto current = current_object();
-        if (attempt >= 3 || (current && current->first >= id_)) {
-          throw StorageError("snapshot " + std::to_string(id_) + " not written: s3://" + bucket_ +
-                             "/" + key_ + " now holds snapshot " +
-                             (current ? std::to_string(current->first) : std::string("?")) +
-                             " from another instance, and an older snapshot must never replace "
-                             "a newer one");
-        }
-        condition = current ? aws::WriteCondition::if_match(current->second)
-                            : aws::WriteCondition::if_none_match_star();
-      }
-    }
-    committed_ = true;
-    {
-      std::lock_guard lock(ledger_->mutex);
-      ledger_->exists = true;
-      ledger_->etag = etag;
-      ledger_->ids.push_back(id_);
-    }
-    if (on_committed_) on_committed_(id_);
-  }
-
- private:
-  static constexpr std::size_t put_area_bytes = std::size_t{1} << 20;
-
-  int_type overflow(int_type ch) override {
-    if (!flush_put_area()) return traits_type::eof();
-    if (ch != traits_type::eof()) {
-      *pptr() = static_cast<char>(ch);
-      pbump(1);
-    }
-    return traits_type::not_eof(ch);
-  }
-  int sync() override { return flush_put_area() ? 0 : -1; }
-
-  bool flush_put_area() {
-    if (error_) return false;
-    const std::size_t n = static_cast<std::size_t>(pptr() - pbase());
-    crc_ = crc32c_extend(crc_, pbase(), n);
-    body_bytes_ += n;
-    pending_.append(pbase(), n);
-    setp(put_area_.data(), put_area_.data() + put_area_.size());
-    if (pending_.size() >= part_bytes_) {
-      try {
-        if (upload_id_.empty()) upload_id_ = s3_.create_multipart_upload(bucket_, key_);
-        upload_pending();
-      } catch (...) {
-        error_ = std::current_exception();
-        return false;
-      }
-    }
-    return true;
-  }
-  // The id and ETag of the snapshot object now in S3, if any.
-  std::optional<std::pair<std::uint64_t, std::string>> current_object() {
-    try {
-      const auto head = s3_.get_object(bucket_, key_, aws::ByteRange{0, snapshot_header_bytes - 1});
-      return std::make_pair(
-          check_container_header(head.body, snapshot_magic, snapshot_format_version,
-                                 "s3://" + bucket_ + "/" + key_, "snapshot"),
-          head.etag);
-    } catch (const aws::ResourceNotFoundError&) {
-      return std::nullopt;
-    }
-  }
-
-  // S3 checks If-Match on CompleteMultipartUpload, but some emulators
-  // (moto 5) ignore it there: look first, so an emulator is safe too, short
-  // of a race in the instant between the check and the completion.
-  void check_condition(const aws::WriteCondition& condition) {
-    std::optional<std::string> current;
-    try {
-      current = s3_.head_object(bucket_, key_).etag;
-    } catch (const aws::ResourceNotFoundError&) {
-    }
-    const bool holds = condition.kind == aws::WriteCondition::Kind::if_match
-                           ? current && *current == condition.etag
-                           : !current.has_value();
-    if (!holds) {
-      aws::AwsErrorInfo info;
-      info.service = "S3";
-      info.operation = "CompleteMultipartUpload";
-      info.resource = "s3://" + bucket_ + "/" + key_;
-      info.http_status = 412;
-      info.code = "PreconditionFailed";
-      info.message = "the snapshot object changed since this instance read it";
-      throw aws::PreconditionFailedError(info);
-    }
-  }
-
-  void upload_pending() {
-    const int number = static_cast<int>(parts_.size()) + 1;
-    if (number > aws::s3_multipart_parts_max) {
-      throw StorageError("snapshot for s3://" + bucket_ + "/" + key_ +
-                         " needs more than 10,000 parts: raise snapshot_part_bytes");
-    }
-    parts_.push_back({number, s3_.upload_part(bucket_, key_, upload_id_, number, pending_)});
-    pending_.clear();
-  }
-
-  std::shared_ptr<SnapshotLedger> ledger_;
-  std::function<void(std::uint64_t)> on_committed_;
-  aws::S3Client& s3_;
-  std::string bucket_;
-  std::string key_;
-  std::uint64_t id_;
-  std::size_t part_bytes_;
-  std::ostream stream_;
-  std::string put_area_;
-  std::string pending_;
-  std::string upload_id_;
-  std::vector<aws::CompletedPart> parts_;
-  std::uint64_t body_bytes_ = 0;
-  std::uint32_t crc_ = 0;
-  std::exception_ptr error_;
-  bool committed_ = false;
-};
 
 }  // namespace
 
@@ -367,26 +112,32 @@ class AwsStorage : public Storage {
 
   void append(const EntryBatch& batch) override {
     throw_if_failed();
-    record_.clear();
-    encode_batch_record(record_, writer_id_, batch, 0, batch.size());
-    if (record_.size() <= item_content_bytes_max) {
-      put_durably(next_order_, record_);
-      ++next_order_;
-      return;
-    }
-    // Too large for one item: consecutive fragment items, all or nothing at
-    // replay. A failure part-way leaves an incomplete sequence that replay
-    // ignores, and the next record follows it.
-    const std::size_t slice_bytes = item_content_bytes_max - fragment_header_bytes;
-    const auto count = static_cast<std::uint32_t>((record_.size() + slice_bytes - 1) / slice_bytes);
-    std::string item;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      item.clear();
-      encode_fragment_record(item, writer_id_, i, count,
-                             std::string_view(record_).substr(i * slice_bytes, slice_bytes));
+    // A failure part-way through a fragmented group commit leaves an
+    // incomplete sequence that replay ignores, and the next record follows it.
+    for (const std::string& item : encode_items(batch)) {
       put_durably(next_order_, item);
       ++next_order_;
     }
+  }
+
+  std::size_t appends_in_flight_max() const override {
+    return std::max<std::size_t>(1, options_.writes_in_flight_max);
+  }
+
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
+    auto write = std::make_shared<PipelinedWrite>();
+    write->items = encode_items(batch);
+    {
+      std::lock_guard lock(pipeline_mutex_);
+      if (failed_) std::rethrow_exception(failed_);
+      write->segment = segment_;
+      write->first_order = next_order_;
+      next_order_ += write->items.size();
+      ++writes_in_flight_;
+    }
+    if (!pool_) pool_ = std::make_unique<TaskPool>(appends_in_flight_max());
+    pool_->submit([this, write] { send(*write); });
+    return std::make_unique<PendingWrite>(*this, write);
   }
 
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
@@ -394,12 +145,11 @@ class AwsStorage : public Storage {
     // Nothing journaled in this segment yet: the state is the state at its
     // start, so the snapshot takes the segment's id and no seal is needed.
     if (next_order_ > 1) seal_segment();
-    return std::make_unique<S3SnapshotWriter>(*s3_, options_.bucket, options_.snapshot_path,
-                                              segment_, options_.snapshot_part_bytes, snapshots_,
-                                              [this](std::uint64_t id) { retain_after(id); });
+    return make_s3_snapshot_writer(*s3_, s3_snapshot_options(options_), segment_, snapshots_,
+                                   [this](std::uint64_t id) { retain_after(id); });
   }
 
-  void close() override {}
+  void close() override { pool_.reset(); }
 
   std::size_t entry_bytes_max() const override { return aws_entry_bytes_max; }
 
@@ -410,12 +160,150 @@ class AwsStorage : public Storage {
 
  private:
   void throw_if_failed() const {
+    std::lock_guard lock(pipeline_mutex_);
     if (failed_) std::rethrow_exception(failed_);
   }
 
   [[noreturn]] void fail_stop(std::exception_ptr error) {
-    failed_ = error;
+    {
+      std::lock_guard lock(pipeline_mutex_);
+      failed_ = error;
+    }
     std::rethrow_exception(error);
+  }
+
+  // One group commit as items (one, or consecutive fragments when it is
+  // larger than an item may be).
+  std::vector<std::string> encode_items(const EntryBatch& batch) const {
+    std::vector<std::string> items(1);
+    encode_batch_record(items[0], writer_id_, batch, 0, batch.size());
+    if (items[0].size() <= item_content_bytes_max) return items;
+    const std::string record = std::move(items[0]);
+    items.clear();
+    const std::size_t slice_bytes = item_content_bytes_max - fragment_header_bytes;
+    const auto count = static_cast<std::uint32_t>((record.size() + slice_bytes - 1) / slice_bytes);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      encode_fragment_record(items.emplace_back(), writer_id_, i, count,
+                             std::string_view(record).substr(i * slice_bytes, slice_bytes));
+    }
+    return items;
+  }
+
+  // A group commit on its way (pipelined appends). Its items go out in
+  // order on a pool thread; `stored` counts those that are durable.
+  struct PipelinedWrite {
+    std::vector<std::string> items;
+    std::uint64_t segment = 0;
+    std::uint64_t first_order = 0;
+    std::mutex mutex;
+    std::condition_variable finished_cv;
+    bool finished = false;
+    std::size_t stored = 0;
+    std::optional<std::string> conflict;  // another writer's content at the first unstored item
+    std::exception_ptr error;
+  };
+
+  class PendingWrite : public PendingAppend {
+   public:
+    PendingWrite(AwsStorage& storage, std::shared_ptr<PipelinedWrite> write)
+        : storage_(storage), write_(std::move(write)) {}
+    ~PendingWrite() override {
+      if (!waited_) {
+        try {
+          wait();
+        } catch (...) {
+          // Its failure was (or will be) reported through a later wait().
+        }
+      }
+    }
+    void wait() override {
+      waited_ = true;
+      storage_.finish(*write_);
+    }
+
+   private:
+    AwsStorage& storage_;
+    std::shared_ptr<PipelinedWrite> write_;
+    bool waited_ = false;
+  };
+
+  // Pool thread: puts the write's items in order.
+  void send(PipelinedWrite& w) {
+    std::size_t stored = 0;
+    std::optional<std::string> conflict;
+    std::exception_ptr error;
+    for (; stored < w.items.size(); ++stored) {
+      // A write that failed before this one was sent: nothing of this one
+      // may land after the gap it leaves.
+      if (pipeline_broken_.load()) {
+        error =
+            std::make_exception_ptr(StorageError("not written: an earlier journal write failed"));
+        break;
+      }
+      try {
+        conflict = put_or_conflict(w.segment, w.first_order + stored, w.items[stored]);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (conflict || error) break;
+    }
+    if (conflict || error) pipeline_broken_ = true;
+    std::lock_guard lock(w.mutex);
+    w.stored = stored;
+    w.conflict = std::move(conflict);
+    w.error = error;
+    w.finished = true;
+    w.finished_cv.notify_all();
+  }
+
+  // Waits for a pipelined write; called in start order. Acknowledges it
+  // only when all its items are durable, and nothing earlier failed.
+  void finish(PipelinedWrite& w) {
+    {
+      std::unique_lock lock(w.mutex);
+      w.finished_cv.wait(lock, [&] { return w.finished; });
+    }
+    std::lock_guard lock(pipeline_mutex_);
+    --writes_in_flight_;
+    const bool complete = w.stored == w.items.size();
+    if (w.conflict) {
+      if (!failed_) {
+        failed_ = std::make_exception_ptr(SupersededError(
+            item_name(w.segment, w.first_order + w.stored) +
+            " was written by another writer: another instance took over this journal. This "
+            "instance stopped; its unacknowledged events were not applied."));
+      }
+    } else if (w.error && !failed_) {
+      try {
+        std::rethrow_exception(w.error);
+      } catch (const StorageFailedError&) {
+        failed_ = w.error;
+      } catch (...) {
+      }
+    }
+    if (!failed_ && !resume_order_ && !complete) {
+      // The first write of this pipeline that did not land: the next
+      // append goes here, once every later write in flight has finished.
+      resume_order_ = w.first_order + w.stored;
+    } else if (!failed_ && resume_order_ && w.stored > 0) {
+      // Items of a later write landed behind the gap: the journal now
+      // holds events after a failed write that no one will acknowledge.
+      failed_ = std::make_exception_ptr(StorageFailedError(
+          item_name(w.segment, w.first_order) +
+          " was stored after an earlier journal write failed; this instance stopped so the "
+          "live state never differs from the journal (a restart recovers it)"));
+    }
+    if (writes_in_flight_ == 0 && resume_order_ && !failed_) {
+      next_order_ = *resume_order_;
+      resume_order_.reset();
+      pipeline_broken_ = false;
+    }
+    if (failed_) std::rethrow_exception(failed_);
+    if (!complete) std::rethrow_exception(w.error);
+    if (resume_order_) {
+      throw StorageError(item_name(w.segment, w.first_order) +
+                         " not acknowledged: an earlier journal write failed");
+    }
   }
 
   std::string item_name(std::uint64_t segment, std::uint64_t order) const {
@@ -428,7 +316,13 @@ class AwsStorage : public Storage {
   // content; a conditional failure then means either our own earlier
   // attempt (same bytes: success) or another writer (this instance stops).
   void put_durably(std::uint64_t order, std::string_view content) {
-    if (put_or_conflict(segment_, order, content)) {
+    std::optional<std::string> conflict;
+    try {
+      conflict = put_or_conflict(segment_, order, content);
+    } catch (const StorageFailedError&) {
+      fail_stop(std::current_exception());
+    }
+    if (conflict) {
       fail_stop(std::make_exception_ptr(SupersededError(
           item_name(segment_, order) +
           " was written by another writer: another instance took over this journal. This "
@@ -463,13 +357,13 @@ class AwsStorage : public Storage {
         last_error = e.what();
       }
       if (std::chrono::steady_clock::now() + backoff > deadline) {
-        fail_stop(std::make_exception_ptr(StorageFailedError(
-            "the outcome of the write of " + item_name(segment, order) +
-            " is unknown after retrying for " +
-            std::to_string(options_.unknown_outcome_budget.count()) +
-            " ms (last error: " + last_error +
-            "). This instance stopped so the journal never holds an event the live state lacks; "
-            "a restart recovers exactly what the journal holds.")));
+        throw StorageFailedError(
+            ("the outcome of the write of " + item_name(segment, order) +
+             " is unknown after retrying for " +
+             std::to_string(options_.unknown_outcome_budget.count()) +
+             " ms (last error: " + last_error +
+             "). This instance stopped so the journal never holds an event the live state lacks; "
+             "a restart recovers exactly what the journal holds."));
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, unknown_outcome_backoff_max);
@@ -486,50 +380,7 @@ class AwsStorage : public Storage {
 
   // Returns the segment the snapshot precedes (0 without a snapshot).
   std::uint64_t read_snapshot(RecoveryHandler& handler) {
-    const std::string where = "s3://" + options_.bucket + "/" + options_.snapshot_path;
-    aws::GetObjectResult first;
-    try {
-      first = s3_->get_object(options_.bucket, options_.snapshot_path,
-                              aws::ByteRange{0, snapshot_read_chunk_bytes - 1});
-    } catch (const aws::ResourceNotFoundError& e) {
-      if (e.code() == "NoSuchBucket") throw;
-      return 0;  // no snapshot yet: the initial state
-    }
-    const std::uint64_t total = first.total_size;
-    if (total < snapshot_header_bytes + snapshot_trailer_bytes ||
-        first.body.size() < snapshot_header_bytes) {
-      throw CorruptionError(where + ": snapshot object of " + std::to_string(total) +
-                            " bytes is shorter than its header and trailer");
-    }
-    const std::uint64_t id = check_container_header(first.body, snapshot_magic,
-                                                    snapshot_format_version, where, "snapshot");
-    {
-      std::lock_guard lock(snapshots_->mutex);
-      snapshots_->exists = true;
-      snapshots_->etag = first.etag;
-      snapshots_->ids = {id};
-    }
-    const std::uint64_t body_end = total - snapshot_trailer_bytes;
-    // The trailer: from the first chunk when it reached the end, else one
-    // more ranged GET.
-    std::string trailer = first.body.size() >= total
-                              ? first.body.substr(body_end, snapshot_trailer_bytes)
-                              : s3_->get_object(options_.bucket, options_.snapshot_path,
-                                                aws::ByteRange{body_end, total - 1})
-                                    .body;
-    const std::uint32_t stored_crc =
-        check_snapshot_trailer(trailer, body_end - snapshot_header_bytes, where, body_end);
-    S3SnapshotReader reader(*s3_, options_.bucket, options_.snapshot_path, std::move(first.body),
-                            body_end);
-    std::istream in(&reader);
-    handler.snapshot(id, in);
-    reader.drain();
-    if (reader.body_crc() != stored_crc) {
-      throw CorruptionError(where +
-                            ": snapshot body fails its checksum; restore the object from "
-                            "a backup or a previous version");
-    }
-    return id;
+    return read_s3_snapshot(*s3_, s3_snapshot_options(options_), *snapshots_, handler);
   }
 
   // Where replay stands: the next item expected, and a group commit whose
@@ -714,16 +565,7 @@ class AwsStorage : public Storage {
 
   // The id of the snapshot in S3 (0 when there is none), from its header.
   std::uint64_t current_snapshot_id() {
-    const std::string where = "s3://" + options_.bucket + "/" + options_.snapshot_path;
-    try {
-      const auto head = s3_->get_object(options_.bucket, options_.snapshot_path,
-                                        aws::ByteRange{0, snapshot_header_bytes - 1});
-      return check_container_header(head.body, snapshot_magic, snapshot_format_version, where,
-                                    "snapshot");
-    } catch (const aws::ResourceNotFoundError& e) {
-      if (e.code() == "NoSuchBucket") throw;
-      return 0;
-    }
+    return read_s3_snapshot_id(*s3_, options_.bucket, options_.snapshot_path);
   }
 
  private:
@@ -745,8 +587,14 @@ class AwsStorage : public Storage {
   std::uint64_t segment_ = 0;
   std::uint64_t next_order_ = 1;
   std::uint64_t writer_id_ = 0;
+  // Pipelined appends: start_append() runs on the engine's writer thread,
+  // finish() on its acknowledger, send() on the pool.
+  mutable std::mutex pipeline_mutex_;  // guards failed_, next_order_ and the pipeline state
   std::exception_ptr failed_;
-  std::string record_;
+  std::size_t writes_in_flight_ = 0;
+  std::optional<std::uint64_t> resume_order_;  // first order of a failed pipelined write
+  std::atomic<bool> pipeline_broken_{false};   // a write failed: send nothing more
+  std::unique_ptr<TaskPool> pool_;             // last: its threads use the members above
 };
 
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options,

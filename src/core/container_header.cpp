@@ -35,6 +35,40 @@ std::uint64_t check_container_header(std::string_view header, std::string_view m
   return get_u64(header.data() + 16);
 }
 
+std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags) {
+  if (flags == 0) return make_container_header(snapshot_magic, snapshot_format_version, id);
+  std::string header(snapshot_magic);
+  put_u32(header, snapshot_format_version_flags);
+  put_u32(header, flags);
+  put_u64(header, id);
+  put_u32(header, crc32c_mask(crc32c(header)));
+  return header;
+}
+
+SnapshotHeader check_snapshot_header(std::string_view header, const std::string& where) {
+  if (header.size() < snapshot_header_bytes || header.substr(0, 8) != snapshot_magic) {
+    throw CorruptionError(where + " at offset 0: not a prevayler-cpp snapshot (bad magic bytes)");
+  }
+  const std::uint32_t version = get_u32(header.data() + 8);
+  const std::uint32_t flags = get_u32(header.data() + 12);
+  if (version != snapshot_format_version && version != snapshot_format_version_flags) {
+    throw FormatVersionError(where + ": snapshot format version " + std::to_string(version) +
+                             ", this build reads versions 1 and 2; open it with a newer "
+                             "prevayler-cpp");
+  }
+  if (crc32c_unmask(get_u32(header.data() + 24)) != crc32c(header.substr(0, 24))) {
+    throw CorruptionError(where + " at offset 0: snapshot header fails its checksum");
+  }
+  // Version 1 defines no flags; unknown flags mean a body this build cannot read.
+  const std::uint32_t known = version == snapshot_format_version ? 0 : snapshot_flags_known;
+  if ((flags & ~known) != 0) {
+    throw FormatVersionError(where + ": snapshot flags " + std::to_string(flags) +
+                             " of format version " + std::to_string(version) +
+                             " are unknown to this build; open it with a newer prevayler-cpp");
+  }
+  return SnapshotHeader{get_u64(header.data() + 16), flags};
+}
+
 std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_crc) {
   std::string trailer;
   put_u64(trailer, body_bytes);

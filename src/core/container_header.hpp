@@ -16,6 +16,16 @@ std::uint64_t check_container_header(std::string_view header, std::string_view m
                                      std::uint32_t known_version, const std::string& where,
                                      const char* what);
 
+// A snapshot header: format version 1 (flags 0) or 2 (flags).
+struct SnapshotHeader {
+  std::uint64_t id = 0;
+  std::uint32_t flags = 0;  // snapshot_flag_*
+};
+std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags);
+// Checks magic, version (1 or 2), known flags (FormatVersionError) and CRC
+// (CorruptionError). `where` names the file or object.
+SnapshotHeader check_snapshot_header(std::string_view header, const std::string& where);
+
 // The snapshot trailer: body length, masked CRC-32C of the body, end magic.
 std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_crc);
 // Checks the trailer against the body length it must state; returns the

@@ -1,5 +1,6 @@
 #include "prevayler/detail/engine.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "core/entry_codec.hpp"
@@ -12,13 +13,65 @@ std::string JournalPosition::to_string() const {
          std::to_string(entry);
 }
 
+namespace {
+
+class CompletedAppend : public PendingAppend {
+ public:
+  void wait() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<PendingAppend> Storage::start_append(EntryBatch batch) {
+  append(batch);
+  return std::make_unique<CompletedAppend>();
+}
+
 namespace detail {
+
+namespace {
+
+std::atomic<std::uint64_t> next_engine_id{0};
+
+// current_state()'s per-thread cache: the last state this thread read, of
+// which engine, at which version.
+struct ReaderCache {
+  std::uint64_t engine = 0;
+  std::uint64_t version = 0;
+  AnyState state;
+};
+thread_local ReaderCache reader_cache;
+
+}  // namespace
+
+const void* Engine::current_state() const {
+  const std::uint64_t version = durable_version_.load(std::memory_order_acquire);
+  ReaderCache& cache = reader_cache;
+  if (cache.engine != id_ || cache.version != version || !cache.state) {
+    // Loaded after the version: at least as new as `version`, maybe newer
+    // (then the next call refreshes again).
+    cache.state = durable_.load(std::memory_order_acquire);
+    cache.version = version;
+    cache.engine = id_;
+  }
+  return cache.state.get();
+}
 
 // A group commit in the making, then in flight. Its callers wait on `done`.
 struct Engine::Batch {
-  EntryBatch entries;
+  EntryBatch entries;  // handed to the storage when the write starts
+  std::size_t events = 0;
+  std::size_t bytes = 0;
   AnyState last_state;
   bool done = false;
+  std::exception_ptr error;
+};
+
+// A pipelined write: started, not yet acknowledged. `error` is set when
+// start_append() itself threw; the failure still counts in journal order.
+struct Engine::InFlight {
+  std::shared_ptr<Batch> batch;
+  std::unique_ptr<PendingAppend> pending;
   std::exception_ptr error;
 };
 
@@ -81,14 +134,23 @@ class Engine::Replayer : public RecoveryHandler {
 
 Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
                bool snapshot_on_open)
-    : hooks_(std::move(hooks)), storage_(std::move(storage)), limits_(limits) {
+    : hooks_(std::move(hooks)),
+      storage_(std::move(storage)),
+      limits_(limits),
+      id_(next_engine_id.fetch_add(1) + 1) {
   if (limits_.batch_events_max == 0 || limits_.batch_bytes_max == 0 ||
       limits_.pending_bytes_max < limits_.batch_bytes_max) {
     throw ConfigError(
         "WriterLimits: batch limits must be positive and pending_bytes_max >= batch_bytes_max");
   }
+  const std::size_t storage_depth = std::max<std::size_t>(1, storage_->appends_in_flight_max());
+  depth_ = limits_.writes_in_flight_max == 0
+               ? storage_depth
+               : std::min(limits_.writes_in_flight_max, storage_depth);
   recover();
   writer_ = std::thread([this] { run_writer(); });
+  tuner_ = DepthTuner(depth_, depth_);  // start wide open; measurement narrows it
+  if (depth_ > 1) acknowledger_ = std::thread([this] { run_acknowledger(); });
   if (snapshot_on_open) {
     try {
       snapshot();
@@ -138,9 +200,16 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   if (hooks_.state_hash) hash = hooks_.state_hash(next.get());
   const std::string head = encode_entry_head(timestamp, hash);
 
+  // Nobody writing and nothing queued (a lone producer, or the first of a
+  // burst): write on this thread instead of handing over to the writer
+  // thread and back, which costs two thread wake-ups per event.
+  const bool write_here = depth_ == 1 && !writing_ && !failing_ && queue_.empty();
+
   if (!open_batch_) open_batch_ = std::make_shared<Batch>();
   std::shared_ptr<Batch> batch = open_batch_;
   batch->entries.add(head, encoded_event);
+  batch->events += 1;
+  batch->bytes += head.size() + encoded_event.size();
   batch->last_state = next;
   head_ = next;
   pending_bytes_ += head.size() + encoded_event.size();
@@ -148,6 +217,13 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
       batch->entries.bytes() >= limits_.batch_bytes_max) {
     seal_open_batch();
   }
+  if (write_here) {
+    seal_open_batch();
+    auto mine = std::get<std::shared_ptr<Batch>>(std::move(queue_.front()));
+    queue_.pop_front();
+    write_batch(lock, mine);
+  }
+  // Whatever arrived meanwhile (or this batch, when not written here).
   work_ready_.notify_one();
 
   work_done_.wait(lock, [&] { return batch->done; });
@@ -162,32 +238,53 @@ void Engine::seal_open_batch() {
   }
 }
 
+bool Engine::writer_has_work() const {
+  if (writing_ || failing_) return false;
+  if (!queue_.empty()) {
+    // A snapshot cut waits for every write before it.
+    if (std::holds_alternative<std::shared_ptr<SnapshotCut>>(queue_.front())) {
+      return in_flight_.empty();
+    }
+    return in_flight_.size() < tuner_.depth();
+  }
+  return open_batch_ && in_flight_.size() < tuner_.depth();
+}
+
 void Engine::run_writer() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    work_ready_.wait(lock, [&] { return !queue_.empty() || open_batch_ || closing_; });
-    // Whatever arrived while the previous write was in flight goes out now,
-    // in one write: that is the group commit.
+    work_ready_.wait(lock, [&] {
+      return writer_has_work() || (closing_ && queue_.empty() && !open_batch_ && !writing_);
+    });
+    if (!writer_has_work()) break;
+    // Whatever arrived while the previous write was in flight (or while
+    // every pipeline slot was busy) goes out now, in one write: that is the
+    // group commit. A slot that frees sends what is there at once, so a
+    // lone event is never held back to wait for a fuller batch.
     if (queue_.empty()) seal_open_batch();
-    if (queue_.empty()) {
-      if (closing_) return;
-      continue;
-    }
     Work work = std::move(queue_.front());
     queue_.pop_front();
     if (auto* batch = std::get_if<std::shared_ptr<Batch>>(&work)) {
-      write_batch(lock, *batch);
+      if (depth_ == 1) {
+        write_batch(lock, *batch);
+      } else {
+        start_batch(lock, *batch);
+      }
     } else {
       cut_snapshot(lock, std::get<std::shared_ptr<SnapshotCut>>(work));
     }
   }
+  writer_exited_ = true;
+  acks_ready_.notify_all();
 }
 
+// Synchronous write (depth 1), on the writer thread or on a caller's.
 void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch) {
   std::exception_ptr error;
   if (fatal_) {
     error = fatal_;
   } else {
+    writing_ = true;
     lock.unlock();
     try {
       storage_->append(batch->entries);
@@ -195,13 +292,78 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
       error = std::current_exception();
     }
     lock.lock();
+    writing_ = false;
   }
-  pending_bytes_ -= batch->entries.bytes();
+  settle(batch, error);
+  if (error) fail_pipeline(lock, error);
+  work_done_.notify_all();
+  space_free_.notify_all();
+  work_ready_.notify_one();
+}
+
+// Pipelined write (depth > 1): starts it and leaves the wait to the
+// acknowledger thread, so the next batch can start while this one travels.
+void Engine::start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch) {
+  InFlight flight{batch, nullptr, nullptr};
+  if (fatal_) {
+    flight.error = fatal_;
+  } else {
+    writing_ = true;
+    lock.unlock();
+    try {
+      flight.pending = storage_->start_append(std::move(batch->entries));
+    } catch (...) {
+      flight.error = std::current_exception();
+    }
+    lock.lock();
+    writing_ = false;
+    batch->entries = EntryBatch{};
+  }
+  // Failed at once: start nothing more (it would be computed from this
+  // batch's states) until the acknowledger reaches it and fails the rest.
+  if (flight.error) failing_ = true;
+  in_flight_.push_back(std::move(flight));
+  acks_ready_.notify_all();
+}
+
+void Engine::run_acknowledger() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    acks_ready_.wait(lock, [&] { return !in_flight_.empty() || writer_exited_; });
+    if (in_flight_.empty()) return;
+    // Only this thread pops; the writer thread pushes at the back.
+    std::shared_ptr<Batch> batch = in_flight_.front().batch;
+    std::unique_ptr<PendingAppend> pending = std::move(in_flight_.front().pending);
+    std::exception_ptr error = in_flight_.front().error;
+    lock.unlock();
+    if (!error) {
+      try {
+        pending->wait();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    pending.reset();
+    lock.lock();
+    in_flight_.pop_front();
+    settle(batch, error);
+    if (error) fail_pipeline(lock, error);
+    work_done_.notify_all();
+    space_free_.notify_all();
+    work_ready_.notify_one();
+  }
+}
+
+// Acknowledges a batch (its callers wake on work_done_) or fails it.
+void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error) {
+  pending_bytes_ -= batch->bytes;
+  batch->entries = EntryBatch{};
   if (!error) {
     durable_.store(batch->last_state, std::memory_order_release);
-    stats_.events_journaled += batch->entries.size();
+    durable_version_.fetch_add(1, std::memory_order_release);
+    stats_.events_journaled += batch->events;
     ++stats_.journal_writes;
-    batch->done = true;
+    if (depth_ > 1) tuner_.acknowledged(batch->events, DepthTuner::Clock::now());
   } else {
     try {
       std::rethrow_exception(error);
@@ -210,33 +372,63 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
     } catch (...) {
     }
     batch->error = error;
-    batch->done = true;
-    // Every event accepted after this batch was computed from its states,
-    // which will never exist: fail those too and start again from the last
-    // durable state.
-    std::string reason = "event not journaled: an earlier journal write failed";
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      reason += std::string(" (") + e.what() + ")";
-    } catch (...) {
-    }
-    const auto failed = std::make_exception_ptr(StorageError(reason));
-    seal_open_batch();
-    for (Work& later : queue_) {
-      if (auto* other = std::get_if<std::shared_ptr<Batch>>(&later)) {
-        pending_bytes_ -= (*other)->entries.bytes();
-        (*other)->error = fatal_ ? fatal_ : failed;
-        (*other)->done = true;
-        (*other)->entries = EntryBatch{};
+  }
+  batch->done = true;
+}
+
+// After a failed write: every event accepted after it was computed from
+// states that will never exist. Fail those too (the writes already in
+// flight, what is queued, the open batch) and start again from the last
+// durable state.
+void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
+  std::string reason = "event not journaled: an earlier journal write failed";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    reason += std::string(" (") + e.what() + ")";
+  } catch (...) {
+  }
+  const auto failed = std::make_exception_ptr(StorageError(reason));
+  failing_ = true;
+  // A write being started now was computed from the failed states too:
+  // let it join the pipeline, then drain the pipeline.
+  work_ready_.notify_all();
+  acks_ready_.wait(lock, [&] { return !writing_; });
+  while (!in_flight_.empty()) {
+    std::shared_ptr<Batch> later = in_flight_.front().batch;
+    std::unique_ptr<PendingAppend> pending = std::move(in_flight_.front().pending);
+    bool journaled = false;
+    lock.unlock();
+    if (pending) {
+      try {
+        pending->wait();
+        journaled = true;
+      } catch (...) {
       }
     }
-    std::erase_if(queue_,
-                  [](const Work& w) { return std::holds_alternative<std::shared_ptr<Batch>>(w); });
-    head_ = durable_.load(std::memory_order_acquire);
+    pending.reset();
+    lock.lock();
+    in_flight_.pop_front();
+    if (journaled && !fatal_) {
+      // The storage broke its contract: a write after a failed one
+      // landed, so the journal holds events the live state lacks. Stop; a
+      // restart recovers exactly the journal.
+      fatal_ = std::make_exception_ptr(StorageFailedError(
+          "a journal write after a failed one was stored by " + storage_->describe() +
+          "; this instance stopped so the live state never differs from the journal"));
+    }
+    settle(later, fatal_ ? fatal_ : failed);
   }
-  work_done_.notify_all();
-  space_free_.notify_all();
+  seal_open_batch();
+  for (Work& work : queue_) {
+    if (auto* other = std::get_if<std::shared_ptr<Batch>>(&work)) {
+      settle(*other, fatal_ ? fatal_ : failed);
+    }
+  }
+  std::erase_if(queue_,
+                [](const Work& w) { return std::holds_alternative<std::shared_ptr<Batch>>(w); });
+  head_ = durable_.load(std::memory_order_acquire);
+  failing_ = false;
 }
 
 void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
@@ -245,6 +437,7 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
     cut->error = fatal_;
   } else {
     cut->state = durable_.load(std::memory_order_acquire);
+    writing_ = true;
     lock.unlock();
     try {
       cut->writer = storage_->begin_snapshot();
@@ -252,6 +445,7 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
       cut->error = std::current_exception();
     }
     lock.lock();
+    writing_ = false;
   }
   cut->done = true;
   work_done_.notify_all();
@@ -292,6 +486,7 @@ void Engine::close() {
   work_ready_.notify_all();
   space_free_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (acknowledger_.joinable()) acknowledger_.join();
   {
     // A snapshot that already has its cut finishes before the storage goes.
     std::lock_guard wait_for_snapshot(snapshot_mutex_);
@@ -305,7 +500,9 @@ void Engine::close() {
 
 EngineStats Engine::stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  EngineStats stats = stats_;
+  stats.writes_in_flight_limit = tuner_.depth();
+  return stats;
 }
 
 }  // namespace detail

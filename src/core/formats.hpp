@@ -12,7 +12,13 @@ inline constexpr std::string_view segment_magic = "PVLJRNL1";   // 8 bytes
 inline constexpr std::string_view snapshot_magic = "PVLSNAP1";  // 8 bytes
 inline constexpr std::string_view snapshot_end_magic = "PVLSEND1";
 inline constexpr std::uint32_t segment_format_version = 1;
+// Snapshot version 1: flags 0, the body is the state codec's bytes.
+// Version 2: the flags say how the body is stored (snapshot_flag_*). Writers
+// use version 1 for an uncompressed snapshot, so older builds still read it.
 inline constexpr std::uint32_t snapshot_format_version = 1;
+inline constexpr std::uint32_t snapshot_format_version_flags = 2;
+inline constexpr std::uint32_t snapshot_flag_zstd = 1;  // the body is one zstd frame
+inline constexpr std::uint32_t snapshot_flags_known = snapshot_flag_zstd;
 
 // magic(8) version(4) flags(4) segment id(8) masked crc32c of the 24 bytes before(4)
 inline constexpr std::size_t segment_header_bytes = 28;

@@ -23,6 +23,7 @@
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
+#include "core/zstd_stream.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
@@ -269,8 +270,9 @@ void sync_directory(FileIo& io, int dir_fd, const std::string& dir) {
 
 class FileSnapshotWriter : public SnapshotWriter {
  public:
+  // compression_level: a zstd level, or nullopt to store the state as it is.
   FileSnapshotWriter(std::shared_ptr<FileIo> io, int dir_fd, fs::path directory, std::uint64_t id,
-                     std::function<void()> on_committed)
+                     std::optional<int> compression_level, std::function<void()> on_committed)
       : on_committed_(std::move(on_committed)),
         io_(std::move(io)),
         dir_fd_(dir_fd),
@@ -283,13 +285,18 @@ class FileSnapshotWriter : public SnapshotWriter {
       throw StorageError("cannot create snapshot file " + temp_path_.string() + ": " +
                          errno_text(errno));
     }
-    const std::string header = make_container_header(snapshot_magic, snapshot_format_version, id);
+    const std::string header = make_snapshot_header(id, compression_level ? snapshot_flag_zstd : 0);
     if (int error = write_fully(*io_, fd_.get(), header, 0)) {
       throw StorageError("cannot write snapshot " + temp_path_.string() + ": " +
                          write_failure_text(error));
     }
     buffer_.emplace(*io_, fd_.get(), temp_path_.string(), header.size());
-    stream_.rdbuf(&*buffer_);
+    if (compression_level) {
+      zstd_.emplace(*buffer_, *compression_level, temp_path_.string());
+      stream_.rdbuf(&*zstd_);
+    } else {
+      stream_.rdbuf(&*buffer_);
+    }
     stream_.exceptions(std::ios::badbit);
   }
 
@@ -304,6 +311,10 @@ class FileSnapshotWriter : public SnapshotWriter {
   std::ostream& stream() override { return stream_; }
 
   void commit() override {
+    if (zstd_ && !zstd_->finish()) {
+      buffer_->flush_all();  // throws the write error that stopped the compressor
+      throw StorageError("cannot write snapshot " + temp_path_.string());
+    }
     buffer_->flush_all();
     const std::string trailer = make_snapshot_trailer(buffer_->body_bytes(), buffer_->body_crc());
     if (int error = write_fully(*io_, fd_.get(), trailer, static_cast<off_t>(buffer_->offset()))) {
@@ -333,6 +344,7 @@ class FileSnapshotWriter : public SnapshotWriter {
   fs::path temp_path_;
   Fd fd_;
   std::optional<SnapshotFileBuffer> buffer_;
+  std::optional<ZstdCompressBuffer> zstd_;
   std::ostream stream_{nullptr};
   bool committed_ = false;
 };
@@ -379,6 +391,13 @@ class FileStorage : public Storage {
       : options_(std::move(options)), io_(std::move(io)), lock_(lock) {
     if (options_.directory.empty()) {
       throw ConfigError("file storage: the directory path is empty");
+    }
+    if (options_.snapshot_compression_level < zstd_level_min ||
+        options_.snapshot_compression_level > zstd_level_max) {
+      throw ConfigError("file storage: snapshot_compression_level " +
+                        std::to_string(options_.snapshot_compression_level) +
+                        " is outside zstd's levels " + std::to_string(zstd_level_min) + " to " +
+                        std::to_string(zstd_level_max));
     }
     if (!options_.warn) {
       options_.warn = [](const std::string& message) {
@@ -529,8 +548,10 @@ class FileStorage : public Storage {
         }
       };
     }
+    std::optional<int> level;
+    if (options_.compress_snapshots) level = options_.snapshot_compression_level;
     return std::make_unique<FileSnapshotWriter>(io_, dir_fd_.get(), options_.directory, segment_,
-                                                std::move(retain));
+                                                level, std::move(retain));
   }
 
   void close() override {
@@ -633,9 +654,9 @@ class FileStorage : public Storage {
                             " bytes is shorter than its header and trailer");
     }
     WindowReader reader(fd.get(), size, name);
-    check_id(check_container_header(reader.view(0, snapshot_header_bytes), snapshot_magic,
-                                    snapshot_format_version, name, "snapshot"),
-             id, name, "snapshot");
+    const SnapshotHeader header =
+        check_snapshot_header(reader.view(0, snapshot_header_bytes), name);
+    check_id(header.id, id, name, "snapshot");
     const std::uint64_t trailer_at = size - snapshot_trailer_bytes;
     const std::uint32_t stored_crc =
         check_snapshot_trailer(reader.view(trailer_at, snapshot_trailer_bytes),
@@ -655,8 +676,15 @@ class FileStorage : public Storage {
           std::to_string(trailer_at) + ") fails its checksum; restore the file from a backup");
     }
     SnapshotBodyBuffer body(reader, snapshot_header_bytes, trailer_at);
-    std::istream in(&body);
+    if ((header.flags & snapshot_flag_zstd) == 0) {
+      std::istream in(&body);
+      handler.snapshot(id, in);
+      return;
+    }
+    ZstdDecompressBuffer state(body, name);
+    std::istream in(&state);
     handler.snapshot(id, in);
+    state.finish();
   }
 
   // Replays one segment up to `end` (from its successor's start record) or,

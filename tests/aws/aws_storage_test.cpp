@@ -192,8 +192,10 @@ TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
 TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   MotoJournal journal;
   constexpr int chunks = 200;
+  auto options = journal.options();
+  options.compress_snapshots = false;  // a 200 MB object: many parts
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
     for (int i = 0; i < chunks; ++i) {
       // Each event ~1 MB: large events also exercise the fragment path.
       p->handle(pattern(1'000'000, static_cast<char>(i)));
@@ -204,7 +206,7 @@ TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   EXPECT_GT(info.size, 200'000'000u);
   P::Options reopen;
   reopen.business = add_blob;
-  reopen.storage = journal.open();
+  reopen.storage = detail::make_aws_storage(options, nullptr);
   reopen.snapshot_on_open = false;
   auto p = std::make_unique<P>(std::move(reopen));
   ASSERT_EQ(p->state()->items.size(), static_cast<std::size_t>(chunks));
@@ -471,6 +473,7 @@ TEST(AwsStorage, SlowSnapshotUploadDoesNotStallWriters) {
   auto slow = std::make_shared<SlowS3Transport>(aws::testing::test_transport(), journal.bucket);
   auto options = journal.options();
   options.snapshot_part_bytes = 5u << 20;  // several parts, each slow
+  options.compress_snapshots = false;      // the patterns would compress into one part
   P::Options o;
   o.business = add_blob;
   o.storage = detail::make_aws_storage(options, slow);

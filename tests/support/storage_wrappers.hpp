@@ -18,6 +18,10 @@ class ForwardingStorage : public Storage {
   explicit ForwardingStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
   void recover(RecoveryHandler& handler) override { inner_->recover(handler); }
   void append(const EntryBatch& batch) override { inner_->append(batch); }
+  std::size_t appends_in_flight_max() const override { return inner_->appends_in_flight_max(); }
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
+    return inner_->start_append(std::move(batch));
+  }
   std::unique_ptr<SnapshotWriter> begin_snapshot() override { return inner_->begin_snapshot(); }
   void close() override { inner_->close(); }
   std::size_t entry_bytes_max() const override { return inner_->entry_bytes_max(); }
@@ -45,6 +49,13 @@ class CountingStorage : public ForwardingStorage {
     counters_->appends += 1;
     counters_->events += batch.size();
   }
+  // Pipelined: counted when started (a failed one is counted too).
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    counters_->appends += 1;
+    counters_->events += batch.size();
+    return inner_->start_append(std::move(batch));
+  }
 
  private:
   std::shared_ptr<AppendCounters> counters_;
@@ -70,6 +81,14 @@ class FaultyStorage : public ForwardingStorage {
       throw StorageError("injected journal write failure");
     }
     inner_->append(batch);
+  }
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
+    if (plan_->fail_next.load() > 0) {
+      plan_->fail_next -= 1;
+      if (plan_->fatal) throw StorageFailedError("injected fatal journal failure");
+      throw StorageError("injected journal write failure");
+    }
+    return inner_->start_append(std::move(batch));
   }
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
     if (plan_->fail_snapshots) throw StorageError("injected snapshot failure");

@@ -16,6 +16,7 @@
 #include <thread>
 #include <variant>
 
+#include "prevayler/detail/depth_tuner.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
 
@@ -39,7 +40,8 @@ struct EngineHooks {
 struct EngineLimits {
   std::size_t batch_events_max;
   std::size_t batch_bytes_max;
-  std::size_t pending_bytes_max;  // handle() waits while this much is unwritten
+  std::size_t pending_bytes_max;     // handle() waits while this much is unwritten
+  std::size_t writes_in_flight_max;  // 0: what the storage allows
 };
 
 // Counters, for tests and benchmarks.
@@ -47,7 +49,8 @@ struct EngineStats {
   std::uint64_t events_journaled = 0;
   std::uint64_t journal_writes = 0;
   std::uint64_t events_replayed = 0;
-  std::uint64_t snapshot_id = 0;  // of the snapshot recovery started from
+  std::uint64_t snapshot_id = 0;           // of the snapshot recovery started from
+  std::size_t writes_in_flight_limit = 1;  // what the engine allows now (adapts to load)
 };
 
 class Engine {
@@ -62,6 +65,10 @@ class Engine {
 
   AnyState handle(const void* event, std::string_view encoded_event);
   AnyState state() const { return durable_.load(std::memory_order_acquire); }
+  // The durable state through a per-thread cache: no reference count is
+  // touched while the state is unchanged. Valid until this thread calls it
+  // again for this engine.
+  const void* current_state() const;
   void snapshot();
   void close();
   Timestamp timestamp() const { return hooks_.timestamp(); }
@@ -70,12 +77,18 @@ class Engine {
  private:
   struct Batch;
   struct SnapshotCut;
+  struct InFlight;
   using Work = std::variant<std::shared_ptr<Batch>, std::shared_ptr<SnapshotCut>>;
   class Replayer;
 
   void recover();
   void run_writer();
+  void run_acknowledger();
+  bool writer_has_work() const;
   void write_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch);
+  void start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch);
+  void settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error);
+  void fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error);
   void cut_snapshot(std::unique_lock<std::mutex>& lock, const std::shared_ptr<SnapshotCut>& cut);
   void seal_open_batch();
   void throw_if_unusable() const;
@@ -84,14 +97,24 @@ class Engine {
   const std::unique_ptr<Storage> storage_;
   const EngineLimits limits_;
 
+  // Journal writes in flight at once: 1 for synchronous storages (the file
+  // storage), more for pipelined ones (DynamoDB).
+  std::size_t depth_ = 1;
+
   mutable std::mutex mutex_;  // the event lock; guards everything below
   std::condition_variable work_ready_;
   std::condition_variable work_done_;
   std::condition_variable space_free_;
+  std::condition_variable acks_ready_;
   AnyState head_;  // state after every accepted event, durable or not
   std::shared_ptr<Batch> open_batch_;
   std::deque<Work> queue_;
+  std::deque<InFlight> in_flight_;  // pipelined writes, oldest first
+  DepthTuner tuner_{1};             // how many of them now, up to depth_
   std::size_t pending_bytes_ = 0;
+  bool writing_ = false;  // a thread is inside append()/start_append()/begin_snapshot()
+  bool failing_ = false;  // a pipelined write failed; the rest are being drained
+  bool writer_exited_ = false;
   bool closing_ = false;
   bool closed_ = false;
   std::exception_ptr fatal_;  // a StorageFailedError: the instance stopped
@@ -99,10 +122,14 @@ class Engine {
 
   // Published only once durable. Readers never take the event lock.
   std::atomic<AnyState> durable_;
+  // Bumped after every publication of durable_, for current_state()'s cache.
+  std::atomic<std::uint64_t> durable_version_{0};
+  const std::uint64_t id_;  // distinguishes engines in per-thread caches
 
   std::mutex snapshot_mutex_;  // one snapshot at a time; close waits for it
   std::mutex close_mutex_;
   std::thread writer_;
+  std::thread acknowledger_;  // waits for pipelined writes, in order (depth_ > 1)
 };
 
 }  // namespace prevayler::detail

@@ -1,0 +1,72 @@
+// The snapshot object of the DynamoDB+S3 storage: streaming it up as a
+// PutObject or a parallel multipart upload, and down in parallel ranged
+// GETs, optionally zstd-compressed (layout: docs/format.md; costs and
+// options: docs/aws.md).
+//
+// Memory: a writer holds at most (parallel_requests + 1) parts, each in our
+// buffer and in the HTTP request being sent; a reader at most
+// (parallel_requests + 1) ranges. Neither ever holds the whole state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/s3.hpp"
+#include "prevayler/aws_storage.hpp"
+#include "prevayler/storage.hpp"
+
+namespace prevayler::detail {
+
+// What this instance knows of the snapshot object: its ETag (for
+// conditional writes, so an old writer can never put an older snapshot
+// back) and the ids of the snapshots it read or wrote (for retention).
+struct SnapshotLedger {
+  std::mutex mutex;
+  bool exists = false;
+  std::string etag;
+  std::vector<std::uint64_t> ids;
+};
+
+struct S3SnapshotOptions {
+  std::string bucket;
+  std::string key;
+  // Size of a multipart part and of a ranged GET; a snapshot up to this size
+  // goes up in one PutObject. At least S3's 5 MiB part minimum.
+  std::size_t part_bytes = std::size_t{8} << 20;
+  // Parts uploaded, or ranges downloaded, at the same time (at least 1).
+  std::uint32_t parallel_requests = 4;
+  // A zstd level, or nullopt to store the state uncompressed.
+  std::optional<int> compression_level;
+};
+
+// The snapshot options of the storage's options. Throws ConfigError for a
+// compression level zstd does not have or zero parallel requests.
+S3SnapshotOptions s3_snapshot_options(const AwsStorageOptions& options);
+
+// A writer for snapshot `id`. commit() writes with If-None-Match (no object
+// yet) or If-Match (the ETag in the ledger), and replaces an object written
+// by someone else only when it holds an older snapshot id. `s3` must outlive
+// the writer; on_committed runs after the ledger is updated.
+std::unique_ptr<SnapshotWriter> make_s3_snapshot_writer(
+    aws::S3Client& s3, const S3SnapshotOptions& options, std::uint64_t id,
+    std::shared_ptr<SnapshotLedger> ledger, std::function<void(std::uint64_t)> on_committed);
+
+// Streams the snapshot object to `handler` and records it in the ledger.
+// Returns its id, or 0 when there is no snapshot object (the bucket exists:
+// NoSuchBucket is rethrown). Throws CorruptionError naming the object when
+// the body fails its checksum, also when the damage first showed as a
+// decoding error.
+std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& options,
+                               SnapshotLedger& ledger, RecoveryHandler& handler);
+
+// The id of the snapshot object, from its header; 0 when there is none.
+std::uint64_t read_s3_snapshot_id(aws::S3Client& s3, const std::string& bucket,
+                                  const std::string& key);
+
+}  // namespace prevayler::detail

@@ -1,0 +1,184 @@
+// The engine's pipelined path (several journal writes in flight), driven
+// through PipelinedStorage: events acknowledged in order, a failed write
+// acknowledges nothing after it, a lone event is not held back, and a
+// storage that breaks the contract stops the instance.
+#include <gtest/gtest.h>
+
+#include <cereal/types/vector.hpp>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "prevayler/memory_storage.hpp"
+#include "prevayler/prevayler.hpp"
+#include "support/pipelined_storage.hpp"
+
+namespace prevayler::testing {
+namespace {
+
+struct Log {
+  std::vector<std::int64_t> events;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(events);
+  }
+};
+using P = Prevayler<Log, std::int64_t>;
+
+Log append_event(const Log& log, const std::int64_t& e, Timestamp) {
+  Log next = log;
+  next.events.push_back(e);
+  return next;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<P> open(std::size_t depth = 4, std::size_t limit = 0) {
+    P::Options o;
+    o.business = append_event;
+    o.storage = std::make_unique<PipelinedStorage>(make_memory_storage(store), depth, plan);
+    o.limits.writes_in_flight_max = limit;
+    o.snapshot_on_open = false;
+    return std::make_unique<P>(std::move(o));
+  }
+  // Recovery from the same store, without pipelining.
+  Log recovered() {
+    P::Options o;
+    o.business = append_event;
+    o.storage = make_memory_storage(store);
+    o.snapshot_on_open = false;
+    return *P(std::move(o)).state();
+  }
+
+  std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
+  std::shared_ptr<PipelinePlan> plan = std::make_shared<PipelinePlan>();
+};
+
+// Runs `threads` producers; returns what was acknowledged. Each producer's
+// events must appear in the state in the order it handled them.
+std::set<std::int64_t> produce(P& p, int threads, int per_thread,
+                               const std::function<void(int, int)>& before = {}) {
+  std::mutex mutex;
+  std::set<std::int64_t> acked;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        if (before) before(t, i);
+        try {
+          p.handle(t * 100'000 + i);
+          std::lock_guard lock(mutex);
+          acked.insert(t * 100'000 + i);
+        } catch (const StorageError&) {
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return acked;
+}
+
+void expect_per_producer_order(const std::vector<std::int64_t>& events) {
+  std::map<std::int64_t, std::int64_t> last;
+  for (std::int64_t e : events) {
+    const std::int64_t producer = e / 100'000;
+    auto it = last.find(producer);
+    if (it != last.end()) {
+      EXPECT_LT(it->second, e) << "producer " << producer << " reordered";
+    }
+    last[producer] = e;
+  }
+}
+
+TEST_F(PipelineTest, SeveralWritesInFlightAcknowledgeEveryEventInOrder) {
+  std::set<std::int64_t> acked;
+  {
+    auto p = open();
+    acked = produce(*p, 16, 150);
+    const auto live = p->state()->events;
+    EXPECT_EQ(live.size(), 16u * 150u);
+    EXPECT_EQ(std::set<std::int64_t>(live.begin(), live.end()), acked);
+    expect_per_producer_order(live);
+    EXPECT_GT(plan->max_in_flight.load(), 1u) << "the engine never pipelined";
+    EXPECT_LE(plan->max_in_flight.load(), 4u);
+    EXPECT_GT(p->stats().events_journaled, p->stats().journal_writes) << "no group commit";
+  }
+  const Log again = recovered();
+  EXPECT_EQ(again.events.size(), acked.size());
+  expect_per_producer_order(again.events);
+}
+
+TEST_F(PipelineTest, LoneEventIsNotHeldBackForABatch) {
+  auto p = open();
+  for (int i = 0; i < 50; ++i) p->handle(i);
+  EXPECT_EQ(p->stats().journal_writes, 50u);  // one write each, at once
+  EXPECT_EQ(plan->max_in_flight.load(), 1u);
+}
+
+TEST_F(PipelineTest, WritesInFlightLimitOfOneTurnsPipeliningOff) {
+  auto p = open(4, 1);
+  produce(*p, 8, 50);
+  EXPECT_EQ(plan->max_in_flight.load(), 0u);  // start_append() never called
+  EXPECT_EQ(p->state()->events.size(), 400u);
+}
+
+TEST_F(PipelineTest, FailedWriteInFlightFailsEveryLaterOneAndLosesNothingAcknowledged) {
+  std::set<std::int64_t> acked;
+  {
+    auto p = open();
+    acked = produce(*p, 8, 200, [&](int t, int i) {
+      if (t == 0 && i % 50 == 25) plan->fail_next = 1;
+    });
+    EXPECT_LT(acked.size(), 1600u) << "no failure happened";
+    const auto live = p->state()->events;
+    EXPECT_EQ(std::set<std::int64_t>(live.begin(), live.end()), acked);
+    EXPECT_EQ(live.size(), acked.size());
+    expect_per_producer_order(live);
+    p->handle(-1);  // still usable after failures
+  }
+  Log again = recovered();
+  ASSERT_FALSE(again.events.empty());
+  EXPECT_EQ(again.events.back(), -1);
+  again.events.pop_back();
+  EXPECT_EQ(std::set<std::int64_t>(again.events.begin(), again.events.end()), acked);
+  EXPECT_EQ(again.events.size(), acked.size());
+}
+
+TEST_F(PipelineTest, StorageThatStoresAWriteAfterAFailedOneStopsTheInstance) {
+  plan->latency_min = std::chrono::microseconds(2000);
+  plan->latency_max = std::chrono::microseconds(4000);
+  auto p = open();
+  std::atomic<bool> stopped{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 8; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 200 && !stopped; ++i) {
+        if (t == 0 && i == 20) {
+          plan->fail_only_with_writes_behind = true;
+          plan->land_after_failure = true;
+          plan->fail_next = 1;
+        }
+        try {
+          p->handle(t * 100'000 + i);
+        } catch (const StorageFailedError&) {
+          stopped = true;
+        } catch (const StorageError&) {
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  ASSERT_FALSE(plan->land_after_failure.load()) << "no write was in flight behind the failure";
+  EXPECT_TRUE(stopped.load());
+  EXPECT_THROW(p->handle(1), StorageFailedError);
+  // Whatever happened, the journal holds every event the live state has.
+  const auto live = p->state()->events;
+  p->close();
+  const Log again = recovered();
+  const std::set<std::int64_t> journaled(again.events.begin(), again.events.end());
+  for (std::int64_t e : live) EXPECT_TRUE(journaled.count(e)) << e;
+}
+
+}  // namespace
+}  // namespace prevayler::testing

@@ -1,0 +1,65 @@
+// A storage that pipelines appends to an inner synchronous storage the way
+// a network storage does: start_append() returns at once, and a background
+// thread performs the appends in start order, each after a latency counted
+// from its start, so the latencies of writes in flight overlap. Tests the
+// engine's pipeline (ordering, failures, draining) without a network.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "support/storage_wrappers.hpp"
+
+namespace prevayler::testing {
+
+struct PipelinePlan {
+  // The next `fail_next` writes to complete fail (not stored); the storage
+  // then fails every write still in flight, as the Storage contract asks.
+  std::atomic<int> fail_next{0};
+  // Breaks the contract: after a failure, the next write in flight is
+  // stored and reported as stored anyway.
+  std::atomic<bool> land_after_failure{false};
+  // Injects the failure only into a write with another one in flight behind.
+  std::atomic<bool> fail_only_with_writes_behind{false};
+  std::chrono::microseconds latency_min{200};
+  std::chrono::microseconds latency_max{1500};
+  // Observations.
+  std::atomic<std::size_t> max_in_flight{0};
+  std::atomic<std::uint64_t> writes{0};
+};
+
+class PipelinedStorage : public ForwardingStorage {
+ public:
+  PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t depth,
+                   std::shared_ptr<PipelinePlan> plan = std::make_shared<PipelinePlan>());
+  ~PipelinedStorage() override;
+
+  std::size_t appends_in_flight_max() const override { return depth_; }
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override;
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override;
+  void close() override;
+
+ private:
+  struct Write;
+  class PendingWrite;
+  void run();
+  void waited();
+
+  const std::size_t depth_;
+  const std::shared_ptr<PipelinePlan> plan_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::shared_ptr<Write>> queue_;
+  std::size_t unwaited_ = 0;  // started, wait() not returned
+  bool broken_ = false;       // a write failed: fail every one until all are waited for
+  bool stopping_ = false;
+  std::uint64_t seed_ = 1;
+  std::thread thread_;
+};
+
+}  // namespace prevayler::testing
