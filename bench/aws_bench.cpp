@@ -63,18 +63,6 @@ void print(const std::string& name, double value, const char* unit) {
   std::fflush(stdout);
 }
 
-// The pipeline depth option is being added to the library; the benchmark
-// builds with and without it.
-template <class Limits>
-bool set_writes_in_flight_max(Limits& limits, std::size_t n) {
-  if constexpr (requires { limits.writes_in_flight_max = n; }) {
-    limits.writes_in_flight_max = n;
-    return true;
-  } else {
-    return false;
-  }
-}
-
 Target make_target(const std::string& endpoint, const std::string& name) {
   namespace aws = prevayler::aws;
   auto credentials = aws::static_credentials({"bench", "bench", "", {}});
@@ -110,10 +98,10 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
   s.credentials = prevayler::AwsCredentials{"bench", "bench", ""};
   if (!batching) {
     o.limits.batch_events_max = 1;
-    set_writes_in_flight_max(o.limits, 1);
+    o.limits.writes_in_flight_max = 1;
   } else if (max_in_flight > 0) {
-    set_writes_in_flight_max(o.limits, max_in_flight);
-    set_writes_in_flight_max(s, max_in_flight);
+    o.limits.writes_in_flight_max = max_in_flight;
+    s.writes_in_flight_max = max_in_flight;
   }
   o.storage = prevayler::make_aws_storage(s);
   return o;
@@ -159,6 +147,7 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   print(name + "events_per_write",
         static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
         "events");
+  print(name + "writes_in_flight", static_cast<double>(stats.writes_in_flight_limit), "writes");
   print(name + "p50_ms", percentile(all, 0.50), "ms");
   print(name + "p99_ms", percentile(all, 0.99), "ms");
 }
@@ -223,12 +212,6 @@ int main(int argc, char** argv) {
       batching = value;
     } else if (arg == "--max-in-flight") {
       max_in_flight = std::strtoull(value.c_str(), nullptr, 10);
-      prevayler::WriterLimits probe;
-      if (!set_writes_in_flight_max(probe, max_in_flight)) {
-        std::fprintf(stderr,
-                     "--max-in-flight: this library has no WriterLimits::writes_in_flight_max\n");
-        return 2;
-      }
     } else if (arg == "--replay-events") {
       replay_events = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--table-prefix") {
@@ -244,8 +227,6 @@ int main(int argc, char** argv) {
                  "[--table-prefix NAME]\n");
     return 2;
   }
-  prevayler::WriterLimits probe;
-  print("pipeline_option", set_writes_in_flight_max(probe, 0) ? 1 : 0, "bool");
   std::printf("# AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(),
               event_bytes, seconds);
   int n = 0;

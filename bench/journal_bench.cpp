@@ -7,7 +7,7 @@
 //       8-byte length);
 //   prevayler.pN.reads_per_s
 //       with --readers R: state() calls per second by R reader threads while
-//       the N producers run;
+//       the N producers run (--read-with read: read() calls instead);
 //   bare.writes_per_s   (--bare) the baseline: a loop of write(--event-bytes
 //       bytes) + fdatasync on the same disk;
 //   replay.events / replay.seconds / replay.events_per_s
@@ -15,8 +15,8 @@
 //       to open the directory again (recovery), without snapshot_on_open.
 //
 //   prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64]
-//       [--event-bytes 100] [--readers R] [--bare] [--no-prevayler]
-//       [--replay-events E]
+//       [--event-bytes 100] [--readers R] [--read-with state|read] [--bare]
+//       [--no-prevayler] [--replay-events E]
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -75,6 +75,9 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(sorted.size() * p))];
 }
 
+// --read-with: state() (a shared_ptr per call) or read() (per-thread cache).
+bool read_with_state = true;
+
 void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
                    std::size_t event_bytes, double seconds) {
   std::filesystem::remove_all(dir);
@@ -102,7 +105,11 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
       std::uint64_t n = 0;
       std::uint64_t seen = 0;
       while (!stop.load(std::memory_order_relaxed)) {
-        for (int i = 0; i < 64; ++i) seen += p.state()->events;
+        if (read_with_state) {
+          for (int i = 0; i < 64; ++i) seen += p.state()->events;
+        } else {
+          for (int i = 0; i < 64; ++i) seen += p.read([](const auto& s) { return s.events; });
+        }
         n += 64;
       }
       reads[r] = n;
@@ -219,6 +226,8 @@ int main(int argc, char** argv) {
       producers = parse_list(value), ++i;
     } else if (!std::strcmp(argv[i], "--event-bytes")) {
       event_bytes = std::strtoull(value, nullptr, 10), ++i;
+    } else if (!std::strcmp(argv[i], "--read-with")) {
+      read_with_state = std::strcmp(value, "read") != 0, ++i;
     } else if (!std::strcmp(argv[i], "--readers")) {
       readers = std::atoi(value), ++i;
     } else if (!std::strcmp(argv[i], "--replay-events")) {
@@ -226,7 +235,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64] "
-                   "[--event-bytes N] [--readers R] [--bare] [--no-prevayler] "
+                   "[--event-bytes N] [--readers R] [--read-with state|read] [--bare] "
+                   "[--no-prevayler] "
                    "[--replay-events E]\n");
       return 2;
     }

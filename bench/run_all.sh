@@ -66,19 +66,7 @@ event_sizes=(100 1024 10240 102400 1048576)
 delay_ms=5
 
 # --- dependencies -----------------------------------------------------------
-bench_packages=(redis-server redis-tools gnuplot-nox sqlite3 libsqlite3-dev curl python3)
-missing=()
-for p in "${bench_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-bash scripts/install-deps.sh --test
+bash scripts/install-deps.sh --test --bench
 venv="${PREVAYLER_MOTO_VENV:-$HOME/.cache/prevayler-cpp/moto-venv}"
 moto=$(command -v moto_server || echo "$venv/bin/moto_server")
 python=python3
@@ -87,12 +75,9 @@ python3 -c 'import boto3' 2>/dev/null || python="$venv/bin/python"
 redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
 
 # --- build ------------------------------------------------------------------
-targets=(prevayler_journal_bench prevayler_aws_bench prevayler_latency_proxy prevayler_sqlite_bench)
-have_snapshot_bench=0
-if grep -q 'prevayler_snapshot_bench' bench/CMakeLists.txt; then
-  have_snapshot_bench=1
-  targets+=(prevayler_snapshot_bench)
-fi
+targets=(prevayler_journal_bench prevayler_aws_bench prevayler_latency_proxy prevayler_sqlite_bench
+  prevayler_snapshot_bench)
+have_snapshot_bench=1
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPREVAYLER_BUILD_TESTS=OFF \
   -DPREVAYLER_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j2 --target "${targets[@]}"
@@ -219,6 +204,8 @@ fi
 # --- 5. reads while writers run ----------------------------------------------
 run "reads." "$bin/prevayler_journal_bench" --producers 4 --readers 2 --seconds "$reads_seconds" \
   --dir "$data/reads"
+run "reads_cached." "$bin/prevayler_journal_bench" --producers 4 --readers 2 --read-with read \
+  --seconds "$reads_seconds" --dir "$data/reads"
 
 # --- 6. cost vs event size ----------------------------------------------------
 for bytes in "${event_sizes[@]}"; do

@@ -3,6 +3,8 @@
 #   scripts/install-deps.sh          build dependencies
 #   scripts/install-deps.sh --test   also the test tools (moto_server)
 #   scripts/install-deps.sh --fuzz   also clang-14 and its libFuzzer runtime
+#   scripts/install-deps.sh --bench  also what bench/run_all.sh compares with
+#                                    and plots with (SQLite, Redis, gnuplot)
 set -euo pipefail
 
 packages=(
@@ -18,8 +20,9 @@ for arg in "$@"; do
       packages+=(python3 python3-venv python3-pip)
       ;;
     --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    --bench) packages+=(redis-server redis-tools gnuplot-nox sqlite3 libsqlite3-dev curl python3) ;;
     *)
-      echo "usage: $0 [--test] [--fuzz]" >&2
+      echo "usage: $0 [--test] [--fuzz] [--bench]" >&2
       exit 2
       ;;
   esac

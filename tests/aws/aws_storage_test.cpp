@@ -6,6 +6,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -449,18 +450,24 @@ TEST(AwsStorageConfig, WrongCredentialsAreReportedWithoutTheSecret) {
 namespace prevayler::testing {
 namespace {
 
-// Delays every S3 request, like a slow link to the bucket.
+// Holds every S3 request back, like a slow link to the bucket: each waits
+// until `release()` says so (or 60 s pass), so the test does not depend on
+// how fast the machine is.
 class SlowS3Transport : public aws::HttpTransport {
  public:
   SlowS3Transport(std::shared_ptr<aws::HttpTransport> inner, std::string bucket)
       : inner_(std::move(inner)), bucket_(std::move(bucket)) {}
   aws::HttpResponse send(const aws::HttpRequest& request) override {
     if (request.url.find("/" + bucket_) != std::string::npos) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (release && !release() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
       ++s3_requests;
     }
     return inner_->send(request);
   }
+  std::function<bool()> release;
   std::atomic<int> s3_requests{0};
 
  private:
@@ -480,19 +487,22 @@ TEST(AwsStorage, SlowSnapshotUploadDoesNotStallWriters) {
   o.snapshot_on_open = false;
   P p(std::move(o));
   for (int i = 0; i < 20; ++i) p.handle(pattern(1'000'000, static_cast<char>(i)));  // ~20 MB state
+  // The upload goes on only once writers got 11 events acknowledged while
+  // it was held back: if they stalled behind it, it waits out its 60 s.
+  std::atomic<int> handled_during_snapshot{0};
+  slow->release = [&] { return handled_during_snapshot.load() > 10; };
   std::atomic<bool> snapshot_done{false};
   std::thread snapshotter([&] {
     p.snapshot();
     snapshot_done = true;
   });
-  int handled_during_snapshot = 0;
   while (!snapshot_done) {
     p.handle("during");
     if (!snapshot_done) ++handled_during_snapshot;
   }
   snapshotter.join();
   EXPECT_GE(slow->s3_requests.load(), 4);  // create, parts, complete: each delayed
-  EXPECT_GT(handled_during_snapshot, 10) << "writers stalled behind the snapshot upload";
+  EXPECT_GT(handled_during_snapshot.load(), 10) << "writers stalled behind the snapshot upload";
   const auto live = p.state();
   p.close();
   auto again = open_blobs(journal.open());
