@@ -65,6 +65,10 @@ struct Engine::Batch {
   AnyState last_state;
   bool done = false;
   std::exception_ptr error;
+  // Only this batch's callers wait here: waking every waiting producer at
+  // each write (a herd of 64 threads on 2 cores) would cost more than the
+  // write.
+  std::condition_variable done_cv;
 };
 
 // A pipelined write: started, not yet acknowledged. `error` is set when
@@ -226,7 +230,7 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   // Whatever arrived meanwhile (or this batch, when not written here).
   work_ready_.notify_one();
 
-  work_done_.wait(lock, [&] { return batch->done; });
+  batch->done_cv.wait(lock, [&] { return batch->done; });
   if (batch->error) std::rethrow_exception(batch->error);
   return next;
 }
@@ -354,7 +358,7 @@ void Engine::run_acknowledger() {
   }
 }
 
-// Acknowledges a batch (its callers wake on work_done_) or fails it.
+// Acknowledges a batch (its callers wake on its done_cv) or fails it.
 void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error) {
   pending_bytes_ -= batch->bytes;
   batch->entries = EntryBatch{};
@@ -374,6 +378,7 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
     batch->error = error;
   }
   batch->done = true;
+  batch->done_cv.notify_all();
 }
 
 // After a failed write: every event accepted after it was computed from
