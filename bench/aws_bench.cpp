@@ -37,7 +37,13 @@
 #include "prevayler/aws_storage.hpp"
 #include "prevayler/prevayler.hpp"
 
+#include "bench_output.hpp"
+
 namespace {
+
+using bench::parse_list;
+using bench::percentile;
+using bench::print;
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t event_bytes = 100;
@@ -57,11 +63,6 @@ struct Target {
   std::string table;
   std::string bucket;
 };
-
-void print(const std::string& name, double value, const char* unit) {
-  std::printf("%s %.6g %s\n", name.c_str(), value, unit);
-  std::fflush(stdout);
-}
 
 Target make_target(const std::string& endpoint, const std::string& name) {
   namespace aws = prevayler::aws;
@@ -105,11 +106,6 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
   }
   o.storage = prevayler::make_aws_storage(s);
   return o;
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(sorted.size() * p))];
 }
 
 void run(const Target& target, int producers, bool batching, std::size_t max_in_flight,
@@ -174,14 +170,6 @@ void replay(const Target& target, std::uint64_t events, std::size_t max_in_fligh
   print("replay.events", static_cast<double>(replayed), "events");
   print("replay.seconds", elapsed, "s");
   print("replay.events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
-}
-
-std::vector<int> parse_list(const std::string& text) {
-  std::vector<int> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) values.push_back(std::atoi(item.c_str()));
-  return values;
 }
 
 }  // namespace

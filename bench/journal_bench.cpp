@@ -35,7 +35,13 @@
 
 #include "prevayler/prevayler.hpp"
 
+#include "bench_output.hpp"
+
 namespace {
+
+using bench::parse_list;
+using bench::percentile;
+using bench::print;
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t cereal_length_bytes = 8;
@@ -48,11 +54,6 @@ struct Count {
   }
 };
 using P = prevayler::Prevayler<Count, std::string>;
-
-void print(const std::string& name, double value, const char* unit) {
-  std::printf("%s %.6g %s\n", name.c_str(), value, unit);
-  std::fflush(stdout);
-}
 
 std::string event_of(std::size_t encoded_bytes, char fill) {
   return std::string(encoded_bytes > cereal_length_bytes ? encoded_bytes - cereal_length_bytes : 0,
@@ -68,11 +69,6 @@ P::Options options(const std::filesystem::path& dir) {
   storage.directory = dir;
   o.storage = prevayler::make_file_storage(storage);
   return o;
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(sorted.size() * p))];
 }
 
 // --read-with: state() (a shared_ptr per call) or read() (per-thread cache).
@@ -191,14 +187,6 @@ void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::siz
   print("replay.events", static_cast<double>(replayed), "events");
   print("replay.seconds", elapsed, "s");
   print("replay.events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
-}
-
-std::vector<int> parse_list(const char* text) {
-  std::vector<int> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) values.push_back(std::atoi(item.c_str()));
-  return values;
 }
 
 }  // namespace

@@ -77,7 +77,6 @@ redis_server=$(command -v redis-server || echo /usr/bin/redis-server)
 # --- build ------------------------------------------------------------------
 targets=(prevayler_journal_bench prevayler_aws_bench prevayler_latency_proxy prevayler_sqlite_bench
   prevayler_snapshot_bench)
-have_snapshot_bench=1
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPREVAYLER_BUILD_TESTS=OFF \
   -DPREVAYLER_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j2 --target "${targets[@]}"
@@ -195,11 +194,9 @@ run "recovery.moto." "$bin/prevayler_aws_bench" --endpoint "$direct" --batching 
   --replay-events "$moto_replay_events" --table-prefix bench-replay "${aws_extra[@]}"
 run "recovery.moto." "$python" bench/seed_replay_boto3.py --endpoint "$direct" \
   --table seed-replay --items "$moto_replay_events"
-if [ "$have_snapshot_bench" = 1 ]; then
-  for mb in "${snapshot_sizes[@]}"; do
-    run "snapshot.mb$mb." "$bin/prevayler_snapshot_bench" --mb "$mb" --dir "$data/snapshot"
-  done
-fi
+for mb in "${snapshot_sizes[@]}"; do
+  run "snapshot.mb$mb." "$bin/prevayler_snapshot_bench" --mb "$mb" --dir "$data/snapshot"
+done
 
 # --- 5. reads while writers run ----------------------------------------------
 run "reads." "$bin/prevayler_journal_bench" --producers 4 --readers 2 --seconds "$reads_seconds" \

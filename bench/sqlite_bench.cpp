@@ -23,14 +23,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_output.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::percentile;
+using bench::print;
 
-void print(const std::string& name, double value, const char* unit) {
-  std::printf("%s %.6g %s\n", name.c_str(), value, unit);
-  std::fflush(stdout);
-}
+using Clock = std::chrono::steady_clock;
 
 void check(int rc, sqlite3* db, const char* what) {
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -45,11 +45,6 @@ void exec(sqlite3* db, const char* sql) {
     std::fprintf(stderr, "sqlite: %s: %s\n", sql, error);
     std::exit(1);
   }
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(sorted.size() * p))];
 }
 
 void run(const std::filesystem::path& dir, int threads, std::size_t event_bytes, double seconds) {

@@ -268,10 +268,7 @@ class AwsStorage : public Storage {
     const bool complete = w.stored == w.items.size();
     if (w.conflict) {
       if (!failed_) {
-        failed_ = std::make_exception_ptr(SupersededError(
-            item_name(w.segment, w.first_order + w.stored) +
-            " was written by another writer: another instance took over this journal. This "
-            "instance stopped; its unacknowledged events were not applied."));
+        failed_ = superseded_at(w.segment, w.first_order + w.stored);
       }
     } else if (w.error && !failed_) {
       try {
@@ -311,6 +308,14 @@ class AwsStorage : public Storage {
            std::to_string(order) + ")";
   }
 
+  // Another writer's item where ours was to go: a new owner took over.
+  std::exception_ptr superseded_at(std::uint64_t segment, std::uint64_t order) const {
+    return std::make_exception_ptr(SupersededError(
+        item_name(segment, order) +
+        " was written by another writer: another instance took over this journal. This "
+        "instance stopped; its unacknowledged events were not applied."));
+  }
+
   // Writes `content` at (segment_, order) so that it is durable exactly
   // once. A write whose outcome is unknown is sent again, same key and same
   // content; a conditional failure then means either our own earlier
@@ -323,10 +328,7 @@ class AwsStorage : public Storage {
       fail_stop(std::current_exception());
     }
     if (conflict) {
-      fail_stop(std::make_exception_ptr(SupersededError(
-          item_name(segment_, order) +
-          " was written by another writer: another instance took over this journal. This "
-          "instance stopped; its unacknowledged events were not applied.")));
+      fail_stop(superseded_at(segment_, order));
     }
   }
 

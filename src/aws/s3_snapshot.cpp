@@ -144,13 +144,7 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   ~S3SnapshotWriter() override {
     // The uploads reference nothing of ours but must end before the abort.
     for (auto& part : in_flight_) part.second.wait();
-    if (!committed_ && !upload_id_.empty()) {
-      try {
-        s3_.abort_multipart_upload(bucket_, key_, upload_id_);
-      } catch (...) {
-        // An abandoned upload costs storage until a lifecycle rule ends it.
-      }
-    }
+    if (!committed_) abort_upload();
   }
 
   std::uint64_t snapshot_id() const override { return id_; }
@@ -197,13 +191,7 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
           // acknowledged). Our own earlier attempt, retried after an
           // ambiguous failure, or another owner's copy: either will do.
           etag = current->second;
-          if (!upload_id_.empty()) {
-            try {
-              s3_.abort_multipart_upload(bucket_, key_, upload_id_);
-            } catch (const Error&) {
-              // Unfinished parts only cost storage; a bucket lifecycle rule clears them.
-            }
-          }
+          abort_upload();  // our parts are not needed
           break;
         }
         if (attempt >= 3 || (current && current->first > id_)) {
@@ -228,6 +216,16 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   }
 
  private:
+  // Ends our multipart upload, if any, without completing it.
+  void abort_upload() noexcept {
+    if (upload_id_.empty()) return;
+    try {
+      s3_.abort_multipart_upload(bucket_, key_, upload_id_);
+    } catch (...) {
+      // An abandoned upload costs storage until a lifecycle rule ends it.
+    }
+  }
+
   static constexpr std::size_t put_area_bytes = std::size_t{1} << 20;
 
   int_type overflow(int_type ch) override {
