@@ -124,6 +124,9 @@ TEST_F(PipelineTest, WritesInFlightLimitOfOneTurnsPipeliningOff) {
 }
 
 TEST_F(PipelineTest, FailedWriteInFlightFailsEveryLaterOneAndLosesNothingAcknowledged) {
+  // The writer then starts writes after a failed wait() returned but before
+  // the core saw the failure: they must fail too, not stop the instance.
+  plan->pause_after_failed_wait = std::chrono::microseconds(3000);
   std::set<std::int64_t> acked;
   {
     auto p = open();
@@ -143,6 +146,31 @@ TEST_F(PipelineTest, FailedWriteInFlightFailsEveryLaterOneAndLosesNothingAcknowl
   again.events.pop_back();
   EXPECT_EQ(std::set<std::int64_t>(again.events.begin(), again.events.end()), acked);
   EXPECT_EQ(again.events.size(), acked.size());
+}
+
+// The core's writer starts a write while its acknowledger is between the
+// failed wait() and failing the pipeline: that write was computed from the
+// failed state and must fail like the others, without stopping the
+// instance (the storage resumes only when the core says so).
+TEST_F(PipelineTest, WriteStartedWhileTheCoreLearnsOfAFailureFailsWithoutStopping) {
+  plan->pause_after_failed_wait = std::chrono::milliseconds(200);
+  auto p = open();
+  plan->fail_next = 1;
+  std::thread first([&] { EXPECT_THROW(p->handle(1), StorageError); });
+  // The write of 1 fails within 1.5 ms; its wait() then pauses 200 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  try {
+    p->handle(2);
+    ADD_FAILURE() << "an event computed from a failed one was acknowledged";
+  } catch (const StorageFailedError& e) {
+    ADD_FAILURE() << "the instance stopped: " << e.what();
+  } catch (const StorageError&) {
+  }
+  first.join();
+  p->handle(3);
+  EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{3}));
+  p->close();
+  EXPECT_EQ(recovered().events, (std::vector<std::int64_t>{3}));
 }
 
 TEST_F(PipelineTest, StorageThatStoresAWriteAfterAFailedOneStopsTheInstance) {

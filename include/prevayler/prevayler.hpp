@@ -80,12 +80,17 @@ class Prevayler {
     // it off for very large states whose snapshot takes long to write:
     // recovery is correct either way.
     bool snapshot_on_open = true;
+    // Receives warnings, e.g. a snapshot at open that could not be written
+    // (the instance opens anyway: the snapshot only shortens the next
+    // recovery). Default: a line on stderr.
+    std::function<void(const std::string&)> warn;
   };
 
   // Opens the storage and recovers: the latest snapshot (or the initial
   // state), then every journaled event after it, in order, with its
   // journaled timestamp; then, with snapshot_on_open (the default), writes a
-  // snapshot of the recovered state.
+  // snapshot of the recovered state (a failure to write it is a warning,
+  // unless the storage refuses to continue).
   // Throws ConfigError (no business function, no codec), StorageError
   // subclasses (LockedError, CorruptionError, FormatVersionError, ...),
   // CodecError, RecoveryError, InconsistentStateError.
@@ -208,6 +213,7 @@ class Prevayler {
         return hash(*static_cast<const State*>(state));
       };
     }
+    hooks.warn = std::move(options.warn);
     hooks.timestamp = options.timestamp ? std::move(options.timestamp)
                                         : TimestampFunction(system_clock_timestamp);
     return std::make_unique<detail::Engine>(

@@ -114,13 +114,20 @@ class Storage {
   // Starts appending `batch` after every batch started or appended before
   // it; the core calls wait() on each pending append in start order, and
   // acknowledges a batch only when its wait() and every earlier one
-  // returned. When one fails, every pending append started after it must
-  // fail too (its events were computed from states that will never exist),
-  // and once they have all been waited for the storage is either usable
-  // with none of them journaled (StorageError) or refuses further appends
+  // returned. When one fails, every append started after it must fail too
+  // (its events were computed from states that will never exist), also one
+  // started after the failed wait() returned: the core's writer may start
+  // it before the core has seen the failure. The storage keeps failing
+  // them until resume_after_failure(); it is then either usable with none
+  // of them journaled (StorageError) or refuses further appends
   // (StorageFailedError). begin_snapshot() is only called with nothing
   // pending. The default appends synchronously.
   virtual std::unique_ptr<PendingAppend> start_append(EntryBatch batch);
+
+  // Called after a pending append failed, once the core has waited for
+  // every append started after it and before it starts the next one: the
+  // next start_append() follows the last batch that was acknowledged.
+  virtual void resume_after_failure() {}
 
   // Starts a new segment: entries appended after this call belong to it
   // and are replayed after the snapshot the returned writer produces.

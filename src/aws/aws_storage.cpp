@@ -140,6 +140,17 @@ class AwsStorage : public Storage {
     return std::make_unique<PendingWrite>(*this, write);
   }
 
+  // Every write started after the failed one has finished (the engine
+  // waited for them all), so nothing can land behind the gap any more: the
+  // next write goes where the first failed one was to go.
+  void resume_after_failure() override {
+    std::lock_guard lock(pipeline_mutex_);
+    if (failed_ || writes_in_flight_ != 0) return;
+    if (resume_order_) next_order_ = *resume_order_;
+    resume_order_.reset();
+    pipeline_broken_ = false;
+  }
+
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
     throw_if_failed();
     // Nothing journaled in this segment yet: the state is the state at its
@@ -289,11 +300,6 @@ class AwsStorage : public Storage {
           item_name(w.segment, w.first_order) +
           " was stored after an earlier journal write failed; this instance stopped so the "
           "live state never differs from the journal (a restart recovers it)"));
-    }
-    if (writes_in_flight_ == 0 && resume_order_ && !failed_) {
-      next_order_ = *resume_order_;
-      resume_order_.reset();
-      pipeline_broken_ = false;
     }
     if (failed_) std::rethrow_exception(failed_);
     if (!complete) std::rethrow_exception(w.error);

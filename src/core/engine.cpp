@@ -1,6 +1,7 @@
 #include "prevayler/detail/engine.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <string>
 
 #include "core/entry_codec.hpp"
@@ -136,9 +137,22 @@ class Engine::Replayer : public RecoveryHandler {
   Engine& engine_;
 };
 
+namespace {
+
+EngineHooks with_default_warn(EngineHooks hooks) {
+  if (!hooks.warn) {
+    hooks.warn = [](const std::string& message) {
+      std::cerr << "prevayler: warning: " << message << std::endl;
+    };
+  }
+  return hooks;
+}
+
+}  // namespace
+
 Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
                bool snapshot_on_open)
-    : hooks_(std::move(hooks)),
+    : hooks_(with_default_warn(std::move(hooks))),
       storage_(std::move(storage)),
       limits_(limits),
       id_(next_engine_id.fetch_add(1) + 1) {
@@ -158,8 +172,16 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
   if (snapshot_on_open) {
     try {
       snapshot();
-    } catch (...) {
+    } catch (const StorageFailedError&) {
       close();  // a constructor that throws runs no destructor
+      throw;
+    } catch (const StorageError& e) {
+      // The snapshot only shortens the next recovery, which is correct
+      // without it (it starts from the previous snapshot and follows the
+      // seals): opening beats failing over a transient fault.
+      hooks_.warn(std::string("snapshot at open not written, opened without it: ") + e.what());
+    } catch (...) {
+      close();
       throw;
     }
   }
@@ -433,6 +455,9 @@ void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_pt
   std::erase_if(queue_,
                 [](const Work& w) { return std::holds_alternative<std::shared_ptr<Batch>>(w); });
   head_ = durable_.load(std::memory_order_acquire);
+  // Only now may the storage accept starts again: a write the writer began
+  // while this thread was learning of the failure has been failed above.
+  if (depth_ > 1 && !fatal_) storage_->resume_after_failure();
   failing_ = false;
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -410,6 +411,32 @@ TEST_P(Scenario, FailedSnapshotKeepsThePreviousOne) {
   }
   auto p = open();
   EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{1, 2}));
+}
+
+// The snapshot at open only shortens the next recovery: when it cannot be
+// written (refused at the start, or its upload failed after the segment
+// was sealed), the instance opens anyway, warns, and loses nothing.
+TEST_P(Scenario, FailedSnapshotAtOpenWarnsAndOpensAnyway) {
+  {
+    auto p = open();
+    p->handle(1);
+  }
+  for (bool fail_at_commit : {false, true}) {
+    auto plan = std::make_shared<FaultPlan>();
+    (fail_at_commit ? plan->fail_snapshot_commits : plan->fail_snapshots) = true;
+    std::vector<std::string> warnings;
+    auto options = make_options(std::make_unique<FaultyStorage>(location->open(), plan));
+    options.warn = [&](const std::string& m) { warnings.push_back(m); };
+    P p(std::move(options));
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("snapshot at open not written"), std::string::npos) << warnings[0];
+    EXPECT_NE(warnings[0].find("injected snapshot"), std::string::npos) << warnings[0];
+    p.handle(fail_at_commit ? 3 : 2);
+  }
+  auto p = open();
+  EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{1, 2, 3}));
+  p->handle(4);
+  EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{1, 2, 3, 4}));
 }
 
 TEST_P(Scenario, SecondInstanceOnTheSameStorageIsRefusedOrTakesOver) {

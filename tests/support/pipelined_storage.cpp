@@ -28,7 +28,10 @@ class PipelinedStorage::PendingWrite : public PendingAppend {
     }
     waited_ = true;
     storage_.waited();
-    if (write_->error) std::rethrow_exception(write_->error);
+    if (write_->error) {
+      std::this_thread::sleep_for(storage_.plan().pause_after_failed_wait);
+      std::rethrow_exception(write_->error);
+    }
   }
 
  private:
@@ -37,12 +40,20 @@ class PipelinedStorage::PendingWrite : public PendingAppend {
   bool waited_ = false;
 };
 
-// A failure fails every write started before the core has waited for all
-// of them, including writes started after the failure happened: the core
-// only learns of it when it waits.
 void PipelinedStorage::waited() {
   std::lock_guard lock(mutex_);
-  if (--unwaited_ == 0) broken_ = false;
+  --unwaited_;
+}
+
+// A failure fails every write started after it, including writes started
+// after its wait() returned: the core's writer may start one before the
+// core has seen the failure. Only the core knows when it has.
+void PipelinedStorage::resume_after_failure() {
+  std::lock_guard lock(mutex_);
+  if (unwaited_ != 0) {
+    throw std::logic_error("resume_after_failure() called with appends in flight");
+  }
+  broken_ = false;
 }
 
 PipelinedStorage::PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t depth,

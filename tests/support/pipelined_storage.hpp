@@ -26,6 +26,10 @@ struct PipelinePlan {
   std::atomic<bool> land_after_failure{false};
   // Injects the failure only into a write with another one in flight behind.
   std::atomic<bool> fail_only_with_writes_behind{false};
+  // Sleeps in a failed write's wait() after the storage counted it waited:
+  // widens the window in which the core's writer, not yet aware of the
+  // failure, starts another write computed from the failed states.
+  std::chrono::microseconds pause_after_failed_wait{0};
   std::chrono::microseconds latency_min{200};
   std::chrono::microseconds latency_max{1500};
   // Observations.
@@ -38,9 +42,11 @@ class PipelinedStorage : public ForwardingStorage {
   PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t depth,
                    std::shared_ptr<PipelinePlan> plan = std::make_shared<PipelinePlan>());
   ~PipelinedStorage() override;
+  const PipelinePlan& plan() const { return *plan_; }
 
   std::size_t appends_in_flight_max() const override { return depth_; }
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override;
+  void resume_after_failure() override;
   std::unique_ptr<SnapshotWriter> begin_snapshot() override;
   void close() override;
 
@@ -56,7 +62,7 @@ class PipelinedStorage : public ForwardingStorage {
   std::condition_variable ready_;
   std::deque<std::shared_ptr<Write>> queue_;
   std::size_t unwaited_ = 0;  // started, wait() not returned
-  bool broken_ = false;       // a write failed: fail every one until all are waited for
+  bool broken_ = false;       // a write failed: fail every one until resume_after_failure()
   bool stopping_ = false;
   std::uint64_t seed_ = 1;
   std::thread thread_;

@@ -22,6 +22,7 @@ class ForwardingStorage : public Storage {
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
     return inner_->start_append(std::move(batch));
   }
+  void resume_after_failure() override { inner_->resume_after_failure(); }
   std::unique_ptr<SnapshotWriter> begin_snapshot() override { return inner_->begin_snapshot(); }
   void close() override { inner_->close(); }
   std::size_t entry_bytes_max() const override { return inner_->entry_bytes_max(); }
@@ -67,7 +68,23 @@ class CountingStorage : public ForwardingStorage {
 struct FaultPlan {
   std::atomic<int> fail_next{0};
   std::atomic<bool> fatal{false};
-  std::atomic<bool> fail_snapshots{false};
+  std::atomic<bool> fail_snapshots{false};  // begin_snapshot() throws
+  std::atomic<bool> fail_snapshot_commits{
+      false};  // the storage's snapshot is streamed, not committed
+};
+
+// A snapshot writer whose commit() fails after the storage began the
+// snapshot (a sealed segment, a new one started): the upload that failed.
+class FailingCommitSnapshotWriter : public SnapshotWriter {
+ public:
+  explicit FailingCommitSnapshotWriter(std::unique_ptr<SnapshotWriter> inner)
+      : inner_(std::move(inner)) {}
+  std::uint64_t snapshot_id() const override { return inner_->snapshot_id(); }
+  std::ostream& stream() override { return inner_->stream(); }
+  void commit() override { throw StorageError("injected snapshot commit failure"); }
+
+ private:
+  std::unique_ptr<SnapshotWriter> inner_;
 };
 
 class FaultyStorage : public ForwardingStorage {
@@ -92,6 +109,9 @@ class FaultyStorage : public ForwardingStorage {
   }
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
     if (plan_->fail_snapshots) throw StorageError("injected snapshot failure");
+    if (plan_->fail_snapshot_commits) {
+      return std::make_unique<FailingCommitSnapshotWriter>(inner_->begin_snapshot());
+    }
     return inner_->begin_snapshot();
   }
 

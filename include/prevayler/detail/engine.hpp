@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <variant>
@@ -35,6 +36,7 @@ struct EngineHooks {
   std::function<AnyState(std::istream&)> decode_state;
   std::function<std::uint64_t(const void* state)> state_hash;  // empty: no check
   TimestampFunction timestamp;
+  std::function<void(const std::string&)> warn;  // empty: stderr
 };
 
 struct EngineLimits {
