@@ -55,6 +55,8 @@ std::string encode(const DecodedRecord& r) {
     case RecordType::segment_start:
       encode_segment_start_record(out, r.writer_id, r.previous_end);
       break;
+    case RecordType::compressed_batch:
+      fail("decode_record returned the type compressed_batch, not batch");
   }
   return out;
 }
