@@ -5,6 +5,12 @@
 //       N producer threads calling handle() for --seconds, events of
 //       --event-bytes encoded bytes (a string of that size minus cereal's
 //       8-byte length);
+//   prevayler.pN.journal_bytes_per_event
+//       the journal files' size over the events written (records are
+//       zstd-compressed from --compress-over bytes of entries, 0 = never,
+//       at --journal-level; --event-content: `fill` one repeated byte, the
+//       default; `text` words of a small vocabulary, about 6:1 at level 1;
+//       `random` incompressible bytes);
 //   prevayler.pN.reads_per_s
 //       with --readers R: state() calls per second by R reader threads while
 //       the N producers run (--read-with read: read() calls instead);
@@ -16,7 +22,8 @@
 //
 //   prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64]
 //       [--event-bytes 100] [--readers R] [--read-with state|read] [--bare]
-//       [--no-prevayler] [--replay-events E]
+//       [--no-prevayler] [--replay-events E] [--event-content fill|text|random]
+//       [--compress-over BYTES] [--journal-level L]
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -28,6 +35,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -55,9 +64,61 @@ struct Count {
 };
 using P = prevayler::Prevayler<Count, std::string>;
 
-std::string event_of(std::size_t encoded_bytes, char fill) {
-  return std::string(encoded_bytes > cereal_length_bytes ? encoded_bytes - cereal_length_bytes : 0,
-                     fill);
+enum class Content { fill, text, random };
+Content event_content = Content::fill;
+// Unset: the library's defaults.
+std::optional<std::size_t> compress_over;
+std::optional<int> journal_level;
+
+// text and random events are slices at random offsets of one large source,
+// so that the events of a group commit differ as real ones would (copies of
+// one event would compress far better).
+std::string event_source;
+
+void make_event_source(std::size_t event_bytes) {
+  if (event_content == Content::fill) return;
+  const std::size_t size = std::max<std::size_t>(std::size_t{32} << 20, 4 * event_bytes);
+  std::mt19937 rng(42);
+  event_source.reserve(size + 16);
+  if (event_content == Content::text) {
+    static const char* vocabulary[] = {"account", "deposit", "withdraw", "balance", "euro",
+                                       "ledger",  "event",   "snapshot", "journal", "42"};
+    while (event_source.size() < size) {
+      event_source += vocabulary[rng() % 10];
+      event_source += ' ';
+    }
+  } else {
+    event_source.resize(size);
+    for (char& c : event_source) c = static_cast<char>(rng());
+  }
+}
+
+class EventMaker {
+ public:
+  EventMaker(std::size_t encoded_bytes, char fill)
+      : size_(encoded_bytes > cereal_length_bytes ? encoded_bytes - cereal_length_bytes : 0),
+        rng_(static_cast<unsigned>(fill)) {
+    if (event_content == Content::fill) event_.assign(size_, fill);
+  }
+  const std::string& next() {
+    if (event_content != Content::fill) {
+      event_.assign(event_source, rng_() % (event_source.size() - size_), size_);
+    }
+    return event_;
+  }
+
+ private:
+  std::size_t size_;
+  std::mt19937 rng_;
+  std::string event_;
+};
+
+std::uintmax_t journal_bytes(const std::filesystem::path& dir) {
+  std::uintmax_t total = 0;
+  for (const auto& item : std::filesystem::directory_iterator(dir)) {
+    if (item.path().extension() == ".log") total += item.file_size();
+  }
+  return total;
 }
 
 P::Options options(const std::filesystem::path& dir) {
@@ -67,6 +128,8 @@ P::Options options(const std::filesystem::path& dir) {
   };
   prevayler::FileStorageOptions storage;
   storage.directory = dir;
+  if (compress_over) storage.compress_journal_records_over = *compress_over;
+  if (journal_level) storage.journal_compression_level = *journal_level;
   o.storage = prevayler::make_file_storage(storage);
   return o;
 }
@@ -86,8 +149,9 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
   const auto start = Clock::now();
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
-      const std::string event = event_of(event_bytes, static_cast<char>('a' + t % 26));
+      EventMaker maker(event_bytes, static_cast<char>('a' + t % 26));
       while (!stop.load(std::memory_order_relaxed)) {
+        const std::string& event = maker.next();
         const auto before = Clock::now();
         p.handle(event);
         latencies[t].push_back(
@@ -129,6 +193,10 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
         "events");
   print(name + "p50_us", percentile(all, 0.50), "us");
   print(name + "p99_us", percentile(all, 0.99), "us");
+  print(name + "journal_bytes_per_event",
+        static_cast<double>(journal_bytes(dir)) /
+            static_cast<double>(std::max<std::uint64_t>(1, events)),
+        "bytes");
   if (readers > 0) {
     std::uint64_t total = 0;
     for (auto n : reads) total += n;
@@ -171,9 +239,9 @@ void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::siz
     std::atomic<std::uint64_t> sent{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 64; ++t) {
-      threads.emplace_back([&] {
-        const std::string event = event_of(event_bytes, 'r');
-        while (sent.fetch_add(1) < events) p.handle(event);
+      threads.emplace_back([&, t] {
+        EventMaker maker(event_bytes, static_cast<char>('a' + t % 26));
+        while (sent.fetch_add(1) < events) p.handle(maker.next());
       });
     }
     for (auto& t : threads) t.join();
@@ -220,17 +288,34 @@ int main(int argc, char** argv) {
       readers = std::atoi(value), ++i;
     } else if (!std::strcmp(argv[i], "--replay-events")) {
       replay_events = std::strtoull(value, nullptr, 10), ++i;
+    } else if (!std::strcmp(argv[i], "--event-content") &&
+               (!std::strcmp(value, "fill") || !std::strcmp(value, "text") ||
+                !std::strcmp(value, "random"))) {
+      event_content = value[0] == 'f'   ? Content::fill
+                      : value[0] == 't' ? Content::text
+                                        : Content::random;
+      ++i;
+    } else if (!std::strcmp(argv[i], "--compress-over")) {
+      compress_over = std::strtoull(value, nullptr, 10), ++i;
+    } else if (!std::strcmp(argv[i], "--journal-level")) {
+      journal_level = std::atoi(value), ++i;
     } else {
       std::fprintf(stderr,
                    "usage: prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64] "
                    "[--event-bytes N] [--readers R] [--read-with state|read] [--bare] "
                    "[--no-prevayler] "
-                   "[--replay-events E]\n");
+                   "[--replay-events E] [--event-content fill|text|random] "
+                   "[--compress-over BYTES] [--journal-level L]\n");
       return 2;
     }
   }
-  std::printf("# file journal, %zu-byte events, fsync on, %.1f s per run, dir %s\n", event_bytes,
-              seconds, dir.c_str());
+  static const char* content_names[] = {"fill", "text", "random"};
+  std::printf(
+      "# file journal, %zu-byte %s events, fsync on, %.1f s per run, dir %s, records compressed "
+      "from %s bytes\n",
+      event_bytes, content_names[static_cast<int>(event_content)], seconds, dir.c_str(),
+      compress_over ? std::to_string(*compress_over).c_str() : "the default");
+  make_event_source(event_bytes);
   if (bare) run_bare_fdatasync(dir, event_bytes, seconds);
   if (prevayler_runs) {
     for (int n : producers) run_prevayler(dir, n, readers, event_bytes, seconds);

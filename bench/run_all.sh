@@ -205,9 +205,11 @@ run "reads_cached." "$bin/prevayler_journal_bench" --producers 4 --readers 2 --r
   --seconds "$reads_seconds" --dir "$data/reads"
 
 # --- 6. cost vs event size ----------------------------------------------------
+# Journal compression off: the events are one repeated byte, which zstd
+# would shrink to nothing (docs/benchmarks.md has compression figures).
 for bytes in "${event_sizes[@]}"; do
   run "size.b$bytes." "$bin/prevayler_journal_bench" --producers 1,64 --event-bytes "$bytes" \
-    --seconds "$size_seconds" --dir "$data/size"
+    --compress-over 0 --seconds "$size_seconds" --dir "$data/size"
 done
 
 # --- report -------------------------------------------------------------------

@@ -7,6 +7,8 @@
 //   - a decoded record re-encodes to bytes that decode to the same record,
 //     and re-encoding is a fixed point (the encoder is canonical even when
 //     the input used non-minimal varints);
+//   - a decoded batch (compressed or not) compressed again decodes to the
+//     same entries;
 //   - a parsed entry re-encodes to exactly the input bytes (its layout has
 //     no redundancy).
 #include <cstdint>
@@ -53,6 +55,8 @@ std::string encode(const DecodedRecord& r) {
     case RecordType::segment_start:
       encode_segment_start_record(out, r.writer_id, r.previous_end);
       break;
+    case RecordType::compressed_batch:
+      fail("decode_record returned the type compressed_batch, not batch");
   }
   return out;
 }
@@ -78,6 +82,18 @@ void check_record(std::string_view input) {
   const DecodedRecord again = decode_record(encoded, kWhere);
   FUZZ_CHECK(same(decoded, again));
   FUZZ_CHECK(encode(again) == encoded);
+  if (decoded.type == RecordType::batch) {
+    // Threshold 1: every batch with a body zstd can shrink is compressed.
+    static RecordCompressor compressor(1, 1, "fuzz");
+    EntryBatch batch;
+    for (std::string_view e : decoded.entries) batch.add(e);
+    std::string compressed;
+    encode_batch_record(compressed, decoded.writer_id, batch, 0, batch.size(), &compressor);
+    const DecodedRecord unpacked = decode_record(compressed, kWhere);
+    FUZZ_CHECK(unpacked.compressed == (compressed[1] == 5));
+    FUZZ_CHECK(compressed.size() <= encoded.size());
+    FUZZ_CHECK(same(decoded, unpacked));
+  }
   // A batch's entries are what the core parses next.
   for (std::string_view entry : decoded.entries) {
     try {

@@ -77,6 +77,14 @@ struct AwsStorageOptions {
   bool compress_snapshots = true;
   // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster still.
   int snapshot_compression_level = 1;
+  // A group commit whose journal record would have at least this many bytes
+  // of entries is zstd-compressed, when that makes it smaller (record type
+  // 5, docs/format.md; builds older than it cannot read such a journal),
+  // before it is cut into fragments: fewer items, fewer write units.
+  // 0 never compresses. Compressed records are read either way.
+  std::size_t compress_journal_records_over = 4096;
+  // zstd level of journal records, as snapshot_compression_level.
+  int journal_compression_level = 1;
   // Retention: 0 keeps the whole journal (the seed's behaviour). N > 0
   // deletes, once a new snapshot is durable, the journal segments that only
   // snapshots older than the last N this instance read or wrote need.

@@ -39,6 +39,13 @@ struct FileStorageOptions {
   bool compress_snapshots = true;
   // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster still.
   int snapshot_compression_level = 1;
+  // A group commit whose journal record would have at least this many bytes
+  // of entries is zstd-compressed, when that makes it smaller (record type
+  // 5, docs/format.md; builds older than it cannot read such a journal).
+  // 0 never compresses. Compressed records are read either way.
+  std::size_t compress_journal_records_over = 4096;
+  // zstd level of journal records, as snapshot_compression_level.
+  int journal_compression_level = 1;
   // Receives recovery warnings (a torn record cut off the journal's end).
   // Default: print to stderr.
   std::function<void(const std::string&)> warn;

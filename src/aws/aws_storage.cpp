@@ -187,7 +187,7 @@ class AwsStorage : public Storage {
   // larger than an item may be).
   std::vector<std::string> encode_items(const EntryBatch& batch) const {
     std::vector<std::string> items(1);
-    encode_batch_record(items[0], writer_id_, batch, 0, batch.size());
+    encode_batch_record(items[0], writer_id_, batch, 0, batch.size(), &compressor_);
     if (items[0].size() <= item_content_bytes_max) return items;
     const std::string record = std::move(items[0]);
     items.clear();
@@ -589,6 +589,9 @@ class AwsStorage : public Storage {
   }
 
   AwsStorageOptions options_;
+  // Compresses before encode_items fragments; used by the engine's writer.
+  mutable RecordCompressor compressor_{options_.compress_journal_records_over,
+                                       options_.journal_compression_level, "AWS storage"};
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::unique_ptr<aws::DynamoDbClient> dynamo_;
   std::unique_ptr<aws::S3Client> s3_;

@@ -1,12 +1,191 @@
 #include "core/record_codec.hpp"
 
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
 #include "core/bytes.hpp"
+#include "core/zstd_stream.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
+namespace {
+
+// Decompression starts with a buffer of this many times the frame's size
+// (at least decompress_start_bytes_min) and doubles it up to the declared
+// length, so a frame that lies about its length costs memory in proportion
+// to what it really decodes to.
+constexpr std::size_t decompress_start_ratio = 8;
+constexpr std::size_t decompress_start_bytes_min = std::size_t{64} << 10;
+
+CorruptionError malformed(const std::string& where, const std::string& what) {
+  return CorruptionError(where + ": journal record is malformed (" + what + ")");
+}
+
+// One decompression context per thread: recovery decodes records one after
+// the other, and a context costs more to create than a small record to decode.
+ZSTD_DCtx* thread_dctx() {
+  struct Holder {
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    ~Holder() { ZSTD_freeDCtx(dctx); }
+  };
+  thread_local Holder holder;
+  if (!holder.dctx) throw std::bad_alloc();
+  ZSTD_DCtx_reset(holder.dctx, ZSTD_reset_session_only);
+  return holder.dctx;
+}
+
+// Decompresses the body of a compressed batch (after the writer id) into
+// record.owned and returns it.
+std::string_view decompress_body(std::string_view in, DecodedRecord& record,
+                                 const std::string& where) {
+  const auto declared = get_varint(in);
+  if (!declared || *declared == 0) throw malformed(where, "bad uncompressed length");
+  if (*declared > compressed_body_bytes_max) {
+    throw malformed(where, "uncompressed length " + std::to_string(*declared) +
+                               " beyond the limit of " + std::to_string(compressed_body_bytes_max) +
+                               " bytes");
+  }
+  const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (content == ZSTD_CONTENTSIZE_ERROR) throw malformed(where, "not a zstd frame");
+  if (content == ZSTD_CONTENTSIZE_UNKNOWN) {
+    throw malformed(where, "zstd frame without its content size");
+  }
+  if (content != *declared) {
+    throw malformed(where, "zstd frame of " + std::to_string(content) +
+                               " bytes, but the uncompressed length says " +
+                               std::to_string(*declared));
+  }
+  const std::size_t frame_bytes = ZSTD_findFrameCompressedSize(in.data(), in.size());
+  if (ZSTD_isError(frame_bytes)) {
+    throw malformed(where, std::string("zstd frame: ") + ZSTD_getErrorName(frame_bytes));
+  }
+  if (frame_bytes != in.size()) throw malformed(where, "bytes after the zstd frame");
+
+  const auto length = static_cast<std::size_t>(*declared);
+  std::size_t capacity =
+      std::min(length, std::max(in.size() * decompress_start_ratio, decompress_start_bytes_min));
+  std::unique_ptr<char[]> buffer(new char[capacity]);
+  ZSTD_DCtx* dctx = thread_dctx();
+  ZSTD_inBuffer source{in.data(), in.size(), 0};
+  std::size_t produced = 0;
+  for (;;) {
+    if (produced == capacity && capacity < length) {
+      const std::size_t grown = capacity > length / 2 ? length : capacity * 2;
+      std::unique_ptr<char[]> bigger(new char[grown]);
+      std::memcpy(bigger.get(), buffer.get(), produced);
+      buffer = std::move(bigger);
+      capacity = grown;
+    }
+    ZSTD_outBuffer sink{buffer.get(), capacity, produced};
+    const std::size_t consumed = source.pos;
+    const std::size_t hint = ZSTD_decompressStream(dctx, &sink, &source);
+    if (ZSTD_isError(hint)) {
+      throw malformed(where, std::string("zstd frame: ") + ZSTD_getErrorName(hint));
+    }
+    const bool progress = sink.pos != produced || source.pos != consumed;
+    produced = sink.pos;
+    if (hint == 0) break;
+    if (!progress) {
+      throw malformed(where, produced == length ? "zstd frame longer than its content size"
+                                                : "truncated zstd frame");
+    }
+  }
+  if (source.pos != source.size) throw malformed(where, "bytes after the zstd frame");
+  if (produced != length) {
+    throw malformed(where, "zstd frame decodes to " + std::to_string(produced) +
+                               " bytes, not the declared " + std::to_string(length));
+  }
+  record.owned = std::move(buffer);
+  return std::string_view(record.owned.get(), produced);
+}
+
+// The body of a batch record: entry count, then length and bytes per entry.
+void decode_batch_body(std::string_view payload, DecodedRecord& record, const std::string& where) {
+  const auto count = get_varint(payload);
+  if (!count || *count > payload.size()) throw malformed(where, "bad entry count");
+  record.entries.reserve(*count);
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    const auto size = get_varint(payload);
+    if (!size || *size > payload.size()) throw malformed(where, "entry length beyond the record");
+    record.entries.push_back(payload.substr(0, *size));
+    payload.remove_prefix(*size);
+  }
+  if (!payload.empty()) throw malformed(where, "bytes after the last entry");
+}
+
+}  // namespace
+
+struct RecordCompressor::Context {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ~Context() { ZSTD_freeCCtx(cctx); }
+};
+
+RecordCompressor::RecordCompressor(std::size_t threshold_bytes, int level, const std::string& owner)
+    : threshold_bytes_(threshold_bytes), level_(level) {
+  if (level < zstd_level_min || level > zstd_level_max) {
+    throw ConfigError(owner + ": journal_compression_level " + std::to_string(level) +
+                      " is outside zstd's levels " + std::to_string(zstd_level_min) + " to " +
+                      std::to_string(zstd_level_max));
+  }
+}
+
+RecordCompressor::~RecordCompressor() = default;
+
+bool RecordCompressor::compress(std::string& out, std::size_t start) {
+  const std::size_t body_begin = start + record_head_bytes;
+  const std::size_t end = out.size();
+  const std::size_t body_bytes = end - body_begin;
+  if (!enabled() || body_bytes < threshold_bytes_ || body_bytes > compressed_body_bytes_max) {
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  if (!context_) {
+    // Created on first use: a storage whose records stay small never pays.
+    auto context = std::make_unique<Context>();
+    if (!context->cctx ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(context->cctx, ZSTD_c_compressionLevel, level_)) ||
+        // zstd's checksum of the uncompressed body catches a compressor or
+        // decoder fault, which the storage's CRC of the stored bytes cannot.
+        ZSTD_isError(ZSTD_CCtx_setParameter(context->cctx, ZSTD_c_checksumFlag, 1))) {
+      return false;
+    }
+    context_ = std::move(context);
+  }
+  // The new body (length, frame) goes after the old one, then moves down.
+  put_varint(out, body_bytes);
+  const std::size_t frame_begin = out.size();
+  const std::size_t length_bytes = frame_begin - end;
+  if (body_bytes <= length_bytes + 1) {
+    out.resize(end);
+    return false;
+  }
+  // Room for a strictly smaller body only: a frame that does not fit makes
+  // zstd fail with dstSize_tooSmall.
+  const std::size_t frame_bytes_max = body_bytes - length_bytes - 1;
+  out.resize(frame_begin + frame_bytes_max);
+  const std::size_t frame_bytes =
+      ZSTD_compress2(context_->cctx, out.data() + frame_begin, frame_bytes_max,
+                     out.data() + body_begin, body_bytes);
+  if (ZSTD_isError(frame_bytes)) {
+    // Incompressible (dstSize_tooSmall), or zstd ran out of memory: the
+    // batch record written as it is is just as valid.
+    out.resize(end);
+    return false;
+  }
+  const std::size_t new_body_bytes = length_bytes + frame_bytes;
+  std::memmove(out.data() + body_begin, out.data() + end, new_body_bytes);
+  out.resize(body_begin + new_body_bytes);
+  out[start] = static_cast<char>(record_format_version_compressed);
+  out[start + 1] = static_cast<char>(RecordType::compressed_batch);
+  return true;
+}
 
 void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,
-                         std::size_t first, std::size_t count) {
+                         std::size_t first, std::size_t count, RecordCompressor* compressor) {
+  const std::size_t start = out.size();
   out.push_back(static_cast<char>(record_format_version));
   out.push_back(static_cast<char>(RecordType::batch));
   put_u64(out, writer_id);
@@ -16,6 +195,7 @@ void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryB
     put_varint(out, entry.size());
     out.append(entry);
   }
+  if (compressor) compressor->compress(out, start);
 }
 
 void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,
@@ -44,16 +224,14 @@ void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t
 }
 
 DecodedRecord decode_record(std::string_view payload, const std::string& where) {
-  auto corrupt = [&](const char* what) {
-    return CorruptionError(where + ": journal record is malformed (" + what + ")");
-  };
+  auto corrupt = [&](const char* what) { return malformed(where, what); };
   if (payload.size() < 2) throw corrupt("shorter than its header");
   const auto version = static_cast<unsigned char>(payload[0]);
-  if (version != record_format_version) {
-    throw FormatVersionError(where + ": journal record has format version " +
-                             std::to_string(version) + ", this build reads version " +
-                             std::to_string(record_format_version) +
-                             "; open it with a newer prevayler-cpp");
+  if (version != record_format_version && version != record_format_version_compressed) {
+    throw FormatVersionError(
+        where + ": journal record has format version " + std::to_string(version) +
+        ", this build reads versions " + std::to_string(record_format_version) + " to " +
+        std::to_string(record_format_version_compressed) + "; open it with a newer prevayler-cpp");
   }
   DecodedRecord record;
   const auto type = static_cast<unsigned char>(payload[1]);
@@ -84,17 +262,16 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where) 
     record.previous_end = get_u64(payload.data());
     return record;
   }
-  if (type != static_cast<unsigned char>(RecordType::batch)) throw corrupt("unknown record type");
-  const auto count = get_varint(payload);
-  if (!count || *count > payload.size()) throw corrupt("bad entry count");
-  record.entries.reserve(*count);
-  for (std::uint64_t i = 0; i < *count; ++i) {
-    const auto size = get_varint(payload);
-    if (!size || *size > payload.size()) throw corrupt("entry length beyond the record");
-    record.entries.push_back(payload.substr(0, *size));
-    payload.remove_prefix(*size);
+  if (type == static_cast<unsigned char>(RecordType::compressed_batch)) {
+    if (version < record_format_version_compressed) {
+      throw corrupt("compressed batch in a record of format version 1");
+    }
+    record.compressed = true;
+    decode_batch_body(decompress_body(payload, record, where), record, where);
+    return record;
   }
-  if (!payload.empty()) throw corrupt("bytes after the last entry");
+  if (type != static_cast<unsigned char>(RecordType::batch)) throw corrupt("unknown record type");
+  decode_batch_body(payload, record, where);
   return record;
 }
 

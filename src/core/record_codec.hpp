@@ -3,33 +3,58 @@
 // bytes mean the same wherever they are stored. Layout in docs/format.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/formats.hpp"
 #include "prevayler/storage.hpp"
 
 namespace prevayler::detail {
 
+// Version 1 defines types 1 to 4; version 2 adds type 5. A writer stamps a
+// record with the lowest version that defines its type, so that a build
+// older than compression stops at a compressed record with
+// FormatVersionError and still reads every other record.
 inline constexpr std::uint8_t record_format_version = 1;
+inline constexpr std::uint8_t record_format_version_compressed = 2;
 
 enum class RecordType : std::uint8_t {
   batch = 1,          // one group commit: one or more entries
   fragment = 2,       // a slice of a batch record too large for one item
   seal = 3,           // closes a segment: the journal continues in `next_segment`
   segment_start = 4,  // file storage: opens a segment; the previous one ends at `previous_end`
+  // Never a DecodedRecord's type: a batch whose body is one zstd frame,
+  // decoded as a `batch`.
+  compressed_batch = 5,
 };
 
+// Bytes of every record before its body: version, type, writer id.
+inline constexpr std::size_t record_head_bytes = 2 + 8;
+
+// The largest body a compressed batch may decompress to: the batch record
+// it stands for must fit a record.
+inline constexpr std::size_t compressed_body_bytes_max =
+    record_payload_bytes_max - record_head_bytes;
+
+// Move-only: a decompressed batch's entries point into `owned`, a heap
+// buffer that a move leaves in place.
 struct DecodedRecord {
   RecordType type = RecordType::batch;
   std::uint64_t writer_id = 0;
-  std::vector<std::string_view> entries;  // batch: views into the decoded payload
-  std::uint32_t fragment_index = 0;       // fragment: 0-based
-  std::uint32_t fragment_count = 0;       // fragment: > 1
-  std::string_view fragment_bytes;        // fragment: a slice of the batch record
-  std::uint64_t next_segment = 0;         // seal
-  std::uint64_t previous_end = 0;         // segment_start: byte offset
+  // batch: views into the payload, or into `owned` when `compressed`.
+  std::vector<std::string_view> entries;
+  bool compressed = false;           // batch: stored as a compressed_batch record
+  std::unique_ptr<char[]> owned;     // compressed batch: the decompressed body
+  std::uint32_t fragment_index = 0;  // fragment: 0-based
+  std::uint32_t fragment_count = 0;  // fragment: > 1
+  std::string_view fragment_bytes;   // fragment: a slice of the batch record
+  std::uint64_t next_segment = 0;    // seal
+  std::uint64_t previous_end = 0;    // segment_start: byte offset
 };
 
 // Bytes of a fragment record besides its slice.
@@ -46,12 +71,44 @@ void encode_segment_start_record(std::string& out, std::uint64_t writer_id,
 // Appends a seal record.
 void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t next_segment);
 
-// Appends the record of entries [first, first + count) of `batch`.
+// Compresses large batch records (type 5) for a storage. Thread-safe: the
+// calls share one zstd context and take turns.
+class RecordCompressor {
+ public:
+  // `threshold_bytes`: compress a batch whose body (entry count and
+  // entries) has at least this many bytes; 0 never compresses. Throws
+  // ConfigError, prefixed with `owner`, when `level` is outside
+  // zstd_level_min..zstd_level_max.
+  RecordCompressor(std::size_t threshold_bytes, int level, const std::string& owner);
+  ~RecordCompressor();
+  RecordCompressor(const RecordCompressor&) = delete;
+  RecordCompressor& operator=(const RecordCompressor&) = delete;
+
+  bool enabled() const noexcept { return threshold_bytes_ != 0; }
+
+  // Rewrites the batch record that starts at out[start] and runs to the end
+  // of `out` as a compressed batch record, when its body reaches the
+  // threshold and zstd makes the record smaller. True when it did.
+  bool compress(std::string& out, std::size_t start);
+
+ private:
+  struct Context;
+  std::size_t threshold_bytes_;
+  int level_;
+  std::mutex mutex_;
+  std::unique_ptr<Context> context_;
+};
+
+// Appends the record of entries [first, first + count) of `batch`: a
+// compressed batch when `compressor` is set and decides so, else a batch.
 void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,
-                         std::size_t first, std::size_t count);
+                         std::size_t first, std::size_t count,
+                         RecordCompressor* compressor = nullptr);
 
 // Decodes a record; throws CorruptionError / FormatVersionError whose
-// message starts with `where` (the file and offset, or table and key).
+// message starts with `where` (the file and offset, or table and key). A
+// compressed batch decodes as a batch, its entries in the result's `owned`;
+// otherwise the views point into `payload`, which must outlive them.
 DecodedRecord decode_record(std::string_view payload, const std::string& where);
 
 }  // namespace prevayler::detail

@@ -166,9 +166,13 @@ bool valid_record_after(WindowReader& reader, std::uint64_t from) {
   for (std::uint64_t offset = from + 1;
        offset + record_header_bytes + record_payload_bytes_min <= reader.file_size(); ++offset) {
     const std::string_view head = reader.view(offset, record_header_bytes + 2);
-    if (static_cast<unsigned char>(head[8]) != record_format_version) continue;
-    if (static_cast<unsigned char>(head[9]) != static_cast<unsigned char>(RecordType::batch))
-      continue;
+    const auto version = static_cast<unsigned char>(head[8]);
+    const auto type = static_cast<unsigned char>(head[9]);
+    const bool batch =
+        version == record_format_version && type == static_cast<unsigned char>(RecordType::batch);
+    const bool compressed_batch = version == record_format_version_compressed &&
+                                  type == static_cast<unsigned char>(RecordType::compressed_batch);
+    if (!batch && !compressed_batch) continue;
     std::string_view payload;
     if (check_record(reader, offset, payload) == RecordCheck::ok) return true;
   }
@@ -388,7 +392,11 @@ std::size_t prune_directory(const fs::path& directory, std::uint32_t keep) {
 class FileStorage : public Storage {
  public:
   FileStorage(FileStorageOptions options, std::shared_ptr<FileIo> io, bool lock)
-      : options_(std::move(options)), io_(std::move(io)), lock_(lock) {
+      : options_(std::move(options)),
+        io_(std::move(io)),
+        lock_(lock),
+        compressor_(options_.compress_journal_records_over, options_.journal_compression_level,
+                    "file storage") {
     if (options_.directory.empty()) {
       throw ConfigError("file storage: the directory path is empty");
     }
@@ -478,7 +486,7 @@ class FileStorage : public Storage {
                                " stopped after a failed write or a takeover; reopen it to recover");
     }
     record_.assign(record_header_bytes, '\0');
-    encode_batch_record(record_, writer_id_, batch, 0, batch.size());
+    encode_batch_record(record_, writer_id_, batch, 0, batch.size(), &compressor_);
     if (record_.size() - record_header_bytes > record_payload_bytes_max) {
       throw EventTooLargeError("a journal record of " +
                                std::to_string(record_.size() - record_header_bytes) +
@@ -734,8 +742,9 @@ class FileStorage : public Storage {
             " bytes from there cannot be trusted. Restore the file from a backup.");
       }
       const std::string where = name + " at offset " + std::to_string(offset);
-      // The entries are views into the reader's window, valid until its
-      // next read, which comes after they are all handled.
+      // The entries are views into the reader's window (or, decompressed,
+      // into the record), valid until its next read, which comes after they
+      // are all handled.
       const DecodedRecord record = decode_record(payload, where);
       offset += record_header_bytes + payload.size();
       if (record.type == RecordType::segment_start) continue;
@@ -827,6 +836,7 @@ class FileStorage : public Storage {
   FileStorageOptions options_;
   std::shared_ptr<FileIo> io_;
   bool lock_;
+  RecordCompressor compressor_;
   Fd dir_fd_;
   Fd lock_fd_;
   Fd journal_fd_;

@@ -139,8 +139,10 @@ TEST(AwsStorage, RestartAfterSnapshotFollowsTheSeal) {
 TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
   MotoJournal journal;
   const std::string big = pattern(1 << 20, 'x');
+  auto options = journal.options();
+  options.compress_journal_records_over = 0;  // the pattern would fit one item
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
     p->handle("small");
     p->handle(big);
     p->handle("tail");
@@ -160,8 +162,10 @@ TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
 TEST(AwsStorage, SixtyFourMebibyteEventIsDurableBeforeItsAcknowledgement) {
   MotoJournal journal;
   const std::string huge = pattern(64u << 20, 'h');
+  auto options = journal.options();
+  options.compress_journal_records_over = 0;  // 190 fragments, not a few
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
     p->handle(huge);
   }
   auto p = open_blobs(journal.open());
@@ -177,6 +181,7 @@ TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
   {
     auto options = journal.options();
     options.max_attempts = 1;
+    options.compress_journal_records_over = 0;  // the pattern would fit one item
     auto p = open_blobs(detail::make_aws_storage(options, faulty));
     p->handle("first");
     // The second fragment's PutItem is throttled: a definite failure (not
@@ -195,6 +200,7 @@ TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   constexpr int chunks = 200;
   auto options = journal.options();
   options.compress_snapshots = false;  // a 200 MB object: many parts
+  options.compress_journal_records_over = 0;
   {
     auto p = open_blobs(detail::make_aws_storage(options, nullptr));
     for (int i = 0; i < chunks; ++i) {

@@ -1,0 +1,149 @@
+// zstd-compressed journal records (type 5) on the DynamoDB+S3 storage,
+// against moto_server: a group commit is compressed before it is cut into
+// fragments, so large compressible events take fewer items.
+#include <gtest/gtest.h>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "aws/aws_test_storage.hpp"
+#include "core/record_codec.hpp"
+#include "prevayler/prevayler.hpp"
+
+namespace prevayler::testing {
+namespace {
+
+struct Blobs {
+  std::vector<std::string> items;
+  template <class A>
+  void serialize(A& a) {
+    a(items);
+  }
+};
+using P = Prevayler<Blobs, std::string>;
+
+Blobs add_blob(const Blobs& b, const std::string& e, Timestamp) {
+  Blobs next = b;
+  next.items.push_back(e);
+  return next;
+}
+
+std::unique_ptr<P> open_blobs(std::unique_ptr<Storage> storage) {
+  P::Options o;
+  o.business = add_blob;
+  o.storage = std::move(storage);
+  return std::make_unique<P>(std::move(o));
+}
+
+// Compressible but not trivial (about 6:1 at level 1): words from a small
+// vocabulary.
+std::string text(std::size_t bytes, unsigned seed) {
+  static const char* vocabulary[] = {"account", "deposit", "withdraw", "balance", "euro",
+                                     "ledger",  "event",   "snapshot", "journal", "42"};
+  std::mt19937 rng(seed);
+  std::string s;
+  while (s.size() < bytes) {
+    s += vocabulary[rng() % 10];
+    s += ' ';
+  }
+  s.resize(bytes);
+  return s;
+}
+
+std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
+  std::vector<aws::JournalItem> items;
+  std::optional<std::uint64_t> after;
+  do {
+    auto page = MotoJournal::dynamodb().query_page(table, segment, after, 1000);
+    for (auto& item : page.items) items.push_back(std::move(item));
+    after = page.last_evaluated_order;
+  } while (after);
+  return items;
+}
+
+unsigned type_of(const std::string& content) { return static_cast<unsigned char>(content[1]); }
+
+TEST(AwsRecordCompression, LargeCompressibleEventsTakeOneItemEachAndRecover) {
+  MotoJournal journal;
+  std::vector<std::string> events;
+  {
+    auto p = open_blobs(journal.open());
+    // 1 MiB each: three fragments each uncompressed, one item compressed.
+    for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(text(1 << 20, i)));
+    p->handle(events.emplace_back("small"));
+  }
+  const auto items = all_items(journal.table, 1);
+  ASSERT_EQ(items.size(), 5u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(type_of(items[i].content), 5u) << "item " << i;
+    EXPECT_LE(items[i].content.size(), (1u << 20) / 2);
+  }
+  EXPECT_EQ(type_of(items[4].content), 1u);
+  auto p = open_blobs(journal.open());
+  EXPECT_EQ(p->state()->items, events);
+  EXPECT_EQ(p->stats().events_replayed, events.size());
+}
+
+TEST(AwsRecordCompression, CompressedRecordTooLargeForAnItemIsFragmented) {
+  MotoJournal journal;
+  // 8 MiB of text compresses to more than one 350 KiB item: fragments of a
+  // compressed batch record.
+  const std::string big = text(8 << 20, 7);
+  {
+    auto p = open_blobs(journal.open());
+    p->handle("first");
+    p->handle(big);
+    p->handle("last");
+  }
+  const auto items = all_items(journal.table, 1);
+  ASSERT_GE(items.size(), 4u);
+  ASSERT_LT(items.size(), 2u + (8u << 20) / (350u * 1024));
+  const detail::DecodedRecord first_fragment = detail::decode_record(items[1].content, "item 2");
+  ASSERT_EQ(first_fragment.type, detail::RecordType::fragment);
+  // The slice starts with the compressed batch record's head.
+  EXPECT_EQ(static_cast<unsigned char>(first_fragment.fragment_bytes[0]), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(first_fragment.fragment_bytes[1]), 5u);
+  auto p = open_blobs(journal.open());
+  ASSERT_EQ(p->state()->items.size(), 3u);
+  EXPECT_TRUE(p->state()->items[1] == big);
+  EXPECT_EQ(p->state()->items[2], "last");
+}
+
+TEST(AwsRecordCompression, PipelinedProducersWithCompressionOnAndOffRecover) {
+  MotoJournal journal;
+  std::size_t expected = 0;
+  for (std::size_t threshold : {std::size_t{4096}, std::size_t{0}}) {
+    auto options = journal.options();
+    options.compress_journal_records_over = threshold;
+    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    std::vector<std::thread> producers;
+    for (unsigned t = 0; t < 4; ++t) {
+      producers.emplace_back([&p, t, threshold] {
+        for (unsigned i = 0; i < 5; ++i) {
+          p->handle(text(200 << 10, static_cast<unsigned>(threshold) + t * 100 + i));
+        }
+      });
+    }
+    for (auto& t : producers) t.join();
+    expected += 20;
+  }
+  const auto live = [&] {
+    auto p = open_blobs(journal.open());
+    return p->state()->items;
+  }();
+  ASSERT_EQ(live.size(), expected);
+  std::multiset<std::string> got(live.begin(), live.end());
+  for (std::size_t threshold : {std::size_t{4096}, std::size_t{0}}) {
+    for (unsigned t = 0; t < 4; ++t) {
+      for (unsigned i = 0; i < 5; ++i) {
+        EXPECT_EQ(got.count(text(200 << 10, static_cast<unsigned>(threshold) + t * 100 + i)), 1u);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace prevayler::testing
