@@ -481,6 +481,7 @@ class AwsStorage : public Storage {
   std::optional<bool> replay_ranges(ReplayCursor& c, RecoveryHandler& handler) {
     const std::uint64_t segment = c.segment;
     const std::uint64_t page_orders = options_.replay_page_size;
+    std::uint64_t range_orders = page_orders;  // shrinks to what fits in a 1 MB page
     const std::optional<std::uint64_t> highest = dynamo_->last_order(options_.table, segment);
     if (!highest || *highest < c.expected ||
         *highest - c.expected + 1 <= replay_parallel_pages_min * page_orders) {
@@ -508,7 +509,7 @@ class AwsStorage : public Storage {
     std::uint64_t next_first = c.expected;
     auto refill = [&] {
       while (window.size() < options_.replay_parallel_queries && next_first <= *highest) {
-        const std::uint64_t last = std::min(*highest, next_first + page_orders - 1);
+        const std::uint64_t last = std::min(*highest, next_first + range_orders - 1);
         window.push_back(fetch(next_first, last));
         next_first = last + 1;
       }
@@ -523,8 +524,11 @@ class AwsStorage : public Storage {
       // after the items already applied.
       aws::QueryPage page = range.page.get();
       if (page.last_evaluated_order && *page.last_evaluated_order < range.last) {
-        // The page stopped at DynamoDB's 1 MB: the rest of the range is next.
+        // The page stopped at DynamoDB's 1 MB: the rest of the range is
+        // next, and later ranges are cut to what fitted, so that they do
+        // not stop short too.
         window.push_front(fetch(*page.last_evaluated_order + 1, range.last));
+        range_orders = std::max<std::uint64_t>(1, std::min(range_orders, page.items.size()));
       }
       refill();
       for (const aws::JournalItem& item : page.items) {

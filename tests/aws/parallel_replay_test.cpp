@@ -308,6 +308,31 @@ TEST(ParallelReplay, ItemsWrittenAfterTheLastOrderQueryAreReplayedToo) {
   EXPECT_TRUE(r.warnings.empty());
 }
 
+TEST(ParallelReplay, RangesCutShortByTheOneMegabytePageLimitContinue) {
+  // 200 KB items: a range of 10 orders does not fit in one 1 MB page.
+  MotoJournal journal;
+  Journal j;
+  for (std::uint64_t order = 1; order <= 60; ++order) {
+    EntryBatch batch;
+    batch.add(std::string(200 * 1024, static_cast<char>('A' + order % 26)) + std::to_string(order));
+    std::string record;
+    encode_batch_record(record, kWriterId, batch, 0, 1);
+    j.items.push_back({1, order, std::move(record)});
+    j.expected.push_back({1, order, 0, std::string(batch[0])});
+  }
+  std::string seal;
+  encode_seal_record(seal, kWriterId, 1);
+  j.items.push_back({0, 1, std::move(seal)});
+  store(journal.table, j.items);
+  auto options = journal.options();
+  options.replay_page_size = 10;
+  options.replay_parallel_queries = 3;
+  auto storage = detail::make_aws_storage(options, nullptr);
+  Recorder recorder;
+  storage->recover(recorder);
+  EXPECT_EQ(recorder.entries, j.expected);
+}
+
 TEST(ParallelReplay, ZeroQueriesIsAConfigError) {
   MotoJournal journal;
   auto options = journal.options();
