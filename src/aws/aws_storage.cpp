@@ -504,11 +504,14 @@ class AwsStorage : public Storage {
       return r;
     };
     // The ranges in flight or fetched, in order: at most
-    // replay_parallel_queries pages besides the one being applied.
+    // replay_parallel_queries pages besides the one being applied. Only one
+    // until the first page is back: if it stopped at 1 MB, the ranges after
+    // it are cut to what fitted, instead of each needing a continuation.
     std::deque<Range> window;
+    std::size_t window_max = 1;
     std::uint64_t next_first = c.expected;
     auto refill = [&] {
-      while (window.size() < options_.replay_parallel_queries && next_first <= *highest) {
+      while (window.size() < window_max && next_first <= *highest) {
         const std::uint64_t last = std::min(*highest, next_first + range_orders - 1);
         window.push_back(fetch(next_first, last));
         next_first = last + 1;
@@ -530,6 +533,7 @@ class AwsStorage : public Storage {
         window.push_front(fetch(*page.last_evaluated_order + 1, range.last));
         range_orders = std::max<std::uint64_t>(1, std::min(range_orders, page.items.size()));
       }
+      window_max = options_.replay_parallel_queries;
       refill();
       for (const aws::JournalItem& item : page.items) {
         if (item.order != c.expected) {
