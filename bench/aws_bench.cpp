@@ -13,11 +13,13 @@
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
 //       With --replay-queries 1,2,4: one recovery of the same journal per
-//       value of replay_parallel_queries, named replay.qN.*.
+//       value of replay_parallel_queries, named replay.qN.*. replay.cpu_s:
+//       this process's CPU time during the recovery (the rest is moto's).
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
 //       [--batching on|off|both] [--max-in-flight N] [--replay-events E]
 //       [--replay-queries 1,2,4] [--table-prefix NAME]
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -152,6 +154,16 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   print(name + "p99_ms", percentile(all, 0.99), "ms");
 }
 
+// User + system CPU time of this process.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 // Each recovery seals the journal's tail and leaves an empty segment, so
 // every one of them replays the same events.
 void replay(const Target& target, std::uint64_t events, std::size_t max_in_flight,
@@ -171,14 +183,17 @@ void replay(const Target& target, std::uint64_t events, std::size_t max_in_fligh
   for (int q : queries.empty() ? std::vector<int>{0} : queries) {
     P::Options o = options(target, true, max_in_flight, q);
     o.snapshot_on_open = false;
+    const double cpu_before = cpu_seconds();
     const auto start = Clock::now();
     P p(std::move(o));
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double cpu = cpu_seconds() - cpu_before;
     const auto replayed = p.stats().events_replayed;
     const std::string name = q > 0 ? "replay.q" + std::to_string(q) + "." : "replay.";
     print(name + "events", static_cast<double>(replayed), "events");
     print(name + "seconds", elapsed, "s");
     print(name + "events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+    print(name + "cpu_s", cpu, "s");
   }
 }
 
