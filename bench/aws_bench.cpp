@@ -12,10 +12,14 @@
 //   replay.events / replay.seconds / replay.events_per_s
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
+//       With --replay-queries 1,2,4: one recovery of the same journal per
+//       value of replay_parallel_queries, named replay.qN.*. replay.cpu_s:
+//       this process's CPU time during the recovery (the rest is moto's).
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
 //       [--batching on|off|both] [--max-in-flight N] [--replay-events E]
-//       [--table-prefix NAME]
+//       [--replay-queries 1,2,4] [--table-prefix NAME]
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,8 +89,9 @@ Target make_target(const std::string& endpoint, const std::string& name) {
   return {endpoint, name, name};
 }
 
-// max_in_flight: 0 leaves the library's default.
-P::Options options(const Target& target, bool batching, std::size_t max_in_flight) {
+// max_in_flight, replay_queries: 0 leaves the library's default.
+P::Options options(const Target& target, bool batching, std::size_t max_in_flight,
+                   int replay_queries = 0) {
   P::Options o;
   o.business = [](const Count& c, const std::string&, prevayler::Timestamp) {
     return Count{c.events + 1};
@@ -104,6 +109,7 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
     o.limits.writes_in_flight_max = max_in_flight;
     s.writes_in_flight_max = max_in_flight;
   }
+  if (replay_queries > 0) s.replay_parallel_queries = static_cast<std::uint32_t>(replay_queries);
   o.storage = prevayler::make_aws_storage(s);
   return o;
 }
@@ -148,7 +154,20 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   print(name + "p99_ms", percentile(all, 0.99), "ms");
 }
 
-void replay(const Target& target, std::uint64_t events, std::size_t max_in_flight) {
+// User + system CPU time of this process.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Each recovery seals the journal's tail and leaves an empty segment, so
+// every one of them replays the same events.
+void replay(const Target& target, std::uint64_t events, std::size_t max_in_flight,
+            const std::vector<int>& queries) {
   {
     P p(options(target, true, max_in_flight));
     std::atomic<std::uint64_t> sent{0};
@@ -161,15 +180,21 @@ void replay(const Target& target, std::uint64_t events, std::size_t max_in_fligh
     }
     for (auto& t : threads) t.join();
   }
-  P::Options o = options(target, true, max_in_flight);
-  o.snapshot_on_open = false;
-  const auto start = Clock::now();
-  P p(std::move(o));
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const auto replayed = p.stats().events_replayed;
-  print("replay.events", static_cast<double>(replayed), "events");
-  print("replay.seconds", elapsed, "s");
-  print("replay.events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+  for (int q : queries.empty() ? std::vector<int>{0} : queries) {
+    P::Options o = options(target, true, max_in_flight, q);
+    o.snapshot_on_open = false;
+    const double cpu_before = cpu_seconds();
+    const auto start = Clock::now();
+    P p(std::move(o));
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double cpu = cpu_seconds() - cpu_before;
+    const auto replayed = p.stats().events_replayed;
+    const std::string name = q > 0 ? "replay.q" + std::to_string(q) + "." : "replay.";
+    print(name + "events", static_cast<double>(replayed), "events");
+    print(name + "seconds", elapsed, "s");
+    print(name + "events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+    print(name + "cpu_s", cpu, "s");
+  }
 }
 
 }  // namespace
@@ -181,6 +206,7 @@ int main(int argc, char** argv) {
   std::string batching = "both";
   std::size_t max_in_flight = 0;
   std::uint64_t replay_events = 0;
+  std::vector<int> replay_queries;
   std::string prefix = "bench-" + std::to_string(::getpid());
   bool usage = false;
   for (int i = 1; i < argc; i += 2) {
@@ -202,6 +228,8 @@ int main(int argc, char** argv) {
       max_in_flight = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--replay-events") {
       replay_events = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (arg == "--replay-queries") {
+      replay_queries = parse_list(value);
     } else if (arg == "--table-prefix") {
       prefix = value;
     } else {
@@ -212,7 +240,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
                  "[--batching on|off|both] [--max-in-flight N] [--replay-events E] "
-                 "[--table-prefix NAME]\n");
+                 "[--replay-queries 1,2,4] [--table-prefix NAME]\n");
     return 2;
   }
   std::printf("# AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(),
@@ -227,6 +255,6 @@ int main(int argc, char** argv) {
     }
   }
   if (replay_events > 0) {
-    replay(make_target(endpoint, prefix + "-replay"), replay_events, max_in_flight);
+    replay(make_target(endpoint, prefix + "-replay"), replay_events, max_in_flight, replay_queries);
   }
 }

@@ -37,6 +37,11 @@ struct AwsStorageOptions {
   std::string snapshot_path = "snapshot";
   // Items per strongly consistent Query page during replay (the seed's 1000).
   std::uint32_t replay_page_size = 1000;
+  // Query pages in flight during replay. A segment longer than two pages is
+  // read as consecutive order ranges of one page each, this many at a time,
+  // and applied strictly in order; memory: about (replay_parallel_queries +
+  // 1) pages of at most 1 MB. 1 reads one page ahead, sequentially.
+  std::uint32_t replay_parallel_queries = 4;
   // Unset: the standard AWS configuration.
   std::optional<std::string> region;
   std::optional<std::string> endpoint;           // both services

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <future>
 #include <iostream>
@@ -34,6 +35,10 @@ static_assert(item_content_bytes_max + 1024 < aws::dynamodb_item_bytes_max,
               "a journal item must fit DynamoDB's item limit with its key");
 constexpr std::size_t aws_entry_bytes_max = std::size_t{256} << 20;
 constexpr std::chrono::milliseconds unknown_outcome_backoff_max{2000};
+// Replay reads a segment with parallel range Queries only when more than
+// this many pages of it are left: below, the Query for its last order costs
+// more than the parallelism gains.
+constexpr std::uint64_t replay_parallel_pages_min = 2;
 
 std::uint64_t random_writer_id() {
   std::random_device rd;
@@ -52,6 +57,9 @@ class AwsStorage : public Storage {
       throw ConfigError("AWS storage: the snapshot path is empty");
     if (options_.replay_page_size == 0) {
       throw ConfigError("AWS storage: replay_page_size must be at least 1");
+    }
+    if (options_.replay_parallel_queries == 0) {
+      throw ConfigError("AWS storage: replay_parallel_queries must be at least 1");
     }
     if (!options_.warn) {
       options_.warn = [](const std::string& m) {
@@ -422,9 +430,21 @@ class AwsStorage : public Storage {
     }
   }
 
+  // A gap: nothing after a failed write was acknowledged. The tail ends at
+  // c.expected; taking ownership seals the gap, which hides the rest.
+  void end_at_gap(ReplayCursor& c, std::uint64_t found_order) {
+    options_.warn(item_name(c.segment, found_order) + " follows a gap at order " +
+                  std::to_string(c.expected) +
+                  "; items from there on were never acknowledged and are sealed off");
+    c.gap = true;
+  }
+
   // Replays the rest of c.segment. Returns true when it ended in a seal
   // (the cursor then points at the start of the next segment).
   bool replay_segment(ReplayCursor& c, RecoveryHandler& handler) {
+    if (options_.replay_parallel_queries > 1) {
+      if (const std::optional<bool> sealed = replay_ranges(c, handler)) return *sealed;
+    }
     const std::uint64_t segment = c.segment;
     auto fetch = [this, segment](std::optional<std::uint64_t> after) {
       return dynamo_->query_page(options_.table, segment, after, options_.replay_page_size, true);
@@ -442,13 +462,8 @@ class AwsStorage : public Storage {
         next_page = std::async(std::launch::async, fetch, page.last_evaluated_order);
       }
       for (const aws::JournalItem& item : page.items) {
-        const std::string where = item_name(segment, item.order);
         if (item.order != c.expected) {
-          // A gap: nothing after a failed write was acknowledged. The tail
-          // ends here; taking ownership seals the gap, which hides the rest.
-          options_.warn(where + " follows a gap at order " + std::to_string(c.expected) +
-                        "; items from there on were never acknowledged and are sealed off");
-          c.gap = true;
+          end_at_gap(c, item.order);
           stop_prefetch();
           return false;
         }
@@ -459,6 +474,82 @@ class AwsStorage : public Storage {
       }
       if (!page.last_evaluated_order) return false;
     }
+  }
+
+  // Replays c.segment from c.expected up to the highest order it holds now,
+  // with up to replay_parallel_queries range Queries of one page each in
+  // flight, applying their items strictly in order. Items never change, so
+  // this reads what a sequential replay would; and the checks (gap, seal)
+  // are the same, made in order. Returns nullopt when it reached that
+  // order, or when too little is left to be worth it: the rest (written
+  // since, perhaps) is then replayed sequentially. Otherwise returns
+  // whether it ended in a seal (true) or at a gap (false).
+  std::optional<bool> replay_ranges(ReplayCursor& c, RecoveryHandler& handler) {
+    const std::uint64_t segment = c.segment;
+    const std::uint64_t page_orders = options_.replay_page_size;
+    std::uint64_t range_orders = page_orders;  // shrinks to what fits in a 1 MB page
+    const std::optional<std::uint64_t> highest = dynamo_->last_order(options_.table, segment);
+    if (!highest || *highest < c.expected ||
+        *highest - c.expected + 1 <= replay_parallel_pages_min * page_orders) {
+      return std::nullopt;
+    }
+    struct Range {
+      std::uint64_t first = 0;
+      std::uint64_t last = 0;
+      std::future<aws::QueryPage> page;
+    };
+    TaskPool pool(options_.replay_parallel_queries);
+    auto fetch = [&](std::uint64_t first, std::uint64_t last) {
+      auto query =
+          std::make_shared<std::packaged_task<aws::QueryPage()>>([this, segment, first, last] {
+            return dynamo_->query_range(options_.table, segment, first, last,
+                                        static_cast<std::uint32_t>(last - first + 1));
+          });
+      Range r{first, last, query->get_future()};
+      pool.submit([query] { (*query)(); });  // its exception goes to the future
+      return r;
+    };
+    // The ranges in flight or fetched, in order: at most
+    // replay_parallel_queries pages besides the one being applied. Only one
+    // until the first page is back: if it stopped at 1 MB, the ranges after
+    // it are cut to what fitted, instead of each needing a continuation.
+    std::deque<Range> window;
+    std::size_t window_max = 1;
+    std::uint64_t next_first = c.expected;
+    auto refill = [&] {
+      while (window.size() < window_max && next_first <= *highest) {
+        const std::uint64_t last = std::min(*highest, next_first + range_orders - 1);
+        window.push_back(fetch(next_first, last));
+        next_first = last + 1;
+      }
+    };
+    // Whatever way this returns, the pool's destructor first runs the
+    // queries still queued (at most the window) and waits for them.
+    refill();
+    while (!window.empty()) {
+      Range range = std::move(window.front());
+      window.pop_front();
+      // A Query that failed after its retries throws here, before anything
+      // after the items already applied.
+      aws::QueryPage page = range.page.get();
+      if (page.last_evaluated_order && *page.last_evaluated_order < range.last) {
+        // The page stopped at DynamoDB's 1 MB: the rest of the range is
+        // next, and later ranges are cut to what fitted, so that they do
+        // not stop short too.
+        window.push_front(fetch(*page.last_evaluated_order + 1, range.last));
+        range_orders = std::max<std::uint64_t>(1, std::min(range_orders, page.items.size()));
+      }
+      window_max = options_.replay_parallel_queries;
+      refill();
+      for (const aws::JournalItem& item : page.items) {
+        if (item.order != c.expected) {
+          end_at_gap(c, item.order);
+          return false;
+        }
+        if (apply_item(c, item, handler)) return true;
+      }
+    }
+    return std::nullopt;
   }
 
   // Applies the item at c.expected. Returns true when it is a seal (the

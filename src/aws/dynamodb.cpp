@@ -119,6 +119,25 @@ TableDescription parse_table_description(const json& table) {
   return d;
 }
 
+// The items and LastEvaluatedKey of a Query reply.
+QueryPage parse_query_page(const json& reply, const std::string& table) {
+  QueryPage page;
+  for (const auto& item : reply.value("Items", json::array())) {
+    if (!item.is_object())
+      throw CorruptionError("DynamoDB table " + table + ": an item is not an object");
+    auto order_it = item.find(std::string(journal_sort_key));
+    if (order_it == item.end())
+      throw CorruptionError("DynamoDB table " + table + ": an item has no `order` attribute");
+    page.items.push_back({parse_number(*order_it, "order"), parse_content(item, table)});
+  }
+  if (reply.contains("LastEvaluatedKey") && reply["LastEvaluatedKey"].is_object()) {
+    auto it = reply["LastEvaluatedKey"].find(std::string(journal_sort_key));
+    if (it != reply["LastEvaluatedKey"].end())
+      page.last_evaluated_order = parse_number(*it, "LastEvaluatedKey.order");
+  }
+  return page;
+}
+
 }  // namespace
 
 DynamoDbClient::DynamoDbClient(DynamoDbConfig config) : config_(std::move(config)) {
@@ -279,22 +298,46 @@ QueryPage DynamoDbClient::query_page(const std::string& table, std::uint64_t par
     request["ExclusiveStartKey"] = journal_key(partkey, *exclusive_start_order);
   const std::string resource = table_resource(table);
   json reply = parse_json(call("Query", request.dump(), resource), "Query", resource);
-  return walk_reply("Query", resource, [&] {
-    QueryPage page;
-    for (const auto& item : reply.value("Items", json::array())) {
-      if (!item.is_object())
-        throw CorruptionError("DynamoDB table " + table + ": an item is not an object");
-      auto order_it = item.find(std::string(journal_sort_key));
-      if (order_it == item.end())
-        throw CorruptionError("DynamoDB table " + table + ": an item has no `order` attribute");
-      page.items.push_back({parse_number(*order_it, "order"), parse_content(item, table)});
-    }
-    if (reply.contains("LastEvaluatedKey") && reply["LastEvaluatedKey"].is_object()) {
-      auto it = reply["LastEvaluatedKey"].find(std::string(journal_sort_key));
-      if (it != reply["LastEvaluatedKey"].end())
-        page.last_evaluated_order = parse_number(*it, "LastEvaluatedKey.order");
-    }
-    return page;
+  return walk_reply("Query", resource, [&] { return parse_query_page(reply, table); });
+}
+
+QueryPage DynamoDbClient::query_range(const std::string& table, std::uint64_t partkey,
+                                      std::uint64_t first_order, std::uint64_t last_order,
+                                      std::uint32_t limit, bool consistent) {
+  json request = {
+      {"TableName", table},
+      {"KeyConditionExpression", "#pk = :pk AND #o BETWEEN :first AND :last"},
+      {"ExpressionAttributeNames", {{"#pk", journal_partition_key}, {"#o", journal_sort_key}}},
+      {"ExpressionAttributeValues",
+       {{":pk", number(partkey)}, {":first", number(first_order)}, {":last", number(last_order)}}},
+      {"ConsistentRead", consistent},
+      {"ScanIndexForward", true}};
+  if (limit > 0) request["Limit"] = limit;
+  const std::string resource = table_resource(table);
+  json reply = parse_json(call("Query", request.dump(), resource), "Query", resource);
+  return walk_reply("Query", resource, [&] { return parse_query_page(reply, table); });
+}
+
+std::optional<std::uint64_t> DynamoDbClient::last_order(const std::string& table,
+                                                        std::uint64_t partkey, bool consistent) {
+  const json request = {
+      {"TableName", table},
+      {"KeyConditionExpression", "#pk = :pk"},
+      {"ProjectionExpression", "#o"},
+      {"ExpressionAttributeNames", {{"#pk", journal_partition_key}, {"#o", journal_sort_key}}},
+      {"ExpressionAttributeValues", {{":pk", number(partkey)}}},
+      {"ConsistentRead", consistent},
+      {"ScanIndexForward", false},
+      {"Limit", 1}};
+  const std::string resource = table_resource(table);
+  json reply = parse_json(call("Query", request.dump(), resource), "Query", resource);
+  return walk_reply("Query", resource, [&]() -> std::optional<std::uint64_t> {
+    const json items = reply.value("Items", json::array());
+    if (items.empty()) return std::nullopt;
+    auto it = items.front().find(std::string(journal_sort_key));
+    if (it == items.front().end())
+      throw CorruptionError("DynamoDB table " + table + ": an item has no `order` attribute");
+    return parse_number(*it, "order");
   });
 }
 

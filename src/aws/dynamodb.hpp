@@ -123,6 +123,19 @@ class DynamoDbClient {
                        std::optional<std::uint64_t> exclusive_start_order, std::uint32_t limit,
                        bool consistent = true, std::optional<std::uint64_t> min_order = {});
 
+  // One Query page of the items with first_order <= order <= last_order
+  // (`order BETWEEN`), ascending, at most `limit` items (0: no limit; a page
+  // also stops at dynamodb_query_response_bytes_max). When the page stops
+  // early, last_evaluated_order is set: continue from it + 1.
+  // REQUIRES: first_order <= last_order.
+  QueryPage query_range(const std::string& table, std::uint64_t partkey, std::uint64_t first_order,
+                        std::uint64_t last_order, std::uint32_t limit, bool consistent = true);
+
+  // The highest order of the partition, or nullopt when it is empty: one
+  // Query with ScanIndexForward=false and Limit=1 that reads only the key.
+  std::optional<std::uint64_t> last_order(const std::string& table, std::uint64_t partkey,
+                                          bool consistent = true);
+
   // Throws ResourceNotFoundError (with the remedy) when the table is missing.
   TableDescription describe_table(const std::string& table);
 

@@ -182,6 +182,51 @@ TEST_F(DynamoDbTest, QueryPaginatesWithLimitOne) {
   EXPECT_EQ(eventual.items.front().order, 3u);
 }
 
+TEST_F(DynamoDbTest, LastOrderIsTheHighestOfThePartition) {
+  EXPECT_FALSE(client_->last_order(table_, 7).has_value()) << "an empty partition";
+  for (std::uint64_t o : {1, 2, 3, 10, 11})
+    ASSERT_TRUE(client_->put_item_if_absent(table_, 7, o, std::string(1000, 'x')).stored());
+  ASSERT_TRUE(client_->put_item_if_absent(table_, 8, 500, "next partition").stored());
+  ASSERT_TRUE(client_->put_item_if_absent(table_, 6, 900, "previous partition").stored());
+  EXPECT_EQ(client_->last_order(table_, 7), 11u);
+  EXPECT_EQ(client_->last_order(table_, 8), 500u);
+  EXPECT_EQ(client_->last_order(table_, 7, /*consistent=*/false), 11u);
+}
+
+TEST_F(DynamoDbTest, QueryRangeReturnsOnlyTheOrdersBetweenItsBounds) {
+  for (std::uint64_t o = 1; o <= 20; ++o)
+    ASSERT_TRUE(client_->put_item_if_absent(table_, 7, o, "c" + std::to_string(o)).stored());
+  ASSERT_TRUE(client_->put_item_if_absent(table_, 8, 5, "other partition").stored());
+
+  QueryPage middle = client_->query_range(table_, 7, 5, 9, 100);
+  ASSERT_EQ(middle.items.size(), 5u);
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(middle.items[i].order, 5 + i);
+    EXPECT_EQ(middle.items[i].content, "c" + std::to_string(5 + i));
+  }
+  EXPECT_FALSE(middle.last_evaluated_order.has_value());
+
+  QueryPage one = client_->query_range(table_, 7, 20, 20, 1);
+  ASSERT_EQ(one.items.size(), 1u);
+  EXPECT_EQ(one.items[0].order, 20u);
+  EXPECT_TRUE(client_->query_range(table_, 7, 21, 40, 10).items.empty()) << "past the end";
+
+  // A limit below the span: the page stops and says where.
+  std::vector<std::uint64_t> seen;
+  std::uint64_t first = 3;
+  int pages = 0;
+  for (;;) {
+    QueryPage page = client_->query_range(table_, 7, first, 12, 4);
+    ASSERT_LE(page.items.size(), 4u);
+    for (const auto& item : page.items) seen.push_back(item.order);
+    ASSERT_LE(++pages, 10) << "pagination does not end";
+    if (!page.last_evaluated_order) break;
+    first = *page.last_evaluated_order + 1;
+  }
+  ASSERT_EQ(seen.size(), 10u);
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 3 + i);
+}
+
 TEST_F(DynamoDbTest, DeleteItemsInBatches) {
   std::vector<std::uint64_t> orders;
   for (std::uint64_t o = 1; o <= 60; ++o) {
