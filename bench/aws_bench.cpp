@@ -9,6 +9,9 @@
 //       (writes_in_flight_max = 1 when the library has it), i.e. the seed's
 //       algorithm. "batched" is the default configuration (group commit, and
 //       pipelined writes when the library has them), or --max-in-flight N.
+//   asyncW.pN.* (--async-window W, instead of "batched") each producer keeps
+//       up to W events in flight with handle_async(); latency is from the
+//       call to its future seen ready.
 //   replay.events / replay.seconds / replay.events_per_s
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
@@ -17,7 +20,7 @@
 //       this process's CPU time during the recovery (the rest is moto's).
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
-//       [--batching on|off|both] [--max-in-flight N] [--replay-events E]
+//       [--batching on|off|both] [--max-in-flight N] [--async-window W] [--replay-events E]
 //       [--replay-queries 1,2,4] [--table-prefix NAME]
 #include <sys/resource.h>
 #include <unistd.h>
@@ -29,6 +32,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <future>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -115,7 +120,7 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
 }
 
 void run(const Target& target, int producers, bool batching, std::size_t max_in_flight,
-         double seconds) {
+         std::size_t async_window, double seconds) {
   P p(options(target, batching, max_in_flight));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
@@ -125,12 +130,27 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
       const std::string event(event_bytes - cereal_length_bytes, 'e');
+      // With an async window: up to that many events in flight per producer,
+      // each one's latency from handle_async() to its future seen ready.
+      std::deque<std::pair<Clock::time_point, std::future<std::shared_ptr<const Count>>>> window;
+      auto settle_oldest = [&] {
+        window.front().second.get();
+        latencies[t].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - window.front().first).count());
+        window.pop_front();
+      };
       while (!stop.load(std::memory_order_relaxed)) {
         const auto before = Clock::now();
-        p.handle(event);
-        latencies[t].push_back(
-            std::chrono::duration<double, std::milli>(Clock::now() - before).count());
+        if (async_window == 0) {
+          p.handle(event);
+          latencies[t].push_back(
+              std::chrono::duration<double, std::milli>(Clock::now() - before).count());
+          continue;
+        }
+        if (window.size() == async_window) settle_oldest();
+        window.emplace_back(before, p.handle_async(event));
       }
+      while (!window.empty()) settle_oldest();
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -143,8 +163,10 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  const std::string name =
-      std::string(batching ? "batched" : "unbatched") + ".p" + std::to_string(producers) + ".";
+  const std::string mode = !batching           ? "unbatched"
+                           : async_window == 0 ? "batched"
+                                               : "async" + std::to_string(async_window);
+  const std::string name = mode + ".p" + std::to_string(producers) + ".";
   print(name + "events_per_s", static_cast<double>(events) / elapsed, "events/s");
   print(name + "events_per_write",
         static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
@@ -205,6 +227,7 @@ int main(int argc, char** argv) {
   std::vector<int> producers = {1, 8, 64};
   std::string batching = "both";
   std::size_t max_in_flight = 0;
+  std::size_t async_window = 0;
   std::uint64_t replay_events = 0;
   std::vector<int> replay_queries;
   std::string prefix = "bench-" + std::to_string(::getpid());
@@ -226,6 +249,8 @@ int main(int argc, char** argv) {
       batching = value;
     } else if (arg == "--max-in-flight") {
       max_in_flight = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (arg == "--async-window") {
+      async_window = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--replay-events") {
       replay_events = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--replay-queries") {
@@ -239,8 +264,8 @@ int main(int argc, char** argv) {
   if (endpoint.empty() || usage || (batching != "on" && batching != "off" && batching != "both")) {
     std::fprintf(stderr,
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
-                 "[--batching on|off|both] [--max-in-flight N] [--replay-events E] "
-                 "[--replay-queries 1,2,4] [--table-prefix NAME]\n");
+                 "[--batching on|off|both] [--max-in-flight N] [--async-window W] "
+                 "[--replay-events E] [--replay-queries 1,2,4] [--table-prefix NAME]\n");
     return 2;
   }
   std::printf("# AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(),
@@ -251,7 +276,7 @@ int main(int argc, char** argv) {
     for (int count : producers) {
       if (count <= 0) continue;  // --producers 0: the replay only
       run(make_target(endpoint, prefix + "-" + std::to_string(n++)), count, batch, max_in_flight,
-          seconds);
+          batch ? async_window : 0, seconds);
     }
   }
   if (replay_events > 0) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <utility>
@@ -115,17 +116,32 @@ class Prevayler {
   // may succeed); StorageFailedError / SupersededError when the instance had
   // to stop (every later call throws too); ClosedError after close().
   std::shared_ptr<const State> handle(const Event& event) {
-    std::string encoded;
-    try {
-      detail::StringOutBuffer buffer(encoded);
-      std::ostream out(&buffer);
-      event_codec_.encode(event, out);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw CodecError(std::string("cannot encode event: ") + e.what());
-    }
+    const std::string encoded = encode_event(event);
     return std::static_pointer_cast<const State>(engine_->handle(&event, encoded));
+  }
+
+  // handle() without waiting for the journal write: applies the event now
+  // (in the same total order as handle(); the business function's throw,
+  // EventTooLargeError, CodecError, StorageFailedError and ClosedError are
+  // thrown here, and nothing is journaled), and returns a future that
+  // becomes ready once the event is durable — with the state it produced —
+  // or holds the StorageError of its failed write. Like handle(), the state
+  // is not current before the future is ready. Lets one producer keep many
+  // events in flight; blocks only when WriterLimits::pending_bytes_max of
+  // unwritten events are waiting.
+  std::future<std::shared_ptr<const State>> handle_async(const Event& event) {
+    const std::string encoded = encode_event(event);
+    auto promise = std::make_shared<std::promise<std::shared_ptr<const State>>>();
+    auto future = promise->get_future();
+    engine_->handle_async(&event, encoded,
+                          [promise](const detail::AnyState& state, std::exception_ptr error) {
+                            if (error) {
+                              promise->set_exception(error);
+                            } else {
+                              promise->set_value(std::static_pointer_cast<const State>(state));
+                            }
+                          });
+    return future;
   }
 
   // The current state: every durable event, and nothing that is not durable
@@ -221,6 +237,20 @@ class Prevayler {
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
                              options.limits.pending_bytes_max, options.limits.writes_in_flight_max},
         options.snapshot_on_open);
+  }
+
+  std::string encode_event(const Event& event) const {
+    std::string encoded;
+    try {
+      detail::StringOutBuffer buffer(encoded);
+      std::ostream out(&buffer);
+      event_codec_.encode(event, out);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw CodecError(std::string("cannot encode event: ") + e.what());
+    }
+    return encoded;
   }
 
   static Event decode_event(const Codec<Event>& codec, std::string_view bytes) {

@@ -70,6 +70,8 @@ struct Engine::Batch {
   // each write (a herd of 64 threads on 2 cores) would cost more than the
   // write.
   std::condition_variable done_cv;
+  // handle_async()'s events: each one's state and how to report it.
+  std::vector<std::pair<AnyState, Engine::Completion>> completions;
 };
 
 // A pipelined write: started, not yet acknowledged. `error` is set when
@@ -208,28 +210,55 @@ void Engine::throw_if_unusable() const {
 }
 
 AnyState Engine::handle(const void* event, std::string_view encoded_event) {
+  std::unique_lock lock(mutex_);
+  AnyState next;
+  std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);
+  // Nobody writing and nothing else queued (a lone producer, or the first
+  // of a burst): write on this thread instead of handing over to the
+  // writer thread and back, which costs two thread wake-ups per event.
+  if (depth_ == 1 && !writing_ && !failing_ && queue_.empty() && open_batch_ == batch) {
+    seal_open_batch();
+    auto mine = std::get<std::shared_ptr<Batch>>(std::move(queue_.front()));
+    queue_.pop_front();
+    write_batch(lock, mine);
+  }
+  // Whatever arrived meanwhile (or this batch, when not written here).
+  work_ready_.notify_one();
+
+  batch->done_cv.wait(lock, [&] { return batch->done; });
+  if (batch->error) std::rethrow_exception(batch->error);
+  return next;
+}
+
+void Engine::handle_async(const void* event, std::string_view encoded_event,
+                          Completion completion) {
+  std::unique_lock lock(mutex_);
+  AnyState next;
+  std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);
+  batch->completions.emplace_back(std::move(next), std::move(completion));
+  work_ready_.notify_one();
+}
+
+// Applies the event to the head state and adds it to the open batch;
+// returns that batch. Waits while too many bytes are unwritten.
+std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock, const void* event,
+                                              std::string_view encoded_event, AnyState& next) {
   if (encoded_event.size() + entry_head_bytes_max > storage_->entry_bytes_max()) {
     throw EventTooLargeError("event of " + std::to_string(encoded_event.size()) +
                              " encoded bytes exceeds the limit of " +
                              std::to_string(storage_->entry_bytes_max() - entry_head_bytes_max) +
                              " bytes of " + storage_->describe());
   }
-  std::unique_lock lock(mutex_);
   space_free_.wait(lock, [&] {
     return pending_bytes_ < limits_.pending_bytes_max || closing_ || closed_ || fatal_;
   });
   throw_if_unusable();
 
   const Timestamp timestamp = hooks_.timestamp();
-  AnyState next = hooks_.apply(head_.get(), event, timestamp);  // a throw changes nothing
+  next = hooks_.apply(head_.get(), event, timestamp);  // a throw changes nothing
   std::optional<std::uint64_t> hash;
   if (hooks_.state_hash) hash = hooks_.state_hash(next.get());
   const std::string head = encode_entry_head(timestamp, hash);
-
-  // Nobody writing and nothing queued (a lone producer, or the first of a
-  // burst): write on this thread instead of handing over to the writer
-  // thread and back, which costs two thread wake-ups per event.
-  const bool write_here = depth_ == 1 && !writing_ && !failing_ && queue_.empty();
 
   if (!open_batch_) open_batch_ = std::make_shared<Batch>();
   std::shared_ptr<Batch> batch = open_batch_;
@@ -243,18 +272,7 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
       batch->entries.bytes() >= limits_.batch_bytes_max) {
     seal_open_batch();
   }
-  if (write_here) {
-    seal_open_batch();
-    auto mine = std::get<std::shared_ptr<Batch>>(std::move(queue_.front()));
-    queue_.pop_front();
-    write_batch(lock, mine);
-  }
-  // Whatever arrived meanwhile (or this batch, when not written here).
-  work_ready_.notify_one();
-
-  batch->done_cv.wait(lock, [&] { return batch->done; });
-  if (batch->error) std::rethrow_exception(batch->error);
-  return next;
+  return batch;
 }
 
 void Engine::seal_open_batch() {
@@ -401,6 +419,10 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
   }
   batch->done = true;
   batch->done_cv.notify_all();
+  for (auto& [state, completion] : batch->completions) {
+    completion(batch->error ? nullptr : state, batch->error);
+  }
+  batch->completions.clear();
 }
 
 // After a failed write: every event accepted after it was computed from

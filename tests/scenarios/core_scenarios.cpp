@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -127,6 +128,48 @@ TEST_P(Scenario, HandleReturnsTheNewStateAndMakesItCurrent) {
   EXPECT_EQ(s1->events, (std::vector<std::int64_t>{10}));
   EXPECT_EQ(s2->events, (std::vector<std::int64_t>{10, 20}));
   EXPECT_EQ(p->state(), s2);
+}
+
+// One producer keeps many events in flight with handle_async(); they are
+// applied in call order, interleaved with handle() from other threads, each
+// future gives the state its event produced, and a restart recovers them.
+TEST_P(Scenario, AsyncHandleKeepsEventsInFlightAndAcknowledgesEachOnce) {
+  std::vector<std::int64_t> order;
+  {
+    auto p = open();
+    std::thread other([&] {
+      for (int i = 0; i < 50; ++i) p->handle(100'000 + i);
+    });
+    std::vector<std::future<std::shared_ptr<const History>>> futures;
+    for (int i = 0; i < 400; ++i) futures.push_back(p->handle_async(i));
+    EXPECT_THROW(p->handle_async(-1), std::invalid_argument);  // rejected at once
+    for (int i = 0; i < 400; ++i) {
+      auto state = futures[i].get();
+      ASSERT_FALSE(state->events.empty());
+      EXPECT_EQ(state->events.back(), i);
+    }
+    other.join();
+    EXPECT_EQ(futures.back().valid(), false);
+    order = p->state()->events;
+  }
+  ASSERT_EQ(order.size(), 450u);
+  std::int64_t mine = 0, theirs = 100'000;
+  for (std::int64_t e : order) EXPECT_EQ(e, e < 100'000 ? mine++ : theirs++);
+  auto p = open();
+  EXPECT_EQ(p->state()->events, order);
+}
+
+TEST_P(Scenario, CloseWaitsForAsyncEventsInFlight) {
+  std::vector<std::future<std::shared_ptr<const History>>> futures;
+  {
+    auto p = open();
+    for (int i = 0; i < 100; ++i) futures.push_back(p->handle_async(i));
+    p->close();
+    EXPECT_THROW(p->handle_async(1), ClosedError);
+  }
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(futures[i].get()->events.size(), std::size_t(i) + 1);
+  auto p = open();
+  EXPECT_EQ(p->state()->events.size(), 100u);
 }
 
 TEST_P(Scenario, RestartRecoversTheLastState) {
@@ -318,6 +361,36 @@ TEST_P(Scenario, FailedJournalWriteFailsItsCallersAndChangesNothing) {
   }
   auto p = open();
   EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{1, 3}));
+}
+
+// A failed write fails the futures of its events and of every event
+// accepted after it until the failure is seen; the others are durable.
+TEST_P(Scenario, FailedJournalWriteFailsTheFuturesOfItsEventsOnly) {
+  auto plan = std::make_shared<FaultPlan>();
+  std::vector<std::int64_t> acked;
+  int failed = 0;
+  {
+    P p(make_options(std::make_unique<FaultyStorage>(location->open(), plan)));
+    std::vector<std::future<std::shared_ptr<const History>>> futures;
+    for (int i = 0; i < 300; ++i) {
+      if (i == 100) plan->fail_next = 1;
+      futures.push_back(p.handle_async(i));
+    }
+    for (int i = 0; i < 300; ++i) {
+      try {
+        auto state = futures[i].get();
+        EXPECT_EQ(state->events.back(), i);
+        acked.push_back(i);
+      } catch (const StorageError& e) {
+        EXPECT_NE(std::string(e.what()).find("injected"), std::string::npos) << e.what();
+        ++failed;
+      }
+    }
+    EXPECT_EQ(p.state()->events, acked);
+  }
+  EXPECT_GT(failed, 0);
+  auto p = open();
+  EXPECT_EQ(p->state()->events, acked);
 }
 
 TEST_P(Scenario, FatalStorageFailureStopsTheInstance) {

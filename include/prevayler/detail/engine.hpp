@@ -66,6 +66,13 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   AnyState handle(const void* event, std::string_view encoded_event);
+  // Called once the event is durable (state, no error) or failed (error),
+  // on the thread that settles its write, under the engine's lock: it must
+  // only hand the outcome over (e.g. fulfil a promise), never call back in.
+  using Completion = std::function<void(const AnyState& state, std::exception_ptr error)>;
+  // Applies the event now (the business function's throw reaches the
+  // caller) and returns without waiting for the journal write.
+  void handle_async(const void* event, std::string_view encoded_event, Completion completion);
   AnyState state() const { return durable_.load(std::memory_order_acquire); }
   // The durable state through a per-thread cache: no reference count is
   // touched while the state is unchanged. Valid until this thread calls it
@@ -93,6 +100,8 @@ class Engine {
   void fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error);
   void cut_snapshot(std::unique_lock<std::mutex>& lock, const std::shared_ptr<SnapshotCut>& cut);
   void seal_open_batch();
+  std::shared_ptr<Batch> accept(std::unique_lock<std::mutex>& lock, const void* event,
+                                std::string_view encoded_event, AnyState& next);
   void throw_if_unusable() const;
 
   const EngineHooks hooks_;
