@@ -168,6 +168,16 @@ for path, title in [("direct", "direct"), ("delayed", "+{} ms per request".forma
     w("Target at 64 producers: ≥ {}× the seed → {} ({}); writes in flight at the end: {}.".format(
         target, times(r), v, num(get("aws.{}.batched.p64.writes_in_flight".format(path)))))
     w("")
+    asy = get("aws.{}.async16.p64.events_per_s".format(path))
+    if asy is not None:
+        w("With `handle_async()` (each of the 64 producers keeps up to 16 events in flight, "
+          "so not the target's closed loop): {} ev/s = {} the seed, {} events/write, "
+          "p50 / p99 {} / {}.".format(
+              num(asy), times(ratio(asy, get("aws.{}.seed.t64.events_per_s".format(path)))),
+              num(get("aws.{}.async16.p64.events_per_write".format(path)), 1),
+              lat_ms(get("aws.{}.async16.p64.p50_ms".format(path))),
+              lat_ms(get("aws.{}.async16.p64.p99_ms".format(path)))))
+        w("")
     w("![events/s, {0}](docs/bench/aws_{0}.png)".format(path))
     w("")
 

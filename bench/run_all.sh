@@ -173,6 +173,11 @@ for path in direct delayed; do
   [ "$path" = delayed ] && endpoint=$delayed
   run "aws.$path." "$bin/prevayler_aws_bench" --endpoint "$endpoint" --seconds "$aws_seconds" \
     --producers 1,8,64 --table-prefix "bench-$path" "${aws_extra[@]}"
+  # The same 64 producers with handle_async(), 16 events in flight each: not
+  # the target's closed loop (one event per producer until acknowledged).
+  run "aws.$path." "$bin/prevayler_aws_bench" --endpoint "$endpoint" --seconds "$aws_seconds" \
+    --batching on --producers 64 --async-window 16 --table-prefix "bench-async-$path" \
+    "${aws_extra[@]}"
   for threads in 1 8 64; do
     run "aws.$path." "$python" bench/seed_boto3.py --endpoint "$endpoint" \
       --table "seed-$path-$threads" --threads "$threads" --seconds "$aws_seconds"
