@@ -14,6 +14,7 @@
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -237,20 +238,7 @@ TEST(RecordCompression, FutureRecordVersionIsAFormatVersionError) {
 }
 
 // The file storage end to end.
-struct Lines {
-  std::vector<std::string> items;
-  template <class A>
-  void serialize(A& a) {
-    a(items);
-  }
-};
-using P = Prevayler<Lines, std::string>;
-
-Lines add_line(const Lines& l, const std::string& e, Timestamp) {
-  Lines next = l;
-  next.items.push_back(e);
-  return next;
-}
+using P = Prevayler<StringLog, std::string>;
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -270,7 +258,7 @@ class FileRecordCompressionTest : public ::testing::Test {
     storage.compress_journal_records_over = threshold;
     storage.warn = [this](const std::string& w) { warnings.push_back(w); };
     P::Options o;
-    o.business = add_line;
+    o.business = append_string;
     o.storage = make_file_storage(storage);
     return std::make_unique<P>(std::move(o));
   }

@@ -17,6 +17,7 @@
 #include "core/zstd_stream.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -24,20 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Lines {
-  std::vector<std::string> items;
-  template <class A>
-  void serialize(A& a) {
-    a(items);
-  }
-};
-using P = Prevayler<Lines, std::string>;
-
-Lines add_line(const Lines& l, const std::string& e, Timestamp) {
-  Lines next = l;
-  next.items.push_back(e);
-  return next;
-}
+using P = Prevayler<StringLog, std::string>;
 
 // Compressible but not trivial: words from a small vocabulary.
 std::string text(std::size_t words, unsigned seed) {
@@ -74,7 +62,7 @@ class SnapshotCompressionTest : public ::testing::Test {
     storage.snapshot_compression_level = level;
     storage.warn = [](const std::string&) {};
     P::Options o;
-    o.business = add_line;
+    o.business = append_string;
     o.storage = make_file_storage(storage);
     return std::make_unique<P>(std::move(o));
   }
@@ -93,7 +81,7 @@ class SnapshotCompressionTest : public ::testing::Test {
     return latest;
   }
   // Events, then a snapshot; returns the state.
-  Lines fill(P& p, int events) {
+  StringLog fill(P& p, int events) {
     for (int i = 0; i < events; ++i) p.handle(text(2000, static_cast<unsigned>(i)));
     p.snapshot();
     return *p.state();
@@ -104,7 +92,7 @@ std::uint32_t header_version(const std::string& file) { return detail::get_u32(f
 std::uint32_t header_flags(const std::string& file) { return detail::get_u32(file.data() + 12); }
 
 TEST_F(SnapshotCompressionTest, CompressedSnapshotRoundTrips) {
-  Lines live;
+  StringLog live;
   {
     auto p = open();
     live = fill(*p, 50);  // ~750 KB of text
@@ -122,7 +110,7 @@ TEST_F(SnapshotCompressionTest, CompressedSnapshotRoundTrips) {
 }
 
 TEST_F(SnapshotCompressionTest, UncompressedSnapshotIsVersionOneAndRoundTrips) {
-  Lines live;
+  StringLog live;
   {
     auto p = open(false);
     live = fill(*p, 5);
@@ -146,7 +134,7 @@ TEST_F(SnapshotCompressionTest, OldFormatSnapshotStillLoads) {
   // A version-1 snapshot exactly as builds before compression wrote it,
   // made by hand from docs/format.md: header, cereal portable binary body,
   // trailer. The directory has no journal yet, as after a restore.
-  Lines old;
+  StringLog old;
   old.items = {"written", "by", "an", "old", "build", text(500, 7)};
   std::ostringstream body_stream;
   {

@@ -43,6 +43,15 @@ struct ReaderCache {
 };
 thread_local ReaderCache reader_cache;
 
+EngineHooks with_default_warn(EngineHooks hooks) {
+  if (!hooks.warn) {
+    hooks.warn = [](const std::string& message) {
+      std::cerr << "prevayler: warning: " << message << std::endl;
+    };
+  }
+  return hooks;
+}
+
 }  // namespace
 
 const void* Engine::current_state() const {
@@ -138,19 +147,6 @@ class Engine::Replayer : public RecoveryHandler {
  private:
   Engine& engine_;
 };
-
-namespace {
-
-EngineHooks with_default_warn(EngineHooks hooks) {
-  if (!hooks.warn) {
-    hooks.warn = [](const std::string& message) {
-      std::cerr << "prevayler: warning: " << message << std::endl;
-    };
-  }
-  return hooks;
-}
-
-}  // namespace
 
 Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
                bool snapshot_on_open)

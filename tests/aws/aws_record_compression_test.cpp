@@ -12,31 +12,12 @@
 #include "aws/aws_test_storage.hpp"
 #include "core/record_codec.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/string_log.hpp"
 
 namespace prevayler::testing {
 namespace {
 
-struct Blobs {
-  std::vector<std::string> items;
-  template <class A>
-  void serialize(A& a) {
-    a(items);
-  }
-};
-using P = Prevayler<Blobs, std::string>;
-
-Blobs add_blob(const Blobs& b, const std::string& e, Timestamp) {
-  Blobs next = b;
-  next.items.push_back(e);
-  return next;
-}
-
-std::unique_ptr<P> open_blobs(std::unique_ptr<Storage> storage) {
-  P::Options o;
-  o.business = add_blob;
-  o.storage = std::move(storage);
-  return std::make_unique<P>(std::move(o));
-}
+using P = Prevayler<StringLog, std::string>;
 
 // Compressible but not trivial (about 6:1 at level 1): words from a small
 // vocabulary.
@@ -70,7 +51,7 @@ TEST(AwsRecordCompression, LargeCompressibleEventsTakeOneItemEachAndRecover) {
   MotoJournal journal;
   std::vector<std::string> events;
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_string_log(journal.open());
     // 1 MiB each: three fragments each uncompressed, one item compressed.
     for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(text(1 << 20, i)));
     p->handle(events.emplace_back("small"));
@@ -82,7 +63,7 @@ TEST(AwsRecordCompression, LargeCompressibleEventsTakeOneItemEachAndRecover) {
     EXPECT_LE(items[i].content.size(), (1u << 20) / 2);
   }
   EXPECT_EQ(type_of(items[4].content), 1u);
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_EQ(p->state()->items, events);
   EXPECT_EQ(p->stats().events_replayed, events.size());
 }
@@ -93,7 +74,7 @@ TEST(AwsRecordCompression, CompressedRecordTooLargeForAnItemIsFragmented) {
   // compressed batch record.
   const std::string big = text(8 << 20, 7);
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_string_log(journal.open());
     p->handle("first");
     p->handle(big);
     p->handle("last");
@@ -106,7 +87,7 @@ TEST(AwsRecordCompression, CompressedRecordTooLargeForAnItemIsFragmented) {
   // The slice starts with the compressed batch record's head.
   EXPECT_EQ(static_cast<unsigned char>(first_fragment.fragment_bytes[0]), 2u);
   EXPECT_EQ(static_cast<unsigned char>(first_fragment.fragment_bytes[1]), 5u);
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   ASSERT_EQ(p->state()->items.size(), 3u);
   EXPECT_TRUE(p->state()->items[1] == big);
   EXPECT_EQ(p->state()->items[2], "last");
@@ -118,7 +99,7 @@ TEST(AwsRecordCompression, PipelinedProducersWithCompressionOnAndOffRecover) {
   for (std::size_t threshold : {std::size_t{4096}, std::size_t{0}}) {
     auto options = journal.options();
     options.compress_journal_records_over = threshold;
-    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     std::vector<std::thread> producers;
     for (unsigned t = 0; t < 4; ++t) {
       producers.emplace_back([&p, t, threshold] {
@@ -131,7 +112,7 @@ TEST(AwsRecordCompression, PipelinedProducersWithCompressionOnAndOffRecover) {
     expected += 20;
   }
   const auto live = [&] {
-    auto p = open_blobs(journal.open());
+    auto p = open_string_log(journal.open());
     return p->state()->items;
   }();
   ASSERT_EQ(live.size(), expected);

@@ -17,33 +17,14 @@
 #include "aws/sigv4.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/crash_model.hpp"
+#include "support/string_log.hpp"
 
 namespace prevayler::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Blobs {
-  std::vector<std::string> items;
-  template <class A>
-  void serialize(A& a) {
-    a(items);
-  }
-};
-using P = Prevayler<Blobs, std::string>;
-
-Blobs add_blob(const Blobs& b, const std::string& e, Timestamp) {
-  Blobs next = b;
-  next.items.push_back(e);
-  return next;
-}
-
-std::unique_ptr<P> open_blobs(std::unique_ptr<Storage> storage) {
-  P::Options o;
-  o.business = add_blob;
-  o.storage = std::move(storage);
-  return std::make_unique<P>(std::move(o));
-}
+using P = Prevayler<StringLog, std::string>;
 
 std::string pattern(std::size_t size, char seed) {
   std::string s(size, '\0');
@@ -66,13 +47,13 @@ std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t 
 TEST(AwsStorage, SnapshotGoesToTheDefaultPath) {
   MotoJournal journal;
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_string_log(journal.open());
     p->handle("a");
     p->snapshot();
   }
   const auto info = MotoJournal::s3().head_object(journal.bucket, "snapshot");
   EXPECT_GT(info.size, 0u);
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"a"}));
   // Open: seal (0,1), snapshot 1; "a" at (1,1); snapshot(): seal (1,2), snapshot 2.
   EXPECT_EQ(p->stats().snapshot_id, 2u);
@@ -84,14 +65,14 @@ TEST(AwsStorage, SnapshotGoesToAnOverriddenPath) {
   auto options = journal.options();
   options.snapshot_path = "apps/ledger/state.bin";
   {
-    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     p->handle("a");
     p->snapshot();
     p->handle("b");
   }
   EXPECT_GT(MotoJournal::s3().head_object(journal.bucket, "apps/ledger/state.bin").size, 0u);
   EXPECT_THROW(MotoJournal::s3().head_object(journal.bucket, "snapshot"), aws::AwsError);
-  auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+  auto p = open_string_log(detail::make_aws_storage(options, nullptr));
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(p->stats().events_replayed, 1u);
 }
@@ -99,12 +80,12 @@ TEST(AwsStorage, SnapshotGoesToAnOverriddenPath) {
 TEST(AwsStorage, ReplayAcrossManyPagesOfOne) {
   MotoJournal journal;
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_string_log(journal.open());
     for (int i = 0; i < 40; ++i) p->handle(std::to_string(i));  // one item each
   }
   auto options = journal.options();
   options.replay_page_size = 1;
-  auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+  auto p = open_string_log(detail::make_aws_storage(options, nullptr));
   ASSERT_EQ(p->state()->items.size(), 40u);
   for (int i = 0; i < 40; ++i) EXPECT_EQ(p->state()->items[i], std::to_string(i));
   // The first open sealed the empty segment 0 at order 1; the events are in
@@ -120,7 +101,7 @@ TEST(AwsStorage, ReplayAcrossManyPagesOfOne) {
 TEST(AwsStorage, RestartAfterSnapshotFollowsTheSeal) {
   MotoJournal journal;
   {
-    auto p = open_blobs(journal.open());
+    auto p = open_string_log(journal.open());
     p->handle("before");
     p->snapshot();
     p->handle("after");
@@ -132,7 +113,7 @@ TEST(AwsStorage, RestartAfterSnapshotFollowsTheSeal) {
   EXPECT_EQ(all_items(journal.table, 2).size(), 1u);
   // Even with the snapshot object gone, recovery follows the seals.
   MotoJournal::s3().delete_object(journal.bucket, "snapshot");
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"before", "after"}));
 }
 
@@ -142,7 +123,7 @@ TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
   auto options = journal.options();
   options.compress_journal_records_over = 0;  // the pattern would fit one item
   {
-    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     p->handle("small");
     p->handle(big);
     p->handle("tail");
@@ -153,7 +134,7 @@ TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
     EXPECT_EQ(items[i].order, i + 1);
     EXPECT_LE(items[i].content.size(), 350u * 1024);
   }
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   ASSERT_EQ(p->state()->items.size(), 3u);
   EXPECT_EQ(p->state()->items[1], big);
   EXPECT_EQ(p->state()->items[2], "tail");
@@ -165,10 +146,10 @@ TEST(AwsStorage, SixtyFourMebibyteEventIsDurableBeforeItsAcknowledgement) {
   auto options = journal.options();
   options.compress_journal_records_over = 0;  // 190 fragments, not a few
   {
-    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     p->handle(huge);
   }
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   ASSERT_EQ(p->state()->items.size(), 1u);
   EXPECT_TRUE(p->state()->items[0] == huge);
 }
@@ -182,7 +163,7 @@ TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
     auto options = journal.options();
     options.max_attempts = 1;
     options.compress_journal_records_over = 0;  // the pattern would fit one item
-    auto p = open_blobs(detail::make_aws_storage(options, faulty));
+    auto p = open_string_log(detail::make_aws_storage(options, faulty));
     p->handle("first");
     // The second fragment's PutItem is throttled: a definite failure (not
     // stored), so the instance goes on, with the first fragment left behind.
@@ -191,7 +172,7 @@ TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
     EXPECT_EQ(p->state()->items, (std::vector<std::string>{"first"}));
     p->handle("after");
   }
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"first", "after"}));
 }
 
@@ -202,7 +183,7 @@ TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   options.compress_snapshots = false;  // a 200 MB object: many parts
   options.compress_journal_records_over = 0;
   {
-    auto p = open_blobs(detail::make_aws_storage(options, nullptr));
+    auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     for (int i = 0; i < chunks; ++i) {
       // Each event ~1 MB: large events also exercise the fragment path.
       p->handle(pattern(1'000'000, static_cast<char>(i)));
@@ -212,7 +193,7 @@ TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   const auto info = MotoJournal::s3().head_object(journal.bucket, "snapshot");
   EXPECT_GT(info.size, 200'000'000u);
   P::Options reopen;
-  reopen.business = add_blob;
+  reopen.business = append_string;
   reopen.storage = detail::make_aws_storage(options, nullptr);
   reopen.snapshot_on_open = false;
   auto p = std::make_unique<P>(std::move(reopen));
@@ -225,24 +206,24 @@ TEST(AwsStorage, TimeoutAfterTheServerStoredTheWriteIsNotAppliedTwice) {
   MotoJournal journal;
   auto faulty = std::make_shared<aws::FaultInjectingTransport>(aws::testing::test_transport());
   {
-    auto p = open_blobs(journal.open(faulty));
+    auto p = open_string_log(journal.open(faulty));
     p->handle("one");
     faulty->script({aws::Fault::timeout_after_apply});
     p->handle("two");  // stored, response lost, retried: our own item
     p->handle("three");
     EXPECT_EQ(faulty->counters().timeouts_after_apply, 1u);
   }
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"one", "two", "three"}));
   EXPECT_EQ(all_items(journal.table, 1).size(), 4u);  // each event once, then the seal
 }
 
 TEST(AwsStorage, AnotherWriterOnTheJournalStopsThisInstance) {
   MotoJournal journal;
-  auto first = open_blobs(journal.open());
+  auto first = open_string_log(journal.open());
   first->handle("a");
-  auto second = open_blobs(journal.open());  // the seed's "second instance"
-  second->handle("b");                       // takes order 2 of segment 0
+  auto second = open_string_log(journal.open());  // the seed's "second instance"
+  second->handle("b");                            // takes order 2 of segment 0
   try {
     first->handle("c");  // also wants order 2
     FAIL() << "two writers wrote one journal";
@@ -253,7 +234,7 @@ TEST(AwsStorage, AnotherWriterOnTheJournalStopsThisInstance) {
   EXPECT_THROW(first->handle("d"), SupersededError);
   EXPECT_EQ(first->state()->items, (std::vector<std::string>{"a"}));
   second->close();
-  auto third = open_blobs(journal.open());
+  auto third = open_string_log(journal.open());
   EXPECT_EQ(third->state()->items, (std::vector<std::string>{"a", "b"}));
 }
 
@@ -339,7 +320,7 @@ TEST(AwsStorageConfig, MissingTableNamesItAndTheRemedy) {
   auto options = journal.options();
   options.table = "no-such-table-" + aws::testing::unique_name("t");
   try {
-    open_blobs(detail::make_aws_storage(options, nullptr));
+    open_string_log(detail::make_aws_storage(options, nullptr));
     FAIL();
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find(options.table), std::string::npos) << e.what();
@@ -365,7 +346,7 @@ TEST(AwsStorageConfig, TableWithAnotherKeySchemaIsRefused) {
   auto options = journal.options();
   options.table = table;
   try {
-    open_blobs(detail::make_aws_storage(options, nullptr));
+    open_string_log(detail::make_aws_storage(options, nullptr));
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(table), std::string::npos) << e.what();
@@ -378,7 +359,7 @@ TEST(AwsStorageConfig, MissingBucketNamesIt) {
   auto options = journal.options();
   options.bucket = aws::testing::unique_name("nobucket");
   try {
-    open_blobs(detail::make_aws_storage(options, nullptr));
+    open_string_log(detail::make_aws_storage(options, nullptr));
     FAIL();
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find(options.bucket), std::string::npos) << e.what();
@@ -417,7 +398,7 @@ TEST(AwsStorageConfig, UnreachableEndpointFailsClearly) {
   options.credentials = AwsCredentials{"AKID", "SECRET", ""};
   options.max_attempts = 1;
   try {
-    open_blobs(make_aws_storage(options));
+    open_string_log(make_aws_storage(options));
     FAIL();
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
@@ -426,7 +407,7 @@ TEST(AwsStorageConfig, UnreachableEndpointFailsClearly) {
 
 TEST(AwsStorageConfig, OversizedEventIsRefusedBeforeAnyWrite) {
   MotoJournal journal;
-  auto p = open_blobs(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_THROW(p->handle(std::string((256u << 20) + 1, 'x')), EventTooLargeError);
   EXPECT_TRUE(all_items(journal.table, 1).empty());
 }
@@ -444,7 +425,7 @@ TEST(AwsStorageConfig, WrongCredentialsAreReportedWithoutTheSecret) {
   options.credentials = AwsCredentials{"AKIAWRONGWRONGWRONG1", secret, ""};
   options.max_attempts = 1;
   try {
-    open_blobs(make_aws_storage(options));
+    open_string_log(make_aws_storage(options));
     FAIL();
   } catch (const StorageError& e) {
     const std::string what = e.what();
@@ -491,7 +472,7 @@ TEST(AwsStorage, SlowSnapshotUploadDoesNotStallWriters) {
   options.snapshot_part_bytes = 5u << 20;  // several parts, each slow
   options.compress_snapshots = false;      // the patterns would compress into one part
   P::Options o;
-  o.business = add_blob;
+  o.business = append_string;
   o.storage = detail::make_aws_storage(options, slow);
   o.snapshot_on_open = false;
   P p(std::move(o));
@@ -514,7 +495,7 @@ TEST(AwsStorage, SlowSnapshotUploadDoesNotStallWriters) {
   EXPECT_GT(handled_during_snapshot.load(), 10) << "writers stalled behind the snapshot upload";
   const auto live = p.state();
   p.close();
-  auto again = open_blobs(journal.open());
+  auto again = open_string_log(journal.open());
   EXPECT_EQ(again->state()->items.size(), live->items.size());
   EXPECT_EQ(again->state()->items.back(), "during");
 }

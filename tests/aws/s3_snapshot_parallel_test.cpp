@@ -18,31 +18,12 @@
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/string_log.hpp"
 
 namespace prevayler::testing {
 namespace {
 
-struct Lines {
-  std::vector<std::string> items;
-  template <class A>
-  void serialize(A& a) {
-    a(items);
-  }
-};
-using P = Prevayler<Lines, std::string>;
-
-Lines add_line(const Lines& l, const std::string& e, Timestamp) {
-  Lines next = l;
-  next.items.push_back(e);
-  return next;
-}
-
-std::unique_ptr<P> open_lines(std::unique_ptr<Storage> storage) {
-  P::Options o;
-  o.business = add_line;
-  o.storage = std::move(storage);
-  return std::make_unique<P>(std::move(o));
-}
+using P = Prevayler<StringLog, std::string>;
 
 std::string random_bytes(std::size_t size, unsigned seed) {
   std::mt19937_64 rng(seed);
@@ -125,9 +106,9 @@ std::uint32_t object_flags(const std::string& object) {
 
 TEST(S3Snapshot, CompressedByDefaultAndRoundTrips) {
   MotoJournal journal;
-  Lines live;
+  StringLog live;
   {
-    auto p = open_lines(journal.open());
+    auto p = open_string_log(journal.open());
     for (int i = 0; i < 200; ++i)
       p->handle("line " + std::to_string(i % 7) + std::string(500, 'x'));
     p->snapshot();
@@ -137,7 +118,7 @@ TEST(S3Snapshot, CompressedByDefaultAndRoundTrips) {
   EXPECT_EQ(object_version(object), 2u);
   EXPECT_EQ(object_flags(object), detail::snapshot_flag_zstd);
   EXPECT_LT(object.size(), 200u * 500 / 10);
-  auto p = open_lines(journal.open());
+  auto p = open_string_log(journal.open());
   EXPECT_EQ(p->state()->items, live.items);
   EXPECT_EQ(p->stats().events_replayed, 0u);
 }
@@ -188,7 +169,7 @@ TEST(S3Snapshot, ParallelMultipartUploadAndRangedDownloadCompressed) {
 
 TEST(S3Snapshot, OldFormatSnapshotObjectStillLoads) {
   MotoJournal journal;
-  Lines old;
+  StringLog old;
   old.items = {"written", "by", "an", "old", "build"};
   std::ostringstream body_stream;
   {
@@ -207,11 +188,11 @@ TEST(S3Snapshot, OldFormatSnapshotObjectStillLoads) {
   object += "PVLSEND1";
   MotoJournal::s3().put_object(journal.bucket, "snapshot", object);
   {
-    auto p = open_lines(journal.open());
+    auto p = open_string_log(journal.open());
     EXPECT_EQ(p->state()->items, old.items);
     p->handle("new");
   }
-  auto p = open_lines(journal.open());
+  auto p = open_string_log(journal.open());
   old.items.push_back("new");
   EXPECT_EQ(p->state()->items, old.items);
   const std::string now = MotoJournal::s3().get_object(journal.bucket, "snapshot").body;
@@ -221,7 +202,7 @@ TEST(S3Snapshot, OldFormatSnapshotObjectStillLoads) {
 TEST(S3Snapshot, DamagedCompressedObjectIsCorruptionNamingTheObject) {
   MotoJournal journal;
   {
-    auto p = open_lines(journal.open());
+    auto p = open_string_log(journal.open());
     for (int i = 0; i < 100; ++i) p->handle("line " + std::to_string(i) + std::string(300, 'y'));
     p->snapshot();
   }
@@ -230,7 +211,7 @@ TEST(S3Snapshot, DamagedCompressedObjectIsCorruptionNamingTheObject) {
   object.at(detail::snapshot_header_bytes + 30) ^= 0x5a;
   MotoJournal::s3().put_object(journal.bucket, "snapshot", object);
   try {
-    open_lines(journal.open());
+    open_string_log(journal.open());
     FAIL() << "a damaged snapshot was accepted";
   } catch (const CorruptionError& e) {
     EXPECT_NE(std::string(e.what()).find("s3://" + journal.bucket + "/snapshot"), std::string::npos)
