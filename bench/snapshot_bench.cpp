@@ -125,6 +125,7 @@ double seconds_since(Clock::time_point t) {
 
 struct NullHandler : prevayler::RecoveryHandler {
   void snapshot(std::uint64_t, std::istream&) override {}
+  void restart() override {}
   void entry(const prevayler::JournalPosition&, std::string_view) override {}
 };
 
@@ -135,6 +136,7 @@ struct DecodingHandler : prevayler::RecoveryHandler {
     BenchState s = codec.decode(in);
     records = s.records.size();
   }
+  void restart() override { records = 0; }
   void entry(const prevayler::JournalPosition&, std::string_view) override {}
 };
 

@@ -71,6 +71,7 @@ class Collector : public RecoveryHandler {
     got.snapshot_id = id;
     got.snapshot.assign(std::istreambuf_iterator<char>(state), {});
   }
+  void restart() override { got = Recovered{}; }
   void entry(const JournalPosition&, std::string_view bytes) override {
     (void)parse_entry(bytes, "fuzz entry");  // throws CorruptionError like the engine
     got.entries.emplace_back(bytes);

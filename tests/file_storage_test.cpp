@@ -466,6 +466,7 @@ TEST_F(FileStorageTest, GroupCommitIsOneRecordPerWrite) {
   auto storage = make_file_storage(storage_options());
   struct Nothing : RecoveryHandler {
     void snapshot(std::uint64_t, std::istream&) override {}
+    void restart() override {}
     void entry(const JournalPosition&, std::string_view) override {}
   } nothing;
   storage->recover(nothing);
@@ -478,6 +479,7 @@ TEST_F(FileStorageTest, GroupCommitIsOneRecordPerWrite) {
   struct Collect : RecoveryHandler {
     std::vector<std::pair<JournalPosition, std::string>> seen;
     void snapshot(std::uint64_t, std::istream&) override {}
+    void restart() override { seen.clear(); }
     void entry(const JournalPosition& p, std::string_view b) override {
       seen.emplace_back(p, std::string(b));
     }

@@ -202,6 +202,7 @@ std::string replay_command(std::uint64_t seed) {
 class Oracle : public RecoveryHandler {
  public:
   Ledger ledger = initial_ledger();
+  void restart() override { ledger = initial_ledger(); }
   void snapshot(std::uint64_t id, std::istream& in) override {
     try {
       ledger = cereal_codec<Ledger>().decode(in);

@@ -55,9 +55,17 @@ class EntryBatch {
 class RecoveryHandler {
  public:
   virtual ~RecoveryHandler() = default;
-  // The latest snapshot, at most once and before any entry. Not called when
-  // there is no snapshot (recovery then starts from the initial state).
+  // The latest snapshot, at most once and before any entry (since the last
+  // restart()). Not called when there is no snapshot (recovery then starts
+  // from the initial state).
   virtual void snapshot(std::uint64_t snapshot_id, std::istream& state) = 0;
+  // Recovery starts over: everything delivered so far is discarded and the
+  // handler is back at the initial state. A storage calls it when what it
+  // was reading changed under it (retention deleted a segment it was about
+  // to replay, the snapshot was replaced while it downloaded it, a
+  // transient fault it retries from the start); a newer snapshot and its
+  // entries follow.
+  virtual void restart() = 0;
   // Every journaled entry after that snapshot, in journal order.
   virtual void entry(const JournalPosition& position, std::string_view bytes) = 0;
 };

@@ -105,6 +105,12 @@ class Engine::Replayer : public RecoveryHandler {
  public:
   explicit Replayer(Engine& engine) : engine_(engine) {}
 
+  void restart() override {
+    engine_.head_ = engine_.hooks_.initial_state();
+    engine_.stats_.snapshot_id = 0;
+    engine_.stats_.events_replayed = 0;
+  }
+
   void snapshot(std::uint64_t snapshot_id, std::istream& in) override {
     try {
       engine_.head_ = engine_.hooks_.decode_state(in);

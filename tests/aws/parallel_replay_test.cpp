@@ -122,6 +122,7 @@ void store(const std::string& table, const std::vector<Item>& items) {
 class Recorder : public RecoveryHandler {
  public:
   void snapshot(std::uint64_t, std::istream&) override { ADD_FAILURE() << "no snapshot expected"; }
+  void restart() override { ADD_FAILURE() << "no restart expected"; }
   void entry(const JournalPosition& p, std::string_view bytes) override {
     entries.push_back({p.segment, p.record, p.entry, std::string(bytes)});
   }

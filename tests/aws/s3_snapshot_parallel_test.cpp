@@ -43,6 +43,10 @@ struct CapturingHandler : RecoveryHandler {
     snapshot_id = id;
     bytes.assign(std::istreambuf_iterator<char>(state), {});
   }
+  void restart() override {
+    snapshot_id.reset();
+    bytes.clear();
+  }
   void entry(const JournalPosition&, std::string_view) override {}
 };
 
