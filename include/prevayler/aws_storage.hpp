@@ -59,6 +59,12 @@ struct AwsStorageOptions {
   std::chrono::milliseconds snapshot_request_timeout{300'000};
   // Attempts per request in the AWS standard retry mode.
   int max_attempts = 3;
+  // How long a read (at open: DescribeTable, HeadBucket, the snapshot GETs,
+  // the journal Queries; and retention's Queries) keeps being retried after
+  // transient errors (throttling, 5xx, resets, time-outs) before it fails
+  // with a StorageError that says so. Reads are idempotent: an open rides
+  // out a burst of faults instead of failing the instance's start.
+  std::chrono::milliseconds read_retry_budget{60'000};
   // How long an append keeps re-sending a write whose outcome is unknown
   // (time-out, reset, 5xx) before the instance stops (StorageFailedError).
   std::chrono::milliseconds unknown_outcome_budget{30'000};

@@ -63,8 +63,13 @@ std::string validate_endpoint(std::string url, std::string_view source) {
   const std::size_t host_start = https ? 8 : 7;
   if ((!http && !https) || url.size() <= host_start ||
       url.find_first_of("/?#", host_start) != std::string::npos) {
-    throw ConfigError("invalid endpoint URL '" + url + "' from " + std::string(source) +
-                      ": expected http(s)://host[:port] without a path");
+    throw ConfigError("invalid endpoint URL '" + redact_userinfo(url) + "' from " +
+                      std::string(source) + ": expected http(s)://host[:port] without a path");
+  }
+  if (url.find('@', host_start) != std::string::npos) {
+    throw ConfigError("endpoint URL '" + redact_userinfo(url) + "' from " + std::string(source) +
+                      " carries a user name or password; remove it: requests are signed with "
+                      "the AWS credentials, never sent with URL credentials");
   }
   return url;
 }
@@ -79,6 +84,16 @@ std::string service_env_suffix(std::string_view service) {
 }
 
 }  // namespace
+
+std::string redact_userinfo(const std::string& url) {
+  const std::size_t scheme_end = url.find("://");
+  const std::size_t authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const std::size_t authority_end = url.find_first_of("/?#", authority);
+  const std::size_t at =
+      url.rfind('@', authority_end == std::string::npos ? url.npos : authority_end - 1);
+  if (at == std::string::npos || at < authority) return url;
+  return url.substr(0, authority) + "***@" + url.substr(at + 1);
+}
 
 AwsIniSections parse_aws_ini(std::string_view text) {
   AwsIniSections sections;

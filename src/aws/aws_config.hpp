@@ -19,6 +19,10 @@ struct ResolvedEndpoint {
 // ConfigError naming where it looked when none is set.
 std::string resolve_region(const std::optional<std::string>& explicit_region);
 
+// `url` with any user:password@ of its authority replaced by ***@, for
+// messages: a URL never reaches a log with credentials in it.
+std::string redact_userinfo(const std::string& url);
+
 // Endpoint for a service ("dynamodb", "s3", "sts"): explicit value, else
 // AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's endpoint_url,
 // else the AWS default (https://dynamodb.{region}.amazonaws.com,

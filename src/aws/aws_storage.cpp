@@ -16,6 +16,7 @@
 #include "aws/aws_error.hpp"
 #include "aws/curl_transport.hpp"
 #include "aws/dynamodb.hpp"
+#include "aws/journal_retention.hpp"
 #include "aws/s3.hpp"
 #include "aws/s3_snapshot.hpp"
 #include "core/container_header.hpp"
@@ -39,6 +40,10 @@ constexpr std::chrono::milliseconds unknown_outcome_backoff_max{2000};
 // this many pages of it are left: below, the Query for its last order costs
 // more than the parallelism gains.
 constexpr std::uint64_t replay_parallel_pages_min = 2;
+// Recoveries that start over because the snapshot or the journal changed
+// under them before open gives up (each one means another instance cut a
+// snapshot and pruned within the time of one replay).
+constexpr std::uint32_t recovery_attempts_max = 8;
 
 std::uint64_t random_writer_id() {
   std::random_device rd;
@@ -106,16 +111,39 @@ class AwsStorage : public Storage {
     s3.path_style = options_.s3_path_style;
     s3.request_timeout = options_.snapshot_request_timeout;
     s3_ = std::make_unique<aws::S3Client>(s3);
+
+    // Reads are idempotent: retried within a time budget rather than a few
+    // attempts, so that an open (and retention) rides out a burst of
+    // transient faults instead of failing the start of an instance.
+    aws::BudgetRetryOptions reads;
+    reads.budget = options_.read_retry_budget;
+    dynamo.retry = std::make_shared<aws::BudgetRetryStrategy>(reads);
+    dynamo_reads_ = std::make_unique<aws::DynamoDbClient>(dynamo);
+    s3.retry = std::make_shared<aws::BudgetRetryStrategy>(reads);
+    s3_reads_ = std::make_unique<aws::S3Client>(s3);
   }
 
   void recover(RecoveryHandler& handler) override {
-    dynamo_->check_journal_table(options_.table);
-    s3_->head_bucket(options_.bucket);
-    writer_id_ = random_writer_id();
-    ReplayCursor cursor;
-    cursor.segment = read_snapshot(handler);
-    replay(cursor, handler);
-    take_ownership(cursor, handler);
+    try {
+      dynamo_reads_->check_journal_table(options_.table);
+      s3_reads_->head_bucket(options_.bucket);
+      writer_id_ = random_writer_id();
+      for (std::uint32_t attempt = 1;; ++attempt) {
+        if (recover_once(handler)) return;
+        if (attempt == recovery_attempts_max) {
+          throw StorageError(describe() + ": recovery started over " +
+                             std::to_string(recovery_attempts_max) +
+                             " times because the snapshot or the journal changed while it was "
+                             "read (another instance snapshotting and pruning); open it again");
+        }
+        handler.restart();
+      }
+    } catch (const aws::AwsError& e) {
+      if (!e.retryable()) throw;
+      throw_open_gave_up(e);
+    } catch (const aws::TransportError& e) {
+      throw_open_gave_up(e);
+    }
   }
 
   void append(const EntryBatch& batch) override {
@@ -178,6 +206,46 @@ class AwsStorage : public Storage {
   }
 
  private:
+  // One recovery: the snapshot, the journal after it, and the seal that
+  // takes ownership. False when it must start over: the snapshot object
+  // was replaced while it was downloaded, or a newer snapshot appeared and
+  // retention may have pruned segments under the replay.
+  bool recover_once(RecoveryHandler& handler) {
+    ReplayCursor cursor;
+    try {
+      cursor.segment = read_snapshot(handler);
+    } catch (const aws::PreconditionFailedError&) {
+      options_.warn(describe() + ": the snapshot object was replaced while recovery read it; " +
+                    "recovery starts over from the new one");
+      return false;
+    }
+    const std::uint64_t first_segment = cursor.segment;
+    replay(cursor, handler);
+    take_ownership(cursor, handler);
+    // Retention deletes only segments below a snapshot that is durable in
+    // S3, and snapshot ids only grow. Every read of the replay happened
+    // before this one, so if the newest snapshot is not past the segment we
+    // sealed, nothing we replayed was pruned. If it is, the tail we found
+    // may be a pruned segment (its items gone, its seal kept) and our seal
+    // there is void: no live writer writes below the newest snapshot.
+    const std::uint64_t sealed = segment_ - 1;
+    const std::uint64_t newest = current_snapshot_id();
+    if (newest <= sealed) return true;
+    options_.warn(describe() + ": snapshot " + std::to_string(newest) +
+                  " appeared while recovery replayed from " + std::to_string(first_segment) +
+                  " to segment " + std::to_string(sealed) +
+                  "; retention may have pruned what it read, so it starts over from there");
+    return false;
+  }
+
+  [[noreturn]] void throw_open_gave_up(const StorageError& e) const {
+    throw StorageError(describe() + ": opening failed: " + e.what() +
+                       " (still failing after retrying for " +
+                       std::to_string(options_.read_retry_budget.count()) +
+                       " ms, read_retry_budget); check the endpoint, the network and the "
+                       "service's health, then open again");
+  }
+
   void throw_if_failed() const {
     std::lock_guard lock(pipeline_mutex_);
     if (failed_) std::rethrow_exception(failed_);
@@ -362,7 +430,11 @@ class AwsStorage : public Storage {
         if (*result.existing_content == content) return std::nullopt;  // our earlier attempt
         return std::move(result.existing_content);
       } catch (const aws::AwsError& e) {
-        const bool ambiguous = e.after_ambiguous_attempt() || e.http_status() >= 500;
+        // A 5xx, or a 2xx whose body failed its checksum, may come after
+        // the write was applied: its outcome is unknown, not failed.
+        const int status = e.http_status();
+        const bool ambiguous =
+            e.after_ambiguous_attempt() || status >= 500 || (status >= 200 && status < 300);
         if (!ambiguous && !outcome_unknown) throw;  // definitely not stored
         outcome_unknown = true;
         last_error = e.what();
@@ -371,6 +443,15 @@ class AwsStorage : public Storage {
         // have reached the server even if this last one did not.
         outcome_unknown = true;
         last_error = e.what();
+      } catch (const std::exception& e) {
+        // Not a service answer: nothing tells whether an earlier attempt
+        // landed, so reporting the write as failed could be a lie.
+        if (!outcome_unknown) throw;
+        throw StorageFailedError("the outcome of the write of " + item_name(segment, order) +
+                                 " is unknown (" + e.what() +
+                                 " after an attempt that may have landed). This instance stopped "
+                                 "so the journal never holds an event the live state lacks; a "
+                                 "restart recovers exactly what the journal holds.");
       }
       if (std::chrono::steady_clock::now() + backoff > deadline) {
         throw StorageFailedError(
@@ -396,7 +477,7 @@ class AwsStorage : public Storage {
 
   // Returns the segment the snapshot precedes (0 without a snapshot).
   std::uint64_t read_snapshot(RecoveryHandler& handler) {
-    return read_s3_snapshot(*s3_, s3_snapshot_options(options_), *snapshots_, handler);
+    return read_s3_snapshot(*s3_reads_, s3_snapshot_options(options_), *snapshots_, handler);
   }
 
   // Where replay stands: the next item expected, and a group commit whose
@@ -447,7 +528,8 @@ class AwsStorage : public Storage {
     }
     const std::uint64_t segment = c.segment;
     auto fetch = [this, segment](std::optional<std::uint64_t> after) {
-      return dynamo_->query_page(options_.table, segment, after, options_.replay_page_size, true);
+      return dynamo_reads_->query_page(options_.table, segment, after, options_.replay_page_size,
+                                       true);
     };
     std::optional<std::uint64_t> start;
     if (c.expected > 1) start = c.expected - 1;
@@ -488,7 +570,7 @@ class AwsStorage : public Storage {
     const std::uint64_t segment = c.segment;
     const std::uint64_t page_orders = options_.replay_page_size;
     std::uint64_t range_orders = page_orders;  // shrinks to what fits in a 1 MB page
-    const std::optional<std::uint64_t> highest = dynamo_->last_order(options_.table, segment);
+    const std::optional<std::uint64_t> highest = dynamo_reads_->last_order(options_.table, segment);
     if (!highest || *highest < c.expected ||
         *highest - c.expected + 1 <= replay_parallel_pages_min * page_orders) {
       return std::nullopt;
@@ -502,8 +584,8 @@ class AwsStorage : public Storage {
     auto fetch = [&](std::uint64_t first, std::uint64_t last) {
       auto query =
           std::make_shared<std::packaged_task<aws::QueryPage()>>([this, segment, first, last] {
-            return dynamo_->query_range(options_.table, segment, first, last,
-                                        static_cast<std::uint32_t>(last - first + 1));
+            return dynamo_reads_->query_range(options_.table, segment, first, last,
+                                              static_cast<std::uint32_t>(last - first + 1));
           });
       Range r{first, last, query->get_future()};
       pool.submit([query] { (*query)(); });  // its exception goes to the future
@@ -599,10 +681,22 @@ class AwsStorage : public Storage {
   // writer got to the tail first (the old owner's late events, or another
   // instance's seal), replay what it wrote and try again at the new end.
   void take_ownership(ReplayCursor& c, RecoveryHandler& handler) {
+    const auto deadline = std::chrono::steady_clock::now() + options_.read_retry_budget;
+    auto backoff = std::chrono::milliseconds(100);
     for (;;) {
       std::string seal;
       encode_seal_record(seal, writer_id_, c.segment + 1);
-      auto conflict = put_or_conflict(c.segment, c.expected, seal);
+      std::optional<std::string> conflict;
+      try {
+        conflict = put_or_conflict(c.segment, c.expected, seal);
+      } catch (const aws::AwsError& e) {
+        // Certainly not written (throttled after every attempt): an open
+        // keeps trying within the budget, like its reads.
+        if (!e.retryable() || std::chrono::steady_clock::now() + backoff > deadline) throw;
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, unknown_outcome_backoff_max);
+        continue;
+      }
       if (!conflict) {
         drop_partial_fragments(c, "sealed off by a new owner");
         segment_ = c.segment + 1;
@@ -642,29 +736,14 @@ class AwsStorage : public Storage {
   }
 
  public:
-  // Deletes every segment below `boundary`, newest first, down to the first
-  // one already gone (every segment below the tail holds at least its seal).
-  // Returns the number of items deleted.
+  // Retention and the operator prune: journal_retention.hpp.
   std::uint64_t delete_segments_below(std::uint64_t boundary) {
-    std::uint64_t deleted = 0;
-    for (std::uint64_t segment = boundary; segment-- > 0;) {
-      std::vector<std::uint64_t> orders;
-      std::optional<std::uint64_t> after;
-      do {
-        auto page = dynamo_->query_page(options_.table, segment, after, 1000, true);
-        for (const auto& item : page.items) orders.push_back(item.order);
-        after = page.last_evaluated_order;
-      } while (after);
-      if (orders.empty()) break;
-      dynamo_->delete_items(options_.table, segment, orders);
-      deleted += orders.size();
-    }
-    return deleted;
+    return prune_journal_below(*dynamo_reads_, options_.table, boundary);
   }
 
   // The id of the snapshot in S3 (0 when there is none), from its header.
   std::uint64_t current_snapshot_id() {
-    return read_s3_snapshot_id(*s3_, options_.bucket, options_.snapshot_path);
+    return read_s3_snapshot_id(*s3_reads_, options_.bucket, options_.snapshot_path);
   }
 
  private:
@@ -686,6 +765,9 @@ class AwsStorage : public Storage {
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::unique_ptr<aws::DynamoDbClient> dynamo_;
   std::unique_ptr<aws::S3Client> s3_;
+  // The same services, for idempotent reads: retried within read_retry_budget.
+  std::unique_ptr<aws::DynamoDbClient> dynamo_reads_;
+  std::unique_ptr<aws::S3Client> s3_reads_;
   std::uint64_t segment_ = 0;
   std::uint64_t next_order_ = 1;
   std::uint64_t writer_id_ = 0;

@@ -1,5 +1,7 @@
 #include "aws/curl_transport.hpp"
 
+#include "aws/aws_config.hpp"
+
 #include <curl/curl.h>
 
 #include <mutex>
@@ -50,7 +52,9 @@ bool certainly_not_sent(CURLcode code) {
   }
 }
 
-std::string without_query(const std::string& url) { return url.substr(0, url.find('?')); }
+std::string without_query(const std::string& url) {
+  return redact_userinfo(url.substr(0, url.find('?')));
+}
 
 struct ResponseSink {
   HttpResponse* response;
@@ -103,6 +107,9 @@ class CurlTransport final : public HttpTransport {
     CURL* h = handle.get();
 
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    // Send the path exactly as signed: SigV4 signs "." and ".." segments as
+    // they are, and curl would otherwise squash them.
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     // Signals are unsafe in a multi-threaded process (DNS time-outs).
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);

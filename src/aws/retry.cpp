@@ -88,4 +88,34 @@ std::shared_ptr<RetryStrategy> make_standard_retry_strategy(StandardRetryOptions
   return std::make_shared<StandardRetryStrategy>(std::move(options));
 }
 
+BudgetRetryStrategy::BudgetRetryStrategy(BudgetRetryOptions options)
+    : options_(std::move(options)), rng_(std::random_device{}()) {}
+
+bool BudgetRetryStrategy::should_retry(const AttemptFailure& failure, RetryState& state) {
+  if (failure.classification == ErrorClass::not_retryable) return false;
+  return std::chrono::steady_clock::now() - state.first_attempt < options_.budget;
+}
+
+std::chrono::milliseconds BudgetRetryStrategy::delay(const AttemptFailure& failure,
+                                                     const RetryState& state) {
+  const std::chrono::milliseconds base = failure.classification == ErrorClass::throttling
+                                             ? options_.throttling_base_delay
+                                             : options_.base_delay;
+  const int exponent = std::clamp(state.attempts - 1, 0, 30);
+  const double ceiling = std::min(static_cast<double>(base.count()) * double(1ULL << exponent),
+                                  static_cast<double>(options_.backoff_max.count()));
+  std::lock_guard lock(mutex_);
+  // Full jitter, as the standard mode: concurrent callers spread out.
+  std::uniform_real_distribution<double> fraction(0.0, 1.0);
+  return std::chrono::milliseconds(static_cast<long long>(ceiling * fraction(rng_)));
+}
+
+void BudgetRetryStrategy::sleep_for(std::chrono::milliseconds duration) {
+  if (options_.sleep) {
+    options_.sleep(duration);
+  } else {
+    std::this_thread::sleep_for(duration);
+  }
+}
+
 }  // namespace prevayler::aws

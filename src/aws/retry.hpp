@@ -38,6 +38,8 @@ struct RetryState {
   int attempts = 0;                // attempts made so far, including the one that just failed
   int last_retry_cost = 0;         // quota taken by the latest retry; 0 before any retry
   bool ambiguous_attempt = false;  // some earlier attempt had maybe_applied
+  // When the call began, for strategies with a time budget.
+  std::chrono::steady_clock::time_point first_attempt = std::chrono::steady_clock::now();
 };
 
 // Decides whether and when to retry. Implementations are thread-safe: one
@@ -92,6 +94,36 @@ class StandardRetryStrategy : public RetryStrategy {
 };
 
 std::shared_ptr<RetryStrategy> make_standard_retry_strategy(StandardRetryOptions options = {});
+
+// For idempotent reads whose failure stops something that must not stop
+// lightly (opening an instance, following a journal): retries every
+// retryable failure (throttling, 5xx, resets, time-outs, damaged bodies)
+// with the standard backoff, capped at `backoff_max`, until `budget` has
+// passed since the call's first attempt; no retry quota, since giving up
+// early is the worse outcome here. Non-retryable errors end the call at
+// once.
+struct BudgetRetryOptions {
+  std::chrono::milliseconds budget{60'000};
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds throttling_base_delay{500};
+  std::chrono::milliseconds backoff_max{2'000};
+  std::function<void(std::chrono::milliseconds)> sleep;  // std::this_thread::sleep_for when unset
+};
+
+class BudgetRetryStrategy : public RetryStrategy {
+ public:
+  explicit BudgetRetryStrategy(BudgetRetryOptions options);
+
+  bool should_retry(const AttemptFailure& failure, RetryState& state) override;
+  std::chrono::milliseconds delay(const AttemptFailure& failure, const RetryState& state) override;
+  void on_success(const RetryState&) override {}
+  void sleep_for(std::chrono::milliseconds duration) override;
+
+ private:
+  BudgetRetryOptions options_;
+  std::mutex mutex_;
+  std::mt19937_64 rng_;
+};
 
 // Runs attempt(const RetryState&) until it returns, or throws an AwsError or
 // TransportError that the strategy does not retry (rethrown; an AwsError is

@@ -201,8 +201,9 @@ ObjectInfo S3Client::head_object(const std::string& bucket, const std::string& k
 }
 
 GetObjectResult S3Client::get_object(const std::string& bucket, const std::string& key,
-                                     std::optional<ByteRange> range) {
+                                     std::optional<ByteRange> range, const std::string& if_match) {
   HttpHeaders headers;
+  if (!if_match.empty()) headers.emplace_back("If-Match", if_match);
   if (range) {
     if (range->last < range->first)
       throw ConfigError("S3 GetObject on s3://" + bucket + "/" + key + ": byte range " +

@@ -101,8 +101,11 @@ class S3Client {
 
   // Throws ResourceNotFoundError (NoSuchKey / NoSuchBucket) when missing.
   ObjectInfo head_object(const std::string& bucket, const std::string& key);
+  // With `if_match` (an ETag), throws PreconditionFailedError when the
+  // object is no longer that version: ranged reads of one object then never
+  // mix two versions.
   GetObjectResult get_object(const std::string& bucket, const std::string& key,
-                             std::optional<ByteRange> range = {});
+                             std::optional<ByteRange> range = {}, const std::string& if_match = {});
   // Returns the new ETag. Throws PreconditionFailedError when the condition
   // does not hold (412).
   std::string put_object(const std::string& bucket, const std::string& key, std::string_view body,

@@ -23,6 +23,16 @@ std::string object_name(const std::string& bucket, const std::string& key) {
   return "s3://" + bucket + "/" + key;
 }
 
+// A conditional write that lost to another change of the object: the
+// object must be read again before deciding.
+bool is_lost_condition(const aws::AwsError& e) {
+  if (dynamic_cast<const aws::PreconditionFailedError*>(&e)) return true;
+  if (dynamic_cast<const aws::ResourceNotFoundError*>(&e)) {
+    return e.code() != "NoSuchBucket" && e.code() != "NoSuchUpload";
+  }
+  return e.http_status() == 409 && e.code() == "ConditionalRequestConflict";
+}
+
 std::size_t effective_part_bytes(std::size_t part_bytes) {
   return std::max(part_bytes, static_cast<std::size_t>(aws::s3_multipart_part_bytes_min));
 }
@@ -31,11 +41,17 @@ std::size_t effective_part_bytes(std::size_t part_bytes) {
 // in flight ahead of the one the codec consumes, checksumming it.
 class S3SnapshotReader : public std::streambuf {
  public:
-  S3SnapshotReader(aws::S3Client& s3, std::string bucket, std::string key, std::string first_chunk,
-                   std::uint64_t body_end, std::size_t range_bytes, std::uint32_t parallel)
+  // Every range is read with If-Match `etag` (the first response's): a
+  // snapshot replaced during the download fails with
+  // PreconditionFailedError (recovery starts over) instead of mixing two
+  // versions into a body that fails its checksum.
+  S3SnapshotReader(aws::S3Client& s3, std::string bucket, std::string key, std::string etag,
+                   std::string first_chunk, std::uint64_t body_end, std::size_t range_bytes,
+                   std::uint32_t parallel)
       : s3_(s3),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
+        etag_(std::move(etag)),
         body_end_(body_end),
         range_bytes_(range_bytes),
         parallel_(std::max<std::uint32_t>(parallel, 1)) {
@@ -51,6 +67,9 @@ class S3SnapshotReader : public std::streambuf {
     for (auto& range : in_flight_) range.wait();
   }
   std::uint32_t body_crc() const { return crc_; }
+  // The first failure of a ranged GET, if any (the codec may have turned it
+  // into a decoding error of its own).
+  std::exception_ptr fetch_error() const { return fetch_error_; }
   // Reads and checksums whatever the codec did not consume.
   void drain() {
     while (underflow() != traits_type::eof()) setg(egptr(), egptr(), egptr());
@@ -64,7 +83,12 @@ class S3SnapshotReader : public std::streambuf {
     if (in_flight_.empty()) return traits_type::eof();
     std::future<std::string> next = std::move(in_flight_.front());
     in_flight_.pop_front();
-    chunk_ = next.get();
+    try {
+      chunk_ = next.get();
+    } catch (...) {
+      if (!fetch_error_) fetch_error_ = std::current_exception();
+      throw;
+    }
     start_prefetch();
     expose_chunk();
     if (chunk_.empty()) return traits_type::eof();
@@ -88,7 +112,7 @@ class S3SnapshotReader : public std::streambuf {
       const std::uint64_t last = std::min<std::uint64_t>(body_end_, first + range_bytes_) - 1;
       position_ = last + 1;
       in_flight_.push_back(std::async(std::launch::async, [this, first, last] {
-        std::string body = s3_.get_object(bucket_, key_, aws::ByteRange{first, last}).body;
+        std::string body = s3_.get_object(bucket_, key_, aws::ByteRange{first, last}, etag_).body;
         if (body.size() != last - first + 1) {
           throw CorruptionError(object_name(bucket_, key_) + ": range " + std::to_string(first) +
                                 "-" + std::to_string(last) + " returned " +
@@ -103,6 +127,7 @@ class S3SnapshotReader : public std::streambuf {
   aws::S3Client& s3_;
   std::string bucket_;
   std::string key_;
+  std::string etag_;
   std::uint64_t body_end_;
   std::size_t range_bytes_;
   std::uint32_t parallel_;
@@ -111,6 +136,7 @@ class S3SnapshotReader : public std::streambuf {
   bool counted_ = false;
   std::uint32_t crc_ = 0;
   std::deque<std::future<std::string>> in_flight_;
+  std::exception_ptr fetch_error_;
 };
 
 // Buffers the stored bytes into parts and uploads them as they fill: one
@@ -179,8 +205,11 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
           etag = s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_, condition);
         }
         break;
-      } catch (const aws::PreconditionFailedError&) {
-        // Someone replaced the object since we read it. Snapshot ids only
+      } catch (const aws::AwsError& e) {
+        if (!is_lost_condition(e)) throw;
+        // Someone replaced the object since we read it (412), deleted it (a
+        // lifecycle rule: 404 on If-Match), or wrote it at the same moment
+        // (409 ConditionalRequestConflict). Snapshot ids only
         // grow with ownership: replace it only if it is older than ours,
         // so an old writer can never put an older snapshot back.
         const auto current = current_object();
@@ -400,14 +429,15 @@ std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& optio
   const std::uint64_t body_end = total - snapshot_trailer_bytes;
   // The trailer: from the first chunk when it reached the end, else one
   // more ranged GET.
-  std::string trailer =
-      first.body.size() >= total
-          ? first.body.substr(body_end, snapshot_trailer_bytes)
-          : s3.get_object(options.bucket, options.key, aws::ByteRange{body_end, total - 1}).body;
+  std::string trailer = first.body.size() >= total
+                            ? first.body.substr(body_end, snapshot_trailer_bytes)
+                            : s3.get_object(options.bucket, options.key,
+                                            aws::ByteRange{body_end, total - 1}, first.etag)
+                                  .body;
   const std::uint32_t stored_crc =
       check_snapshot_trailer(trailer, body_end - snapshot_header_bytes, where, body_end);
-  S3SnapshotReader reader(s3, options.bucket, options.key, std::move(first.body), body_end,
-                          range_bytes, options.parallel_requests);
+  S3SnapshotReader reader(s3, options.bucket, options.key, first.etag, std::move(first.body),
+                          body_end, range_bytes, options.parallel_requests);
   std::optional<ZstdDecompressBuffer> zstd;
   if (header.flags & snapshot_flag_zstd) zstd.emplace(reader, where);
   const auto checksum_error = [&] {
@@ -421,6 +451,9 @@ std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& optio
     if (zstd) zstd->finish();
     reader.drain();
   } catch (...) {
+    // A failed ranged GET (the object replaced: PreconditionFailedError)
+    // may reach us as the codec's own decoding error: report the cause.
+    if (reader.fetch_error()) std::rethrow_exception(reader.fetch_error());
     // The body is checked as it streams, so damage shows first as a
     // decoding error: report the damage when that is what it was.
     bool damaged = false;

@@ -449,17 +449,24 @@ void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_pt
     std::shared_ptr<Batch> later = in_flight_.front().batch;
     std::unique_ptr<PendingAppend> pending = std::move(in_flight_.front().pending);
     bool journaled = false;
+    std::exception_ptr stopped;  // the storage refuses further appends
     lock.unlock();
     if (pending) {
       try {
         pending->wait();
         journaled = true;
+      } catch (const StorageFailedError&) {
+        stopped = std::current_exception();
       } catch (...) {
+        // Failed like the first one: its events were never journaled.
       }
     }
     pending.reset();
     lock.lock();
     in_flight_.pop_front();
+    // The storage stopped while failing a later write (e.g. it saw one
+    // land behind the gap): so does the instance, before it accepts more.
+    if (stopped && !fatal_) fatal_ = stopped;
     if (journaled && !fatal_) {
       // The storage broke its contract: a write after a failed one
       // landed, so the journal holds events the live state lacks. Stop; a

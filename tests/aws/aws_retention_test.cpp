@@ -5,6 +5,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "aws/aws_test_storage.hpp"
+#include "aws/journal_retention.hpp"
 #include "prevayler/prevayler.hpp"
 
 namespace prevayler::testing {
@@ -32,8 +33,22 @@ std::unique_ptr<P> open(const MotoJournal& journal, std::uint32_t keep) {
   return std::make_unique<P>(std::move(o));
 }
 
+// Items of the segment that retention may delete: all but its seal.
 std::size_t items_in(const MotoJournal& journal, std::uint64_t segment) {
-  return MotoJournal::dynamodb().query_page(journal.table, segment, {}, 1000).items.size();
+  std::size_t n = 0;
+  for (const auto& item :
+       MotoJournal::dynamodb().query_page(journal.table, segment, {}, 1000).items)
+    if (!detail::is_seal_content(item.content)) ++n;
+  return n;
+}
+
+// Seal items of the segment: the fence retention must never delete.
+std::size_t seals_in(const MotoJournal& journal, std::uint64_t segment) {
+  std::size_t n = 0;
+  for (const auto& item :
+       MotoJournal::dynamodb().query_page(journal.table, segment, {}, 1000).items)
+    if (detail::is_seal_content(item.content)) ++n;
+  return n;
 }
 
 TEST(AwsRetention, DefaultKeepsTheWholeJournal) {
@@ -45,7 +60,8 @@ TEST(AwsRetention, DefaultKeepsTheWholeJournal) {
       p->snapshot();
     }
   }
-  for (std::uint64_t segment = 0; segment < 4; ++segment) {
+  EXPECT_EQ(seals_in(journal, 0), 1u);  // the first open seals the empty segment 0
+  for (std::uint64_t segment = 1; segment < 4; ++segment) {
     EXPECT_GT(items_in(journal, segment), 0u) << "segment " << segment;
   }
 }
@@ -62,6 +78,7 @@ TEST(AwsRetention, KeepOneDeletesEverySegmentBelowTheSnapshot) {
   }
   for (std::uint64_t segment = 0; segment < 4; ++segment) {
     EXPECT_EQ(items_in(journal, segment), 0u) << "segment " << segment;
+    EXPECT_EQ(seals_in(journal, segment), 1u) << "segment " << segment << " lost its seal";
   }
   EXPECT_GT(items_in(journal, 4), 0u);
   auto p = open(journal, 1);
@@ -82,6 +99,7 @@ TEST(AwsRetention, PruneByHand) {
   }
   EXPECT_EQ(items_in(journal, 0), 0u);
   EXPECT_EQ(items_in(journal, 3), 0u);
+  EXPECT_EQ(seals_in(journal, 3), 1u);
   auto p = open(journal, 0);
   EXPECT_EQ(p->state()->v, (std::vector<int>{0, 1, 2, 5, 6}));
 }

@@ -1,0 +1,59 @@
+#include "aws/journal_retention.hpp"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/record_codec.hpp"
+
+namespace prevayler::detail {
+namespace {
+
+// Items per Query page while listing a segment for deletion.
+constexpr std::uint32_t retention_page_items_max = 1000;
+// A seal record: version, type, writer id, next segment.
+constexpr std::size_t seal_record_bytes = 2 + 8 + 8;
+
+// The orders of the items of `segment` that are not seals, oldest first.
+std::vector<std::uint64_t> deletable_orders(aws::DynamoDbClient& dynamo, const std::string& table,
+                                            std::uint64_t segment) {
+  std::vector<std::uint64_t> orders;
+  std::optional<std::uint64_t> after;
+  do {
+    auto page = dynamo.query_page(table, segment, after, retention_page_items_max, true);
+    for (const auto& item : page.items) {
+      if (!is_seal_content(item.content)) orders.push_back(item.order);
+    }
+    after = page.last_evaluated_order;
+  } while (after);
+  return orders;
+}
+
+}  // namespace
+
+bool is_seal_content(std::string_view content) noexcept {
+  return content.size() == seal_record_bytes &&
+         static_cast<unsigned char>(content[0]) == record_format_version &&
+         static_cast<unsigned char>(content[1]) == static_cast<unsigned char>(RecordType::seal);
+}
+
+std::uint64_t prune_journal_below(aws::DynamoDbClient& dynamo, const std::string& table,
+                                  std::uint64_t boundary) {
+  // Walk down to the first segment already pruned (only seals left) or
+  // never written: everything below it was pruned by an earlier run, since
+  // runs prune oldest first. The walk is bounded by the segment count.
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint64_t>>> to_prune;
+  for (std::uint64_t segment = boundary; segment-- > 0;) {
+    std::vector<std::uint64_t> orders = deletable_orders(dynamo, table, segment);
+    if (orders.empty()) break;
+    to_prune.emplace_back(segment, std::move(orders));
+  }
+  std::uint64_t deleted = 0;
+  for (auto it = to_prune.rbegin(); it != to_prune.rend(); ++it) {
+    dynamo.delete_items(table, it->first, it->second);
+    deleted += it->second.size();
+  }
+  return deleted;
+}
+
+}  // namespace prevayler::detail

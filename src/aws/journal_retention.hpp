@@ -1,0 +1,36 @@
+// Retention of the DynamoDB journal: deleting the segments that no
+// recovery needs any more, without removing what a fence depends on.
+//
+// Contract (docs/protocol.md, I4):
+// - Only segments below `boundary` are touched, and the caller passes a
+//   boundary no higher than a snapshot id that is durable in S3: a recovery
+//   starting from that snapshot, or a newer one, never reads them.
+// - Seal items are never deleted. A seal is the fence of its segment: an
+//   old owner (a zombie paused for minutes) that still writes into the
+//   segment hits the seal and stops (SupersededError) instead of getting a
+//   write acknowledged into a journal no recovery reads. A pruned segment
+//   therefore keeps its seal (one small item per snapshot, forever).
+// - Segments are pruned oldest first, so at every moment the pruned ones
+//   are exactly those below some segment: a run that fails (an error, a
+//   crash) between two segments leaves that shape, and the next run finds
+//   where it stopped by walking down from its boundary to the first segment
+//   already pruned (only seals left), then prunes upwards from there.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "aws/dynamodb.hpp"
+
+namespace prevayler::detail {
+
+// True when `content` is a seal record (docs/format.md): never deleted.
+bool is_seal_content(std::string_view content) noexcept;
+
+// Deletes every item that is not a seal from the segments below `boundary`
+// (see the contract above). Returns the number of items deleted.
+std::uint64_t prune_journal_below(aws::DynamoDbClient& dynamo, const std::string& table,
+                                  std::uint64_t boundary);
+
+}  // namespace prevayler::detail

@@ -1,0 +1,376 @@
+// Regression tests of the AWS journal protocol where features combine
+// (docs/protocol.md, invariants I1-I6): each one failed before its fix.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+
+#include "aws/aws_config.hpp"
+#include "aws/aws_test_storage.hpp"
+#include "aws/fault_injecting_transport.hpp"
+#include "aws/journal_retention.hpp"
+#include "prevayler/prevayler.hpp"
+
+namespace prevayler::testing {
+namespace {
+
+struct Values {
+  std::vector<int> v;
+  std::string padding;  // makes the snapshot as large as a test needs
+  template <class A>
+  void serialize(A& a) {
+    a(v, padding);
+  }
+};
+using P = Prevayler<Values, int>;
+
+// Forwards to moto; holds the first request that matches `hold_if` until
+// release(), and can fail the n-th request that matches `fail_if`.
+class GateTransport : public aws::HttpTransport {
+ public:
+  explicit GateTransport(std::shared_ptr<aws::HttpTransport> inner) : inner_(std::move(inner)) {}
+
+  aws::HttpResponse send(const aws::HttpRequest& request) override {
+    bool hold = false;
+    bool fail = false;
+    {
+      std::unique_lock lock(mutex_);
+      if (hold_if_ && !held_ && hold_if_(request)) {
+        held_ = true;
+        hold = true;
+        arrived_cv_.notify_all();
+        released_cv_.wait(lock, [&] { return released_; });
+      }
+      if (fail_if_ && fail_if_(request) && ++fail_seen_ == fail_nth_) fail = true;
+    }
+    (void)hold;
+    if (fail) {
+      aws::HttpResponse r;
+      r.status = 400;
+      r.body = R"({"__type":"com.amazon.coral.validate#ValidationException","message":"injected"})";
+      return r;
+    }
+    return inner_->send(request);
+  }
+
+  void hold_first(std::function<bool(const aws::HttpRequest&)> predicate) {
+    std::lock_guard lock(mutex_);
+    hold_if_ = std::move(predicate);
+  }
+  void wait_until_held() {
+    std::unique_lock lock(mutex_);
+    arrived_cv_.wait(lock, [&] { return held_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    released_cv_.notify_all();
+  }
+  void fail_nth(std::function<bool(const aws::HttpRequest&)> predicate, int n) {
+    std::lock_guard lock(mutex_);
+    fail_if_ = std::move(predicate);
+    fail_nth_ = n;
+    fail_seen_ = 0;
+  }
+
+ private:
+  std::shared_ptr<aws::HttpTransport> inner_;
+  std::mutex mutex_;
+  std::condition_variable arrived_cv_;
+  std::condition_variable released_cv_;
+  std::function<bool(const aws::HttpRequest&)> hold_if_;
+  bool held_ = false;
+  bool released_ = false;
+  std::function<bool(const aws::HttpRequest&)> fail_if_;
+  int fail_nth_ = 0;
+  int fail_seen_ = 0;
+};
+
+bool is_dynamodb(const aws::HttpRequest& r, std::string_view operation) {
+  for (const auto& [name, value] : r.headers) {
+    if (aws::iequals(name, "X-Amz-Target")) return value.ends_with(operation);
+  }
+  return false;
+}
+
+std::unique_ptr<P> open(const MotoJournal& journal, std::uint32_t keep,
+                        std::shared_ptr<aws::HttpTransport> transport = nullptr,
+                        std::function<void(AwsStorageOptions&)> adjust = {},
+                        std::shared_ptr<std::vector<std::string>> warnings = nullptr) {
+  P::Options o;
+  o.business = [](const Values& s, const int& e, Timestamp) {
+    Values n = s;
+    n.v.push_back(e);
+    return n;
+  };
+  auto so = journal.options();
+  so.keep_snapshots = keep;
+  if (warnings) {
+    auto mutex = std::make_shared<std::mutex>();
+    so.warn = [warnings, mutex](const std::string& m) {
+      std::lock_guard lock(*mutex);
+      warnings->push_back(m);
+    };
+  }
+  if (adjust) adjust(so);
+  o.storage = detail::make_aws_storage(so, std::move(transport));
+  return std::make_unique<P>(std::move(o));
+}
+
+std::vector<int> recovered(const MotoJournal& journal) { return open(journal, 0)->state()->v; }
+
+std::size_t non_seal_items(const MotoJournal& journal, std::uint64_t segment) {
+  std::size_t n = 0;
+  std::optional<std::uint64_t> after;
+  do {
+    auto page = MotoJournal::dynamodb().query_page(journal.table, segment, after, 1000);
+    for (const auto& item : page.items)
+      if (!detail::is_seal_content(item.content)) ++n;
+    after = page.last_evaluated_order;
+  } while (after);
+  return n;
+}
+
+// Issue 9.1: B opens with keep_snapshots = 1, seals A out, snapshots at open
+// and prunes A's segment. The seal must survive, or A's next writes land in
+// a segment no recovery reads and are acknowledged, then lost.
+TEST(AwsProtocolRegression, RetentionAtTakeoverKeepsTheSealThatFencesTheOldOwner) {
+  MotoJournal journal;
+  auto a = open(journal, 0);
+  a->handle(1);
+  a->handle(2);
+  auto b = open(journal, 1);  // takeover, snapshot at open, retention
+  std::vector<int> acknowledged_by_a;
+  for (int e = 10; e < 13; ++e) {
+    try {
+      a->handle(e);
+      acknowledged_by_a.push_back(e);
+    } catch (const SupersededError&) {
+    } catch (const StorageFailedError&) {
+    }
+  }
+  EXPECT_TRUE(acknowledged_by_a.empty()) << "the old owner got events acknowledged after B's open";
+  b->handle(3);
+  b.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2, 3}));
+}
+
+// Issue 9.1, by hand: the operator prune after the new owner's snapshots.
+TEST(AwsProtocolRegression, PruneAfterTakeoverKeepsTheSealThatFencesTheOldOwner) {
+  MotoJournal journal;
+  auto a = open(journal, 0);
+  a->handle(1);
+  auto b = open(journal, 0);
+  b->handle(2);
+  b->snapshot();
+  EXPECT_GT(prune_aws_journal(journal.options()), 0u);
+  EXPECT_THROW(a->handle(99), StorageFailedError);
+  EXPECT_THROW(a->handle(98), StorageFailedError);
+  b->handle(3);
+  b.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2, 3}));
+}
+
+// Issue 9.1, third case: an opener reads an old snapshot; before it replays,
+// another instance snapshots and prunes the segments it is about to read.
+// It must start over from the newer snapshot, not take the pruned segment
+// for the tail (and miss every event after it).
+TEST(AwsProtocolRegression, OpenerWhoseSegmentsArePrunedUnderItStartsOver) {
+  MotoJournal journal;
+  {
+    auto a = open(journal, 0);
+    a->handle(1);
+    a->snapshot();
+    a->handle(2);
+  }
+  auto gate = std::make_shared<GateTransport>(aws::testing::test_transport());
+  gate->hold_first([](const aws::HttpRequest& r) { return is_dynamodb(r, "Query"); });
+  auto warnings = std::make_shared<std::vector<std::string>>();
+  auto c = std::async(std::launch::async, [&] { return open(journal, 0, gate, {}, warnings); });
+  gate->wait_until_held();  // C has read snapshot and is about to replay
+  {
+    auto b = open(journal, 1);  // snapshot at open + retention
+    b->handle(3);
+    b->snapshot();
+    b->handle(4);
+  }
+  gate->release();
+  auto opened = c.get();
+  EXPECT_EQ(opened->state()->v, (std::vector<int>{1, 2, 3, 4}));
+  bool started_over = false;
+  for (const auto& w : *warnings) started_over |= w.find("starts over") != std::string::npos;
+  EXPECT_TRUE(started_over);
+  opened->handle(5);
+  opened.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2, 3, 4, 5}));
+}
+
+// Issue 9.3: the last attempt of a PutItem is a 2xx whose body fails its
+// CRC: the item landed. Reporting the write as failed made the next write
+// conflict with our own item (a false SupersededError) and a restart replay
+// an event its caller was told had failed.
+TEST(AwsProtocolRegression, CorruptSuccessOnEveryAttemptIsAnUnknownOutcomeNotAFailure) {
+  MotoJournal journal;
+  auto faults = std::make_shared<aws::FaultInjectingTransport>(aws::testing::test_transport());
+  auto p = open(journal, 0, faults, [](AwsStorageOptions& o) { o.writes_in_flight_max = 1; });
+  faults->script({aws::Fault::corrupt_body, aws::Fault::corrupt_body, aws::Fault::corrupt_body});
+  EXPECT_NO_THROW(p->handle(1));
+  EXPECT_GE(faults->counters().corrupted_bodies, 3u);
+  p->handle(2);
+  p.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2}));
+}
+
+// Issue 9.4: a snapshot replaced while recovery downloads it in ranges must
+// not mix two versions (a false CorruptionError): recovery starts over.
+TEST(AwsProtocolRegression, SnapshotReplacedDuringTheDownloadStartsRecoveryOver) {
+  MotoJournal journal;
+  const auto big = [](AwsStorageOptions& o) {
+    o.compress_snapshots = false;
+    o.snapshot_part_bytes = std::size_t{5} << 20;
+  };
+  {
+    P::Options o;
+    o.business = [](const Values& s, const int& e, Timestamp) {
+      Values n = s;
+      n.v.push_back(e);
+      if (n.padding.empty()) n.padding.assign(std::size_t{11} << 20, 'x');
+      return n;
+    };
+    auto so = journal.options();
+    big(so);
+    o.storage = detail::make_aws_storage(so, nullptr);
+    P a(std::move(o));
+    a.handle(1);
+    a.snapshot();
+  }
+  auto gate = std::make_shared<GateTransport>(aws::testing::test_transport());
+  std::atomic<int> gets{0};
+  // Hold the third GET (a body range): the first range and the trailer
+  // have been read.
+  gate->hold_first([&](const aws::HttpRequest& r) { return r.method == "GET" && ++gets == 3; });
+  auto warnings = std::make_shared<std::vector<std::string>>();
+  auto c = std::async(std::launch::async, [&] { return open(journal, 0, gate, big, warnings); });
+  gate->wait_until_held();
+  {
+    auto b = open(journal, 0, nullptr, big);  // writes snapshot 2 (same padding) at open
+    b->handle(2);
+    b->snapshot();
+  }
+  gate->release();
+  auto opened = c.get();
+  EXPECT_EQ(opened->state()->v, (std::vector<int>{1, 2}));
+  EXPECT_EQ(opened->state()->padding.size(), std::size_t{11} << 20);
+  bool started_over = false;
+  for (const auto& w : *warnings) started_over |= w.find("replaced") != std::string::npos;
+  EXPECT_TRUE(started_over);
+}
+
+// Issue 9.6: retention that fails between segments must be finished by the
+// next run; pruning newest first stopped the next run at the first segment
+// already gone, leaving every older one forever.
+TEST(AwsProtocolRegression, RetentionThatFailedMidwayIsFinishedByTheNextRun) {
+  MotoJournal journal;
+  {
+    auto a = open(journal, 0);
+    for (int i = 0; i < 4; ++i) {
+      a->handle(i);
+      a->snapshot();  // segments 1..4 hold events
+    }
+    a->handle(9);
+  }
+  auto gate = std::make_shared<GateTransport>(aws::testing::test_transport());
+  // The second segment retention deletes fails (a non-retryable error).
+  gate->fail_nth([](const aws::HttpRequest& r) { return is_dynamodb(r, "BatchWriteItem"); }, 2);
+  auto warnings = std::make_shared<std::vector<std::string>>();
+  auto r = open(journal, 1, gate, {}, warnings);  // snapshot 6 at open: prunes 1..5
+  bool warned = false;
+  for (const auto& w : *warnings) warned |= w.find("retention") != std::string::npos;
+  EXPECT_TRUE(warned) << "the injected failure did not hit retention";
+  r->handle(10);
+  r->snapshot();  // retention runs again
+  for (std::uint64_t segment = 0; segment < 6; ++segment) {
+    EXPECT_EQ(non_seal_items(journal, segment), 0u) << "segment " << segment << " not pruned";
+  }
+  r.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{0, 1, 2, 3, 9, 10}));
+}
+
+// Issue 9.7: an open rides out transient faults on its reads (DescribeTable,
+// HeadBucket, GetObject, Query): retried within read_retry_budget instead
+// of three attempts.
+TEST(AwsProtocolRegression, OpenRetriesTransientFaultsOnItsReadsWithinTheBudget) {
+  MotoJournal journal;
+  {
+    auto a = open(journal, 0, nullptr, [](AwsStorageOptions& o) { o.replay_page_size = 2; });
+    for (int i = 0; i < 6; ++i) a->handle(i);
+    a->snapshot();
+    for (int i = 6; i < 12; ++i) a->handle(i);
+  }
+  aws::FaultInjectionOptions fi;
+  fi.seed = 7;
+  fi.probabilities.throttle = 0.15;
+  fi.probabilities.server_error = 0.15;
+  fi.probabilities.connection_reset = 0.15;
+  auto faults = std::make_shared<aws::FaultInjectingTransport>(aws::testing::test_transport(), fi);
+  std::vector<int> expected;
+  for (int i = 0; i < 12; ++i) expected.push_back(i);
+  for (int round = 0; round < 4; ++round) {
+    auto p = open(journal, 0, faults, [](AwsStorageOptions& o) { o.replay_page_size = 2; });
+    EXPECT_EQ(p->state()->v, expected) << "round " << round;
+  }
+  const auto c = faults->counters();
+  EXPECT_GT(c.throttles, 0u);
+  EXPECT_GT(c.server_errors, 0u);
+  EXPECT_GT(c.connection_resets, 0u);
+}
+
+// Issue 9.8: an endpoint with user:password@ is refused, and never echoed.
+TEST(AwsProtocolRegression, EndpointWithUserInfoIsRefusedWithoutEchoingIt) {
+  MotoJournal journal;
+  auto so = journal.options();
+  so.endpoint = "http://admin:hunter2@127.0.0.1:1";
+  try {
+    detail::make_aws_storage(so, nullptr);
+    FAIL() << "accepted an endpoint with credentials";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(aws::redact_userinfo("https://u:p@host:9/x"), "https://***@host:9/x");
+  EXPECT_EQ(aws::redact_userinfo("https://host:9/a@b"), "https://host:9/a@b");
+}
+
+// Issue 9.8: `.` and `..` segments in snapshot_path are sent as signed.
+TEST(AwsProtocolRegression, SnapshotPathWithDotSegmentsIsSignedAsSent) {
+  MotoJournal journal;
+  const auto dots = [](AwsStorageOptions& o) { o.snapshot_path = "a/./b/../snapshot"; };
+  {
+    auto p = open(journal, 0, nullptr, dots);
+    p->handle(1);
+    p->snapshot();
+  }
+  EXPECT_EQ(open(journal, 0, nullptr, dots)->state()->v, (std::vector<int>{1}));
+}
+
+// Issue 9.8: a lifecycle rule deleted the snapshot object: the next
+// snapshot's If-Match gets a 404, and must write the object anyway.
+TEST(AwsProtocolRegression, SnapshotAfterTheObjectWasDeletedIsWritten) {
+  MotoJournal journal;
+  auto p = open(journal, 0);
+  p->handle(1);
+  p->snapshot();
+  MotoJournal::s3().delete_object(journal.bucket, "snapshot");
+  p->handle(2);
+  EXPECT_NO_THROW(p->snapshot());
+  EXPECT_GT(MotoJournal::s3().head_object(journal.bucket, "snapshot").size, 0u);
+  p.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2}));
+}
+
+}  // namespace
+}  // namespace prevayler::testing
