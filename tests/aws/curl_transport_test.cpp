@@ -64,6 +64,18 @@ TEST(CurlTransportTest, SendsEachMethodWithHeadersAndBody) {
   }
 }
 
+// SigV4 signs the path as given, so `.` and `..` segments (a snapshot_path
+// such as "a/./b/../snapshot") must reach the server unchanged: curl
+// squashes them unless told not to, and the signature no longer matches.
+TEST(CurlTransportTest, SendsDotSegmentsOfThePathAsGiven) {
+  TestHttpServer server(echo);
+  auto transport = make_curl_transport();
+  transport->send(make_request("GET", server.url() + "/bucket/a/./b/../snapshot"));
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].target, "/bucket/a/./b/../snapshot");
+}
+
 TEST(CurlTransportTest, EmptyPutSendsContentLengthZeroAndKeepsGivenContentType) {
   TestHttpServer server(echo);
   auto transport = make_curl_transport();
