@@ -87,6 +87,10 @@ struct SimAws::State {
   std::map<std::string, Table> tables;
   std::map<std::string, std::map<std::string, SimObject>> buckets;
   std::map<std::string, Upload> uploads;
+  // Completed uploads and their ETags: completing one again answers as the
+  // first time did, as S3 (and moto) do, so a retry after a lost response
+  // succeeds.
+  std::map<std::string, std::string> completed_uploads;
   std::map<std::string, std::uint64_t> counts;
   std::uint64_t requests = 0;
   std::uint64_t next_upload = 1;
@@ -715,6 +719,16 @@ aws::HttpResponse apply_s3(State& s, const aws::HttpRequest& request, const S3Re
              op == "AbortMultipartUpload") {
     auto& objects = bucket_of(s, r);
     auto u = s.uploads.find(r.query.at("uploadId"));
+    if (auto done = s.completed_uploads.find(r.query.at("uploadId"));
+        op == "CompleteMultipartUpload" && done != s.completed_uploads.end()) {
+      pugi::xml_document reply;
+      pugi::xml_node result = reply.append_child("CompleteMultipartUploadResult");
+      result.append_child("Bucket").text().set(r.bucket.c_str());
+      result.append_child("Key").text().set(r.key.c_str());
+      result.append_child("ETag").text().set(done->second.c_str());
+      response.body = xml_text(reply);
+      return response;
+    }
     if (u == s.uploads.end() || u->second.bucket != r.bucket || u->second.key != r.key)
       throw ServiceError{404, "NoSuchUpload", "The specified upload does not exist."};
     if (op == "AbortMultipartUpload") {
@@ -765,6 +779,7 @@ aws::HttpResponse apply_s3(State& s, const aws::HttpRequest& request, const S3Re
       result.append_child("Key").text().set(r.key.c_str());
       result.append_child("ETag").text().set(o.etag.c_str());
       response.body = xml_text(reply);
+      s.completed_uploads[u->first] = o.etag;
       objects[r.key] = std::move(o);
       s.uploads.erase(u);
     }
