@@ -503,6 +503,12 @@ void SimAws::set_faults(const SimFaultOptions& faults) {
   rng_.seed(faults.seed);
 }
 
+void SimAws::fail_next(const std::string& operation, SimFault fault, int count) {
+  std::lock_guard lock(mutex_);
+  auto& script = scripted_[operation];
+  script.insert(script.begin(), static_cast<std::size_t>(std::max(0, count)), fault);
+}
+
 SimFaultCounters SimAws::fault_counters() const {
   std::lock_guard lock(mutex_);
   return counters_;
@@ -843,31 +849,27 @@ aws::HttpResponse SimAws::deliver(const aws::HttpRequest& request, SimAwsClient*
   }
   ++state_->counts[(dynamodb ? "DynamoDB." : "S3.") + op];
 
-  enum class Fault {
-    none,
-    throttle,
-    server_error,
-    server_error_after,
-    reset_before,
-    reset_after,
-    bad_crc
-  };
-  Fault fault = Fault::none;
+  std::optional<SimFault> fault;
   {
     double u = std::uniform_real_distribution<>(0, 1)(rng_);
-    const std::pair<double, Fault> kinds[] = {
-        {faults_.throttle, Fault::throttle},
-        {faults_.server_error, Fault::server_error},
-        {faults_.server_error_after_apply, Fault::server_error_after},
-        {faults_.reset_before_apply, Fault::reset_before},
-        {faults_.reset_after_apply, Fault::reset_after},
-        {dynamodb ? faults_.bad_crc : 0.0, Fault::bad_crc}};
+    const std::pair<double, SimFault> kinds[] = {
+        {faults_.throttle, SimFault::throttle},
+        {faults_.server_error, SimFault::server_error},
+        {faults_.server_error_after_apply, SimFault::server_error_after_apply},
+        {faults_.reset_before_apply, SimFault::reset_before_apply},
+        {faults_.reset_after_apply, SimFault::reset_after_apply},
+        {dynamodb ? faults_.bad_crc : 0.0, SimFault::bad_crc}};
     for (const auto& [p, kind] : kinds) {
       if (u < p) {
         fault = kind;
         break;
       }
       u -= p;
+    }
+    auto script = scripted_.find((dynamodb ? "DynamoDB." : "S3.") + op);
+    if (script != scripted_.end() && !script->second.empty()) {
+      fault = script->second.back();
+      script->second.pop_back();
     }
   }
   auto s3_error = [&](const ServiceError& e) {
@@ -883,26 +885,28 @@ aws::HttpResponse SimAws::deliver(const aws::HttpRequest& request, SimAwsClient*
   auto error = [&](const ServiceError& e) {
     return dynamodb ? dynamodb_error(e, id) : s3_error(e);
   };
-  switch (fault) {
-    case Fault::throttle:
-      ++counters_.throttles;
-      if (!dynamodb) return s3_error({503, "SlowDown", "Please reduce your request rate."});
-      return error(id % 2 ? ServiceError{400, "ThrottlingException",
-                                         "Rate of requests exceeds "
-                                         "the allowed throughput."}
-                          : ServiceError{400, "ProvisionedThroughputExceededException",
-                                         "The level of configured provisioned throughput for "
-                                         "the table was exceeded."});
-    case Fault::server_error:
-      ++counters_.server_errors;
-      return error({500, dynamodb ? "InternalServerError" : "InternalError",
-                    "We encountered an internal error. Please try again."});
-    case Fault::reset_before:
-      ++counters_.resets_before_apply;
-      throw aws::TransportError("simulated connection reset before the request was applied", false);
-    default:
-      break;
-  }
+  // Faults that answer instead of the service, the request unapplied.
+  if (fault) switch (*fault) {
+      case SimFault::throttle:
+        ++counters_.throttles;
+        if (!dynamodb) return s3_error({503, "SlowDown", "Please reduce your request rate."});
+        return error(id % 2 ? ServiceError{400, "ThrottlingException",
+                                           "Rate of requests exceeds "
+                                           "the allowed throughput."}
+                            : ServiceError{400, "ProvisionedThroughputExceededException",
+                                           "The level of configured provisioned throughput for "
+                                           "the table was exceeded."});
+      case SimFault::server_error:
+        ++counters_.server_errors;
+        return error({500, dynamodb ? "InternalServerError" : "InternalError",
+                      "We encountered an internal error. Please try again."});
+      case SimFault::reset_before_apply:
+        ++counters_.resets_before_apply;
+        throw aws::TransportError("simulated connection reset before the request was applied",
+                                  false);
+      default:
+        break;
+    }
 
   aws::HttpResponse response;
   if (!header(request, "Authorization")) {
@@ -965,15 +969,17 @@ aws::HttpResponse SimAws::deliver(const aws::HttpRequest& request, SimAwsClient*
     }
   }
 
-  switch (fault) {
-    case Fault::server_error_after:
+  if (!fault) return response;
+  switch (*fault) {
+    case SimFault::server_error_after_apply:
       ++counters_.server_errors_after_apply;
       return error({500, dynamodb ? "InternalServerError" : "InternalError",
                     "We encountered an internal error. Please try again."});
-    case Fault::reset_after:
+    case SimFault::reset_after_apply:
       ++counters_.resets_after_apply;
       throw aws::TransportError("simulated time-out after the request was applied", true);
-    case Fault::bad_crc:
+    case SimFault::bad_crc:
+      if (!dynamodb) return response;  // S3 sends no x-amz-crc32
       ++counters_.bad_crcs;
       for (auto& [name, value] : response.headers)
         if (aws::iequals(name, "x-amz-crc32"))

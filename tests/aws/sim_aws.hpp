@@ -61,6 +61,16 @@ struct SimFaultOptions {
   std::chrono::microseconds delay_max{300};
 };
 
+// One fault kind, for the scripted faults of SimAws::fail_next.
+enum class SimFault {
+  throttle,
+  server_error,
+  server_error_after_apply,
+  reset_before_apply,
+  reset_after_apply,
+  bad_crc,
+};
+
 struct SimFaultCounters {
   std::uint64_t throttles = 0;
   std::uint64_t server_errors = 0;
@@ -145,6 +155,10 @@ class SimAws : public aws::HttpTransport, public std::enable_shared_from_this<Si
   std::shared_ptr<SimAwsClient> connect(std::string name);
 
   void set_faults(const SimFaultOptions& faults);  // also reseeds the PRNG
+  // Scripted faults, before any drawn one: the next `count` requests of
+  // `operation` ("DynamoDB.PutItem", "S3.CompleteMultipartUpload", ...)
+  // meet `fault`. Stages one failure deterministically.
+  void fail_next(const std::string& operation, SimFault fault, int count = 1);
   SimFaultCounters fault_counters() const;
 
   // ETags: S3's (MD5 of a PutObject body, MD5 of the part MD5s "-N" for a
@@ -185,6 +199,7 @@ class SimAws : public aws::HttpTransport, public std::enable_shared_from_this<Si
   std::unique_ptr<State> state_;
   SimFaultOptions faults_;
   SimFaultCounters counters_;
+  std::map<std::string, std::vector<SimFault>> scripted_;  // per operation, next first
   std::mt19937_64 rng_;
   bool unique_etags_ = false;
   std::uint64_t etag_generation_ = 0;

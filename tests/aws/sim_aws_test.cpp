@@ -419,6 +419,36 @@ TEST(SimAwsStorage, RetentionKeepsOneSnapshot) {
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"e0", "e1", "e2", "e3", "last"}));
 }
 
+TEST(SimAwsStorage, LostResponseOfAPutItemIsResentAndCountedOnce) {
+  SimJournal j;
+  auto p = j.open();
+  j.sim->fail_next("DynamoDB.PutItem", SimFault::reset_after_apply);
+  p->handle("once");  // applied, response lost, resent: ConditionalCheckFailed with our bytes
+  EXPECT_EQ(j.sim->fault_counters().resets_after_apply, 1u);
+  p.reset();
+  EXPECT_EQ(j.open()->state()->items, (std::vector<std::string>{"once"}));
+}
+
+TEST(SimAwsStorage, LostResponseOfACompleteMultipartUpload) {
+  SimJournal j;
+  auto o = j.options();
+  o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
+  o.compress_snapshots = false;
+  auto p = j.open(nullptr, o);
+  for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));
+  j.sim->fail_next("S3.CompleteMultipartUpload", SimFault::reset_after_apply);
+  p->snapshot();
+  EXPECT_EQ(j.sim->fault_counters().resets_after_apply, 1u);
+  EXPECT_EQ(j.sim->request_counts()["S3.CompleteMultipartUpload"], 2u);
+  // The instance knows the ETag now in S3: its next snapshot's If-Match holds.
+  p->handle("after");
+  p->snapshot();
+  p.reset();
+  auto again = j.open(nullptr, o);
+  EXPECT_EQ(again->state()->items.size(), 13u);
+  EXPECT_EQ(again->stats().events_replayed, 0u);
+}
+
 // --------------------------------------------------------------- faults
 
 struct FaultCase {
@@ -541,17 +571,20 @@ TEST(SimAwsRaces, OperatorDeletesTheSnapshotObject) {
   p->handle("a");
   p->snapshot();
   ASSERT_TRUE(j.sim->delete_object(j.bucket, "snapshot"));
-  // The instance's next snapshot is conditioned on the ETag it wrote; S3
-  // answers 404 NoSuchKey to If-Match on a missing object. Whatever the
-  // snapshot does, the journal still recovers everything.
+  // The instance's next snapshot is conditioned on the ETag it wrote, and
+  // S3 (and moto) answer If-Match on a missing object with 404 NoSuchKey:
+  // today s3_snapshot.cpp does not treat that as a failed precondition, so
+  // this snapshot fails (see the report). The journal loses nothing.
   try {
     p->snapshot();
-  } catch (const StorageError& e) {
-    std::cout << "snapshot after the object was deleted: " << e.what() << "\n";
+  } catch (const StorageError&) {
   }
   p->handle("b");
   p.reset();
-  EXPECT_EQ(j.open()->state()->items, (std::vector<std::string>{"a", "b"}));
+  auto again = j.open();
+  EXPECT_EQ(again->state()->items, (std::vector<std::string>{"a", "b"}));
+  // A new instance has no ETag to match: its snapshot at open is written.
+  EXPECT_TRUE(j.sim->object(j.bucket, "snapshot"));
 }
 
 // ------------------------------------------------------ moto cross-check
@@ -705,9 +738,8 @@ TEST(SimAwsCrossCheck, SameAnswersAsMoto) {
   const auto from_sim = probe_services(sim_db, sim_s3, "t1", "b1");
   ASSERT_EQ(from_sim.size(), from_moto.size());
   for (std::size_t i = 0; i < from_sim.size(); ++i) {
-    std::cout << "moto " << from_moto[i] << " | sim " << from_sim[i] << "\n";
+    EXPECT_EQ(from_sim[i], from_moto[i]);
   }
-  EXPECT_EQ(from_sim, from_moto);
 }
 
 // ---------------------------------------------------------- throughput
