@@ -981,9 +981,10 @@ aws::HttpResponse SimAws::deliver(const aws::HttpRequest& request, SimAwsClient*
     case SimFault::bad_crc:
       if (!dynamodb) return response;  // S3 sends no x-amz-crc32
       ++counters_.bad_crcs;
-      for (auto& [name, value] : response.headers)
-        if (aws::iequals(name, "x-amz-crc32"))
-          value = std::to_string(aws::crc32(response.body) ^ 1);
+      // Damaged on the way: the header is the CRC of what was sent, the
+      // body has one bit flipped, so a client that skips the check reads
+      // wrong bytes.
+      if (!response.body.empty()) response.body[id % response.body.size()] ^= 0x20;
       return response;
     default:
       return response;
@@ -1006,15 +1007,17 @@ void SimAwsClient::pass_gate() {
   hold_armed_ = false;
   held_ = true;
   cv_.notify_all();
-  // Bounded, so that a test that fails before release() cannot hang the
-  // storage's threads forever.
-  cv_.wait_for(lock, std::chrono::seconds(60), [&] { return !held_; });
+  cv_.wait_for(lock, kGateHoldMax, [&] { return !held_; });
   held_ = false;
 }
 
 void SimAwsClient::crash() {
   std::lock_guard lock(mutex_);
   crashed_ = true;
+  // A held request goes on, to fail in deliver().
+  hold_armed_ = false;
+  held_ = false;
+  cv_.notify_all();
 }
 
 bool SimAwsClient::crashed() const {

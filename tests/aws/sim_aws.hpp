@@ -50,7 +50,8 @@ struct SimFaultOptions {
   // Applied, then TransportError(maybe_delivered=true): a reset or time-out
   // while the response was on its way.
   double reset_after_apply = 0;
-  // DynamoDB only: applied, 2xx, but x-amz-crc32 does not match the body.
+  // DynamoDB only: applied, 2xx, but one bit of the body flipped on the way
+  // (x-amz-crc32 is that of the body sent, so it no longer matches).
   double bad_crc = 0;
   // BatchWriteItem: each request of a batch is left in UnprocessedItems
   // (not applied) with this probability.

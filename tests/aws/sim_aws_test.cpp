@@ -117,6 +117,8 @@ TEST(SimAwsDynamoDb, PutIfAbsentReturnsTheOldItem) {
   const auto again = db.put_item_if_absent("t1", 0, 1, "second");
   ASSERT_FALSE(again.stored());
   EXPECT_EQ(again.existing_content, std::optional<std::string>("first"));
+  // From ALL_OLD, not from a GetItem read-back.
+  EXPECT_EQ(sim->request_counts()["DynamoDB.GetItem"], 0u);
   EXPECT_EQ(db.get_item("t1", 0, 1), std::optional<std::string>("first"));
   EXPECT_EQ(db.get_item("t1", 0, 2), std::nullopt);
   EXPECT_EQ(sim->items("t1"), (std::vector<SimItem>{{0, 1, "first"}}));
@@ -509,7 +511,7 @@ TEST_P(SimAwsFaults, NothingAcknowledgedIsLost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Kinds, SimAwsFaults,
+    SimAwsFaultKinds, SimAwsFaults,
     ::testing::Values(
         FaultCase{"throttle", with(&SimFaultOptions::throttle, 0.02), &SimFaultCounters::throttles},
         FaultCase{"server_error", with(&SimFaultOptions::server_error, 0.1),
@@ -594,8 +596,7 @@ TEST(SimAwsRaces, CrashedHostLosesOnlyWhatWasNotAcknowledged) {
   a_host->hold_next();
   std::thread lost([&] { EXPECT_THROW(a->handle("lost"), StorageFailedError); });
   ASSERT_TRUE(a_host->wait_held());
-  a_host->crash();
-  a_host->release();
+  a_host->crash();  // lets the held request go on, to be refused
   lost.join();
   EXPECT_GT(j.sim->fault_counters().crashed_requests, 0u);
   const auto before = j.sim->items(j.table).size();
