@@ -25,6 +25,9 @@ constexpr std::size_t kQueryPageBytesMax = 1024 * 1024;      // DynamoDB's Query
 constexpr std::size_t kBatchWriteRequestsMax = 25;           // per BatchWriteItem
 constexpr std::uint64_t kPartBytesMin = 5ULL * 1024 * 1024;  // S3, all parts but the last
 constexpr int kListKeysMax = 1000;                           // S3 ListObjectsV2 max-keys
+// A request held at a gate goes on after this long even unreleased, so that
+// a test that fails before release() cannot hang the storage's threads.
+constexpr std::chrono::seconds kGateHoldMax{60};
 
 // A service's answer to a bad request: thrown by the handlers, turned into
 // the service's error response by the dispatcher.
