@@ -54,8 +54,9 @@ std::uint64_t random_writer_id() {
 
 class AwsStorage : public Storage {
  public:
-  AwsStorage(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport)
-      : options_(std::move(options)) {
+  AwsStorage(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
+             AwsStorageTestHooks hooks = {})
+      : options_(std::move(options)), hooks_(std::move(hooks)) {
     if (options_.table.empty()) throw ConfigError("AWS storage: the DynamoDB table name is empty");
     if (options_.bucket.empty()) throw ConfigError("AWS storage: the S3 bucket name is empty");
     if (options_.snapshot_path.empty())
@@ -86,6 +87,8 @@ class AwsStorage : public Storage {
                            : aws::default_credentials_chain(transport);
     aws::StandardRetryOptions retry;
     retry.max_attempts = std::max(1, options_.max_attempts);
+    retry.sleep = hooks_.sleep;
+    retry.seed = hooks_.retry_seed;
 
     aws::DynamoDbConfig dynamo;
     dynamo.region = region;
@@ -117,6 +120,7 @@ class AwsStorage : public Storage {
     // transient faults instead of failing the start of an instance.
     aws::BudgetRetryOptions reads;
     reads.budget = options_.read_retry_budget;
+    reads.sleep = hooks_.sleep;
     dynamo.retry = std::make_shared<aws::BudgetRetryStrategy>(reads);
     dynamo_reads_ = std::make_unique<aws::DynamoDbClient>(dynamo);
     s3.retry = std::make_shared<aws::BudgetRetryStrategy>(reads);
@@ -418,7 +422,7 @@ class AwsStorage : public Storage {
   // content another writer put there first.
   std::optional<std::string> put_or_conflict(std::uint64_t segment, std::uint64_t order,
                                              std::string_view content) {
-    const auto deadline = std::chrono::steady_clock::now() + options_.unknown_outcome_budget;
+    aws::RetryBudget budget(options_.unknown_outcome_budget, hooks_.sleep);
     auto backoff = std::chrono::milliseconds(100);
     bool outcome_unknown = false;
     std::string last_error;
@@ -426,9 +430,13 @@ class AwsStorage : public Storage {
       try {
         auto result = dynamo_->put_item_if_absent(options_.table, segment, order, content);
         if (result.stored()) return std::nullopt;
-        if (!result.existing_content) continue;  // vanished between put and read: try again
-        if (*result.existing_content == content) return std::nullopt;  // our earlier attempt
-        return std::move(result.existing_content);
+        if (result.existing_content) {
+          if (*result.existing_content == content) return std::nullopt;  // our earlier attempt
+          return std::move(result.existing_content);
+        }
+        // The item vanished between the put and the read (retention):
+        // try again, within the budget.
+        last_error = "the conflicting item vanished before it could be read";
       } catch (const aws::AwsError& e) {
         // A 5xx, or a 2xx whose body failed its checksum, may come after
         // the write was applied: its outcome is unknown, not failed.
@@ -453,7 +461,8 @@ class AwsStorage : public Storage {
                                  "so the journal never holds an event the live state lacks; a "
                                  "restart recovers exactly what the journal holds.");
       }
-      if (std::chrono::steady_clock::now() + backoff > deadline) {
+      if (budget.exhausted_after(backoff)) {
+        if (!outcome_unknown) throw StorageError(item_name(segment, order) + ": " + last_error);
         throw StorageFailedError(
             ("the outcome of the write of " + item_name(segment, order) +
              " is unknown after retrying for " +
@@ -462,7 +471,7 @@ class AwsStorage : public Storage {
              "). This instance stopped so the journal never holds an event the live state lacks; "
              "a restart recovers exactly what the journal holds."));
       }
-      std::this_thread::sleep_for(backoff);
+      budget.sleep(backoff);
       backoff = std::min(backoff * 2, unknown_outcome_backoff_max);
     }
   }
@@ -681,7 +690,7 @@ class AwsStorage : public Storage {
   // writer got to the tail first (the old owner's late events, or another
   // instance's seal), replay what it wrote and try again at the new end.
   void take_ownership(ReplayCursor& c, RecoveryHandler& handler) {
-    const auto deadline = std::chrono::steady_clock::now() + options_.read_retry_budget;
+    aws::RetryBudget budget(options_.read_retry_budget, hooks_.sleep);
     auto backoff = std::chrono::milliseconds(100);
     for (;;) {
       std::string seal;
@@ -692,8 +701,8 @@ class AwsStorage : public Storage {
       } catch (const aws::AwsError& e) {
         // Certainly not written (throttled after every attempt): an open
         // keeps trying within the budget, like its reads.
-        if (!e.retryable() || std::chrono::steady_clock::now() + backoff > deadline) throw;
-        std::this_thread::sleep_for(backoff);
+        if (!e.retryable() || budget.exhausted_after(backoff)) throw;
+        budget.sleep(backoff);
         backoff = std::min(backoff * 2, unknown_outcome_backoff_max);
         continue;
       }
@@ -759,6 +768,7 @@ class AwsStorage : public Storage {
   }
 
   AwsStorageOptions options_;
+  AwsStorageTestHooks hooks_;
   // Compresses before encode_items fragments; used by the engine's writer.
   mutable RecordCompressor compressor_{options_.compress_journal_records_over,
                                        options_.journal_compression_level, "AWS storage"};
@@ -782,8 +792,16 @@ class AwsStorage : public Storage {
 };
 
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options,
-                                          std::shared_ptr<aws::HttpTransport> transport) {
-  return std::make_unique<AwsStorage>(std::move(options), std::move(transport));
+                                          std::shared_ptr<aws::HttpTransport> transport,
+                                          AwsStorageTestHooks hooks) {
+  return std::make_unique<AwsStorage>(std::move(options), std::move(transport), std::move(hooks));
+}
+
+std::uint64_t prune_aws_journal(const AwsStorageOptions& options,
+                                std::shared_ptr<aws::HttpTransport> transport,
+                                AwsStorageTestHooks hooks) {
+  AwsStorage storage(options, std::move(transport), std::move(hooks));
+  return storage.delete_segments_below(storage.current_snapshot_id());
 }
 
 }  // namespace prevayler::detail
@@ -795,8 +813,7 @@ std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options) {
 }
 
 std::uint64_t prune_aws_journal(const AwsStorageOptions& options) {
-  detail::AwsStorage storage(options, nullptr);
-  return storage.delete_segments_below(storage.current_snapshot_id());
+  return detail::prune_aws_journal(options, nullptr);
 }
 
 }  // namespace prevayler

@@ -93,7 +93,9 @@ BudgetRetryStrategy::BudgetRetryStrategy(BudgetRetryOptions options)
 
 bool BudgetRetryStrategy::should_retry(const AttemptFailure& failure, RetryState& state) {
   if (failure.classification == ErrorClass::not_retryable) return false;
-  return std::chrono::steady_clock::now() - state.first_attempt < options_.budget;
+  const auto real = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - state.first_attempt);
+  return std::max(real, state.slept) < options_.budget;
 }
 
 std::chrono::milliseconds BudgetRetryStrategy::delay(const AttemptFailure& failure,

@@ -3,6 +3,7 @@
 // retry storms when the service is down.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 #include "aws/aws_error.hpp"
@@ -38,8 +40,41 @@ struct RetryState {
   int attempts = 0;                // attempts made so far, including the one that just failed
   int last_retry_cost = 0;         // quota taken by the latest retry; 0 before any retry
   bool ambiguous_attempt = false;  // some earlier attempt had maybe_applied
-  // When the call began, for strategies with a time budget.
+  // When the call began, and how long it slept between attempts, for
+  // strategies with a time budget (a test's no-op sleep still spends it).
   std::chrono::steady_clock::time_point first_attempt = std::chrono::steady_clock::now();
+  std::chrono::milliseconds slept{0};
+};
+
+// A time budget for a loop of attempts outside the client (re-sending a
+// write whose outcome is unknown, re-trying a throttled seal): it counts
+// both the clock and the backoffs slept, so that an injected no-op sleep
+// (simulation tests) ends the loop as a real one would.
+class RetryBudget {
+ public:
+  using Sleep = std::function<void(std::chrono::milliseconds)>;
+  RetryBudget(std::chrono::milliseconds budget, Sleep sleep)
+      : budget_(budget), sleep_(std::move(sleep)) {}
+  // True when sleeping `backoff` more would overrun the budget.
+  bool exhausted_after(std::chrono::milliseconds backoff) const {
+    const auto real = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started_);
+    return std::max(real, slept_) + backoff > budget_;
+  }
+  void sleep(std::chrono::milliseconds duration) {
+    slept_ += duration;
+    if (sleep_) {
+      sleep_(duration);
+    } else {
+      std::this_thread::sleep_for(duration);
+    }
+  }
+
+ private:
+  std::chrono::milliseconds budget_;
+  Sleep sleep_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::milliseconds slept_{0};
 };
 
 // Decides whether and when to retry. Implementations are thread-safe: one
@@ -157,7 +192,9 @@ auto run_with_retries(RetryStrategy& strategy, F&& attempt)
       if (!strategy.should_retry(failure, state)) throw;
     }
     if (failure.maybe_applied) state.ambiguous_attempt = true;
-    strategy.sleep_for(strategy.delay(failure, state));
+    const std::chrono::milliseconds pause = strategy.delay(failure, state);
+    state.slept += pause;
+    strategy.sleep_for(pause);
   }
 }
 
