@@ -1,0 +1,32 @@
+// One seed of the model test: 2-3 hosts on one journal, `ops` operations
+// drawn from the seed (open/takeover/restart, handle, handle_async, bursts
+// of producer threads with a takeover, crash, snapshot or prune in the
+// middle, snapshot, close, prune, crash), then a final recovery and the
+// checker (history.hpp).
+//
+// The seed fixes the operations and their arguments; the interleaving of
+// the producer threads inside a burst is the OS scheduler's, so a replayed
+// seed runs the same operations, not always the same interleaving.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/backend.hpp"
+
+namespace prevayler::model {
+
+struct RunResult {
+  std::vector<std::string> violations;
+  std::map<std::string, std::uint64_t> operations;  // by kind
+  FaultTally faults;
+  std::uint64_t events = 0;
+  std::uint64_t acknowledged = 0;
+};
+
+// `trace`: print every operation as it runs (for a replayed seed).
+RunResult run_model(Backend& backend, std::uint64_t seed, int ops, bool trace = false);
+
+}  // namespace prevayler::model
