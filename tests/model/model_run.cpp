@@ -42,8 +42,8 @@ struct Instance {
 
 class Driver {
  public:
-  Driver(Backend& backend, std::uint64_t seed, bool trace)
-      : backend_(backend), rng_(seed), trace_(trace) {
+  Driver(Backend& backend, std::uint64_t seed, const ModelConfig& config)
+      : backend_(backend), rng_(seed), trace_(config.trace), retention_(config.retention) {
     hosts_.resize(pick(hosts_min, hosts_max));
   }
 
@@ -82,7 +82,7 @@ class Driver {
     }
     enum Kind { kOpen, kHandle, kAsync, kBurst, kSnapshot, kClose, kPrune, kCrash };
     // Weights: mostly events, a takeover or crash every few operations.
-    const int weights[] = {free.empty() ? 0 : 3, 4, 3, 4, 2, 1, 1, 1};
+    const int weights[] = {free.empty() ? 0 : 3, 4, 3, 4, 2, 1, retention_ ? 1 : 0, 1};
     std::discrete_distribution<int> kinds(std::begin(weights), std::end(weights));
     switch (kinds(rng_)) {
       case kOpen: open(any_of(free)); break;
@@ -99,6 +99,7 @@ class Driver {
   Knobs draw_knobs() {
     Knobs k;
     k.keep_snapshots = static_cast<std::uint32_t>(pick(0, 3));
+    if (!retention_) k.keep_snapshots = 0;
     k.pipeline_depth = chance(0.5) ? 1 : static_cast<std::size_t>(pick(2, 4));
     const std::size_t thresholds[] = {0, 16, 4096};
     k.compress_records_over = thresholds[pick(0, 2)];
@@ -260,7 +261,7 @@ class Driver {
   // Producers on one instance; in the middle, one action of the driver.
   void burst(int host) {
     enum Action { kNone, kTakeover, kCrash, kSnapshot, kPrune };
-    const int weights[] = {2, hosts_with(false).empty() ? 0 : 3, 2, 2, 1};
+    const int weights[] = {2, hosts_with(false).empty() ? 0 : 3, 2, 2, retention_ ? 1 : 0};
     std::discrete_distribution<int> actions(std::begin(weights), std::end(weights));
     const int action = actions(rng_);
     static const char* const names[] = {"burst", "takeover_under_load", "crash_under_load",
@@ -320,6 +321,7 @@ class Driver {
   Backend& backend_;
   std::mt19937_64 rng_;
   bool trace_;
+  bool retention_;
   History history_;
   std::mutex hosts_mutex_;
   std::vector<std::unique_ptr<Instance>> hosts_;
@@ -330,9 +332,9 @@ class Driver {
 
 }  // namespace
 
-RunResult run_model(Backend& backend, std::uint64_t seed, int ops, bool trace) {
-  Driver driver(backend, seed, trace);
-  return driver.run(ops);
+RunResult run_model(Backend& backend, std::uint64_t seed, const ModelConfig& config) {
+  Driver driver(backend, seed, config);
+  return driver.run(config.ops);
 }
 
 }  // namespace prevayler::model

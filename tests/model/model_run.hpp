@@ -26,7 +26,14 @@ struct RunResult {
   std::uint64_t acknowledged = 0;
 };
 
-// `trace`: print every operation as it runs (for a replayed seed).
-RunResult run_model(Backend& backend, std::uint64_t seed, int ops, bool trace = false);
+struct ModelConfig {
+  int ops = 40;        // operations per seed
+  bool trace = false;  // print every operation as it runs (a replayed seed)
+  // false: no retention (keep_snapshots 0) and no prune, to tell a failure
+  // of retention from others. The operation-coverage check is then off.
+  bool retention = true;
+};
+
+RunResult run_model(Backend& backend, std::uint64_t seed, const ModelConfig& config);
 
 }  // namespace prevayler::model

@@ -6,7 +6,9 @@
 //
 // Flags (before the gtest flags): --storage=file|aws|all (default all),
 // --seed=N (one seed), --seeds=N (seeds 1..N, default 200), --first-seed=N,
-// --ops=N (operations per seed, default 40), --trace (print each operation).
+// --ops=N (operations per seed, default 40), --trace (print each operation),
+// --without-retention (no keep_snapshots, no prune: tells retention's
+// failures from others).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -33,6 +35,7 @@ struct Flags {
   std::uint64_t seeds = 200;
   int ops = 40;
   bool trace = false;
+  bool retention = true;
 };
 Flags flags;
 
@@ -74,7 +77,14 @@ struct Totals {
   std::map<std::string, std::uint64_t> operations;
   FaultTally faults;
   std::vector<std::uint64_t> failing;
+  std::string first_violation;
 };
+
+ModelConfig config_from_flags() { return ModelConfig{flags.ops, flags.trace, flags.retention}; }
+
+// Mutants run without retention and without faults, so that what catches
+// them is the mutant, not a known bug of retention or an injected fault.
+ModelConfig mutant_config() { return ModelConfig{40, false, false}; }
 
 std::vector<std::uint64_t> seeds_to_run() {
   std::vector<std::uint64_t> seeds;
@@ -90,11 +100,13 @@ std::vector<std::uint64_t> seeds_to_run() {
 
 // Runs the seeds, printing each failing seed's replay command.
 Totals run_seeds(const std::string& storage, const BackendFactory& factory,
-                 const std::vector<std::uint64_t>& seeds, int ops, bool print_failures) {
+                 const std::vector<std::uint64_t>& seeds, const ModelConfig& config,
+                 bool print_failures) {
+  const int ops = config.ops;
   Totals totals;
   for (std::uint64_t seed : seeds) {
     auto backend = factory(seed);
-    RunResult r = run_model(*backend, seed, ops, flags.trace);
+    RunResult r = run_model(*backend, seed, config);
     ++totals.seeds;
     totals.events += r.events;
     totals.acknowledged += r.acknowledged;
@@ -103,11 +115,13 @@ Totals run_seeds(const std::string& storage, const BackendFactory& factory,
     if (!r.violations.empty()) {
       ++totals.failed_seeds;
       totals.failing.push_back(seed);
+      if (totals.first_violation.empty()) totals.first_violation = r.violations.front();
       if (print_failures) {
         backend->keep();
         std::cout << "[model] seed " << seed << " FAILED on " << backend->describe()
                   << " (kept)\n  replay: build/tests/prevayler_model_tests --storage=" << storage
-                  << " --seed=" << seed << " --ops=" << ops << "\n";
+                  << " --seed=" << seed << " --ops=" << ops
+                  << (config.retention ? "" : " --without-retention") << "\n";
         for (const auto& v : r.violations) std::cout << "  " << v << "\n";
       }
     }
@@ -127,7 +141,7 @@ void print_totals(const std::string& storage, const Totals& t, double seconds) {
 }
 
 void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kinds) {
-  if (t.seeds < coverage_seeds_min) return;  // a replay or a short run
+  if (t.seeds < coverage_seeds_min || !flags.retention) return;  // a replay, a short run
   for (const char* kind :
        {"open", "takeover", "restart", "handle", "handle_async", "burst", "takeover_under_load",
         "crash_under_load", "snapshot_under_load", "prune_under_load", "snapshot", "close",
@@ -146,7 +160,7 @@ bool wants(const std::string& storage) { return flags.storage == "all" || flags.
 TEST(ModelTest, FileStorage) {
   if (!wants("file")) GTEST_SKIP() << "--storage=" << flags.storage;
   const auto start = std::chrono::steady_clock::now();
-  const Totals t = run_seeds("file", file_factory(), seeds_to_run(), flags.ops, true);
+  const Totals t = run_seeds("file", file_factory(), seeds_to_run(), config_from_flags(), true);
   print_totals("file", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
@@ -159,7 +173,7 @@ TEST(ModelTest, AwsStorage) {
     GTEST_SKIP() << "moto_server is not on PATH (pip install 'moto[server]')";
   }
   const auto start = std::chrono::steady_clock::now();
-  const Totals t = run_seeds("aws", aws_factory(), seeds_to_run(), flags.ops, true);
+  const Totals t = run_seeds("aws", aws_factory(), seeds_to_run(), config_from_flags(), true);
   print_totals("aws", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
@@ -184,10 +198,11 @@ TEST(ModelMutants, DroppedAppendIsCaught) {
           return std::make_unique<DroppingStorage>(std::move(s), writes, 25);
         });
   };
-  const Totals t = run_seeds("file", factory, mutant_seeds(), 40, false);
+  const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
   ASSERT_FALSE(t.failing.empty()) << "a storage that drops every 25th write went unnoticed";
   std::cout << "[model] dropped-append mutant: first caught at seed " << t.failing.front()
-            << ", caught in " << t.failing.size() << "/" << t.seeds << " seeds\n";
+            << ", caught in " << t.failing.size() << "/" << t.seeds << " seeds; first violation: "
+            << t.first_violation.substr(0, 200) << "\n";
 }
 
 TEST(ModelMutants, IgnoredFenceIsCaught) {
@@ -198,10 +213,11 @@ TEST(ModelMutants, IgnoredFenceIsCaught) {
           return std::make_unique<FenceBlindStorage>(std::move(s));
         });
   };
-  const Totals t = run_seeds("file", factory, mutant_seeds(), 40, false);
+  const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
   ASSERT_FALSE(t.failing.empty()) << "a storage that ignores the fence went unnoticed";
   std::cout << "[model] fence-blind mutant: first caught at seed " << t.failing.front()
-            << ", caught in " << t.failing.size() << "/" << t.seeds << " seeds\n";
+            << ", caught in " << t.failing.size() << "/" << t.seeds << " seeds; first violation: "
+            << t.first_violation.substr(0, 200) << "\n";
 }
 
 // Takes the model's flags off argv; the rest goes to gtest.
@@ -221,6 +237,8 @@ void parse_flags(int& argc, char** argv) {
       flags.seeds = std::stoull(*v);
     } else if (auto v = value("--first-seed=")) {
       flags.first_seed = std::stoull(*v);
+    } else if (arg == "--without-retention") {
+      flags.retention = false;
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (auto v = value("--ops=")) {
