@@ -8,9 +8,12 @@
 // --seed=N (one seed), --seeds=N (seeds 1..N, default 200), --first-seed=N,
 // --ops=N (operations per seed, default 40), --trace (print each operation),
 // --without-retention (no keep_snapshots, no prune: tells retention's
-// failures from others).
+// failures from others), --repeat=N (run the seeds N times: a seed fixes
+// the operations, not the threads' timing, so a timing-dependent failure
+// may need a few runs to show again).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -36,6 +39,7 @@ struct Flags {
   int ops = 40;
   bool trace = false;
   bool retention = true;
+  int repeat = 1;  // each seed this many times (the threads' timing varies)
 };
 Flags flags;
 
@@ -88,11 +92,13 @@ ModelConfig mutant_config() { return ModelConfig{40, false, false}; }
 
 std::vector<std::uint64_t> seeds_to_run() {
   std::vector<std::uint64_t> seeds;
-  if (flags.seed) {
-    seeds.push_back(*flags.seed);
-  } else {
-    for (std::uint64_t s = flags.first_seed; s < flags.first_seed + flags.seeds; ++s) {
-      seeds.push_back(s);
+  for (int r = 0; r < flags.repeat; ++r) {
+    if (flags.seed) {
+      seeds.push_back(*flags.seed);
+    } else {
+      for (std::uint64_t s = flags.first_seed; s < flags.first_seed + flags.seeds; ++s) {
+        seeds.push_back(s);
+      }
     }
   }
   return seeds;
@@ -239,6 +245,8 @@ void parse_flags(int& argc, char** argv) {
       flags.first_seed = std::stoull(*v);
     } else if (arg == "--without-retention") {
       flags.retention = false;
+    } else if (auto v = value("--repeat=")) {
+      flags.repeat = std::max(1, std::stoi(*v));
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (auto v = value("--ops=")) {
