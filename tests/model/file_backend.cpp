@@ -82,8 +82,7 @@ FileBackend::FileBackend(std::uint64_t seed, FileFaults faults,
   const std::filesystem::path shm = "/dev/shm";
   const std::filesystem::path base =
       std::filesystem::is_directory(shm, ec) ? shm : std::filesystem::temp_directory_path();
-  directory_ = base /
-               ("prevayler-model-" + std::to_string(seed) + "-" + std::to_string(rd()));
+  directory_ = base / ("prevayler-model-" + std::to_string(seed) + "-" + std::to_string(rd()));
   std::filesystem::create_directories(directory_);
 }
 
@@ -114,7 +113,7 @@ std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
   plan->latency_min = std::chrono::microseconds(0);
   plan->latency_max = std::chrono::microseconds(200);
   return std::make_unique<testing::PipelinedStorage>(std::move(storage), knobs.pipeline_depth,
-                                                      plan);
+                                                     plan);
 }
 
 void FileBackend::crash(int host) {

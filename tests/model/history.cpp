@@ -147,8 +147,7 @@ std::vector<std::string> History::check(
       if (newer.open_returned == 0 || newer.open_started < owner.open_returned) continue;
       if (e.submitted > newer.open_returned) {
         add("I2: " + describe_event(e) + " was acknowledged, but instance " +
-            std::to_string(newer.index) + " had opened at t" +
-            std::to_string(newer.open_returned));
+            std::to_string(newer.index) + " had opened at t" + std::to_string(newer.open_returned));
         break;
       }
     }
@@ -167,8 +166,8 @@ std::vector<std::string> History::check(
             std::to_string(r.open_started) + " lacks acknowledged " + describe_event(e));
       }
       if (o == Outcome::failed_certainly && seen.count(e.id)) {
-        add("I5: open of instance " + std::to_string(r.index) +
-            " recovered the certainly failed " + describe_event(e));
+        add("I5: open of instance " + std::to_string(r.index) + " recovered the certainly failed " +
+            describe_event(e));
       }
     }
   }

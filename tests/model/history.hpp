@@ -39,8 +39,8 @@ struct InstanceRecord {
   std::uint64_t open_started = 0;
   std::uint64_t open_returned = 0;  // 0: the open failed
   std::string open_error;
-  std::vector<std::uint64_t> recovered;  // its state right after the open returned
-  std::uint64_t crashed_at = 0;          // 0: never crashed
+  std::vector<std::uint64_t> recovered;            // its state right after the open returned
+  std::uint64_t crashed_at = 0;                    // 0: never crashed
   std::optional<std::vector<std::uint64_t>> live;  // its state when it was dropped
   bool usable_at_end = false;  // never stopped, never crashed (for the I3 equality)
 };

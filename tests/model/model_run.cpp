@@ -2,16 +2,16 @@
 
 #include <atomic>
 #include <cassert>
+#include <functional>
 #include <future>
+#include <iostream>
 #include <latch>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
-#include <functional>
 #include <thread>
-#include <iostream>
 #include <typeinfo>
 
 #include "model/history.hpp"
@@ -43,7 +43,11 @@ struct Instance {
 class Driver {
  public:
   Driver(Backend& backend, std::uint64_t seed, const ModelConfig& config)
-      : backend_(backend), rng_(seed), trace_(config.trace), retention_(config.retention) {
+      : backend_(backend),
+        rng_(seed),
+        trace_(config.trace),
+        retention_(config.instance_retention),
+        prune_(config.operator_prune) {
     hosts_.resize(pick(hosts_min, hosts_max));
   }
 
@@ -82,17 +86,33 @@ class Driver {
     }
     enum Kind { kOpen, kHandle, kAsync, kBurst, kSnapshot, kClose, kPrune, kCrash };
     // Weights: mostly events, a takeover or crash every few operations.
-    const int weights[] = {free.empty() ? 0 : 3, 4, 3, 4, 2, 1, retention_ ? 1 : 0, 1};
+    const int weights[] = {free.empty() ? 0 : 3, 4, 3, 4, 2, 1, prune_ ? 1 : 0, 1};
     std::discrete_distribution<int> kinds(std::begin(weights), std::end(weights));
     switch (kinds(rng_)) {
-      case kOpen: open(any_of(free)); break;
-      case kHandle: events(*hosts_[any_of(live)], false); break;
-      case kAsync: events(*hosts_[any_of(live)], true); break;
-      case kBurst: burst(any_of(live)); break;
-      case kSnapshot: snapshot(*hosts_[any_of(live)]); break;
-      case kClose: drop(any_of(live), false); break;
-      case kPrune: prune(); break;
-      case kCrash: crash(any_of(live)); break;
+      case kOpen:
+        open(any_of(free));
+        break;
+      case kHandle:
+        events(*hosts_[any_of(live)], false);
+        break;
+      case kAsync:
+        events(*hosts_[any_of(live)], true);
+        break;
+      case kBurst:
+        burst(any_of(live));
+        break;
+      case kSnapshot:
+        snapshot(*hosts_[any_of(live)]);
+        break;
+      case kClose:
+        drop(any_of(live), false);
+        break;
+      case kPrune:
+        prune();
+        break;
+      case kCrash:
+        crash(any_of(live));
+        break;
     }
   }
 
@@ -111,7 +131,9 @@ class Driver {
     const bool others = !hosts_with(true).empty();
     const Knobs knobs = draw_knobs();
     const bool snapshot_on_open = chance(0.5);
-    count(crashed_hosts_.count(host) ? "restart" : others ? "takeover" : "open",
+    count(crashed_hosts_.count(host) ? "restart"
+          : others                   ? "takeover"
+                                     : "open",
           on(host) + " keep_snapshots=" + std::to_string(knobs.keep_snapshots) +
               " depth=" + std::to_string(knobs.pipeline_depth) +
               " compress_over=" + std::to_string(knobs.compress_records_over) +
@@ -261,7 +283,7 @@ class Driver {
   // Producers on one instance; in the middle, one action of the driver.
   void burst(int host) {
     enum Action { kNone, kTakeover, kCrash, kSnapshot, kPrune };
-    const int weights[] = {2, hosts_with(false).empty() ? 0 : 3, 2, 2, retention_ ? 1 : 0};
+    const int weights[] = {2, hosts_with(false).empty() ? 0 : 3, 2, 2, prune_ ? 1 : 0};
     std::discrete_distribution<int> actions(std::begin(weights), std::end(weights));
     const int action = actions(rng_);
     static const char* const names[] = {"burst", "takeover_under_load", "crash_under_load",
@@ -289,11 +311,20 @@ class Driver {
     }
     started.wait();
     switch (action) {
-      case kTakeover: open(any_of(hosts_with(false))); break;
-      case kCrash: cut(host); break;
-      case kSnapshot: snapshot(instance); break;
-      case kPrune: prune(); break;
-      default: break;
+      case kTakeover:
+        open(any_of(hosts_with(false)));
+        break;
+      case kCrash:
+        cut(host);
+        break;
+      case kSnapshot:
+        snapshot(instance);
+        break;
+      case kPrune:
+        prune();
+        break;
+      default:
+        break;
     }
     action_done = true;
     for (auto& t : threads) t.join();
@@ -322,6 +353,7 @@ class Driver {
   std::mt19937_64 rng_;
   bool trace_;
   bool retention_;
+  bool prune_;
   History history_;
   std::mutex hosts_mutex_;
   std::vector<std::unique_ptr<Instance>> hosts_;

@@ -29,9 +29,10 @@ struct RunResult {
 struct ModelConfig {
   int ops = 40;        // operations per seed
   bool trace = false;  // print every operation as it runs (a replayed seed)
-  // false: no retention (keep_snapshots 0) and no prune, to tell a failure
-  // of retention from others. The operation-coverage check is then off.
-  bool retention = true;
+  // Off: every open has keep_snapshots 0 / no operator prune runs, to tell
+  // a failure of retention or prune from others.
+  bool instance_retention = true;
+  bool operator_prune = true;
 };
 
 RunResult run_model(Backend& backend, std::uint64_t seed, const ModelConfig& config);

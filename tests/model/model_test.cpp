@@ -8,7 +8,8 @@
 // --seed=N (one seed), --seeds=N (seeds 1..N, default 200), --first-seed=N,
 // --ops=N (operations per seed, default 40), --trace (print each operation),
 // --without-retention (no keep_snapshots, no prune: tells retention's
-// failures from others), --repeat=N (run the seeds N times: a seed fixes
+// failures from others; --without-instance-retention, --without-prune: one
+// of the two), --repeat=N (run the seeds N times: a seed fixes
 // the operations, not the threads' timing, so a timing-dependent failure
 // may need a few runs to show again).
 #include <gtest/gtest.h>
@@ -38,7 +39,8 @@ struct Flags {
   std::uint64_t seeds = 200;
   int ops = 40;
   bool trace = false;
-  bool retention = true;
+  bool instance_retention = true;
+  bool operator_prune = true;
   int repeat = 1;  // each seed this many times (the threads' timing varies)
 };
 Flags flags;
@@ -84,11 +86,20 @@ struct Totals {
   std::string first_violation;
 };
 
-ModelConfig config_from_flags() { return ModelConfig{flags.ops, flags.trace, flags.retention}; }
+ModelConfig config_from_flags() {
+  return ModelConfig{flags.ops, flags.trace, flags.instance_retention, flags.operator_prune};
+}
+
+std::string config_flags(const ModelConfig& c) {
+  if (!c.instance_retention && !c.operator_prune) return " --without-retention";
+  if (!c.instance_retention) return " --without-instance-retention";
+  if (!c.operator_prune) return " --without-prune";
+  return "";
+}
 
 // Mutants run without retention and without faults, so that what catches
 // them is the mutant, not a known bug of retention or an injected fault.
-ModelConfig mutant_config() { return ModelConfig{40, false, false}; }
+ModelConfig mutant_config() { return ModelConfig{40, false, false, false}; }
 
 std::vector<std::uint64_t> seeds_to_run() {
   std::vector<std::uint64_t> seeds;
@@ -126,8 +137,7 @@ Totals run_seeds(const std::string& storage, const BackendFactory& factory,
         backend->keep();
         std::cout << "[model] seed " << seed << " FAILED on " << backend->describe()
                   << " (kept)\n  replay: build/tests/prevayler_model_tests --storage=" << storage
-                  << " --seed=" << seed << " --ops=" << ops
-                  << (config.retention ? "" : " --without-retention") << "\n";
+                  << " --seed=" << seed << " --ops=" << ops << config_flags(config) << "\n";
         for (const auto& v : r.violations) std::cout << "  " << v << "\n";
       }
     }
@@ -147,21 +157,23 @@ void print_totals(const std::string& storage, const Totals& t, double seconds) {
 }
 
 void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kinds) {
-  if (t.seeds < coverage_seeds_min || !flags.retention) return;  // a replay, a short run
+  // A replay, a short run, or a run without some operations.
+  if (t.seeds < coverage_seeds_min || !flags.instance_retention || !flags.operator_prune) return;
   for (const char* kind :
        {"open", "takeover", "restart", "handle", "handle_async", "burst", "takeover_under_load",
-        "crash_under_load", "snapshot_under_load", "prune_under_load", "snapshot", "close",
-        "prune", "crash", "open_with_retention", "open_pipelined", "open_compressing"}) {
+        "crash_under_load", "snapshot_under_load", "prune_under_load", "snapshot", "close", "prune",
+        "crash", "open_with_retention", "open_pipelined", "open_compressing"}) {
     EXPECT_GT(t.operations.count(kind) ? t.operations.at(kind) : 0, 0u)
         << "operation never exercised: " << kind;
   }
   for (const auto& kind : fault_kinds) {
-    EXPECT_GT(t.faults.count(kind) ? t.faults.at(kind) : 0, 0u)
-        << "fault never injected: " << kind;
+    EXPECT_GT(t.faults.count(kind) ? t.faults.at(kind) : 0, 0u) << "fault never injected: " << kind;
   }
 }
 
-bool wants(const std::string& storage) { return flags.storage == "all" || flags.storage == storage; }
+bool wants(const std::string& storage) {
+  return flags.storage == "all" || flags.storage == storage;
+}
 
 TEST(ModelTest, FileStorage) {
   if (!wants("file")) GTEST_SKIP() << "--storage=" << flags.storage;
@@ -183,8 +195,8 @@ TEST(ModelTest, AwsStorage) {
   print_totals("aws", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
-  expect_coverage(t, {"aws.throttle", "aws.server_error", "aws.connection_reset",
-                      "aws.timeout_after_apply"});
+  expect_coverage(
+      t, {"aws.throttle", "aws.server_error", "aws.connection_reset", "aws.timeout_after_apply"});
 }
 
 // The test of the test: a storage that breaks a promise is caught within
@@ -207,8 +219,8 @@ TEST(ModelMutants, DroppedAppendIsCaught) {
   const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
   ASSERT_FALSE(t.failing.empty()) << "a storage that drops every 25th write went unnoticed";
   std::cout << "[model] dropped-append mutant: first caught at seed " << t.failing.front()
-            << ", caught in " << t.failing.size() << "/" << t.seeds << " seeds; first violation: "
-            << t.first_violation.substr(0, 200) << "\n";
+            << ", caught in " << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
 }
 
 TEST(ModelMutants, IgnoredFenceIsCaught) {
@@ -222,8 +234,8 @@ TEST(ModelMutants, IgnoredFenceIsCaught) {
   const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
   ASSERT_FALSE(t.failing.empty()) << "a storage that ignores the fence went unnoticed";
   std::cout << "[model] fence-blind mutant: first caught at seed " << t.failing.front()
-            << ", caught in " << t.failing.size() << "/" << t.seeds << " seeds; first violation: "
-            << t.first_violation.substr(0, 200) << "\n";
+            << ", caught in " << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
 }
 
 // Takes the model's flags off argv; the rest goes to gtest.
@@ -244,7 +256,12 @@ void parse_flags(int& argc, char** argv) {
     } else if (auto v = value("--first-seed=")) {
       flags.first_seed = std::stoull(*v);
     } else if (arg == "--without-retention") {
-      flags.retention = false;
+      flags.instance_retention = false;
+      flags.operator_prune = false;
+    } else if (arg == "--without-instance-retention") {
+      flags.instance_retention = false;
+    } else if (arg == "--without-prune") {
+      flags.operator_prune = false;
     } else if (auto v = value("--repeat=")) {
       flags.repeat = std::max(1, std::stoi(*v));
     } else if (arg == "--trace") {
