@@ -47,7 +47,8 @@ class Driver {
         rng_(seed),
         trace_(config.trace),
         retention_(config.instance_retention),
-        prune_(config.operator_prune) {
+        prune_(config.operator_prune),
+        state_hash_(config.state_hash) {
     hosts_.resize(pick(hosts_min, hosts_max));
   }
 
@@ -144,8 +145,8 @@ class Driver {
     if (knobs.compress_records_over > 0) count("open_compressing");
     const int index = history_.begin_open(host);
     try {
-      auto prevayler = std::make_unique<LedgerPrevayler>(
-          ledger_options(backend_.open(host, knobs), snapshot_on_open, knobs.pipeline_depth));
+      auto prevayler = std::make_unique<LedgerPrevayler>(ledger_options(
+          backend_.open(host, knobs), snapshot_on_open, knobs.pipeline_depth, state_hash_));
       history_.opened(index, prevayler->state()->ids);
       if (trace_) {
         std::cout << "[trace]   instance " << index << " opened with "
@@ -336,7 +337,7 @@ class Driver {
     std::optional<std::vector<std::uint64_t>> state;
     std::string error;
     try {
-      LedgerPrevayler check(ledger_options(backend_.open_for_check(), false, 1));
+      LedgerPrevayler check(ledger_options(backend_.open_for_check(), false, 1, state_hash_));
       state = check.state()->ids;
       check.close();
     } catch (const std::exception& e) {
@@ -354,6 +355,7 @@ class Driver {
   bool trace_;
   bool retention_;
   bool prune_;
+  bool state_hash_;
   History history_;
   std::mutex hosts_mutex_;
   std::vector<std::unique_ptr<Instance>> hosts_;

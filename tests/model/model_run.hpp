@@ -33,6 +33,8 @@ struct ModelConfig {
   // a failure of retention or prune from others.
   bool instance_retention = true;
   bool operator_prune = true;
+  // The ledger's state hash (checked at every replay).
+  bool state_hash = true;
 };
 
 RunResult run_model(Backend& backend, std::uint64_t seed, const ModelConfig& config);

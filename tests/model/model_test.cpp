@@ -98,8 +98,10 @@ std::string config_flags(const ModelConfig& c) {
 }
 
 // Mutants run without retention and without faults, so that what catches
-// them is the mutant, not a known bug of retention or an injected fault.
-ModelConfig mutant_config() { return ModelConfig{40, false, false, false}; }
+// them is the mutant, not a known bug of retention or an injected fault;
+// and without the state hash, so that what catches them is the checker,
+// not the replay's hash check.
+ModelConfig mutant_config() { return ModelConfig{40, false, false, false, false}; }
 
 std::vector<std::uint64_t> seeds_to_run() {
   std::vector<std::uint64_t> seeds;
@@ -219,6 +221,23 @@ TEST(ModelMutants, DroppedAppendIsCaught) {
   const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
   ASSERT_FALSE(t.failing.empty()) << "a storage that drops every 25th write went unnoticed";
   std::cout << "[model] dropped-append mutant: first caught at seed " << t.failing.front()
+            << ", caught in " << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
+}
+
+TEST(ModelMutants, LyingFailureIsCaught) {
+  const BackendFactory factory = [](std::uint64_t seed) {
+    auto writes = std::make_shared<std::atomic<int>>(0);
+    return std::make_unique<MutantBackend>(
+        std::make_unique<FileBackend>(seed, FileFaults{}),
+        [writes](std::unique_ptr<Storage> s) -> std::unique_ptr<Storage> {
+          return std::make_unique<LyingFailureStorage>(std::move(s), writes, 25);
+        });
+  };
+  const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
+  ASSERT_FALSE(t.failing.empty()) << "a storage that reports written events as failed went "
+                                     "unnoticed";
+  std::cout << "[model] lying-failure mutant: first caught at seed " << t.failing.front()
             << ", caught in " << t.failing.size() << "/" << t.seeds
             << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
 }

@@ -2,6 +2,8 @@
 // wraps a real backend and breaks one promise.
 //   DroppingBackend: every `period`-th journal write claims success without
 //     writing (an acknowledged event lost: I1).
+//   LyingFailureStorage: every `period`-th journal write is written, then
+//     reported as certainly failed (a StorageError): I5.
 //   FenceBlindBackend: an instance ignores the fence: a write refused with
 //     SupersededError claims success (the old owner keeps acknowledging
 //     after a takeover: I2, and its events are lost: I1).
@@ -36,6 +38,32 @@ class DroppingStorage : public testing::ForwardingStorage {
 
  private:
   bool drop() { return (writes_->fetch_add(1) + 1) % period_ == 0; }
+  std::shared_ptr<std::atomic<int>> writes_;
+  int period_;
+};
+
+class FailedAppend : public PendingAppend {
+ public:
+  void wait() override { throw StorageError("mutant: written, yet reported as failed"); }
+};
+
+class LyingFailureStorage : public testing::ForwardingStorage {
+ public:
+  LyingFailureStorage(std::unique_ptr<Storage> inner, std::shared_ptr<std::atomic<int>> writes,
+                      int period)
+      : ForwardingStorage(std::move(inner)), writes_(std::move(writes)), period_(period) {}
+  void append(const EntryBatch& batch) override {
+    inner_->append(batch);
+    if (lie()) throw StorageError("mutant: written, yet reported as failed");
+  }
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
+    if (!lie()) return inner_->start_append(std::move(batch));
+    inner_->start_append(std::move(batch))->wait();
+    return std::make_unique<FailedAppend>();
+  }
+
+ private:
+  bool lie() { return (writes_->fetch_add(1) + 1) % period_ == 0; }
   std::shared_ptr<std::atomic<int>> writes_;
   int period_;
 };
