@@ -46,7 +46,7 @@ struct Flags {
 Flags flags;
 
 // Seeds over which every kind of operation and fault must have occurred.
-constexpr std::uint64_t coverage_seeds_min = 100;
+constexpr std::uint64_t coverage_seeds_min = 20;
 // The mutants must be caught within this many seeds (docs/model_test.md).
 constexpr std::uint64_t mutant_seeds_max = 20;
 
