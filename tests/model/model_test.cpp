@@ -1,0 +1,308 @@
+// The model test: seeded runs of several instances of the real storages on
+// one journal, checked against the library's promises (docs/model_test.md).
+//
+//   prevayler_model_tests --storage=file --seeds=1000 --ops=40
+//   prevayler_model_tests --storage=file --seed=17        # replay one seed
+//
+// Flags (before the gtest flags): --storage=file|aws|all (default all),
+// --seed=N (one seed), --seeds=N (seeds 1..N, default 200), --first-seed=N,
+// --ops=N (operations per seed, default 40), --trace (print each operation),
+// --without-retention (no keep_snapshots, no prune: tells retention's
+// failures from others; --without-instance-retention, --without-prune: one
+// of the two), --repeat=N (run the seeds N times: a seed fixes
+// the operations, not the threads' timing, so a timing-dependent failure
+// may need a few runs to show again).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/aws_backend.hpp"
+#include "model/file_backend.hpp"
+#include "model/model_run.hpp"
+#include "model/mutant_backends.hpp"
+
+namespace prevayler::model {
+namespace {
+
+struct Flags {
+  std::string storage = "all";
+  std::optional<std::uint64_t> seed;
+  std::uint64_t first_seed = 1;
+  std::uint64_t seeds = 200;
+  int ops = 40;
+  bool trace = false;
+  bool instance_retention = true;
+  bool operator_prune = true;
+  int repeat = 1;  // each seed this many times (the threads' timing varies)
+};
+Flags flags;
+
+// Seeds over which every kind of operation and fault must have occurred.
+constexpr std::uint64_t coverage_seeds_min = 20;
+// The mutants must be caught within this many seeds (docs/model_test.md).
+constexpr std::uint64_t mutant_seeds_max = 20;
+
+FileFaults file_faults() {
+  FileFaults f;
+  f.pwrite_enospc = 0.004;
+  f.pwrite_torn = 0.004;
+  f.fdatasync_eio = 0.004;
+  return f;
+}
+
+aws::FaultProbabilities aws_faults() {
+  aws::FaultProbabilities p;
+  p.throttle = 0.01;
+  p.server_error = 0.01;
+  p.connection_reset = 0.005;
+  p.timeout_after_apply = 0.005;
+  return p;
+}
+
+BackendFactory file_factory() {
+  return [](std::uint64_t seed) { return std::make_unique<FileBackend>(seed, file_faults()); };
+}
+
+BackendFactory aws_factory() {
+  return [](std::uint64_t seed) { return std::make_unique<AwsBackend>(seed, aws_faults()); };
+}
+
+struct Totals {
+  std::uint64_t seeds = 0;
+  std::uint64_t failed_seeds = 0;
+  std::uint64_t events = 0;
+  std::uint64_t acknowledged = 0;
+  std::map<std::string, std::uint64_t> operations;
+  FaultTally faults;
+  std::vector<std::uint64_t> failing;
+  std::string first_violation;
+};
+
+ModelConfig config_from_flags() {
+  return ModelConfig{flags.ops, flags.trace, flags.instance_retention, flags.operator_prune};
+}
+
+std::string config_flags(const ModelConfig& c) {
+  if (!c.instance_retention && !c.operator_prune) return " --without-retention";
+  if (!c.instance_retention) return " --without-instance-retention";
+  if (!c.operator_prune) return " --without-prune";
+  return "";
+}
+
+// Mutants run without retention and without faults, so that what catches
+// them is the mutant, not a known bug of retention or an injected fault;
+// and without the state hash, so that what catches them is the checker,
+// not the replay's hash check.
+ModelConfig mutant_config() { return ModelConfig{40, false, false, false, false}; }
+
+std::vector<std::uint64_t> seeds_to_run() {
+  std::vector<std::uint64_t> seeds;
+  for (int r = 0; r < flags.repeat; ++r) {
+    if (flags.seed) {
+      seeds.push_back(*flags.seed);
+    } else {
+      for (std::uint64_t s = flags.first_seed; s < flags.first_seed + flags.seeds; ++s) {
+        seeds.push_back(s);
+      }
+    }
+  }
+  return seeds;
+}
+
+// Runs the seeds, printing each failing seed's replay command.
+Totals run_seeds(const std::string& storage, const BackendFactory& factory,
+                 const std::vector<std::uint64_t>& seeds, const ModelConfig& config,
+                 bool print_failures) {
+  const int ops = config.ops;
+  Totals totals;
+  for (std::uint64_t seed : seeds) {
+    auto backend = factory(seed);
+    RunResult r = run_model(*backend, seed, config);
+    ++totals.seeds;
+    totals.events += r.events;
+    totals.acknowledged += r.acknowledged;
+    for (const auto& [k, n] : r.operations) totals.operations[k] += n;
+    for (const auto& [k, n] : r.faults) totals.faults[k] += n;
+    if (!r.violations.empty()) {
+      ++totals.failed_seeds;
+      totals.failing.push_back(seed);
+      if (totals.first_violation.empty()) totals.first_violation = r.violations.front();
+      if (print_failures) {
+        backend->keep();
+        std::cout << "[model] seed " << seed << " FAILED on " << backend->describe()
+                  << " (kept)\n  replay: build/tests/prevayler_model_tests --storage=" << storage
+                  << " --seed=" << seed << " --ops=" << ops << config_flags(config) << "\n";
+        for (const auto& v : r.violations) std::cout << "  " << v << "\n";
+      }
+    }
+  }
+  return totals;
+}
+
+void print_totals(const std::string& storage, const Totals& t, double seconds) {
+  std::cout << "[model] " << storage << ": " << t.seeds << " seeds in " << seconds << " s ("
+            << (seconds > 0 ? t.seeds / seconds : 0) << " seeds/s), " << t.events << " events, "
+            << t.acknowledged << " acknowledged, " << t.failed_seeds << " failing seeds\n";
+  std::cout << "[model] operations:";
+  for (const auto& [k, n] : t.operations) std::cout << " " << k << "=" << n;
+  std::cout << "\n[model] faults:";
+  for (const auto& [k, n] : t.faults) std::cout << " " << k << "=" << n;
+  std::cout << "\n";
+}
+
+void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kinds) {
+  // A replay, a short run, or a run without some operations.
+  if (t.seeds < coverage_seeds_min || !flags.instance_retention || !flags.operator_prune) return;
+  for (const char* kind :
+       {"open", "takeover", "restart", "handle", "handle_async", "burst", "takeover_under_load",
+        "crash_under_load", "snapshot_under_load", "prune_under_load", "snapshot", "close", "prune",
+        "crash", "open_with_retention", "open_pipelined", "open_compressing"}) {
+    EXPECT_GT(t.operations.count(kind) ? t.operations.at(kind) : 0, 0u)
+        << "operation never exercised: " << kind;
+  }
+  for (const auto& kind : fault_kinds) {
+    EXPECT_GT(t.faults.count(kind) ? t.faults.at(kind) : 0, 0u) << "fault never injected: " << kind;
+  }
+}
+
+bool wants(const std::string& storage) {
+  return flags.storage == "all" || flags.storage == storage;
+}
+
+TEST(ModelTest, FileStorage) {
+  if (!wants("file")) GTEST_SKIP() << "--storage=" << flags.storage;
+  const auto start = std::chrono::steady_clock::now();
+  const Totals t = run_seeds("file", file_factory(), seeds_to_run(), config_from_flags(), true);
+  print_totals("file", t,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
+  expect_coverage(t, {"file.pwrite_enospc", "file.pwrite_torn", "file.fdatasync_eio"});
+}
+
+TEST(ModelTest, AwsStorage) {
+  if (!wants("aws")) GTEST_SKIP() << "--storage=" << flags.storage;
+  if (std::system("command -v moto_server > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "moto_server is not on PATH (pip install 'moto[server]')";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Totals t = run_seeds("aws", aws_factory(), seeds_to_run(), config_from_flags(), true);
+  print_totals("aws", t,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
+  expect_coverage(
+      t, {"aws.throttle", "aws.server_error", "aws.connection_reset", "aws.timeout_after_apply"});
+}
+
+// The test of the test: a storage that breaks a promise is caught within
+// mutant_seeds_max seeds.
+std::vector<std::uint64_t> mutant_seeds() {
+  std::vector<std::uint64_t> seeds;
+  for (std::uint64_t s = 1; s <= mutant_seeds_max; ++s) seeds.push_back(s);
+  return seeds;
+}
+
+TEST(ModelMutants, DroppedAppendIsCaught) {
+  const BackendFactory factory = [](std::uint64_t seed) {
+    auto writes = std::make_shared<std::atomic<int>>(0);
+    return std::make_unique<MutantBackend>(
+        std::make_unique<FileBackend>(seed, FileFaults{}),
+        [writes](std::unique_ptr<Storage> s) -> std::unique_ptr<Storage> {
+          return std::make_unique<DroppingStorage>(std::move(s), writes, 25);
+        });
+  };
+  const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
+  ASSERT_FALSE(t.failing.empty()) << "a storage that drops every 25th write went unnoticed";
+  std::cout << "[model] dropped-append mutant: first caught at seed " << t.failing.front()
+            << ", caught in " << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
+}
+
+TEST(ModelMutants, LyingFailureIsCaught) {
+  const BackendFactory factory = [](std::uint64_t seed) {
+    auto writes = std::make_shared<std::atomic<int>>(0);
+    return std::make_unique<MutantBackend>(
+        std::make_unique<FileBackend>(seed, FileFaults{}),
+        [writes](std::unique_ptr<Storage> s) -> std::unique_ptr<Storage> {
+          return std::make_unique<LyingFailureStorage>(std::move(s), writes, 25);
+        });
+  };
+  const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
+  ASSERT_FALSE(t.failing.empty()) << "a storage that reports written events as failed went "
+                                     "unnoticed";
+  std::cout << "[model] lying-failure mutant: first caught at seed " << t.failing.front()
+            << ", caught in " << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
+}
+
+TEST(ModelMutants, IgnoredFenceIsCaught) {
+  const BackendFactory factory = [](std::uint64_t seed) {
+    return std::make_unique<MutantBackend>(
+        std::make_unique<FileBackend>(seed, FileFaults{}),
+        [](std::unique_ptr<Storage> s) -> std::unique_ptr<Storage> {
+          return std::make_unique<FenceBlindStorage>(std::move(s));
+        });
+  };
+  const Totals t = run_seeds("file", factory, mutant_seeds(), mutant_config(), false);
+  ASSERT_FALSE(t.failing.empty()) << "a storage that ignores the fence went unnoticed";
+  std::cout << "[model] fence-blind mutant: first caught at seed " << t.failing.front()
+            << ", caught in " << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
+}
+
+// Takes the model's flags off argv; the rest goes to gtest.
+void parse_flags(int& argc, char** argv) {
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&](std::string_view name) -> std::optional<std::string> {
+      if (arg.substr(0, name.size()) == name) return std::string(arg.substr(name.size()));
+      return std::nullopt;
+    };
+    if (auto v = value("--storage=")) {
+      flags.storage = *v;
+    } else if (auto v = value("--seed=")) {
+      flags.seed = std::stoull(*v);
+    } else if (auto v = value("--seeds=")) {
+      flags.seeds = std::stoull(*v);
+    } else if (auto v = value("--first-seed=")) {
+      flags.first_seed = std::stoull(*v);
+    } else if (arg == "--without-retention") {
+      flags.instance_retention = false;
+      flags.operator_prune = false;
+    } else if (arg == "--without-instance-retention") {
+      flags.instance_retention = false;
+    } else if (arg == "--without-prune") {
+      flags.operator_prune = false;
+    } else if (auto v = value("--repeat=")) {
+      flags.repeat = std::max(1, std::stoi(*v));
+    } else if (arg == "--trace") {
+      flags.trace = true;
+    } else if (auto v = value("--ops=")) {
+      flags.ops = std::stoi(*v);
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  if (flags.storage != "file" && flags.storage != "aws" && flags.storage != "all") {
+    std::cerr << "--storage must be file, aws or all\n";
+    std::exit(2);
+  }
+}
+
+}  // namespace
+}  // namespace prevayler::model
+
+int main(int argc, char** argv) {
+  prevayler::model::parse_flags(argc, argv);
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
