@@ -1,6 +1,7 @@
 #include "model/aws_backend.hpp"
 
 #include <chrono>
+#include <thread>
 
 #include "aws/aws_storage_impl.hpp"
 #include "aws/dynamodb.hpp"
@@ -51,11 +52,23 @@ AwsBackend::AwsBackend(std::uint64_t seed, aws::FaultProbabilities faults,
   s3.create_bucket(bucket_);
 }
 
+AwsBackend::AwsBackend(std::uint64_t seed, aws::FaultProbabilities faults,
+                       std::shared_ptr<testing::SimAws> sim)
+    : seed_(seed), probabilities_(faults), services_(sim), sim_(std::move(sim)) {
+  endpoint_ = testing::SimAws::endpoint;
+  table_ = "model-journal";
+  bucket_ = "model-snapshots";
+  sim_->create_table(table_);
+  sim_->create_bucket(bucket_);
+  hooks_.sleep = [](std::chrono::milliseconds) { std::this_thread::yield(); };
+  hooks_.retry_seed = seed;
+}
+
 AwsStorageOptions AwsBackend::options() const {
   AwsStorageOptions o;
   o.table = table_;
   o.bucket = bucket_;
-  o.region = aws::testing::kTestRegion;
+  o.region = sim_ ? std::string(testing::SimAws::region) : std::string(aws::testing::kTestRegion);
   o.endpoint = endpoint_;
   o.credentials =
       AwsCredentials{aws::testing::kTestAccessKeyId, aws::testing::kTestSecretAccessKey, ""};
@@ -83,7 +96,7 @@ std::unique_ptr<Storage> AwsBackend::open(int host, const Knobs& knobs) {
   o.writes_in_flight_max = knobs.pipeline_depth;
   o.compress_journal_records_over = knobs.compress_records_over;
   o.compress_snapshots = knobs.compress_snapshots;
-  return detail::make_aws_storage(o, transport);
+  return detail::make_aws_storage(o, transport, hooks_);
 }
 
 void AwsBackend::crash(int host) {
@@ -97,13 +110,14 @@ void AwsBackend::crash(int host) {
 std::uint64_t AwsBackend::prune(std::uint32_t /*keep*/) {
   // The operator prune of the AWS storage keeps exactly the snapshot in S3
   // (there is only one object): `keep` has no meaning there.
-  // TODO(sim-aws): prune_aws_journal() always uses curl; it needs a
-  // transport parameter to run against the in-process simulator.
+  // The operator runs it from a machine of its own, through no host's
+  // crashable transport.
+  if (sim_) return detail::prune_aws_journal(options(), services_, hooks_);
   return prune_aws_journal(options());
 }
 
 std::unique_ptr<Storage> AwsBackend::open_for_check() {
-  return detail::make_aws_storage(options(), services_);
+  return detail::make_aws_storage(options(), services_, hooks_);
 }
 
 FaultTally AwsBackend::faults() const {
@@ -115,6 +129,13 @@ FaultTally AwsBackend::faults() const {
     tally["aws.server_error"] += c.server_errors;
     tally["aws.connection_reset"] += c.connection_resets;
     tally["aws.timeout_after_apply"] += c.timeouts_after_apply;
+  }
+  if (sim_) {
+    const testing::SimFaultCounters c = sim_->fault_counters();
+    tally["sim.delay"] += c.delays;
+    tally["sim.server_error_after_apply"] += c.server_errors_after_apply;
+    tally["sim.bad_crc"] += c.bad_crcs;
+    tally["sim.unprocessed_items"] += c.unprocessed_items;
   }
   return tally;
 }

@@ -16,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "aws/aws_storage_impl.hpp"
 #include "aws/fault_injecting_transport.hpp"
 #include "aws/http.hpp"
+#include "aws/sim_aws.hpp"
 #include "model/backend.hpp"
 #include "prevayler/aws_storage.hpp"
 
@@ -41,7 +43,13 @@ class AwsBackend : public Backend {
   // process); the table and bucket are created through it.
   AwsBackend(std::uint64_t seed, aws::FaultProbabilities faults,
              std::shared_ptr<aws::HttpTransport> services = nullptr);
-  std::string name() const override { return "aws"; }
+  // On the in-process simulator (its own faults: delays that reorder
+  // concurrent requests, 5xx after apply, bad CRCs, unprocessed deletes),
+  // with the storage's waits between attempts made no-ops so that a seed
+  // takes milliseconds.
+  AwsBackend(std::uint64_t seed, aws::FaultProbabilities faults,
+             std::shared_ptr<testing::SimAws> sim);
+  std::string name() const override { return sim_ ? "aws-sim" : "aws"; }
   std::unique_ptr<Storage> open(int host, const Knobs& knobs) override;
   void crash(int host) override;
   std::uint64_t prune(std::uint32_t keep) override;
@@ -55,6 +63,8 @@ class AwsBackend : public Backend {
   std::uint64_t seed_;
   aws::FaultProbabilities probabilities_;
   std::shared_ptr<aws::HttpTransport> services_;
+  std::shared_ptr<testing::SimAws> sim_;
+  detail::AwsStorageTestHooks hooks_;
   std::string endpoint_;
   std::string table_;
   std::string bucket_;

@@ -15,13 +15,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "model/aws_backend.hpp"
@@ -42,6 +45,7 @@ struct Flags {
   bool instance_retention = true;
   bool operator_prune = true;
   int repeat = 1;  // each seed this many times (the threads' timing varies)
+  int jobs = 4;    // seeds run at once, each on its own journal
 };
 Flags flags;
 
@@ -73,6 +77,24 @@ BackendFactory file_factory() {
 
 BackendFactory aws_factory() {
   return [](std::uint64_t seed) { return std::make_unique<AwsBackend>(seed, aws_faults()); };
+}
+
+// The simulator's own faults, besides aws_faults() at each host.
+testing::SimFaultOptions sim_faults(std::uint64_t seed) {
+  testing::SimFaultOptions f;
+  f.seed = seed;
+  f.server_error_after_apply = 0.005;
+  f.bad_crc = 0.005;
+  f.unprocessed = 0.05;
+  f.delay = 0.05;
+  return f;
+}
+
+BackendFactory aws_sim_factory() {
+  return [](std::uint64_t seed) {
+    return std::make_unique<AwsBackend>(seed, aws_faults(),
+                                        testing::SimAws::create(sim_faults(seed)));
+  };
 }
 
 struct Totals {
@@ -117,15 +139,42 @@ std::vector<std::uint64_t> seeds_to_run() {
   return seeds;
 }
 
+void add_result(Totals& totals, Backend& backend, std::uint64_t seed, const RunResult& r,
+                const std::string& storage, int ops, const ModelConfig& config,
+                bool print_failures);
+
 // Runs the seeds, printing each failing seed's replay command.
 Totals run_seeds(const std::string& storage, const BackendFactory& factory,
                  const std::vector<std::uint64_t>& seeds, const ModelConfig& config,
                  bool print_failures) {
   const int ops = config.ops;
   Totals totals;
-  for (std::uint64_t seed : seeds) {
-    auto backend = factory(seed);
-    RunResult r = run_model(*backend, seed, config);
+  // Seeds are independent (a journal each): run `jobs` at once, in seed
+  // order per worker, the totals merged under one lock.
+  std::mutex totals_mutex;
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < seeds.size(); i = next++) {
+      const std::uint64_t seed = seeds[i];
+      auto backend = factory(seed);
+      RunResult r = run_model(*backend, seed, config);
+      std::lock_guard lock(totals_mutex);
+      add_result(totals, *backend, seed, r, storage, ops, config, print_failures);
+    }
+  };
+  std::vector<std::thread> workers;
+  const int jobs = std::max(1, std::min<int>(flags.jobs, static_cast<int>(seeds.size())));
+  for (int j = 0; j < jobs; ++j) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+  std::sort(totals.failing.begin(), totals.failing.end());
+  return totals;
+}
+
+void add_result(Totals& totals, Backend& backend_ref, std::uint64_t seed, const RunResult& r,
+                const std::string& storage, int ops, const ModelConfig& config,
+                bool print_failures) {
+  Backend* backend = &backend_ref;
+  {
     ++totals.seeds;
     totals.events += r.events;
     totals.acknowledged += r.acknowledged;
@@ -144,7 +193,6 @@ Totals run_seeds(const std::string& storage, const BackendFactory& factory,
       }
     }
   }
-  return totals;
 }
 
 void print_totals(const std::string& storage, const Totals& t, double seconds) {
@@ -185,6 +233,19 @@ TEST(ModelTest, FileStorage) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
   expect_coverage(t, {"file.pwrite_enospc", "file.pwrite_torn", "file.fdatasync_eio"});
+}
+
+TEST(ModelTest, AwsStorageOnTheSimulator) {
+  if (!wants("aws-sim")) GTEST_SKIP() << "--storage=" << flags.storage;
+  const auto start = std::chrono::steady_clock::now();
+  const Totals t =
+      run_seeds("aws-sim", aws_sim_factory(), seeds_to_run(), config_from_flags(), true);
+  print_totals("aws-sim", t,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
+  expect_coverage(
+      t, {"aws.throttle", "aws.server_error", "aws.connection_reset", "aws.timeout_after_apply",
+          "sim.delay", "sim.server_error_after_apply", "sim.bad_crc", "sim.unprocessed_items"});
 }
 
 TEST(ModelTest, AwsStorage) {
@@ -281,6 +342,8 @@ void parse_flags(int& argc, char** argv) {
       flags.instance_retention = false;
     } else if (arg == "--without-prune") {
       flags.operator_prune = false;
+    } else if (auto v = value("--jobs=")) {
+      flags.jobs = std::max(1, std::stoi(*v));
     } else if (auto v = value("--repeat=")) {
       flags.repeat = std::max(1, std::stoi(*v));
     } else if (arg == "--trace") {
@@ -292,8 +355,9 @@ void parse_flags(int& argc, char** argv) {
     }
   }
   argc = out;
-  if (flags.storage != "file" && flags.storage != "aws" && flags.storage != "all") {
-    std::cerr << "--storage must be file, aws or all\n";
+  if (flags.storage != "file" && flags.storage != "aws" && flags.storage != "aws-sim" &&
+      flags.storage != "all") {
+    std::cerr << "--storage must be file, aws, aws-sim or all\n";
     std::exit(2);
   }
 }
