@@ -20,8 +20,10 @@ namespace {
 
 constexpr std::string_view kTargetPrefix = "DynamoDB_20120810.";
 constexpr std::string_view kErrorTypePrefix = "com.amazonaws.dynamodb.v20120810#";
-constexpr std::size_t kItemBytesMax = 400 * 1024;            // DynamoDB's item limit
-constexpr std::size_t kQueryPageBytesMax = 1024 * 1024;      // DynamoDB's Query page limit
+constexpr std::size_t kItemBytesMax = 400 * 1024;        // DynamoDB's item limit
+constexpr std::size_t kQueryPageBytesMax = 1024 * 1024;  // DynamoDB's Query page limit
+// Writes an eventually consistent read may lag behind.
+constexpr std::uint64_t kEventualLagWrites = 3;
 constexpr std::size_t kBatchWriteRequestsMax = 25;           // per BatchWriteItem
 constexpr std::uint64_t kPartBytesMin = 5ULL * 1024 * 1024;  // S3, all parts but the last
 constexpr int kListKeysMax = 1000;                           // S3 ListObjectsV2 max-keys
@@ -81,6 +83,11 @@ struct SimAws::State {
     json key_schema;
     json attribute_definitions;
     std::map<std::pair<std::uint64_t, std::uint64_t>, json> items;
+    // Eventual consistency: the write number of each item, and how many
+    // PutItems the table has seen. An eventually consistent read does not
+    // see the items of the newest kEventualLagWrites writes.
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> written_at;
+    std::uint64_t writes = 0;
   };
   struct Upload {
     std::string bucket;
@@ -96,6 +103,7 @@ struct SimAws::State {
   std::map<std::string, std::string> completed_uploads;
   std::map<std::string, std::uint64_t> counts;
   std::uint64_t requests = 0;
+  std::uint64_t eventually_consistent_reads = 0;  // Query / GetItem without ConsistentRead
   std::uint64_t next_upload = 1;
 };
 
@@ -219,6 +227,7 @@ json put_item(State& s, const json& r) {
     }
   }
   t.items[key] = item;
+  t.written_at[key] = ++t.writes;
   return json::object();
 }
 
@@ -304,10 +313,18 @@ json query(State& s, const json& r) {
     }
   }
   const std::uint64_t limit = r.value("Limit", std::uint64_t{0});
+  const bool consistent = r.value("ConsistentRead", false);
+  if (!consistent) ++s.eventually_consistent_reads;
   json items = json::array();
   std::size_t bytes = 0;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> last_key;
   auto visit = [&](const auto& entry) {
+    if (!consistent) {
+      auto written = t.written_at.find(entry.first);
+      if (written != t.written_at.end() && written->second + kEventualLagWrites > t.writes) {
+        return true;  // not propagated yet
+      }
+    }
     items.push_back(project(r, entry.second));
     bytes += item_bytes(entry.second);
     // DynamoDB stops at the limit or once it has read 1 MB, and then
@@ -603,6 +620,11 @@ std::map<std::string, std::uint64_t> SimAws::request_counts() const {
 std::uint64_t SimAws::requests() const {
   std::lock_guard lock(mutex_);
   return state_->requests;
+}
+
+std::uint64_t SimAws::eventually_consistent_reads() const {
+  std::lock_guard lock(mutex_);
+  return state_->eventually_consistent_reads;
 }
 
 AwsStorageOptions SimAws::storage_options(const std::string& table, const std::string& bucket) {

@@ -182,6 +182,8 @@ class SimAws : public aws::HttpTransport, public std::enable_shared_from_this<Si
   // "S3.GetObject", ...), faulty ones included, crashed ones not.
   std::map<std::string, std::uint64_t> request_counts() const;
   std::uint64_t requests() const;
+  // Queries without ConsistentRead (which miss the newest few writes).
+  std::uint64_t eventually_consistent_reads() const;
 
   // The options of an AWS storage on `table` and `bucket` of this simulator.
   static AwsStorageOptions storage_options(const std::string& table, const std::string& bucket);

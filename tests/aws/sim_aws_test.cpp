@@ -4,6 +4,7 @@
 // each fault kind, staged races with the gate and the crash switch, and a
 // cross-check of the item layout against moto_server.
 #include "aws/sim_aws.hpp"
+#include "aws/journal_retention.hpp"
 
 #include <gtest/gtest.h>
 
@@ -411,9 +412,19 @@ TEST(SimAwsStorage, RetentionKeepsOneSnapshot) {
     p->handle("last");
   }
   // Only the segment after the last snapshot (and the one it sealed, which
-  // the snapshot before it needed) may remain below the tail.
+  // the snapshot before it needed) may keep events below the tail; pruned
+  // segments keep their seal, the fence of an old owner.
   std::set<std::uint64_t> segments;
-  for (const auto& item : j.sim->items(j.table)) segments.insert(item.partkey);
+  for (const auto& item : j.sim->items(j.table)) {
+    if (!detail::is_seal_content(item.content)) segments.insert(item.partkey);
+  }
+  for (std::uint64_t segment = 0; segment < 4; ++segment) {
+    std::size_t seals = 0;
+    for (const auto& item : j.sim->items(j.table)) {
+      seals += item.partkey == segment && detail::is_seal_content(item.content);
+    }
+    EXPECT_EQ(seals, 1u) << "segment " << segment << " lost its seal";
+  }
   EXPECT_EQ(segments.count(0), 0u);
   EXPECT_EQ(segments.count(1), 0u);
   EXPECT_LE(segments.size(), 2u);
