@@ -13,7 +13,9 @@ that promise broken.
   python3 scripts/mutate.py --only ID,ID    some mutants
   python3 scripts/mutate.py --markdown F    also writes the table to F
 
-Builds in build-mutants/ (RelWithDebInfo), so build/ stays untouched.
+Builds in build-mutants/ (RelWithDebInfo), so build/ stays untouched, unless
+--build-dir names an existing build (CI reuses build/: only the mutated
+files recompile; the last step rebuilds it from the restored sources).
 """
 import argparse
 import json
@@ -24,7 +26,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build-mutants")
+BUILD = os.path.join(ROOT, "build-mutants")  # --build-dir overrides
 # A mutant's tests run at most this long: a hang counts as killed (a test
 # that never returns fails in CI too), but is reported as a time-out.
 RUN_TIMEOUT_S = 600
@@ -64,6 +66,11 @@ def run_commands(commands):
             return True, command[0] + ": timed out after %d s" % RUN_TIMEOUT_S
         if r.returncode != 0:
             names = failed_tests(r.stdout)
+            seeds = [int(x) for x in re.findall(r"^\[model\] seed (\d+) FAILED", r.stdout, re.M)]
+            if seeds:
+                # The model test: how soon it notices is part of the answer.
+                return True, "%s (first failing seed %d, %d of the seeds run)" % (
+                    ", ".join(names[:1]) or command[0], min(seeds), len(seeds))
             if names:
                 return True, ", ".join(names[:3]) + (" (+%d)" % (len(names) - 3)
                                                      if len(names) > 3 else "")
@@ -89,7 +96,12 @@ def main():
     parser.add_argument("--ci", action="store_true")
     parser.add_argument("--only", default="")
     parser.add_argument("--markdown", default="")
+    parser.add_argument("--build-dir", default="",
+                        help="an existing build to mutate in place (CI reuses build/)")
     args = parser.parse_args()
+    global BUILD
+    if args.build_dir:
+        BUILD = os.path.abspath(args.build_dir)
     mutants = load_mutants()
     if args.ci:
         mutants = [m for m in mutants if m.get("ci")]

@@ -4,9 +4,10 @@
 #   scripts/test.sh          the ctest suites (unit, scenario, crash, fault,
 #                            takeover, simulation, moto) in build/
 #   scripts/test.sh --full   also the rest of the reliability suite, as CI runs
-#                            it: both test executables under ASan+UBSan and
-#                            under TSan (scripts/sanitize.sh all --fast) and
-#                            15 s of libFuzzer per target (scripts/fuzz.sh 15)
+#                            it: the CI mutants (scripts/mutate.py --ci), the
+#                            test executables under ASan+UBSan and under TSan
+#                            (scripts/sanitize.sh all --fast) and 15 s of
+#                            libFuzzer per target (scripts/fuzz.sh 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 full=0
@@ -31,6 +32,11 @@ cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure --timeout 1800
 echo "== ctest suites passed in $((SECONDS - start)) s"
 if [ "$full" = 1 ]; then
+  # The test of the tests: the most important mutants (tests/mutants.json,
+  # "ci") must each be killed by the suite; a survivor fails the run.
+  start=$SECONDS
+  python3 scripts/mutate.py --ci --build-dir build
+  echo "== CI mutants killed in $((SECONDS - start)) s"
   start=$SECONDS
   bash scripts/sanitize.sh all --fast
   echo "== sanitizer runs passed in $((SECONDS - start)) s"
