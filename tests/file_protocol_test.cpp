@@ -1,0 +1,416 @@
+// The file storage's protocol on the simulated filesystem (support/sim_fs):
+// takeovers by a second host, retention on a shared directory, killed
+// openers, failed writes, and power loss. Each regression test names the
+// bug it pins down; every one is deterministic.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "file/file_storage_impl.hpp"
+#include "file/naming.hpp"
+#include "prevayler/error.hpp"
+#include "support/sim_fs.hpp"
+
+namespace prevayler::testing {
+namespace {
+
+const std::string dir = "/data";
+
+std::string seg(std::uint64_t id) { return dir + "/" + detail::segment_name(id); }
+std::string snap(std::uint64_t id) { return dir + "/" + detail::snapshot_name(id); }
+
+// The state is the list of entries; a snapshot stores it one per line.
+struct Collect : RecoveryHandler {
+  std::vector<std::string> entries;
+  int restarts = 0;
+  void snapshot(std::uint64_t, std::istream& in) override {
+    entries.clear();
+    for (std::string line; std::getline(in, line);) entries.push_back(line);
+  }
+  void restart() override {
+    ++restarts;
+    entries.clear();
+  }
+  void entry(const JournalPosition&, std::string_view bytes) override {
+    entries.emplace_back(bytes);
+  }
+};
+
+// One instance on one host of the shared disk.
+struct Host {
+  std::shared_ptr<SimFileSystem> fs;
+  std::unique_ptr<Storage> storage;
+  Collect state;
+  std::vector<std::string> warnings;
+
+  Host(SimDisk& disk, std::uint32_t keep = 0) : fs(disk.host()) {
+    FileStorageOptions o;
+    o.directory = dir;
+    o.keep_snapshots = keep;
+    o.warn = [this](const std::string& w) { warnings.push_back(w); };
+    storage = detail::make_file_storage(o, fs);
+  }
+  Host& open() {
+    storage->recover(state);
+    return *this;
+  }
+  void append(const std::string& entry) {
+    EntryBatch batch;
+    batch.add(entry);
+    storage->append(batch);
+    state.entries.push_back(entry);
+  }
+  void snapshot() {
+    auto writer = storage->begin_snapshot();
+    for (const auto& e : state.entries) writer->stream() << e << "\n";
+    writer->commit();
+  }
+};
+
+std::vector<std::string> recovered(SimDisk& disk) {
+  Host reader(disk);
+  reader.open();
+  return reader.state.entries;
+}
+
+using Entries = std::vector<std::string>;
+
+// Bug 1: retention after a takeover deleted the fence segment, so the old
+// owner's check found no P+1 and acknowledged writes nobody replays.
+TEST(FileProtocol, RetentionAfterATakeoverStillStopsTheOldOwner) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  a.snapshot();  // segment 1, snapshot 1
+  a.append("a2");
+  Host b(*disk, /*keep=*/1);
+  b.open().append("b1");  // fence: segment 2
+  b.snapshot();           // segment 3, snapshot 3; retention deletes segments 0 to 2
+  ASSERT_FALSE(disk->exists(seg(2)));
+  EXPECT_THROW(a.append("a3"), SupersededError);
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));
+}
+
+// Bug 1: a zombie's begin_snapshot re-created, with O_EXCL, a segment that
+// retention had deleted, and owned it from then on.
+TEST(FileProtocol, ZombieCannotRecreateADeletedSegmentForASnapshot) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b(*disk, /*keep=*/1);
+  b.open().append("b1");
+  b.snapshot();
+  b.append("b2");
+  b.snapshot();  // segments 0 to 2 deleted
+  ASSERT_FALSE(disk->exists(seg(1)));
+  EXPECT_THROW(a.snapshot(), SupersededError);
+  EXPECT_FALSE(disk->exists(seg(1)));  // what it created is gone again
+  EXPECT_THROW(a.append("a2"), StorageFailedError);
+  b.append("b3");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "b2", "b3"}));
+}
+
+// Bug 2: an opener killed between creating its fence P+1 and writing its
+// start record left P's end undecided; a write landing late in P was then
+// replayed before events the next owner computed without it.
+TEST(FileProtocol, KilledOpenerLeavesNoUndecidedEnd) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b(*disk);
+  int writes_to_fence = 0;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (host == b.fs->host_id() && op == SimOp::pwrite && path == seg(1) &&
+        ++writes_to_fence == 2) {
+      disk->kill(host);  // after the header, before the start record
+    }
+  };
+  EXPECT_THROW(b.open(), StorageError);
+  disk->before = nullptr;
+  Host c(*disk);
+  c.open();  // fence 2: decides segment 0 ends after a1, and segment 1 is empty
+  EXPECT_THROW(a.append("a2"), SupersededError);  // lands late in segment 0
+  c.append("c1");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "c1"}));
+}
+
+// Bug 3: a failed fdatasync cut the record off, though a new owner had
+// already replayed it (its start record says P ends after it): every later
+// recovery then failed. Now the owner rolls forward instead, and finds the
+// new owner's fence.
+TEST(FileProtocol, FailedSyncAfterANewOwnerReplayedTheRecordCutsNothing) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b(*disk);
+  bool armed = true;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (armed && host == a.fs->host_id() && op == SimOp::fdatasync && path == seg(0)) {
+      armed = false;
+      b.open();  // replays a2, written but not yet synced
+      b.append("b1");
+      disk->fail_next(SimOp::fdatasync, EIO, seg(0));
+    }
+  };
+  EXPECT_THROW(a.append("a2"), SupersededError);
+  disk->before = nullptr;
+  EXPECT_EQ(b.state.entries, (Entries{"a1", "a2", "b1"}));
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));
+}
+
+// Bug 3: a write that certainly did not count is a plain StorageError; the
+// storage goes on in the next segment, and the failed record never counts,
+// even when its bytes became durable and power fails right after.
+TEST(FileProtocol, FailedWriteRollsForwardAndTheFailedRecordNeverCounts) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  disk->fail_next(SimOp::fdatasync, EIO, seg(0), 1, /*persisted=*/1);
+  try {
+    a.append("lost");
+    FAIL() << "a failed sync was acknowledged";
+  } catch (const StorageFailedError& e) {
+    FAIL() << e.what();
+  } catch (const StorageError&) {
+  }
+  EXPECT_TRUE(disk->exists(seg(1)));
+  a.fs->crash();  // before anything else reaches segment 1
+  EXPECT_EQ(recovered(*disk), (Entries{"a1"}));
+
+  Host b(*disk);
+  b.open().append("b1");  // segment 3: recovered() fenced at 2
+  disk->fail_next(SimOp::pwrite, ENOSPC, seg(3), 1, /*torn_bytes=*/5);
+  EXPECT_THROW(b.append("torn"), StorageError);
+  b.append("b2");  // goes to segment 4
+  EXPECT_TRUE(disk->exists(seg(4)));
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "b2"}));
+  EXPECT_TRUE(b.warnings.empty());
+}
+
+// Bug 3: when the roll-forward itself fails, the outcome is unknown.
+TEST(FileProtocol, FailedRollForwardStopsTheInstance) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  disk->fail_next(SimOp::pwrite, EIO, seg(0));
+  disk->fail_next(SimOp::open, EIO, seg(1));
+  EXPECT_THROW(a.append("a2"), StorageFailedError);
+  EXPECT_THROW(a.append("a3"), StorageFailedError);
+  EXPECT_EQ(recovered(*disk), (Entries{"a1"}));
+}
+
+// True when no segment is missing below one that exists, from the oldest
+// segment a snapshot needs: "P+1 missing implies P missing".
+bool segments_deleted_in_order(SimDisk& disk) {
+  const auto listing = disk.names(dir);
+  std::vector<std::uint64_t> ids;
+  for (const auto& name : listing) {
+    if (auto id = detail::parse_numbered_name(name, "journal-", ".log")) ids.push_back(*id);
+  }
+  std::sort(ids.begin(), ids.end());
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] != ids[i - 1] + 1) return false;
+  }
+  return true;
+}
+
+// Bug 4: retention that fails midway is resumed by the next run, and every
+// intermediate step keeps the order invariant and a recoverable directory.
+TEST(FileProtocol, RetentionInterruptedMidwayIsResumed) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open();
+  for (int i = 0; i < 4; ++i) {
+    a.append("e" + std::to_string(i));
+    a.snapshot();
+  }
+  a.append("last");
+  const Entries all{"e0", "e1", "e2", "e3", "last"};
+  int checked = 0;
+  disk->before = [&](int, SimOp op, const std::string&) {
+    if (op != SimOp::unlink) return;
+    ++checked;
+    EXPECT_TRUE(segments_deleted_in_order(*disk));
+  };
+  disk->fail_next(SimOp::unlink, EIO, seg(2));
+  auto pruner = disk->host();
+  EXPECT_THROW(detail::prune_file_storage(*pruner, dir, 1), StorageError);
+  EXPECT_FALSE(disk->exists(seg(1)));
+  EXPECT_TRUE(disk->exists(seg(2)));
+  EXPECT_TRUE(segments_deleted_in_order(*disk));
+  disk->before = nullptr;
+  Host c(*disk);  // recovers mid-way, and owns the journal from now on
+  c.open();
+  EXPECT_EQ(c.state.entries, all);
+  disk->before = [&](int, SimOp op, const std::string&) {
+    if (op == SimOp::unlink) {
+      EXPECT_TRUE(segments_deleted_in_order(*disk));
+    }
+  };
+  EXPECT_EQ(detail::prune_file_storage(*pruner, dir, 1), 5u);  // segments 2, 3; snapshots 1-3
+  disk->before = nullptr;
+  EXPECT_GT(checked, 0);
+  EXPECT_FALSE(disk->exists(seg(3)));
+  EXPECT_FALSE(disk->exists(snap(3)));
+  c.append("after");
+  EXPECT_EQ(recovered(*disk), (Entries{"e0", "e1", "e2", "e3", "last", "after"}));
+}
+
+// Bug 4: the storage's own retention resumes at the next open.
+TEST(FileProtocol, RetentionThatFailedIsResumedAtTheNextOpen) {
+  auto disk = std::make_shared<SimDisk>();
+  {
+    Host a(*disk, /*keep=*/1);
+    a.open().append("e1");
+    a.snapshot();
+    a.append("e2");
+    disk->fail_next(SimOp::unlink, EIO, seg(0));
+    a.snapshot();  // retention fails with a warning
+    EXPECT_EQ(a.warnings.size(), 1u);
+    EXPECT_TRUE(disk->exists(seg(0)));
+  }
+  Host b(*disk, /*keep=*/1);
+  b.open();
+  EXPECT_FALSE(disk->exists(seg(0)));
+  EXPECT_FALSE(disk->exists(seg(1)));
+  EXPECT_FALSE(disk->exists(snap(1)));
+  EXPECT_EQ(b.state.entries, (Entries{"e1", "e2"}));
+}
+
+// Bug 5: another host's retention deletes the snapshot a recovery is about
+// to read: the recovery restarts from the newer snapshot.
+TEST(FileProtocol, RecoveryRestartsWhenRetentionDeletesItsSnapshot) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk, /*keep=*/1);
+  a.open().append("a1");
+  a.snapshot();
+  a.append("a2");
+  Host b(*disk);
+  bool armed = true;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (armed && host == b.fs->host_id() && op == SimOp::open && path == snap(1)) {
+      armed = false;
+      a.snapshot();  // snapshot 2; snapshot 1 and segment 1 deleted
+    }
+  };
+  b.open();
+  disk->before = nullptr;
+  EXPECT_EQ(b.state.restarts, 1);
+  EXPECT_EQ(b.state.entries, (Entries{"a1", "a2"}));
+  b.append("b1");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));
+}
+
+// Bug 5: the segments after the snapshot vanish between the listing and
+// the fence: restart, not "a segment is missing".
+TEST(FileProtocol, RecoveryRestartsWhenRetentionDeletesItsSegments) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk, /*keep=*/1);
+  a.open().append("a1");
+  a.snapshot();
+  a.append("a2");
+  Host b(*disk);
+  bool armed = true;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (armed && host == b.fs->host_id() && op == SimOp::open && path == seg(2)) {
+      armed = false;
+      a.snapshot();  // creates segment 2 first: b fences at 3
+    }
+  };
+  b.open();
+  disk->before = nullptr;
+  EXPECT_EQ(b.state.restarts, 1);
+  EXPECT_EQ(b.state.entries, (Entries{"a1", "a2"}));
+  EXPECT_THROW(a.append("a3"), SupersededError);
+  b.append("b1");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));
+}
+
+// Bug 5: bounded: a recovery that keeps losing its files stops clearly.
+TEST(FileProtocol, RecoveryThatKeepsLosingItsFilesStops) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  a.snapshot();
+  Host b(*disk);
+  disk->fail_next(SimOp::open, ENOENT, snap(1), 100);
+  try {
+    b.open();
+    FAIL() << "recovered without its snapshot";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("kept losing"), std::string::npos) << e.what();
+  }
+  EXPECT_GT(b.state.restarts, 0);
+}
+
+// commit() is durable on return: the snapshot survives power loss at once.
+TEST(FileProtocol, SnapshotIsDurableWhenCommitReturns) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  a.snapshot();
+  a.fs->crash();
+  auto content = disk->content(snap(1));
+  ASSERT_TRUE(content.has_value());
+  EXPECT_GT(content->size(), 40u);
+  EXPECT_EQ(recovered(*disk), (Entries{"a1"}));
+}
+
+// Power loss at random points with random faults: every acknowledged event
+// survives, in order, and nothing unknown appears.
+TEST(FileProtocol, PowerLossKeepsEveryAcknowledgedEvent) {
+  constexpr int seeds = 200;
+  constexpr int steps_max = 30;
+  int faults = 0;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    auto disk = std::make_shared<SimDisk>(seed);
+    std::mt19937_64 rng(seed);
+    Entries acknowledged;
+    std::optional<std::string> unknown;  // a write whose outcome is unknown
+    int next = 0;
+    for (int life = 0; life < 3; ++life) {
+      auto host = std::make_unique<Host>(*disk, static_cast<std::uint32_t>(rng() % 3));
+      disk->rates = {};
+      try {
+        host->open();
+      } catch (const StorageError&) {
+        host->fs->crash();
+        continue;
+      }
+      if (unknown && host->state.entries.size() == acknowledged.size() + 1) {
+        acknowledged.push_back(*unknown);  // it counted
+      }
+      unknown.reset();
+      ASSERT_EQ(host->state.entries, acknowledged) << "seed " << seed << " life " << life;
+      disk->rates = {0.05, 0.03, 0.05, 0.05, 0.05, 0};
+      const int steps = static_cast<int>(rng() % steps_max);
+      for (int step = 0; step < steps; ++step) {
+        const std::string e = "e" + std::to_string(next++);
+        try {
+          if (rng() % 5 == 0) {
+            host->snapshot();
+          } else {
+            host->append(e);
+            acknowledged.push_back(e);
+          }
+        } catch (const StorageFailedError&) {
+          unknown = e;
+          break;
+        } catch (const StorageError&) {
+        }
+      }
+      faults += disk->counts.total();
+      host->fs->crash();
+    }
+    disk->rates = {};
+    Entries got = recovered(*disk);
+    if (unknown && got.size() == acknowledged.size() + 1) acknowledged.push_back(*unknown);
+    ASSERT_EQ(got, acknowledged) << "seed " << seed;
+  }
+  std::cout << "power loss: " << seeds << " seeds, " << faults << " injected faults\n";
+  EXPECT_GT(faults, 0);
+}
+
+}  // namespace
+}  // namespace prevayler::testing
