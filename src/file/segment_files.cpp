@@ -34,7 +34,7 @@ void create_directories(FileSystem& fs, const std::string& path, int depth) {
 void Directory::open(bool create) {
   FileStat st;
   const int error = fs_.stat(path_, st);
-  if (error == ENOENT) {
+  if (error == ENOENT || error == ENOTDIR) {
     if (!create) {
       throw StorageError("directory " + path_ +
                          " does not exist; create it, or set create_directory");

@@ -109,6 +109,8 @@ class FileSnapshotWriter : public SnapshotWriter {
     }
     const std::string header = make_snapshot_header(id, compression_level ? snapshot_flag_zstd : 0);
     if (int error = write_fully(dir_.fs(), fd_.get(), header, 0)) {
+      fd_.reset();
+      dir_.fs().unlink(temp_path_);  // no destructor runs for a throwing constructor
       throw StorageError("cannot write snapshot " + temp_path_ + ": " + write_failure_text(error));
     }
     buffer_.emplace(dir_.fs(), fd_.get(), temp_path_, header.size());
