@@ -135,6 +135,31 @@ TEST(FileProtocol, KilledOpenerLeavesNoUndecidedEnd) {
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "c1"}));
 }
 
+// Bug 2: a slow opener's start record, written after a newer opener had
+// decided (without it) that its segment holds nothing, does not count.
+TEST(FileProtocol, SlowOpenersLateStartRecordDoesNotCount) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b(*disk);
+  Host c(*disk);
+  int writes_to_fence = 0;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (host == b.fs->host_id() && op == SimOp::pwrite && path == seg(1) &&
+        ++writes_to_fence == 2) {
+      // b measured segment 0 without a2 and stalls before its start record.
+      EXPECT_THROW(a.append("a2"), SupersededError);  // lands late in segment 0
+      c.open();                                       // decides: 0 ends after a2, 1 is empty
+      c.append("c1");
+    }
+  };
+  b.open();  // writes its start record late, then believes it owns segment 1
+  disk->before = nullptr;
+  EXPECT_EQ(c.state.entries, (Entries{"a1", "a2", "c1"}));
+  EXPECT_THROW(b.append("b1"), SupersededError);
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "c1"}));
+}
+
 // Bug 3: a failed fdatasync cut the record off, though a new owner had
 // already replayed it (its start record says P ends after it): every later
 // recovery then failed. Now the owner rolls forward instead, and finds the
@@ -276,6 +301,34 @@ TEST(FileProtocol, RetentionThatFailedIsResumedAtTheNextOpen) {
   EXPECT_FALSE(disk->exists(seg(1)));
   EXPECT_FALSE(disk->exists(snap(1)));
   EXPECT_EQ(b.state.entries, (Entries{"e1", "e2"}));
+}
+
+// Retention syncs the directory before deleting: the snapshot it relies
+// on may be a rename another host has not synced yet, and that host may
+// lose power right then.
+TEST(FileProtocol, RetentionMakesTheSnapshotItReliesOnDurableFirst) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  a.snapshot();
+  a.append("a2");
+  auto pruner = disk->host();
+  bool renamed = false, pruned = false, crashed = false;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (host == a.fs->host_id() && op == SimOp::rename) renamed = true;
+    if (renamed && !pruned && host == a.fs->host_id() && op == SimOp::fsync && path == dir) {
+      pruned = true;  // snapshot 2 renamed, the directory not synced yet
+      detail::prune_file_storage(*pruner, dir, 1);
+    }
+    if (pruned && !crashed && host == pruner->host_id() && op == SimOp::unlink) {
+      crashed = true;
+      disk->crash(a.fs->host_id());
+    }
+  };
+  EXPECT_THROW(a.snapshot(), StorageError);  // a lost power before its directory sync
+  disk->before = nullptr;
+  ASSERT_TRUE(crashed);
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2"}));
 }
 
 // Bug 5: another host's retention deletes the snapshot a recovery is about
