@@ -11,6 +11,7 @@
 #include "file/naming.hpp"
 #include "prevayler/error.hpp"
 #include "support/sim_fs.hpp"
+#include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -51,6 +52,14 @@ struct Host {
     o.warn = [this](const std::string& w) { warnings.push_back(w); };
     storage = detail::make_file_storage(o, fs);
   }
+  // On a real directory, a host of its own: no flock between them.
+  Host(const std::filesystem::path& directory, std::uint32_t keep) {
+    FileStorageOptions o;
+    o.directory = directory;
+    o.keep_snapshots = keep;
+    o.warn = [this](const std::string& w) { warnings.push_back(w); };
+    storage = detail::make_file_storage(o, detail::posix_file_system(), /*lock_directory=*/false);
+  }
   Host& open() {
     storage->recover(state);
     return *this;
@@ -90,6 +99,23 @@ TEST(FileProtocol, RetentionAfterATakeoverStillStopsTheOldOwner) {
   ASSERT_FALSE(disk->exists(seg(2)));
   EXPECT_THROW(a.append("a3"), SupersededError);
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));
+}
+
+// Bug 1, on a real directory: the identity check holds with real inodes.
+TEST(FileProtocol, RetentionAfterATakeoverStopsTheOldOwnerOnARealDirectory) {
+  TempDir tmp;
+  Host a(tmp.path(), 0);
+  a.open().append("a1");
+  a.snapshot();
+  a.append("a2");
+  Host b(tmp.path(), 1);
+  b.open().append("b1");
+  b.snapshot();
+  ASSERT_FALSE(std::filesystem::exists(tmp.path() / detail::segment_name(2)));
+  EXPECT_THROW(a.append("a3"), SupersededError);
+  b.storage->close();
+  Host reader(tmp.path(), 0);
+  EXPECT_EQ(reader.open().state.entries, (Entries{"a1", "a2", "b1"}));
 }
 
 // Bug 1: a zombie's begin_snapshot re-created, with O_EXCL, a segment that
