@@ -439,7 +439,7 @@ TEST(FileProtocol, SnapshotIsDurableWhenCommitReturns) {
 // Power loss at random points with random faults: every acknowledged event
 // survives, in order, and nothing unknown appears.
 TEST(FileProtocol, PowerLossKeepsEveryAcknowledgedEvent) {
-  constexpr int seeds = 200;
+  constexpr int seeds = 1000;
   constexpr int steps_max = 30;
   int faults = 0;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
