@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/container_header.hpp"
+#include "core/formats.hpp"
 #include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
+#include "file/start_record.hpp"
 #include "prevayler/error.hpp"
 #include "support/sim_fs.hpp"
 #include "support/temp_dir.hpp"
@@ -186,6 +189,51 @@ TEST(FileProtocol, SlowOpenersLateStartRecordDoesNotCount) {
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "c1"}));
 }
 
+// Bug 2: two slow openers. b2 decided (in a start record it writes late)
+// that segment 0 ends after a2, but c, the next opener, replayed with b1's
+// decision (segment 0 ends after a1). b2's late record lies beyond the end
+// c decided for its segment, so it decides nothing, even about segments c
+// did not list.
+TEST(FileProtocol, LateStartRecordDecidesNothingForEarlierSegments) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b1(*disk);
+  auto b2 = disk->host();  // an opener played by hand
+  std::uint64_t segment0_end_for_b2 = 0;
+  int writes_to_fence = 0;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (host == b1.fs->host_id() && op == SimOp::pwrite && path == seg(1) &&
+        ++writes_to_fence == 2) {
+      // b1 measured segment 0 with a1 only; a2 lands after that.
+      EXPECT_THROW(a.append("a2"), SupersededError);
+      segment0_end_for_b2 = disk->content(seg(0))->size();
+      // b2 creates its fence, segment 2, and stalls before its start record.
+      int fd = -1;
+      ASSERT_EQ(b2->open(seg(2), detail::OpenMode::create_exclusive, fd), 0);
+      const std::string header =
+          detail::make_container_header(detail::segment_magic, detail::segment_format_version, 2);
+      ASSERT_EQ(detail::write_fully(*b2, fd, header, 0), 0);
+      b2->close(fd);
+    }
+  };
+  b1.open();
+  disk->before = nullptr;
+  EXPECT_THROW(b1.append("b1"), SupersededError);  // lands in segment 1
+  Host c(*disk);
+  c.open().append("c1");
+  EXPECT_EQ(c.state.entries, (Entries{"a1", "b1", "c1"}));
+  // b2 wakes up: segment 1 ended at its header, segment 0 after a2.
+  detail::StartRecord late{detail::segment_header_bytes, {{0, segment0_end_for_b2}}};
+  int fd = -1;
+  ASSERT_EQ(b2->open(seg(2), detail::OpenMode::read_write, fd), 0);
+  ASSERT_EQ(detail::write_fully(*b2, fd, detail::make_start_record(7, late),
+                                detail::segment_header_bytes),
+            0);
+  b2->close(fd);
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "c1"}));
+}
+
 // Bug 3: a failed fdatasync cut the record off, though a new owner had
 // already replayed it (its start record says P ends after it): every later
 // recovery then failed. Now the owner rolls forward instead, and finds the
@@ -306,6 +354,37 @@ TEST(FileProtocol, RetentionInterruptedMidwayIsResumed) {
   EXPECT_FALSE(disk->exists(snap(3)));
   c.append("after");
   EXPECT_EQ(recovered(*disk), (Entries{"e0", "e1", "e2", "e3", "last", "after"}));
+}
+
+// Bug 4: power loss of the pruning host midway, on a filesystem that may
+// persist unsynced deletions in any order: still no segment missing below
+// one that exists, and recovery works. (Retention syncs after each deletion.)
+TEST(FileProtocol, RetentionLosingPowerMidwayKeepsTheOrder) {
+  constexpr std::uint64_t seeds = 64;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    auto disk = std::make_shared<SimDisk>(seed);
+    disk->crash_keeps_some_names = true;
+    Host a(*disk);
+    a.open();
+    Entries all;
+    for (int i = 0; i < 4; ++i) {
+      all.push_back("e" + std::to_string(i));
+      a.append(all.back());
+      a.snapshot();
+    }
+    auto pruner = disk->host();
+    const int crash_at = 3 + static_cast<int>(seed % 4);  // of 7 deletions
+    int unlinks = 0;
+    disk->before = [&](int host, SimOp op, const std::string&) {
+      if (host == pruner->host_id() && op == SimOp::unlink && ++unlinks == crash_at) {
+        disk->crash(host);
+      }
+    };
+    EXPECT_THROW(detail::prune_file_storage(*pruner, dir, 1), StorageError);
+    disk->before = nullptr;
+    ASSERT_TRUE(segments_deleted_in_order(*disk)) << "seed " << seed;
+    ASSERT_EQ(recovered(*disk), all) << "seed " << seed;
+  }
 }
 
 // Bug 4: the storage's own retention resumes at the next open.

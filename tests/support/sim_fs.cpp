@@ -60,7 +60,15 @@ void SimDisk::crash(int host) {
     node.data = node.durable;
     for (const Write& w : node.unsynced) apply_write(node.data, w);
   }
-  std::erase_if(unsynced_names_, [&](const NameOp& op) { return op.host == host; });
+  std::vector<NameOp> others;
+  for (const NameOp& op : unsynced_names_) {
+    if (op.host != host) {
+      others.push_back(op);
+    } else if (crash_keeps_some_names && roll(0.5)) {
+      apply_name_op(durable_names_, op);
+    }
+  }
+  unsynced_names_ = std::move(others);
   replay_names();
   for (auto it = handles_.begin(); it != handles_.end();) {
     if (it->second.host != host) {

@@ -11,7 +11,10 @@
 //  - names: every creation, rename and unlink by that host in a directory
 //    not yet followed by an fsync of that directory (by any host); a
 //    directory sync makes all its current entries durable. What other
-//    hosts did stays, replayed in order on what is durable.
+//    hosts did stays, replayed in order on what is durable. With
+//    crash_keeps_some_names, a random subset of the host's unsynced name
+//    operations survives instead (in any order, as a reordering filesystem
+//    may persist them).
 //  - mkdir is durable at once (the storage's directory is made before use).
 //  - the host itself: its descriptors close, its locks go, and every later
 //    call through its handle fails with EIO. A new host() plays its reboot.
@@ -83,6 +86,10 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
   // Runs before every call of every host (outside the disk's lock), so a
   // test can interleave another host's actions at an exact point.
   std::function<void(int host, SimOp op, const std::string& path)> before;
+
+  // A power loss keeps a random subset of the host's unsynced creations,
+  // renames and unlinks (a filesystem that reorders them) instead of none.
+  bool crash_keeps_some_names = false;
 
   SimFaultRates rates;
   SimFaultCounts counts;
