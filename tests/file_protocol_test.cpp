@@ -9,8 +9,10 @@
 
 #include "core/container_header.hpp"
 #include "core/formats.hpp"
+#include "core/record_codec.hpp"
 #include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
+#include "file/record_reader.hpp"
 #include "file/start_record.hpp"
 #include "prevayler/error.hpp"
 #include "support/sim_fs.hpp"
@@ -232,6 +234,47 @@ TEST(FileProtocol, LateStartRecordDecidesNothingForEarlierSegments) {
             0);
   b2->close(fd);
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "c1"}));
+}
+
+// Bug 2: a slow opener's start record, and an event after it, arrive while
+// a newer opener replays. The newer opener found no start record when it
+// decided where segment 0 ends (after a2), so segment 1 holds nothing for
+// it: b1 was computed on segment 0 ending after a1, and must not be
+// replayed after a2.
+TEST(FileProtocol, SegmentWithoutACountedStartRecordHoldsNothing) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  auto b = disk->host();  // a slow opener played by hand
+  int fd = -1;
+  ASSERT_EQ(b->open(seg(1), detail::OpenMode::create_exclusive, fd), 0);
+  ASSERT_EQ(detail::write_fully(*b, fd,
+                                detail::make_container_header(detail::segment_magic,
+                                                              detail::segment_format_version, 1),
+                                0),
+            0);
+  const std::uint64_t segment0_end_for_b = disk->content(seg(0))->size();
+  EXPECT_THROW(a.append("a2"), SupersededError);  // lands in segment 0 after b measured it
+  Host c(*disk);
+  int opens = 0;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (host != c.fs->host_id() || op != SimOp::open || path != seg(1) || ++opens != 2) return;
+    // Between c's decision and its replay of segment 1: b's start record and b1.
+    std::string bytes = detail::make_start_record(7, {segment0_end_for_b, {}});
+    std::string record(detail::record_header_bytes, '\0');
+    EntryBatch batch;
+    batch.add("b1");
+    detail::encode_batch_record(record, 7, batch, 0, 1);
+    detail::frame_record(record);
+    bytes += record;
+    ASSERT_EQ(detail::write_fully(*b, fd, bytes, detail::segment_header_bytes), 0);
+  };
+  c.open();
+  disk->before = nullptr;
+  b->close(fd);
+  EXPECT_EQ(c.state.entries, (Entries{"a1", "a2"}));
+  c.append("c1");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "c1"}));
 }
 
 // Bug 3: a failed fdatasync cut the record off, though a new owner had

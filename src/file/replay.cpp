@@ -1,6 +1,7 @@
 #include "file/replay.hpp"
 
 #include <optional>
+#include <set>
 
 #include "core/container_header.hpp"
 #include "core/formats.hpp"
@@ -39,22 +40,28 @@ std::optional<FoundStart> read_start_record(FileSystem& fs, const std::string& p
   return found;
 }
 
+struct Decisions {
+  Ends ends;                        // decided by start records
+  std::set<std::uint64_t> started;  // segments whose own start record counts
+};
+
 // Decides the ends of all segments but the last, newest decision first.
-Ends decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments) {
-  Ends ends;
+Decisions decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments) {
+  Decisions d;
   const std::uint64_t first = segments.begin()->first;
   for (auto it = segments.rbegin(); it != segments.rend() && it->first != first; ++it) {
     const std::uint64_t id = it->first;
     const std::optional<FoundStart> found = read_start_record(fs, it->second);
     if (!found) continue;
-    const auto decided = ends.find(id);
-    if (decided != ends.end() && found->extent > decided->second) continue;  // written too late
-    ends.try_emplace(id - 1, found->start.previous_end);
+    const auto decided = d.ends.find(id);
+    if (decided != d.ends.end() && found->extent > decided->second) continue;  // written too late
+    d.started.insert(id);
+    d.ends.try_emplace(id - 1, found->start.previous_end);
     for (const auto& [earlier, end] : found->start.earlier_ends) {
-      if (earlier >= first && earlier + 1 < id) ends.try_emplace(earlier, end);
+      if (earlier >= first && earlier + 1 < id) d.ends.try_emplace(earlier, end);
     }
   }
-  return ends;
+  return d;
 }
 
 [[noreturn]] void throw_damage(const WindowReader& reader, std::uint64_t offset,
@@ -104,14 +111,21 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
   return offset;
 }
 
-// Replays one segment up to `end`, or without one up to its last intact
-// record. Returns where it ends.
+// How a segment's end is known: decided by a start record, open (its last
+// intact record), or none at all (it holds nothing).
+struct SegmentEnd {
+  std::optional<std::uint64_t> decided;
+  bool holds_nothing = false;
+};
+
+// Replays one segment up to its end. Returns where it ends.
 std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string& path,
-                             std::optional<std::uint64_t> end, RecoveryHandler& handler,
-                             const Warn& warn, std::uint64_t& records) {
+                             const SegmentEnd& segment_end, RecoveryHandler& handler,
+                             const Warn& warn) {
   std::uint64_t file_size = 0;
   File fd = open_for_read(fs, path, file_size);
-  records = 0;
+  if (segment_end.holds_nothing) return std::min<std::uint64_t>(file_size, segment_header_bytes);
+  const std::optional<std::uint64_t>& end = segment_end.decided;
   if (end && file_size < *end) {
     throw CorruptionError(path + ": the journal continues at offset " + std::to_string(*end) +
                           " by the next segment's start, but the file has only " +
@@ -125,6 +139,7 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
   check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
                                   segment_format_version, path, "journal segment"),
            id, path, "journal segment");
+  std::uint64_t records = 0;
   return replay_records(reader, id, !end, handler, warn, records);
 }
 
@@ -132,18 +147,24 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
 
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
                               RecoveryHandler& handler, const Warn& warn) {
-  const Ends ends = decide_ends(fs, segments);
+  const Decisions decisions = decide_ends(fs, segments);
   ReplayOutcome outcome;
+  const std::uint64_t first = segments.begin()->first;
   const std::uint64_t last = segments.rbegin()->first;
   for (const auto& [id, path] : segments) {
-    const auto decided = ends.find(id);
-    const std::optional<std::uint64_t> end =
-        decided == ends.end() ? std::nullopt : std::optional(decided->second);
-    const std::uint64_t reached =
-        replay_segment(fs, id, path, end, handler, warn, outcome.records_in_last);
+    SegmentEnd end;
+    if (const auto decided = decisions.ends.find(id); decided != decisions.ends.end()) {
+      end.decided = decided->second;
+    } else if (id != first && !decisions.started.count(id)) {
+      // Its creator was killed (or is slow) before its start record: it
+      // appended nothing before that record, and what it appends after it
+      // was computed on an end of the previous segment we do not share.
+      end.holds_nothing = true;
+    }
+    const std::uint64_t reached = replay_segment(fs, id, path, end, handler, warn);
     if (id == last) {
       outcome.next_start.previous_end = reached;
-    } else if (!end) {
+    } else if (!end.decided) {
       outcome.next_start.earlier_ends[id] = reached;  // decided here, for every later recovery
     }
   }

@@ -10,8 +10,11 @@
 // decided that segment ended before it, without it). A segment no start
 // record decides (the tail; or one whose successor's creator was killed
 // before writing its start record) ends at its last intact record, a torn
-// final record ignored with a warning; the fence's start record then
-// decides all of those for every later recovery.
+// final record ignored with a warning; unless, not being the first one
+// replayed, it has no start record that counts: then it holds nothing (its
+// creator appends only after that record, computed on an end of the
+// previous segment this recovery does not share). The fence's start record
+// then decides all of those for every later recovery.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +32,6 @@ struct ReplayOutcome {
   // The start record of the segment after the last one replayed: where the
   // last one ends, and the ends no start record had decided.
   StartRecord next_start;
-  std::uint64_t records_in_last = 0;  // batch records in the last segment
 };
 
 // Replays `segments` (consecutive ids, the first one right after the
