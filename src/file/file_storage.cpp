@@ -220,6 +220,10 @@ class FileStorage : public Storage {
   void create_fence(std::map<std::uint64_t, std::string>& segments, std::uint64_t first) {
     for (int attempt = 0;; ++attempt) {
       fence_ = segments.rbegin()->first + 1;
+      // What the fence follows must be durable before the fence exists: a
+      // filesystem may persist creations out of order, and a fence without
+      // the segment before it is a gap no recovery gets past.
+      dir_.sync();
       if (segments_.create(fence_, journal_)) return;
       // The owner being taken over just started a segment: fence after it.
       if (attempt == takeover_attempts_max) {

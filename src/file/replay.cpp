@@ -111,6 +111,16 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
   return offset;
 }
 
+// Checks the header and replays the records the reader covers.
+std::uint64_t replay_checked(WindowReader& reader, std::uint64_t id, bool open_ended,
+                             RecoveryHandler& handler, const Warn& warn) {
+  check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
+                                  segment_format_version, reader.path(), "journal segment"),
+           id, reader.path(), "journal segment");
+  std::uint64_t records = 0;
+  return replay_records(reader, id, open_ended, handler, warn, records);
+}
+
 // How a segment's end is known: decided by a start record, open (its last
 // intact record), or none at all (it holds nothing).
 struct SegmentEnd {
@@ -124,23 +134,34 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
                              const Warn& warn) {
   std::uint64_t file_size = 0;
   File fd = open_for_read(fs, path, file_size);
-  if (segment_end.holds_nothing) return std::min<std::uint64_t>(file_size, segment_header_bytes);
   const std::optional<std::uint64_t>& end = segment_end.decided;
-  if (end && file_size < *end) {
-    throw CorruptionError(path + ": the journal continues at offset " + std::to_string(*end) +
-                          " by the next segment's start, but the file has only " +
-                          std::to_string(file_size) + " bytes; restore it from a backup");
-  }
-  // Shorter than a header: its creator was killed while creating it (or was
-  // slow, and a newer opener decided it holds nothing).
+  // Nothing in it counts, whatever its size: its creator was killed while
+  // creating it (a power loss may even have taken its header since).
   if (end && *end <= segment_header_bytes) return *end;
-  if (!end && file_size < segment_header_bytes) return file_size;
-  WindowReader reader(fs, fd.get(), end ? *end : file_size, path);
-  check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
-                                  segment_format_version, path, "journal segment"),
-           id, path, "journal segment");
-  std::uint64_t records = 0;
-  return replay_records(reader, id, !end, handler, warn, records);
+  std::uint64_t reached = 0;
+  if (segment_end.holds_nothing) {
+    reached = std::min<std::uint64_t>(file_size, segment_header_bytes);
+  } else if (end) {
+    if (file_size < *end) {
+      throw CorruptionError(path + ": the journal continues at offset " + std::to_string(*end) +
+                            " by the next segment's start, but the file has only " +
+                            std::to_string(file_size) + " bytes; restore it from a backup");
+    }
+    WindowReader reader(fs, fd.get(), *end, path);
+    return replay_checked(reader, id, false, handler, warn);
+  } else if (file_size < segment_header_bytes) {
+    reached = file_size;
+  } else {
+    WindowReader reader(fs, fd.get(), file_size, path);
+    reached = replay_checked(reader, id, true, handler, warn);
+  }
+  // This recovery decides where the segment ends: what it read must be
+  // durable first (another process may have written it and not synced).
+  if (int error = fs.fdatasync(fd.get())) {
+    throw StorageError("cannot sync " + path +
+                       ", whose end this recovery decides: " + errno_text(error));
+  }
+  return reached;
 }
 
 }  // namespace

@@ -47,29 +47,16 @@ void SimDisk::apply_name_op(std::map<std::string, std::uint64_t>& names, const N
   names[op.to] = op.inode;
 }
 
-void SimDisk::replay_names() {
-  names_ = durable_names_;
-  for (const NameOp& op : unsynced_names_) apply_name_op(names_, op);
-}
-
-void SimDisk::crash(int host) {
-  std::lock_guard lock(mutex_);
-  crashed_.insert(host);
+void SimDisk::drop_unsynced_writes(int host) {
   for (auto& [inode, node] : inodes_) {
-    std::erase_if(node.unsynced, [&](const Write& w) { return w.host == host; });
+    std::erase_if(node.unsynced, [&](const Write& w) { return host == 0 || w.host == host; });
     node.data = node.durable;
     for (const Write& w : node.unsynced) apply_write(node.data, w);
   }
-  std::vector<NameOp> others;
-  for (const NameOp& op : unsynced_names_) {
-    if (op.host != host) {
-      others.push_back(op);
-    } else if (crash_keeps_some_names && roll(0.5)) {
-      apply_name_op(durable_names_, op);
-    }
-  }
-  unsynced_names_ = std::move(others);
-  replay_names();
+}
+
+void SimDisk::kill_host(int host) {
+  crashed_.insert(host);
   for (auto it = handles_.begin(); it != handles_.end();) {
     if (it->second.host != host) {
       ++it;
@@ -80,9 +67,31 @@ void SimDisk::crash(int host) {
   }
 }
 
+void SimDisk::crash(int host) {
+  std::lock_guard lock(mutex_);
+  drop_unsynced_writes(host);
+  kill_host(host);
+}
+
+void SimDisk::power_loss(const KeepNameOp& keep) {
+  std::lock_guard lock(mutex_);
+  drop_unsynced_writes(0);
+  for (const NameOp& op : unsynced_names_) {
+    const NameOpKind kind = op.from.empty() ? NameOpKind::create
+                            : op.to.empty() ? NameOpKind::unlink
+                                            : NameOpKind::rename;
+    const bool kept =
+        keep ? keep(kind, op.from.empty() ? op.to : op.from) : crash_keeps_some_names && roll(0.5);
+    if (kept) apply_name_op(durable_names_, op);
+  }
+  unsynced_names_.clear();
+  names_ = durable_names_;
+  for (int host = 1; host < next_host_; ++host) kill_host(host);
+}
+
 void SimDisk::kill(int host) {
   std::lock_guard lock(mutex_);
-  crashed_.insert(host);
+  kill_host(host);
 }
 
 void SimDisk::fail_next(SimOp op, int error, std::string path_part, int count,

@@ -2,24 +2,28 @@
 // disk seen by several "hosts" (each a FileSystem handle), power loss per
 // host, and seeded fault injection.
 //
-// The power-loss model (what SimDisk::crash(host) drops):
-//  - file data: every pwrite/ftruncate by that host not yet made durable by
-//    an fsync or fdatasync of that file (by any host). A sync makes the
-//    file's whole current content durable. Writes of different hosts to the
-//    same bytes are assumed not to overlap while unsynced (the protocol
-//    never does that).
-//  - names: every creation, rename and unlink by that host in a directory
-//    not yet followed by an fsync of that directory (by any host); a
-//    directory sync makes all its current entries durable. What other
-//    hosts did stays, replayed in order on what is durable. With
-//    crash_keeps_some_names, a random subset of the host's unsynced name
-//    operations survives instead (in any order, as a reordering filesystem
-//    may persist them).
+// The failure model (what is lost, precisely):
+//  - SimDisk::crash(host): that host loses power. Lost: its file writes
+//    (pwrite, ftruncate) not yet made durable by an fsync or fdatasync of
+//    the file (by any host; a sync makes the file's whole current content
+//    durable). Kept: its creations, renames and unlinks, which the shared
+//    directory's server already executed (as NFS does them synchronously).
+//    Its descriptors close, its locks go, and every later call through its
+//    handle fails with EIO; a new host() plays its reboot.
+//  - SimDisk::power_loss(): the disk itself (or the one machine all hosts
+//    run on) loses power. Lost: every unsynced write of every host, and
+//    every creation, rename and unlink in a directory not followed by an
+//    fsync of that directory (a directory sync makes all its current
+//    entries durable); by default all of them, so what survives is the
+//    state at the last syncs. A `keep` filter, or crash_keeps_some_names
+//    (a random subset), lets some unsynced name operations survive, in any
+//    order, as a reordering filesystem may persist them. Every host dies.
+//  - SimDisk::kill(host): the process dies; nothing is lost.
 //  - mkdir is durable at once (the storage's directory is made before use).
-//  - the host itself: its descriptors close, its locks go, and every later
-//    call through its handle fails with EIO. A new host() plays its reboot.
-// The lock is flock-like per host: it excludes the same host's other
-// descriptors and never another host's.
+// Writes of different hosts to the same bytes are assumed not to overlap
+// while unsynced (the protocol never does that). The lock is flock-like per
+// host: it excludes the same host's other descriptors, never another
+// host's.
 #pragma once
 
 #include <cstdint>
@@ -71,8 +75,11 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
 
   // A new host (or the reboot of a crashed one) seeing this disk.
   std::shared_ptr<SimFileSystem> host();
-  // Power loss of `host` (see the model above).
+  // Power loss of `host`, of the disk, a killed process: see the model above.
   void crash(int host);
+  enum class NameOpKind { create, rename, unlink };
+  using KeepNameOp = std::function<bool(NameOpKind kind, const std::string& path)>;
+  void power_loss(const KeepNameOp& keep = nullptr);
   // The host's process is killed: later calls fail, nothing is dropped
   // (the kernel still holds its writes).
   void kill(int host);
@@ -87,8 +94,8 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
   // test can interleave another host's actions at an exact point.
   std::function<void(int host, SimOp op, const std::string& path)> before;
 
-  // A power loss keeps a random subset of the host's unsynced creations,
-  // renames and unlinks (a filesystem that reorders them) instead of none.
+  // power_loss() keeps a random subset of the unsynced creations, renames
+  // and unlinks (a filesystem that reorders them) instead of none.
   bool crash_keeps_some_names = false;
 
   SimFaultRates rates;
@@ -134,7 +141,8 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
   int call(int host, SimOp op, const std::string& path, const std::function<int()>& body);
   std::optional<Targeted> take_targeted(SimOp op, const std::string& path);
   bool roll(double probability);
-  void replay_names();
+  void drop_unsynced_writes(int host);  // 0: every host's
+  void kill_host(int host);
   void apply_name_op(std::map<std::string, std::uint64_t>& names, const NameOp& op);
   static void apply_write(std::string& data, const Write& write);
 
