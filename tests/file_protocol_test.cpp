@@ -465,15 +465,15 @@ TEST(FileProtocol, RetentionMakesTheSnapshotItReliesOnDurableFirst) {
   auto pruner = disk->host();
   ASSERT_EQ(detail::prune_file_storage(*pruner, dir, 1), 3u);  // segments from 2 on
   a.append("a3");
-  bool renamed = false, pruned = false, lost = false;
-  int pruner_syncs = 0;
+  bool renamed = false, pruned = false, unlinked = false, lost = false;
   disk->before = [&](int host, SimOp op, const std::string& path) {
     if (host == a.fs->host_id() && op == SimOp::rename) renamed = true;
     if (renamed && !pruned && host == a.fs->host_id() && op == SimOp::fsync && path == dir) {
       pruned = true;  // snapshot 3 renamed, the directory not synced yet
       EXPECT_THROW(detail::prune_file_storage(*pruner, dir, 1), StorageError);
     }
-    if (pruned && !lost && host == pruner->host_id() && op == SimOp::fsync && ++pruner_syncs == 2) {
+    if (pruned && host == pruner->host_id() && op == SimOp::unlink) unlinked = true;
+    if (unlinked && !lost && host == pruner->host_id() && op == SimOp::fsync) {
       lost = true;  // segment 2 deleted; the power fails before that is synced
       disk->power_loss([](SimDisk::NameOpKind kind, const std::string&) {
         return kind == SimDisk::NameOpKind::unlink;
