@@ -278,6 +278,32 @@ TEST(FileProtocol, SegmentWithoutACountedStartRecordHoldsNothing) {
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "c1"}));
 }
 
+// An opener syncs the directory before creating its fence: the segment it
+// follows may be one whose creator was killed before syncing it, and a
+// filesystem that persists creations out of order could otherwise keep the
+// fence and lose that segment, a gap no recovery gets past.
+TEST(FileProtocol, FenceIsCreatedOnlyAfterWhatItFollowsIsDurable) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b(*disk);
+  Host c(*disk);
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    if (host == b.fs->host_id() && op == SimOp::pwrite && path == seg(1)) {
+      disk->kill(host);  // created segment 1, synced nothing
+    }
+    if (host == c.fs->host_id() && op == SimOp::pwrite && path == seg(2)) {
+      disk->power_loss([&](SimDisk::NameOpKind kind, const std::string& p) {
+        return kind == SimDisk::NameOpKind::create && p == seg(2);
+      });
+    }
+  };
+  EXPECT_THROW(b.open(), StorageError);
+  EXPECT_THROW(c.open(), StorageError);
+  disk->before = nullptr;
+  EXPECT_EQ(recovered(*disk), (Entries{"a1"}));
+}
+
 // Bug 3: a failed fdatasync cut the record off, though a new owner had
 // already replayed it (its start record says P ends after it): every later
 // recovery then failed. Now the owner rolls forward instead, and finds the
