@@ -35,41 +35,40 @@ Numbers append_value(const Numbers& n, const std::int64_t& v, Timestamp) {
   return next;
 }
 
-// A FileIo that fails chosen calls with a chosen errno.
-class BreakableIo : public detail::FileIo {
+// A filesystem that fails chosen calls with a chosen errno.
+class BreakableIo : public detail::FileSystemWrapper {
  public:
-  int fail_writes = 0;  // next N pwrites fail
-  int fail_syncs = 0;   // next N fdatasyncs fail
-  int fail_truncates = 0;
+  BreakableIo() : FileSystemWrapper(detail::posix_file_system()) {}
+  int skip_writes = 0;   // let this many pwrites through before failing
+  int fail_writes = 0;   // then the next N pwrites fail
+  int fail_syncs = 0;    // next N fdatasyncs fail
+  int fail_creates = 0;  // next N exclusive creations fail
   int error = ENOSPC;
   bool partial_write_first = true;  // write half before failing, like a full disk
 
-  ssize_t pwrite(int fd, const void* data, std::size_t size, off_t offset) override {
-    if (fail_writes > 0) {
+  int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
+             std::size_t& done) override {
+    if (fail_writes > 0 && skip_writes-- <= 0) {
       --fail_writes;
-      if (partial_write_first && size > 1) {
-        (void)::pwrite(fd, data, size / 2, offset);
-      }
-      errno = error;
-      return -1;
+      if (partial_write_first && size > 1) (void)target_->pwrite(fd, data, size / 2, offset, done);
+      done = 0;
+      return error;
     }
-    return FileIo::pwrite(fd, data, size, offset);
+    return target_->pwrite(fd, data, size, offset, done);
   }
   int fdatasync(int fd) override {
     if (fail_syncs > 0) {
       --fail_syncs;
-      errno = EIO;
-      return -1;
+      return EIO;
     }
-    return FileIo::fdatasync(fd);
+    return target_->fdatasync(fd);
   }
-  int ftruncate(int fd, off_t size) override {
-    if (fail_truncates > 0) {
-      --fail_truncates;
-      errno = EIO;
-      return -1;
+  int open(const std::string& path, detail::OpenMode mode, int& fd) override {
+    if (mode == detail::OpenMode::create_exclusive && fail_creates > 0) {
+      --fail_creates;
+      return EIO;
     }
-    return FileIo::ftruncate(fd, size);
+    return target_->open(path, mode, fd);
   }
 };
 
@@ -85,7 +84,7 @@ class FileStorageTest : public ::testing::Test {
     o.warn = [this](const std::string& w) { warnings.push_back(w); };
     return o;
   }
-  std::unique_ptr<P> open(std::shared_ptr<detail::FileIo> io = detail::posix_file_io()) {
+  std::unique_ptr<P> open(std::shared_ptr<detail::FileSystem> io = detail::posix_file_system()) {
     P::Options o;
     o.business = append_value;
     o.storage = detail::make_file_storage(storage_options(), std::move(io));
@@ -392,21 +391,24 @@ TEST_F(FileStorageTest, UnwritableDirectoryIsAClearError) {
   fs::permissions(dir, fs::perms::owner_all);
 }
 
-TEST_F(FileStorageTest, FullDiskFailsTheWriteCutsThePartialRecordAndGoesOn) {
+TEST_F(FileStorageTest, FullDiskFailsTheWriteRollsForwardAndGoesOn) {
   auto io = std::make_shared<BreakableIo>();
   {
     auto p = open(io);
     p->handle(1);
-    const auto size_before = fs::file_size(segment(0));
     io->fail_writes = 1;
     try {
       p->handle(2);
       FAIL();
+    } catch (const StorageFailedError& e) {
+      FAIL() << e.what();
     } catch (const StorageError& e) {
       EXPECT_NE(std::string(e.what()).find("disk is full"), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("journal-00000000000000000000.log"), std::string::npos);
     }
-    EXPECT_EQ(fs::file_size(segment(0)), size_before);  // the half record is gone
+    // The half record stays, but segment 1's start record ends segment 0
+    // before it.
+    EXPECT_TRUE(fs::exists(segment(1)));
     EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1}));
     p->handle(3);
   }
@@ -428,13 +430,13 @@ TEST_F(FileStorageTest, FailedSyncIsNotAcknowledged) {
   EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1}));
 }
 
-TEST_F(FileStorageTest, FailureToUndoAFailedWriteStopsTheInstance) {
+TEST_F(FileStorageTest, FailureToRollForwardAFailedWriteStopsTheInstance) {
   auto io = std::make_shared<BreakableIo>();
   {
     auto p = open(io);
     p->handle(1);
     io->fail_writes = 1;
-    io->fail_truncates = 1;
+    io->fail_creates = 1;
     EXPECT_THROW(p->handle(2), StorageFailedError);
     EXPECT_THROW(p->handle(3), StorageFailedError);
   }
@@ -451,7 +453,8 @@ TEST_F(FileStorageTest, FailedSnapshotWriteLeavesNoFileAndKeepsTheOldSnapshot) {
     p->handle(1);
     p->snapshot();
     p->handle(2);
-    io->fail_writes = 1;
+    io->skip_writes = 2;  // segment 2's header and start record
+    io->fail_writes = 1;  // then the snapshot file
     EXPECT_THROW(p->snapshot(), StorageError);
     p->handle(3);
   }

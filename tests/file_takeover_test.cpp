@@ -32,7 +32,7 @@ TEST(FileTakeover, SecondHostTakesOverAndLosesNothing) {
           so.directory = tmp.path();
           so.warn = [](const std::string&) {};
           o.storage =
-              detail::make_file_storage(so, detail::posix_file_io(), /*lock_directory=*/false);
+              detail::make_file_storage(so, detail::posix_file_system(), /*lock_directory=*/false);
           return std::make_unique<TakeoverPrevayler>(std::move(o));
         },
         rng, TakeoverRound{}, "round " + std::to_string(round) + ", seed " + std::to_string(seed));

@@ -30,8 +30,9 @@ struct FileStorageOptions {
   // kernel crash (a process crash still loses nothing). For tests only.
   bool sync = true;
   // Retention: 0 keeps every snapshot and the whole journal. N > 0 deletes,
-  // once a new snapshot is durable, the snapshots older than the newest N
-  // and the journal segments only those need.
+  // once a new snapshot is durable (and at open, finishing a run that
+  // failed), the snapshots older than the newest N and the journal
+  // segments only those need.
   std::uint32_t keep_snapshots = 0;
   // Snapshots are compressed with zstd (format version 2, docs/format.md)
   // as they are written, in bounded memory. Uncompressed snapshots, old or
@@ -56,8 +57,11 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options);
 
 // Operator pruning: deletes the snapshots older than the newest
 // `keep_snapshots` (at least 1) and the journal segments only they need.
-// Safe while an instance runs: recovery never reads what it deletes.
-// Returns the number of files deleted.
+// Safe while instances run, on this host or another: the current owner
+// keeps its fence (docs/protocol.md), and a recovery whose files it deletes
+// starts over from the newer snapshot. A run that fails midway leaves a
+// readable directory; the next run finishes it. Returns the number of
+// files deleted.
 std::size_t prune_file_storage(const std::filesystem::path& directory,
                                std::uint32_t keep_snapshots = 1);
 

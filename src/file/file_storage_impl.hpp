@@ -1,17 +1,22 @@
 // Internal entry point of the file storage that takes the filesystem seam,
-// for fault-injection tests.
+// for fault-injection tests and the simulated filesystem.
 #pragma once
 
 #include <memory>
 
-#include "file/file_io.hpp"
+#include "file/file_system.hpp"
 #include "prevayler/file_storage.hpp"
 
 namespace prevayler::detail {
 
 // `lock_directory` false skips the flock, so a test can play two hosts on a
 // shared filesystem (where flock may not hold) in one process.
-std::unique_ptr<Storage> make_file_storage(FileStorageOptions options, std::shared_ptr<FileIo> io,
+std::unique_ptr<Storage> make_file_storage(FileStorageOptions options,
+                                           std::shared_ptr<FileSystem> fs,
                                            bool lock_directory = true);
+
+// prune_file_storage() through the seam.
+std::size_t prune_file_storage(FileSystem& fs, const std::string& directory,
+                               std::uint32_t keep_snapshots);
 
 }  // namespace prevayler::detail

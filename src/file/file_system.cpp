@@ -1,0 +1,189 @@
+#include "file/file_system.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace prevayler::detail {
+
+bool FileSystem::exists(const std::string& path) {
+  FileStat st;
+  return stat(path, st) == 0;
+}
+
+namespace {
+
+int flags_of(OpenMode mode) {
+  switch (mode) {
+    case OpenMode::read:
+      return O_RDONLY;
+    case OpenMode::read_write:
+      return O_RDWR;
+    case OpenMode::create_exclusive:
+      return O_RDWR | O_CREAT | O_EXCL;
+    case OpenMode::create_or_truncate:
+      return O_WRONLY | O_CREAT | O_TRUNC;
+    case OpenMode::create_or_open:
+      return O_RDWR | O_CREAT;
+    case OpenMode::directory:
+      return O_RDONLY | O_DIRECTORY;
+  }
+  return O_RDONLY;
+}
+
+FileStat to_file_stat(const struct stat& st) {
+  FileStat out;
+  out.size_bytes = static_cast<std::uint64_t>(st.st_size);
+  out.identity = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  out.directory = S_ISDIR(st.st_mode);
+  return out;
+}
+
+// Repeats a call interrupted by a signal; 0 or the errno.
+template <class Call>
+int retry(Call call) {
+  for (;;) {
+    if (call() == 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+}  // namespace
+
+int PosixFileSystem::open(const std::string& path, OpenMode mode, int& fd) {
+  return retry([&] {
+    fd = ::open(path.c_str(), flags_of(mode) | O_CLOEXEC, 0644);
+    return fd >= 0 ? 0 : -1;
+  });
+}
+void PosixFileSystem::close(int fd) { ::close(fd); }
+
+int PosixFileSystem::pread(int fd, char* data, std::size_t size, std::uint64_t offset,
+                           std::size_t& done) {
+  return retry([&] {
+    const ssize_t n = ::pread(fd, data, size, static_cast<off_t>(offset));
+    done = n > 0 ? static_cast<std::size_t>(n) : 0;
+    return n >= 0 ? 0 : -1;
+  });
+}
+int PosixFileSystem::pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                            std::size_t& done) {
+  return retry([&] {
+    const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    done = n > 0 ? static_cast<std::size_t>(n) : 0;
+    return n >= 0 ? 0 : -1;
+  });
+}
+int PosixFileSystem::fsync(int fd) {
+  return retry([&] { return ::fsync(fd); });
+}
+int PosixFileSystem::fdatasync(int fd) {
+  return retry([&] { return ::fdatasync(fd); });
+}
+int PosixFileSystem::ftruncate(int fd, std::uint64_t size) {
+  return retry([&] { return ::ftruncate(fd, static_cast<off_t>(size)); });
+}
+int PosixFileSystem::fstat(int fd, FileStat& out) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno;
+  out = to_file_stat(st);
+  return 0;
+}
+int PosixFileSystem::stat(const std::string& path, FileStat& out) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  out = to_file_stat(st);
+  return 0;
+}
+int PosixFileSystem::rename(const std::string& from, const std::string& to) {
+  return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+int PosixFileSystem::unlink(const std::string& path) {
+  return ::unlink(path.c_str()) == 0 ? 0 : errno;
+}
+int PosixFileSystem::mkdir(const std::string& path) {
+  return ::mkdir(path.c_str(), 0755) == 0 ? 0 : errno;
+}
+int PosixFileSystem::list(const std::string& directory, std::vector<std::string>& names) {
+  DIR* dir = ::opendir(directory.c_str());
+  if (dir == nullptr) return errno;
+  names.clear();
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  const int error = errno;
+  ::closedir(dir);
+  return error;
+}
+int PosixFileSystem::lock(int fd) {
+  return retry([&] { return ::flock(fd, LOCK_EX | LOCK_NB); });
+}
+
+std::shared_ptr<FileSystem> posix_file_system() {
+  static const auto fs = std::make_shared<PosixFileSystem>();
+  return fs;
+}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fs_ = other.fs_;
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+void File::reset() {
+  if (fd_ >= 0) fs_->close(fd_);
+  fd_ = -1;
+}
+
+int open_file(FileSystem& fs, const std::string& path, OpenMode mode, File& file) {
+  int fd = -1;
+  if (int error = fs.open(path, mode, fd)) return error;
+  file = File(fs, fd);
+  return 0;
+}
+
+int write_fully(FileSystem& fs, int fd, std::string_view data, std::uint64_t offset) {
+  // Each call either makes progress or fails: bounded by the data's size.
+  while (!data.empty()) {
+    std::size_t done = 0;
+    if (int error = fs.pwrite(fd, data.data(), data.size(), offset, done)) return error;
+    if (done == 0) return EIO;
+    data.remove_prefix(done);
+    offset += done;
+  }
+  return 0;
+}
+
+int read_fully(FileSystem& fs, int fd, char* data, std::size_t size, std::uint64_t offset) {
+  while (size > 0) {
+    std::size_t done = 0;
+    if (int error = fs.pread(fd, data, size, offset, done)) return error;
+    if (done == 0) return EIO;
+    data += done;
+    size -= done;
+    offset += done;
+  }
+  return 0;
+}
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+std::string write_failure_text(int error) {
+  if (error == ENOSPC || error == EDQUOT) {
+    return "the disk is full (" + errno_text(error) + "); free space and retry";
+  }
+  return errno_text(error);
+}
+
+}  // namespace prevayler::detail

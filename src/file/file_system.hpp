@@ -1,0 +1,161 @@
+// The filesystem seam of the file storage, in the spirit of LevelDB's Env:
+// every system call the storage and its retention make goes through a
+// FileSystem, so tests can run it on a simulated disk that loses unsynced
+// data at power loss, shares one directory between hosts, and injects
+// faults (tests/support/sim_fs.hpp). PosixFileSystem is the default;
+// FileSystemWrapper forwards every call, so a test double overrides one.
+//
+// Every call returns 0 or an errno value (never sets errno for the caller).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prevayler::detail {
+
+// Which file a path or descriptor refers to: equal identities are one file.
+struct FileIdentity {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+
+struct FileStat {
+  std::uint64_t size_bytes = 0;
+  FileIdentity identity;
+  bool directory = false;
+};
+
+enum class OpenMode {
+  read,                // an existing file, read only
+  read_write,          // an existing file
+  create_exclusive,    // O_CREAT | O_EXCL: EEXIST when the name exists
+  create_or_truncate,  // O_CREAT | O_TRUNC
+  create_or_open,      // O_CREAT
+  directory,           // an existing directory, for fsync and listing
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual int open(const std::string& path, OpenMode mode, int& fd) = 0;
+  virtual void close(int fd) = 0;
+  // One call; `done` bytes were transferred (fewer than asked at the end of
+  // a file). pwrite may transfer part of the data and then fail.
+  virtual int pread(int fd, char* data, std::size_t size, std::uint64_t offset,
+                    std::size_t& done) = 0;
+  virtual int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                     std::size_t& done) = 0;
+  virtual int fsync(int fd) = 0;      // data and metadata; of a directory: its entries
+  virtual int fdatasync(int fd) = 0;  // data and size
+  virtual int ftruncate(int fd, std::uint64_t size) = 0;
+  virtual int fstat(int fd, FileStat& stat) = 0;
+  virtual int stat(const std::string& path, FileStat& stat) = 0;  // ENOENT when missing
+  virtual int rename(const std::string& from, const std::string& to) = 0;
+  virtual int unlink(const std::string& path) = 0;
+  virtual int mkdir(const std::string& path) = 0;  // one level; EEXIST when present
+  virtual int list(const std::string& directory, std::vector<std::string>& names) = 0;
+  // Exclusive and non-blocking, held until the descriptor is closed;
+  // EWOULDBLOCK when another holder has it. Like flock: it may not hold
+  // across hosts on a shared filesystem.
+  virtual int lock(int fd) = 0;
+
+  bool exists(const std::string& path);
+};
+
+// Forwards every call to `target`: a test double derives from it and
+// overrides only the calls it wants to change.
+class FileSystemWrapper : public FileSystem {
+ public:
+  explicit FileSystemWrapper(std::shared_ptr<FileSystem> target) : target_(std::move(target)) {}
+  int open(const std::string& path, OpenMode mode, int& fd) override {
+    return target_->open(path, mode, fd);
+  }
+  void close(int fd) override { target_->close(fd); }
+  int pread(int fd, char* data, std::size_t size, std::uint64_t offset,
+            std::size_t& done) override {
+    return target_->pread(fd, data, size, offset, done);
+  }
+  int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
+             std::size_t& done) override {
+    return target_->pwrite(fd, data, size, offset, done);
+  }
+  int fsync(int fd) override { return target_->fsync(fd); }
+  int fdatasync(int fd) override { return target_->fdatasync(fd); }
+  int ftruncate(int fd, std::uint64_t size) override { return target_->ftruncate(fd, size); }
+  int fstat(int fd, FileStat& stat) override { return target_->fstat(fd, stat); }
+  int stat(const std::string& path, FileStat& stat) override { return target_->stat(path, stat); }
+  int rename(const std::string& from, const std::string& to) override {
+    return target_->rename(from, to);
+  }
+  int unlink(const std::string& path) override { return target_->unlink(path); }
+  int mkdir(const std::string& path) override { return target_->mkdir(path); }
+  int list(const std::string& directory, std::vector<std::string>& names) override {
+    return target_->list(directory, names);
+  }
+  int lock(int fd) override { return target_->lock(fd); }
+
+ protected:
+  std::shared_ptr<FileSystem> target_;
+};
+
+// The real filesystem (POSIX calls, EINTR retried).
+class PosixFileSystem : public FileSystem {
+ public:
+  int open(const std::string& path, OpenMode mode, int& fd) override;
+  void close(int fd) override;
+  int pread(int fd, char* data, std::size_t size, std::uint64_t offset, std::size_t& done) override;
+  int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
+             std::size_t& done) override;
+  int fsync(int fd) override;
+  int fdatasync(int fd) override;
+  int ftruncate(int fd, std::uint64_t size) override;
+  int fstat(int fd, FileStat& stat) override;
+  int stat(const std::string& path, FileStat& stat) override;
+  int rename(const std::string& from, const std::string& to) override;
+  int unlink(const std::string& path) override;
+  int mkdir(const std::string& path) override;
+  int list(const std::string& directory, std::vector<std::string>& names) override;
+  int lock(int fd) override;
+};
+
+std::shared_ptr<FileSystem> posix_file_system();
+
+// An open descriptor of a FileSystem, closed on destruction. Move-only.
+class File {
+ public:
+  File() = default;
+  File(FileSystem& fs, int fd) : fs_(&fs), fd_(fd) {}
+  File(File&& other) noexcept : fs_(other.fs_), fd_(other.fd_) { other.fd_ = -1; }
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset();
+
+ private:
+  FileSystem* fs_ = nullptr;
+  int fd_ = -1;
+};
+
+// Opens `path`; 0 or the errno, `file` set on success.
+int open_file(FileSystem& fs, const std::string& path, OpenMode mode, File& file);
+
+// Writes all of `data` at `offset`; 0 or the errno of the failure.
+int write_fully(FileSystem& fs, int fd, std::string_view data, std::uint64_t offset);
+
+// Reads exactly `size` bytes at `offset`; 0, the errno, or EIO at an
+// unexpected end of file.
+int read_fully(FileSystem& fs, int fd, char* data, std::size_t size, std::uint64_t offset);
+
+std::string errno_text(int error);
+// errno_text, with the remedy for a full disk.
+std::string write_failure_text(int error);
+
+}  // namespace prevayler::detail

@@ -1,0 +1,80 @@
+#include "file/record_reader.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/bytes.hpp"
+#include "core/crc32c.hpp"
+#include "core/formats.hpp"
+#include "core/record_codec.hpp"
+#include "prevayler/error.hpp"
+
+namespace prevayler::detail {
+
+File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size) {
+  File file;
+  if (int error = open_file(fs, path, OpenMode::read, file)) {
+    if (error == ENOENT) throw FileVanished(path);
+    throw StorageError("cannot open " + path + ": " + errno_text(error));
+  }
+  FileStat st;
+  if (int error = fs.fstat(file.get(), st)) {
+    throw StorageError("cannot stat " + path + ": " + errno_text(error));
+  }
+  size = st.size_bytes;
+  return file;
+}
+
+void frame_record(std::string& record) {
+  const auto length = static_cast<std::uint32_t>(record.size() - record_header_bytes);
+  for (int i = 0; i < 4; ++i) record[4 + i] = static_cast<char>(length >> (8 * i));
+  const std::uint32_t crc = crc32c_mask(crc32c(std::string_view(record).substr(4)));
+  for (int i = 0; i < 4; ++i) record[i] = static_cast<char>(crc >> (8 * i));
+}
+
+std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {
+  if (offset < window_offset_ || offset + size > window_offset_ + window_.size()) {
+    const std::size_t want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(std::max(size, read_buffer_bytes), file_size_ - offset));
+    window_.resize(want);
+    if (int error = read_fully(fs_, fd_, window_.data(), want, offset)) {
+      window_.clear();
+      throw StorageError("cannot read " + path_ + " at offset " + std::to_string(offset) + ": " +
+                         errno_text(error) + "; check the disk");
+    }
+    window_offset_ = offset;
+  }
+  return std::string_view(window_).substr(static_cast<std::size_t>(offset - window_offset_), size);
+}
+
+RecordCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload) {
+  if (offset + record_header_bytes > reader.file_size()) return RecordCheck::incomplete;
+  const std::string_view header = reader.view(offset, record_header_bytes);
+  const std::uint32_t stored_crc = get_u32(header.data());
+  const std::uint32_t length = get_u32(header.data() + 4);
+  if (offset + record_header_bytes + length > reader.file_size()) return RecordCheck::incomplete;
+  if (length < record_payload_bytes_min) return RecordCheck::bad;
+  const std::string_view framed = reader.view(offset + 4, 4 + length);
+  if (crc32c_unmask(stored_crc) != crc32c(framed)) return RecordCheck::bad;
+  payload = framed.substr(4);
+  return RecordCheck::ok;
+}
+
+bool valid_record_after(WindowReader& reader, std::uint64_t from) {
+  for (std::uint64_t offset = from + 1;
+       offset + record_header_bytes + record_payload_bytes_min <= reader.file_size(); ++offset) {
+    const std::string_view head = reader.view(offset, record_header_bytes + 2);
+    const auto version = static_cast<unsigned char>(head[8]);
+    const auto type = static_cast<unsigned char>(head[9]);
+    const bool batch =
+        version == record_format_version && type == static_cast<unsigned char>(RecordType::batch);
+    const bool compressed_batch = version == record_format_version_compressed &&
+                                  type == static_cast<unsigned char>(RecordType::compressed_batch);
+    if (!batch && !compressed_batch) continue;
+    std::string_view payload;
+    if (check_record(reader, offset, payload) == RecordCheck::ok) return true;
+  }
+  return false;
+}
+
+}  // namespace prevayler::detail

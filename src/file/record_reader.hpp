@@ -1,0 +1,62 @@
+// The record frame of a journal segment (docs/format.md: masked CRC-32C,
+// length, payload) and the one reader of it: a sliding window over a file
+// read through the FileSystem seam, the record check, and the test that
+// tells a torn final write from damage in the middle.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "file/file_system.hpp"
+
+namespace prevayler::detail {
+
+// A file recovery was about to read is gone (ENOENT): retention on another
+// host deleted it. Internal: recovery turns it into a restart or an error.
+struct FileVanished : std::runtime_error {
+  explicit FileVanished(const std::string& path) : std::runtime_error(path) {}
+};
+
+// Opens `path` for reading and sets `size`. Throws FileVanished when it does
+// not exist, StorageError on any other failure.
+File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size);
+
+// Frames the payload that follows record_header_bytes of `record`.
+void frame_record(std::string& record);
+
+// Reads a file through a sliding window, so replay makes few calls and
+// never holds a whole segment in memory.
+class WindowReader {
+ public:
+  WindowReader(FileSystem& fs, int fd, std::uint64_t file_size, std::string path)
+      : fs_(fs), fd_(fd), file_size_(file_size), path_(std::move(path)) {}
+
+  std::uint64_t file_size() const { return file_size_; }
+  const std::string& path() const { return path_; }
+
+  // `size` bytes at `offset`, valid until the next call. REQUIRES: they lie
+  // within file_size(). Throws StorageError naming the file and offset.
+  std::string_view view(std::uint64_t offset, std::size_t size);
+
+ private:
+  FileSystem& fs_;
+  int fd_;
+  std::uint64_t file_size_;
+  std::string path_;
+  std::string window_;
+  std::uint64_t window_offset_ = 0;
+};
+
+enum class RecordCheck { ok, incomplete, bad };
+
+// Checks the record at `offset`; on ok sets `payload` (a view into the
+// reader's window).
+RecordCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload);
+
+// True when any offset after `from` starts a batch record that passes its
+// checksum: then the damage at `from` is not a torn final write.
+bool valid_record_after(WindowReader& reader, std::uint64_t from);
+
+}  // namespace prevayler::detail

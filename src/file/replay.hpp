@@ -1,0 +1,44 @@
+// Replay of the journal segments after the snapshot recovery starts from,
+// and the decision of where each segment ends (docs/format.md, "Where a
+// segment ends").
+//
+// Ends are decided from the newest start record backwards: a start record
+// decides the end of the segment before it (and, type 6, of earlier
+// segments its writer found undecided); a newer decision wins over an
+// older one; and a start record that lies beyond its own segment's decided
+// end does not count (its writer was slow: a newer opener had already
+// decided that segment ended before it, without it). A segment no start
+// record decides (the tail; or one whose successor's creator was killed
+// before writing its start record) ends at its last intact record, a torn
+// final record ignored with a warning; unless, not being the first one
+// replayed, it has no start record that counts: then it holds nothing (its
+// creator appends only after that record, computed on an end of the
+// previous segment this recovery does not share). The fence's start record
+// then decides all of those for every later recovery.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "file/file_system.hpp"
+#include "file/start_record.hpp"
+#include "prevayler/storage.hpp"
+
+namespace prevayler::detail {
+
+struct ReplayOutcome {
+  // The start record of the segment after the last one replayed: where the
+  // last one ends, and the ends no start record had decided.
+  StartRecord next_start;
+};
+
+// Replays `segments` (consecutive ids, the first one right after the
+// snapshot) into `handler`. Throws FileVanished when a file is gone
+// (retention on another host), CorruptionError on damage.
+ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
+                              RecoveryHandler& handler,
+                              const std::function<void(const std::string&)>& warn);
+
+}  // namespace prevayler::detail
