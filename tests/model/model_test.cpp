@@ -58,7 +58,9 @@ FileFaults file_faults() {
   FileFaults f;
   f.pwrite_enospc = 0.004;
   f.pwrite_torn = 0.004;
-  f.fdatasync_eio = 0.004;
+  f.sync_failure = 0.004;
+  f.rename_failure = 0.004;
+  f.pread_failure = 0.001;
   return f;
 }
 
@@ -232,7 +234,8 @@ TEST(ModelTest, FileStorage) {
   print_totals("file", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
-  expect_coverage(t, {"file.pwrite_enospc", "file.pwrite_torn", "file.fdatasync_eio"});
+  expect_coverage(t, {"file.pwrite_enospc", "file.pwrite_torn", "file.sync_failure",
+                      "file.rename_failure", "file.pread_failure"});
 }
 
 TEST(ModelTest, AwsStorageOnTheSimulator) {
