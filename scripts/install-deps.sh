@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what prevayler-cpp needs on Debian 12, skipping what is there.
 #   scripts/install-deps.sh          build dependencies
-#   scripts/install-deps.sh --test   also the test tools (moto_server)
+#   scripts/install-deps.sh --test   also the test tools (moto_server, and the aws CLI
+#                                    with which a test reads the journal as other
+#                                    clients do)
 #   scripts/install-deps.sh --fuzz   also clang-14 and its libFuzzer runtime
 #   scripts/install-deps.sh --bench  also what bench/run_all.sh compares with
 #                                    and plots with (SQLite, Redis, gnuplot)
@@ -17,7 +19,7 @@ for arg in "$@"; do
   case "$arg" in
     --test)
       with_test=1
-      packages+=(python3 python3-venv python3-pip)
+      packages+=(python3 python3-venv python3-pip awscli)
       ;;
     --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
     --bench) packages+=(redis-server redis-tools gnuplot-nox sqlite3 libsqlite3-dev curl python3) ;;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cereal/types/vector.hpp>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -153,20 +154,28 @@ TEST_F(PipelineTest, FailedWriteInFlightFailsEveryLaterOneAndLosesNothingAcknowl
 // failed state and must fail like the others, without stopping the
 // instance (the storage resumes only when the core says so).
 TEST_F(PipelineTest, WriteStartedWhileTheCoreLearnsOfAFailureFailsWithoutStopping) {
-  plan->pause_after_failed_wait = std::chrono::milliseconds(200);
+  // The failed write's wait() is held at the gate after the storage
+  // counted it waited, before the core learns of the failure; meanwhile
+  // the writer starts the next write.
+  auto gate = std::make_shared<WriteGate>();
+  plan->on_start = [gate] { gate->note_started(); };
+  plan->on_failed_wait = [gate] { gate->pass(); };
   auto p = open();
+  GateOpener opener(gate);
   plan->fail_next = 1;
-  std::thread first([&] { EXPECT_THROW(p->handle(1), StorageError); });
-  // The write of 1 fails within 1.5 ms; its wait() then pauses 200 ms.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto first = p->handle_async(1);
+  ASSERT_TRUE(gate->wait_arrived(1)) << "the write of 1 did not fail";
+  auto second = p->handle_async(2);
+  ASSERT_TRUE(gate->wait_started(2)) << "no write started while the core was unaware";
+  gate->open();  // also the failed wait of write 2, which comes next
+  EXPECT_THROW(first.get(), StorageError);
   try {
-    p->handle(2);
+    second.get();
     ADD_FAILURE() << "an event computed from a failed one was acknowledged";
   } catch (const StorageFailedError& e) {
     ADD_FAILURE() << "the instance stopped: " << e.what();
   } catch (const StorageError&) {
   }
-  first.join();
   p->handle(3);
   EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{3}));
   p->close();

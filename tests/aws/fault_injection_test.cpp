@@ -5,12 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <iostream>
 #include <map>
+#include <mutex>
+#include <random>
 #include <thread>
 
+#include "aws/aws_test_storage.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/moto_server.hpp"
 #include "aws/s3.hpp"
+#include "prevayler/prevayler.hpp"
+#include "support/crash_model.hpp"
 
 namespace prevayler::aws {
 namespace {
@@ -278,3 +284,108 @@ TEST(FaultInjectionAgainstMoto, S3PutsAndGetsSurviveFaults) {
 
 }  // namespace
 }  // namespace prevayler::aws
+
+namespace prevayler::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Faults between the library and moto under concurrent load: throttling,
+// 500s, resets before sending, time-outs after the server applied the
+// write. No acknowledged event lost, none applied twice, and the live state
+// equals a replay of the journal. One fault of each kind is scripted at the
+// start of the load, so the test never passes without the faults it is
+// about (above all a write applied whose response was lost); the rest come
+// at random. The instance must keep working through all of them: a
+// StorageFailedError (which would end the load at once) fails the test.
+TEST(AwsStorage, InjectedFaultsLoseNothingAndDuplicateNothing) {
+  MotoJournal journal;
+  const auto seed = static_cast<std::uint64_t>(std::random_device{}());
+  std::cout << "fault seed " << seed << "\n";
+  aws::FaultInjectionOptions faults;
+  faults.seed = seed;
+  auto faulty =
+      std::make_shared<aws::FaultInjectingTransport>(aws::testing::test_transport(), faults);
+  using Bank = crash::Bank;
+  using Event = crash::TransferEvent;
+  auto options_for = [&](std::shared_ptr<aws::HttpTransport> t) {
+    Prevayler<Bank, Event>::Options o;
+    o.business = crash::apply;
+    o.initial_state = crash::initial_bank;
+    auto so = journal.options();
+    // Every request meets a fault about one time in four: 8 attempts make
+    // "all failed" a one-in-65,000 event per request, so the test is about
+    // what faults do to the journal, not luck.
+    so.max_attempts = 8;
+    so.unknown_outcome_budget = 60s;
+    o.storage = detail::make_aws_storage(so, std::move(t));
+    return o;
+  };
+  constexpr int producers = 8;
+  constexpr int per_producer = 40;
+  std::vector<int> acked(producers, 0);
+  std::shared_ptr<const Bank> live;
+  int failures = 0;
+  std::vector<std::string> stops;
+  {
+    Prevayler<Bank, Event> p(options_for(faulty));
+    const aws::FaultCounters at_open = faulty->counters();
+    EXPECT_EQ(at_open.faults(), 0u);
+    // The first requests of the load: a write applied whose answer is lost,
+    // then one fault of every other kind; then random faults.
+    faulty->script({aws::Fault::timeout_after_apply, aws::Fault::throttle, aws::Fault::server_error,
+                    aws::Fault::connection_reset});
+    faulty->set_probabilities({0.10, 0.05, 0.05, 0.05, 0.0});
+    std::mutex m;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < producers; ++t) {
+      threads.emplace_back([&, t] {
+        std::uint64_t seq = 0;
+        for (int i = 0; i < per_producer; ++i) {
+          try {
+            p.handle(Event{static_cast<std::uint32_t>(t), seq, static_cast<std::uint32_t>(i % 8),
+                           static_cast<std::uint32_t>((i * 3) % 8), 10});
+            ++seq;
+            acked[t] = static_cast<int>(seq);
+          } catch (const StorageFailedError& e) {
+            std::lock_guard l(m);
+            stops.push_back(e.what());
+            return;
+          } catch (const StorageError&) {
+            std::lock_guard l(m);
+            ++failures;  // not journaled: retry the same seq
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    live = p.state();
+  }
+  const auto c = faulty->counters();
+  std::cout << "requests " << c.requests << ", faults injected " << c.faults() << " (throttles "
+            << c.throttles << ", 5xx " << c.server_errors << ", resets " << c.connection_resets
+            << ", time-outs after apply " << c.timeouts_after_apply << "), failed handles "
+            << failures << "\n";
+  EXPECT_TRUE(stops.empty()) << "the instance stopped under retryable faults: " << stops.front();
+  EXPECT_GE(c.timeouts_after_apply, 1u);
+  EXPECT_GE(c.throttles, 1u);
+  EXPECT_GE(c.server_errors, 1u);
+  EXPECT_GE(c.connection_resets, 1u);
+  EXPECT_GT(c.forwarded, 0u);
+  int acked_total = 0;
+  for (int a : acked) acked_total += a;
+  // Retries absorb nearly every fault: a failed handle() is the exception.
+  EXPECT_GE(acked_total, producers * per_producer / 2) << "acknowledged " << acked_total;
+  Prevayler<Bank, Event> replayed(options_for(aws::testing::test_transport()));
+  const auto& recovered = *replayed.state();
+  EXPECT_EQ(recovered.next_seq, live->next_seq);  // the journal equals the live state
+  EXPECT_EQ(recovered.balances, live->balances);
+  for (int t = 0; t < producers; ++t) {
+    const auto have = t < static_cast<int>(recovered.next_seq.size()) ? recovered.next_seq[t] : 0;
+    EXPECT_EQ(have, static_cast<std::uint64_t>(acked[t])) << "producer " << t;
+  }
+  EXPECT_EQ(recovered.total(), static_cast<std::int64_t>(crash::accounts) * crash::initial_balance);
+}
+
+}  // namespace
+}  // namespace prevayler::testing

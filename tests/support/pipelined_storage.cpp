@@ -29,6 +29,7 @@ class PipelinedStorage::PendingWrite : public PendingAppend {
     waited_ = true;
     storage_.waited();
     if (write_->error) {
+      if (storage_.plan().on_failed_wait) storage_.plan().on_failed_wait();
       std::this_thread::sleep_for(storage_.plan().pause_after_failed_wait);
       std::rethrow_exception(write_->error);
     }
@@ -65,6 +66,7 @@ PipelinedStorage::PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t d
 PipelinedStorage::~PipelinedStorage() { close(); }
 
 std::unique_ptr<PendingAppend> PipelinedStorage::start_append(EntryBatch batch) {
+  if (plan_->on_start) plan_->on_start();
   auto write = std::make_shared<Write>();
   write->batch = std::move(batch);
   {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -30,6 +31,13 @@ struct PipelinePlan {
   // widens the window in which the core's writer, not yet aware of the
   // failure, starts another write computed from the failed states.
   std::chrono::microseconds pause_after_failed_wait{0};
+  // Set before the storage is opened, read-only after. Called in every
+  // start_append() (before the write is queued), and in a failed write's
+  // wait() after the storage counted it waited and before it throws: a
+  // test blocks there on a WriteGate to hold the core in the window above
+  // deterministically, instead of pausing for a guessed time.
+  std::function<void()> on_start;
+  std::function<void()> on_failed_wait;
   std::chrono::microseconds latency_min{200};
   std::chrono::microseconds latency_max{1500};
   // Observations.

@@ -4,9 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "prevayler/error.hpp"
 #include "prevayler/storage.hpp"
@@ -117,6 +120,135 @@ class FaultyStorage : public ForwardingStorage {
 
  private:
   std::shared_ptr<FaultPlan> plan_;
+};
+
+// Holds journal writes until the test lets them through, so a test can look
+// at the instance WHILE a write is in flight (not durable yet) instead of
+// guessing with sleeps. Writes reach the gate in journal order; the n-th
+// write to arrive passes with the n-th outcome the test released.
+class WriteGate {
+ public:
+  enum class Outcome { stored, failed };
+
+  // A test that waits longer than this for a write to arrive has hung (the
+  // engine never started the write): fail it instead of blocking ctest.
+  static constexpr std::chrono::seconds arrival_wait_max{30};
+
+  // Storage side: a write was started (pipelined storages start several).
+  void note_started() {
+    std::lock_guard lock(mutex_);
+    ++started_;
+    changed_.notify_all();
+  }
+  // Storage side: blocks the write until it is let through.
+  Outcome pass() {
+    std::unique_lock lock(mutex_);
+    const std::size_t index = arrived_++;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_ || index < outcomes_.size(); });
+    return index < outcomes_.size() ? outcomes_[index] : Outcome::stored;
+  }
+
+  // Test side: lets the next held (or future) write through.
+  void let_through(Outcome outcome = Outcome::stored) {
+    std::lock_guard lock(mutex_);
+    outcomes_.push_back(outcome);
+    changed_.notify_all();
+  }
+  // Test side: every write from now on passes, stored (also at teardown, so
+  // a failing test does not leave the engine blocked in close()).
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // Test side: true once `count` writes reached the gate (are in flight).
+  bool wait_arrived(std::size_t count) { return wait_for(arrived_, count); }
+  bool wait_started(std::size_t count) { return wait_for(started_, count); }
+  std::size_t arrived() const {
+    std::lock_guard lock(mutex_);
+    return arrived_;
+  }
+
+ private:
+  bool wait_for(const std::size_t& counter, std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, arrival_wait_max, [&] { return counter >= count; });
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t started_ = 0;
+  std::size_t arrived_ = 0;
+  std::vector<Outcome> outcomes_;
+  bool open_ = false;
+};
+
+// A storage whose journal writes wait at a WriteGate. With depth 1 it
+// appends synchronously (append() blocks at the gate, like a slow disk);
+// with depth > 1 it pipelines: start_append() returns at once and the
+// write is held in its wait() (like a network round trip), so several
+// writes are in flight together. A write let through as failed throws
+// StorageError and, pipelined, fails every write started after it until
+// resume_after_failure(), as the Storage contract asks.
+class GatedStorage : public ForwardingStorage {
+ public:
+  GatedStorage(std::unique_ptr<Storage> inner, std::shared_ptr<WriteGate> gate,
+               std::size_t depth = 1)
+      : ForwardingStorage(std::move(inner)), gate_(std::move(gate)), depth_(depth) {}
+
+  std::size_t appends_in_flight_max() const override { return depth_; }
+  void append(const EntryBatch& batch) override {
+    gate_->note_started();
+    if (gate_->pass() == WriteGate::Outcome::failed) {
+      throw StorageError("gated journal write failed (injected by the test)");
+    }
+    inner_->append(batch);
+  }
+  std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
+    gate_->note_started();
+    return std::make_unique<Pending>(*this, std::move(batch));
+  }
+  void resume_after_failure() override { broken_ = false; }
+
+ private:
+  // Waits run on one thread, in start order: the inner appends keep the
+  // journal order.
+  class Pending : public PendingAppend {
+   public:
+    Pending(GatedStorage& storage, EntryBatch batch)
+        : storage_(storage), batch_(std::move(batch)) {}
+    void wait() override {
+      const WriteGate::Outcome outcome = storage_.gate_->pass();
+      if (storage_.broken_) throw StorageError("an earlier gated journal write failed");
+      if (outcome == WriteGate::Outcome::failed) {
+        storage_.broken_ = true;
+        throw StorageError("gated journal write failed (injected by the test)");
+      }
+      storage_.inner_->append(batch_);
+    }
+
+   private:
+    GatedStorage& storage_;
+    EntryBatch batch_;
+  };
+
+  std::shared_ptr<WriteGate> gate_;
+  const std::size_t depth_;
+  std::atomic<bool> broken_{false};
+};
+
+// Opens the gate when the test's scope ends (declare it after the
+// instance, so it runs first): a failed assertion never leaves a write held.
+class GateOpener {
+ public:
+  explicit GateOpener(std::shared_ptr<WriteGate> gate) : gate_(std::move(gate)) {}
+  ~GateOpener() { gate_->open(); }
+  GateOpener(const GateOpener&) = delete;
+  GateOpener& operator=(const GateOpener&) = delete;
+
+ private:
+  std::shared_ptr<WriteGate> gate_;
 };
 
 }  // namespace prevayler::testing
