@@ -20,8 +20,11 @@
 # does not report the canary: a suppression or option that hides it hides
 # real errors too.
 #
+# After the suites, the model test (tests/model/) runs MODEL_SEEDS (200) seeds
+# on each in-process storage under the same sanitizer.
+#
 # Environment: PREVAYLER_CRASH_KILLS (default 10 here: sanitized workers are
-# slow to start), JOBS (default 2), PREVAYLER_SANITIZE_BUILD_ONLY=1.
+# slow to start), JOBS (default 2), MODEL_SEEDS, PREVAYLER_SANITIZE_BUILD_ONLY=1.
 # Exits non-zero when a build fails or a sanitizer (or a test) reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -140,12 +143,32 @@ run_suite() {
   [ "$status" = 0 ] || failed=1
 }
 
+# run_model <build dir> <env...>: the model test's in-process storages, a
+# few hundred seeds each: several instances, pipelined writes, retention and
+# crashes on real threads, where the races would be.
+run_model() {
+  local dir="$1"
+  shift
+  local storage start status
+  for storage in file aws-sim; do
+    start=$SECONDS
+    status=0
+    echo "== $dir/prevayler_model_tests --storage=$storage"
+    env "$@" "$dir/tests/prevayler_model_tests" --storage="$storage" --seeds="${MODEL_SEEDS:-200}" \
+      --ops=20 --gtest_filter='ModelTest.*' || status=$?
+    summary+=("$(printf '%-12s %-22s %5ss  exit %s' "$dir" "model $storage" \
+      "$((SECONDS - start))" "$status")")
+    [ "$status" = 0 ] || failed=1
+  done
+}
+
 # build <dir> <sanitizers> <canary target>
 build() {
   local dir="$1" sanitize="$2" canary="$3" start=$SECONDS
   CC=gcc CXX=g++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPREVAYLER_SANITIZE="$sanitize" -DPREVAYLER_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$dir" -j"$jobs" --target prevayler_tests prevayler_aws_tests "$canary"
+  cmake --build "$dir" -j"$jobs" --target prevayler_tests prevayler_aws_tests \
+    prevayler_model_tests "$canary"
   summary+=("$(printf '%-12s %-22s %5ss' "$dir" "build" "$((SECONDS - start))")")
 }
 
@@ -162,6 +185,7 @@ if [ "$mode" = address ] || [ "$mode" = all ]; then
       "ERROR: AddressSanitizer: heap-buffer-overflow" "${asan_env[@]}"
     run_suite build-asan prevayler_tests "${asan_env[@]}"
     run_suite build-asan prevayler_aws_tests "${asan_env[@]}"
+    run_model build-asan "${asan_env[@]}"
   fi
 fi
 
@@ -174,6 +198,7 @@ if [ "$mode" = thread ] || [ "$mode" = all ]; then
       "WARNING: ThreadSanitizer: data race" "${tsan_env[@]}"
     run_suite build-tsan prevayler_tests "${tsan_env[@]}"
     run_suite build-tsan prevayler_aws_tests "${tsan_env[@]}"
+    run_model build-tsan "${tsan_env[@]}"
   fi
 fi
 
