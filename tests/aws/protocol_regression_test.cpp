@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <thread>
 
 #include "aws/aws_config.hpp"
 #include "aws/aws_test_storage.hpp"
@@ -427,6 +428,55 @@ TEST(AwsProtocolRegression, EveryJournalReadIsStronglyConsistent) {
   EXPECT_EQ(make()->state()->v.size(), 20u);
   detail::prune_aws_journal(so, sim->connect("operator"));
   EXPECT_EQ(sim->eventually_consistent_reads(), 0u);
+}
+
+// A pipelined write that certainly failed, with a later one that landed
+// behind it: the journal now holds events after a gap that no one will
+// acknowledge. The instance must stop (the later write's outcome is left to
+// the journal); resuming at the gap would put new events before the landed
+// ones and replay an event whose caller was told it failed (I3, I5).
+TEST(AwsProtocolRegression, PipelinedWriteLandedBehindAFailedOneStopsTheInstance) {
+  auto sim = SimAws::create();
+  sim->create_table("journal");
+  sim->create_bucket("snapshots");
+  auto so = SimAws::storage_options("journal", "snapshots");
+  so.max_attempts = 1;  // a throttled write certainly failed at once
+  so.writes_in_flight_max = 4;
+  auto host = sim->connect("host");
+  P::Options o;
+  o.business = [](const Values& s, const int& e, Timestamp) {
+    Values n = s;
+    n.v.push_back(e);
+    return n;
+  };
+  o.storage = detail::make_aws_storage(so, host);
+  o.snapshot_on_open = false;
+  P p(std::move(o));
+  p.handle(0);
+  host->hold_next();
+  auto held = p.handle_async(1);  // its PutItem waits at the gate
+  ASSERT_TRUE(host->wait_held());
+  const std::size_t items_before = sim->items("journal").size();
+  auto landed = p.handle_async(2);  // sent while the first is held: lands
+  for (int i = 0; i < 10'000 && sim->items("journal").size() == items_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(sim->items("journal").size(), items_before + 1) << "the later write did not land";
+  sim->fail_next("DynamoDB.PutItem", SimFault::throttle);
+  host->release();
+  EXPECT_THROW(held.get(), StorageError);
+  EXPECT_THROW(landed.get(), StorageFailedError) << "its outcome is the journal's to decide";
+  EXPECT_THROW(p.handle(3), StorageFailedError) << "the instance must stop";
+  auto again = SimAws::storage_options("journal", "snapshots");
+  P::Options r;
+  r.business = [](const Values& s, const int& e, Timestamp) {
+    Values n = s;
+    n.v.push_back(e);
+    return n;
+  };
+  r.storage = detail::make_aws_storage(again, sim->connect("restart"));
+  P recovered(std::move(r));
+  EXPECT_EQ(recovered.state()->v, (std::vector<int>{0}));
 }
 
 }  // namespace
