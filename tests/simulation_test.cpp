@@ -858,6 +858,9 @@ std::optional<std::uint64_t> env_number(const char* name) {
 
 }  // namespace
 
+// Seeds over which every fault kind and outcome must have occurred.
+constexpr std::uint64_t coverage_seeds_min = 200;
+
 TEST(Simulation, SeedsKeepEveryInvariant) {
   const auto one_seed = env_number("PREVAYLER_SIM_SEED");
   const std::uint64_t first =
@@ -896,6 +899,20 @@ TEST(Simulation, SeedsKeepEveryInvariant) {
   for (const auto& [seed, failure] : failures) ADD_FAILURE() << failure;
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
   std::cout << totals.report(elapsed.count()) << std::flush;
+  // Over a full run every kind of fault, crash and outcome must have
+  // happened, or the seeds no longer test what this file says they do.
+  if (one_seed || count < coverage_seeds_min) return;
+  for (std::size_t kind = 0; kind < fault_kinds; ++kind) {
+    EXPECT_GT(totals.faults[kind], 0u) << "fault kind " << kind << " was never injected";
+  }
+  EXPECT_GT(totals.acknowledged, 0u);
+  EXPECT_GT(totals.failed_clean, 0u);
+  EXPECT_GT(totals.failed_unknown, 0u);
+  EXPECT_GT(totals.crashes, 0u);
+  EXPECT_GT(totals.crashes_mid_burst, 0u);
+  EXPECT_GT(totals.snapshots_ok, 0u);
+  EXPECT_GT(totals.snapshots_failed, 0u);
+  EXPECT_GT(totals.group_commits, 0u);
 }
 
 // A seed must replay exactly: the same trace of steps, outcomes and storage

@@ -16,6 +16,8 @@ namespace {
 // enough for the injected faults' retries to succeed.
 constexpr std::chrono::milliseconds unknown_outcome_budget_ms{400};
 constexpr std::chrono::milliseconds request_timeout_ms{5'000};
+// Reads ride out the injected faults, and a dead server fails a seed soon.
+constexpr std::chrono::milliseconds read_retry_budget_ms{10'000};
 
 }  // namespace
 
@@ -73,6 +75,7 @@ AwsStorageOptions AwsBackend::options() const {
   o.credentials =
       AwsCredentials{aws::testing::kTestAccessKeyId, aws::testing::kTestSecretAccessKey, ""};
   o.unknown_outcome_budget = unknown_outcome_budget_ms;
+  o.read_retry_budget = read_retry_budget_ms;
   o.request_timeout = request_timeout_ms;
   o.warn = [](const std::string&) {};
   return o;

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "aws/moto_server.hpp"
 #include "model/aws_backend.hpp"
 #include "model/file_backend.hpp"
 #include "model/model_run.hpp"
@@ -257,6 +258,9 @@ TEST(ModelTest, AwsStorage) {
     GTEST_SKIP() << "moto_server is not on PATH (pip install 'moto[server]')";
   }
   const auto start = std::chrono::steady_clock::now();
+  // Started here, on the test's thread: the server dies with the thread that
+  // started it (PR_SET_PDEATHSIG), and a worker thread ends before the others.
+  aws::testing::moto();
   const Totals t = run_seeds("aws", aws_factory(), seeds_to_run(), config_from_flags(), true);
   print_totals("aws", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
