@@ -163,7 +163,9 @@ class BudgetRetryStrategy : public RetryStrategy {
 // Runs attempt(const RetryState&) until it returns, or throws an AwsError or
 // TransportError that the strategy does not retry (rethrown; an AwsError is
 // marked after_ambiguous_attempt when an earlier attempt may have applied).
-// Other exceptions propagate at once.
+// Other exceptions propagate at once, except after an attempt that may have
+// been applied: then they become a TransportError with maybe_delivered, so
+// that no caller mistakes a write that may have landed for a failed one.
 template <typename F>
 auto run_with_retries(RetryStrategy& strategy, F&& attempt)
     -> std::invoke_result_t<F&, const RetryState&> {
@@ -189,7 +191,17 @@ auto run_with_retries(RetryStrategy& strategy, F&& attempt)
       }
     } catch (const TransportError& e) {
       failure = AttemptFailure::from(e);
-      if (!strategy.should_retry(failure, state)) throw;
+      if (!strategy.should_retry(failure, state)) {
+        if (state.ambiguous_attempt && !e.maybe_delivered()) {
+          throw TransportError(
+              std::string(e.what()) + " (after an attempt that may have been applied)", true);
+        }
+        throw;
+      }
+    } catch (const std::exception& e) {
+      if (!state.ambiguous_attempt) throw;
+      throw TransportError(std::string(e.what()) + " (after an attempt that may have been applied)",
+                           true);
     }
     if (failure.maybe_applied) state.ambiguous_attempt = true;
     const std::chrono::milliseconds pause = strategy.delay(failure, state);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "aws/aws_config.hpp"
@@ -65,6 +66,14 @@ class GateTransport : public aws::HttpTransport {
       r.body = R"({"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"x"})";
       return r;
     }
+    if (put_action == "applied-then-lost") {
+      // Applied by the server; the connection breaks before the answer.
+      inner_->send(request);
+      throw aws::TransportError("injected: connection reset after the request was sent", true);
+    }
+    if (put_action == "not-an-aws-error") {
+      throw std::runtime_error("injected: an error of no AWS kind");
+    }
     if (put_action == "stored-bad-crc") {
       // Applied by the server; the answer arrives damaged.
       aws::HttpResponse r = inner_->send(request);
@@ -82,7 +91,9 @@ class GateTransport : public aws::HttpTransport {
   }
 
   // What to do with the next PutItems, in order: "throttle" (answered, not
-  // applied) or "stored-bad-crc" (applied, answer fails its CRC).
+  // applied), "stored-bad-crc" (applied, answer fails its CRC),
+  // "applied-then-lost" (applied, no answer) or "not-an-aws-error" (a
+  // std::runtime_error, not sent).
   void script_puts(std::vector<std::string> actions) {
     std::lock_guard lock(mutex_);
     put_script_ = std::move(actions);
@@ -260,6 +271,20 @@ TEST(AwsProtocolRegression, CorruptSuccessOnTheLastAttemptIsAnUnknownOutcomeNotA
   gate->script_puts({"throttle", "throttle", "stored-bad-crc"});
   p->handle(1);  // must be acknowledged: the item is in the table
   p->handle(2);  // and the next write must not conflict with our own item
+  p.reset();
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2}));
+}
+
+// Issue 9.3, second case: an attempt that may have landed, then an error of
+// no AWS kind on the retry. The write's outcome is unknown, not failed:
+// reporting it failed made the next write conflict with our own item.
+TEST(AwsProtocolRegression, OtherErrorAfterAnAttemptThatMayHaveLandedIsAnUnknownOutcome) {
+  MotoJournal journal;
+  auto gate = std::make_shared<GateTransport>(aws::testing::test_transport());
+  auto p = open(journal, 0, gate, [](AwsStorageOptions& o) { o.writes_in_flight_max = 1; });
+  gate->script_puts({"applied-then-lost", "not-an-aws-error"});
+  p->handle(1);  // resent after the unknown outcome: finds its own item
+  p->handle(2);
   p.reset();
   EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2}));
 }
