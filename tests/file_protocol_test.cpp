@@ -357,6 +357,39 @@ TEST(FileProtocol, FailedWriteRollsForwardAndTheFailedRecordNeverCounts) {
   EXPECT_TRUE(b.warnings.empty());
 }
 
+// Found by the model test: a new owner fences after the roll-forward
+// segment and reads it before its start record is written, so it decides
+// where segment 0 ends itself, the failed record (in the page cache)
+// included. The old owner must not then report the write as certainly
+// failed: its caller would be told "failed" about an event that counts.
+TEST(FileProtocol, NewOwnerReadingTheRollForwardSegmentEarlyLeavesTheOutcomeUnknown) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  a.open().append("a1");
+  Host b(*disk);
+  bool armed = true;
+  disk->before = [&](int host, SimOp op, const std::string& path) {
+    // A writes the start record of its roll-forward segment 1: B opens
+    // first, fencing at 2 and reading segment 1 without a start record.
+    if (armed && host == a.fs->host_id() && op == SimOp::pwrite && path == seg(1)) {
+      armed = false;
+      b.open();
+    }
+  };
+  disk->fail_next(SimOp::fdatasync, EIO, seg(0));  // the data stays in the page cache
+  try {
+    a.append("a2");
+    FAIL() << "acknowledged";
+  } catch (const StorageFailedError&) {
+    // Outcome unknown (superseded): the new owner decided.
+  } catch (const StorageError& e) {
+    FAIL() << "reported as certainly failed, yet the new owner replayed it: " << e.what();
+  }
+  disk->before = nullptr;
+  EXPECT_FALSE(armed) << "the interleaving was not staged";
+  EXPECT_EQ(recovered(*disk), b.state.entries);
+}
+
 // Bug 3: when the roll-forward itself fails, the outcome is unknown.
 TEST(FileProtocol, FailedRollForwardStopsTheInstance) {
   auto disk = std::make_shared<SimDisk>();

@@ -302,6 +302,11 @@ class FileStorage : public Storage {
     journal_ = std::move(next);
     ++segment_;
     records_in_segment_ = 0;
+    // A new owner may have fenced after the new segment and read it before
+    // its start record was durable: it then decided this segment's end
+    // itself, the failed record perhaps included. It creates its fence
+    // before it reads, so no fence now means it will read our start record.
+    require_ownership(segment_, journal_.get(), "the failed write's outcome is for the new owner");
     throw StorageError(what + "; the write did not count, and the journal continues in " +
                        journal_path());
   }
