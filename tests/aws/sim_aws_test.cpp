@@ -485,6 +485,9 @@ class SimAwsFaults : public ::testing::TestWithParam<FaultCase> {};
 // off, a new instance must hold every acknowledged event exactly once.
 TEST_P(SimAwsFaults, NothingAcknowledgedIsLost) {
   const FaultCase& c = GetParam();
+  // Concurrent requests draw from one generator in whatever order they
+  // arrive, so one seed may meet no fault of a rare kind: count over all.
+  std::uint64_t injected = 0;
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     SimJournal j;
@@ -510,8 +513,7 @@ TEST_P(SimAwsFaults, NothingAcknowledgedIsLost) {
         }
       }
     }
-    const SimFaultCounters counters = j.sim->fault_counters();
-    EXPECT_GT(counters.*c.counter, 0u) << c.name << " never injected";
+    injected += j.sim->fault_counters().*c.counter;
     j.sim->set_faults({});
     auto p = j.open(nullptr, o);
     expect_holds(p->state()->items, acked);
@@ -519,12 +521,13 @@ TEST_P(SimAwsFaults, NothingAcknowledgedIsLost) {
     for (const auto& a : acked) total += a.size();
     EXPECT_GT(total, 0u);
   }
+  EXPECT_GT(injected, 0u) << c.name << " never injected in 3 seeds";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     SimAwsFaultKinds, SimAwsFaults,
     ::testing::Values(
-        FaultCase{"throttle", with(&SimFaultOptions::throttle, 0.02), &SimFaultCounters::throttles},
+        FaultCase{"throttle", with(&SimFaultOptions::throttle, 0.05), &SimFaultCounters::throttles},
         FaultCase{"server_error", with(&SimFaultOptions::server_error, 0.1),
                   &SimFaultCounters::server_errors},
         FaultCase{"server_error_after_apply", with(&SimFaultOptions::server_error_after_apply, 0.1),
