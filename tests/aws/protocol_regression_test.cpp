@@ -32,6 +32,13 @@ struct Values {
 };
 using P = Prevayler<Values, int>;
 
+// The business function of every instance here: appends the event.
+Values append_value(const Values& s, const int& e, Timestamp) {
+  Values n = s;
+  n.v.push_back(e);
+  return n;
+}
+
 // Forwards to moto; holds the first request that matches `hold_if` until
 // release(), and can fail the n-th request that matches `fail_if`.
 class GateTransport : public aws::HttpTransport {
@@ -151,11 +158,7 @@ std::unique_ptr<P> open(const MotoJournal& journal, std::uint32_t keep,
                         std::function<void(AwsStorageOptions&)> adjust = {},
                         std::shared_ptr<std::vector<std::string>> warnings = nullptr) {
   P::Options o;
-  o.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
+  o.business = append_value;
   auto so = journal.options();
   so.keep_snapshots = keep;
   if (warnings) {
@@ -436,11 +439,7 @@ TEST(AwsProtocolRegression, EveryJournalReadIsStronglyConsistent) {
   so.replay_page_size = 2;
   auto make = [&] {
     P::Options o;
-    o.business = [](const Values& s, const int& e, Timestamp) {
-      Values n = s;
-      n.v.push_back(e);
-      return n;
-    };
+    o.business = append_value;
     o.storage = detail::make_aws_storage(so, sim->connect("host"));
     return std::make_unique<P>(std::move(o));
   };
@@ -469,11 +468,7 @@ TEST(AwsProtocolRegression, PipelinedWriteLandedBehindAFailedOneStopsTheInstance
   so.writes_in_flight_max = 4;
   auto host = sim->connect("host");
   P::Options o;
-  o.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
+  o.business = append_value;
   o.storage = detail::make_aws_storage(so, host);
   o.snapshot_on_open = false;
   P p(std::move(o));
@@ -494,11 +489,7 @@ TEST(AwsProtocolRegression, PipelinedWriteLandedBehindAFailedOneStopsTheInstance
   EXPECT_THROW(p.handle(3), StorageFailedError) << "the instance must stop";
   auto again = SimAws::storage_options("journal", "snapshots");
   P::Options r;
-  r.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
+  r.business = append_value;
   r.storage = detail::make_aws_storage(again, sim->connect("restart"));
   P recovered(std::move(r));
   EXPECT_EQ(recovered.state()->v, (std::vector<int>{0}));
