@@ -129,9 +129,9 @@ std::string default_session_name() {
   return "prevayler-cpp-" + std::to_string(now_ms);
 }
 
-std::optional<Credentials> web_identity(const CredentialsEnvironment& env, HttpTransport& transport,
-                                        const std::string& token_file, const std::string& role_arn,
-                                        std::optional<std::string> session_name) {
+Credentials web_identity(const CredentialsEnvironment& env, HttpTransport& transport,
+                         const std::string& token_file, const std::string& role_arn,
+                         std::optional<std::string> session_name) {
   const std::string token = read_token_file(token_file, "web identity token");
   return sts_assume_role_with_web_identity(transport, sts_endpoint_of(env), role_arn,
                                            session_name.value_or(default_session_name()), token,
