@@ -95,10 +95,10 @@ std::unique_ptr<Storage> AwsBackend::open(int host, const Knobs& knobs) {
     transports_.emplace_back(host, transport);
   }
   AwsStorageOptions o = options();
-  o.keep_snapshots = knobs.keep_snapshots;
+  o.common.keep_snapshots = knobs.keep_snapshots;
   o.writes_in_flight_max = knobs.writes_in_flight_max;
-  o.compress_journal_records_over = knobs.compress_records_over;
-  o.compress_snapshots = knobs.compress_snapshots;
+  o.common.compress_journal_records_over = knobs.compress_records_over;
+  o.common.compress_snapshots = knobs.compress_snapshots;
   return detail::make_aws_storage(o, transport, hooks_);
 }
 

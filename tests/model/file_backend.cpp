@@ -36,9 +36,9 @@ std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
     hosts_.emplace_back(host, fs);
   }
   FileStorageOptions options = storage_options();
-  options.keep_snapshots = knobs.keep_snapshots;
-  options.compress_journal_records_over = knobs.compress_records_over;
-  options.compress_snapshots = knobs.compress_snapshots;
+  options.common.keep_snapshots = knobs.keep_snapshots;
+  options.common.compress_journal_records_over = knobs.compress_records_over;
+  options.common.compress_snapshots = knobs.compress_snapshots;
   auto storage = detail::make_file_storage(options, fs, /*lock_directory=*/false);
   if (knobs.writes_in_flight_max <= 1) return storage;
   // The file storage writes one record at a time; the pipelining wrapper
