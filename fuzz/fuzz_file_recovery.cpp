@@ -31,12 +31,12 @@
 #include <string_view>
 #include <vector>
 
-#include "core/bytes.hpp"
 #include "core/container_header.hpp"
 #include "core/crc32c.hpp"
 #include "core/entry_codec.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
+#include "core/record_frame.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 
@@ -106,16 +106,6 @@ void write_file(const fs::path& path, std::string_view bytes) {
   if (!out) fail("cannot write the fuzz directory");
 }
 
-void append_framed(std::string& out, std::string_view payload) {
-  std::string length;
-  put_u32(length, static_cast<std::uint32_t>(payload.size()));
-  std::uint32_t crc = crc32c_extend(0, length.data(), length.size());
-  crc = crc32c_extend(crc, payload.data(), payload.size());
-  put_u32(out, crc32c_mask(crc));
-  out += length;
-  out.append(payload);
-}
-
 // Mode 2/5: frames (length byte, payload) chunks; leftover bytes go raw.
 // Returns the entries a successful recovery must start with.
 std::vector<std::string> framed_segment(std::string_view body, std::string& file) {
@@ -126,7 +116,7 @@ std::vector<std::string> framed_segment(std::string_view body, std::string& file
     const std::size_t n = static_cast<unsigned char>(body[0]);
     if (n + 1 > body.size()) break;
     const std::string_view payload = body.substr(1, n);
-    append_framed(file, payload);
+    append_frame(file, payload);
     body.remove_prefix(n + 1);
     if (!decodable) continue;
     try {
@@ -186,7 +176,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         batch.add(encode_entry_head(Timestamp{}, std::nullopt), "next");
         std::string record;
         encode_batch_record(record, 7, batch, 0, 1);
-        append_framed(next, record);
+        append_frame(next, record);
         write_file(numbered("journal-", 1, ".log"), next);
       }
       break;

@@ -33,8 +33,11 @@ enum class RecordType : std::uint8_t {
   compressed_batch = 5,
 };
 
-// Bytes of every record before its body: version, type, writer id.
-inline constexpr std::size_t record_head_bytes = 2 + 8;
+// Bytes of every record before its body: version (1) and type (1), which
+// say what the record is, then the writer id (8).
+inline constexpr std::size_t record_kind_bytes = 2;
+inline constexpr std::size_t writer_id_bytes = 8;
+inline constexpr std::size_t record_head_bytes = record_kind_bytes + writer_id_bytes;
 
 // The largest body a compressed batch may decompress to: the batch record
 // it stands for must fit a record.
@@ -58,7 +61,7 @@ struct DecodedRecord {
 };
 
 // Bytes of a fragment record besides its slice.
-inline constexpr std::size_t fragment_header_bytes = 2 + 8 + 4 + 4;
+inline constexpr std::size_t fragment_header_bytes = record_head_bytes + 4 + 4;
 
 // Appends a fragment record: slice `index` of `count` of a batch record.
 void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,

@@ -11,6 +11,7 @@
 
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
+#include "core/record_frame.hpp"
 #include "core/zstd_stream.hpp"
 #include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
@@ -87,14 +88,15 @@ class FileStorage : public Storage {
 
   void append(const EntryBatch& batch) override {
     check_usable();
-    record_.assign(record_header_bytes, '\0');
+    record_.clear();
+    const std::size_t frame = open_frame(record_);
     encode_batch_record(record_, writer_id_, batch, 0, batch.size(), &compressor_);
-    if (record_.size() - record_header_bytes > record_payload_bytes_max) {
-      throw EventTooLargeError("a journal record of " +
-                               std::to_string(record_.size() - record_header_bytes) +
+    const std::size_t payload_bytes = record_.size() - frame - record_header_bytes;
+    if (payload_bytes > record_payload_bytes_max) {
+      throw EventTooLargeError("a journal record of " + std::to_string(payload_bytes) +
                                " bytes exceeds the file format's limit for " + journal_path());
     }
-    frame_record(record_);
+    close_frame(record_, frame);
     int error = write_fully(*fs_, journal_.get(), record_, journal_size_);
     const char* step = "write";
     if (!error && options_.sync && (error = fs_->fdatasync(journal_.get())) != 0) step = "sync";

@@ -3,13 +3,14 @@
 #include "core/bytes.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
-#include "file/record_reader.hpp"
+#include "core/record_frame.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
 
 std::string make_start_record(std::uint64_t writer_id, const StartRecord& start) {
-  std::string record(record_header_bytes, '\0');
+  std::string record;
+  const std::size_t frame = open_frame(record);
   if (start.earlier_ends.empty()) {
     encode_segment_start_record(record, writer_id, start.previous_end);
   } else {
@@ -29,7 +30,7 @@ std::string make_start_record(std::uint64_t writer_id, const StartRecord& start)
       put_u64(record, end);
     }
   }
-  frame_record(record);
+  close_frame(record, frame);
   return record;
 }
 
