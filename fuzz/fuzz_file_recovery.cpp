@@ -37,6 +37,7 @@
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "core/record_frame.hpp"
+#include "fuzz_check.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 
@@ -45,13 +46,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace prevayler;
 using namespace prevayler::detail;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_file_recovery: property violated: %s\n", what);
-  std::abort();
-}
-#define FUZZ_CHECK(cond) \
-  if (!(cond)) fail(#cond)
 
 // What one recover() delivered.
 struct Recovered {
@@ -83,7 +77,7 @@ class Collector : public RecoveryHandler {
 const fs::path& work_dir() {
   static const fs::path dir = [] {
     std::string tmpl = (fs::temp_directory_path() / "prevayler-fuzz-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) fail("mkdtemp");
+    if (!::mkdtemp(tmpl.data())) FUZZ_FAIL("mkdtemp");
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(work_dir(), ec);
@@ -103,7 +97,7 @@ fs::path numbered(const char* prefix, std::uint64_t id, const char* suffix) {
 void write_file(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) fail("cannot write the fuzz directory");
+  if (!out) FUZZ_FAIL("cannot write the fuzz directory");
 }
 
 // Mode 2/5: frames (length byte, payload) chunks; leftover bytes go raw.

@@ -23,6 +23,7 @@
 #include "prevayler/memory_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/blocked_thread.hpp"
+#include "support/event_log.hpp"
 #include "support/storage_wrappers.hpp"
 #include "support/temp_dir.hpp"
 
@@ -31,20 +32,8 @@ namespace {
 
 using Events = std::vector<std::int64_t>;
 
-struct Log {
-  Events events;
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(events);
-  }
-};
+using Log = EventLog;
 using P = Prevayler<Log, std::int64_t>;
-
-Log append_event(const Log& log, const std::int64_t& e, Timestamp) {
-  Log next = log;
-  next.events.push_back(e);
-  return next;
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

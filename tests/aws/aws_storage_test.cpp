@@ -33,18 +33,6 @@ std::string pattern(std::size_t size, char seed) {
   return s;
 }
 
-// Every item of a segment, across Query pages (a page stops at 1 MB).
-std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
-  std::vector<aws::JournalItem> items;
-  std::optional<std::uint64_t> after;
-  do {
-    auto page = MotoJournal::dynamodb().query_page(table, segment, after, 1000);
-    for (auto& item : page.items) items.push_back(std::move(item));
-    after = page.last_evaluated_order;
-  } while (after);
-  return items;
-}
-
 TEST(AwsStorage, SnapshotGoesToTheDefaultPath) {
   MotoJournal journal;
   {

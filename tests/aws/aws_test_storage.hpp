@@ -2,8 +2,11 @@
 // journal layout, and options that point the AWS storage at them.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "aws/aws_storage_impl.hpp"
 #include "aws/dynamodb.hpp"
@@ -38,28 +41,37 @@ struct MotoJournal {
     return detail::make_aws_storage(options(), std::move(transport));
   }
 
+  // A DynamoDbConfig or S3Config for the shared moto_server.
+  template <class Config>
+  static Config moto_config() {
+    Config c;
+    c.region = aws::testing::kTestRegion;
+    c.endpoint = aws::testing::moto().endpoint();
+    c.credentials = aws::testing::test_credentials();
+    c.transport = aws::testing::test_transport();
+    return c;
+  }
   static aws::DynamoDbClient& dynamodb() {
-    static aws::DynamoDbClient client([] {
-      aws::DynamoDbConfig c;
-      c.region = aws::testing::kTestRegion;
-      c.endpoint = aws::testing::moto().endpoint();
-      c.credentials = aws::testing::test_credentials();
-      c.transport = aws::testing::test_transport();
-      return c;
-    }());
+    static aws::DynamoDbClient client(moto_config<aws::DynamoDbConfig>());
     return client;
   }
   static aws::S3Client& s3() {
-    static aws::S3Client client([] {
-      aws::S3Config c;
-      c.region = aws::testing::kTestRegion;
-      c.endpoint = aws::testing::moto().endpoint();
-      c.credentials = aws::testing::test_credentials();
-      c.transport = aws::testing::test_transport();
-      return c;
-    }());
+    static aws::S3Client client(moto_config<aws::S3Config>());
     return client;
   }
 };
+
+// Every item of a segment, across Query pages (a page stops at 1 MB).
+inline std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
+  constexpr std::uint32_t page_items_max = 1000;
+  std::vector<aws::JournalItem> items;
+  std::optional<std::uint64_t> after;
+  do {
+    auto page = MotoJournal::dynamodb().query_page(table, segment, after, page_items_max);
+    for (auto& item : page.items) items.push_back(std::move(item));
+    after = page.last_evaluated_order;
+  } while (after);
+  return items;
+}
 
 }  // namespace prevayler::testing

@@ -36,24 +36,24 @@ std::shared_ptr<aws::RetryStrategy> no_sleep_retry() {
   return aws::make_standard_retry_strategy(o);
 }
 
-aws::DynamoDbClient dynamodb_on(std::shared_ptr<aws::HttpTransport> transport) {
-  aws::DynamoDbConfig c;
+// A DynamoDbConfig or S3Config for the simulator behind `transport`.
+template <class Config>
+Config sim_config(std::shared_ptr<aws::HttpTransport> transport) {
+  Config c;
   c.region = SimAws::region;
   c.endpoint = SimAws::endpoint;
   c.credentials = aws::static_credentials({"k", "s", "", {}});
   c.transport = std::move(transport);
   c.retry = no_sleep_retry();
-  return aws::DynamoDbClient(c);
+  return c;
+}
+
+aws::DynamoDbClient dynamodb_on(std::shared_ptr<aws::HttpTransport> transport) {
+  return aws::DynamoDbClient(sim_config<aws::DynamoDbConfig>(std::move(transport)));
 }
 
 aws::S3Client s3_on(std::shared_ptr<aws::HttpTransport> transport) {
-  aws::S3Config c;
-  c.region = SimAws::region;
-  c.endpoint = SimAws::endpoint;
-  c.credentials = aws::static_credentials({"k", "s", "", {}});
-  c.transport = std::move(transport);
-  c.retry = no_sleep_retry();
-  return aws::S3Client(c);
+  return aws::S3Client(sim_config<aws::S3Config>(std::move(transport)));
 }
 
 std::string pattern(std::size_t size, unsigned seed) {
