@@ -315,23 +315,23 @@ TEST(AwsStorageConfig, EmptyNamesAreConfigErrors) {
   EXPECT_THROW(make_aws_storage(options), ConfigError);
 }
 
-TEST(AwsStorageConfig, BadEndpointIsAConfigError) {
+// Complete options for table t and bucket b at `endpoint`, no moto needed.
+AwsStorageOptions options_at(const std::string& endpoint) {
   AwsStorageOptions options;
   options.table = "t";
   options.bucket = "b";
   options.region = "us-east-1";
-  options.endpoint = "not a url";
+  options.endpoint = endpoint;
   options.credentials = AwsCredentials{"AKID", "SECRET", ""};
-  EXPECT_THROW(make_aws_storage(options), ConfigError);
+  return options;
+}
+
+TEST(AwsStorageConfig, BadEndpointIsAConfigError) {
+  EXPECT_THROW(make_aws_storage(options_at("not a url")), ConfigError);
 }
 
 TEST(AwsStorageConfig, UnreachableEndpointFailsClearly) {
-  AwsStorageOptions options;
-  options.table = "t";
-  options.bucket = "b";
-  options.region = "us-east-1";
-  options.endpoint = "http://127.0.0.1:1";
-  options.credentials = AwsCredentials{"AKID", "SECRET", ""};
+  AwsStorageOptions options = options_at("http://127.0.0.1:1");
   options.max_attempts = 1;
   try {
     open_string_log(make_aws_storage(options));

@@ -15,6 +15,21 @@
 
 namespace prevayler::testing {
 
+// A DynamoDbConfig or S3Config in the test region with the test
+// credentials, at `endpoint` through `transport` (the shared moto_server's
+// by default).
+template <class Config>
+Config test_client_config(
+    std::string endpoint = aws::testing::moto().endpoint(),
+    std::shared_ptr<aws::HttpTransport> transport = aws::testing::test_transport()) {
+  Config c;
+  c.region = aws::testing::kTestRegion;
+  c.endpoint = std::move(endpoint);
+  c.credentials = aws::testing::test_credentials();
+  c.transport = std::move(transport);
+  return c;
+}
+
 struct MotoJournal {
   std::string table = aws::testing::unique_name("journal");
   std::string bucket = aws::testing::unique_name("snapshots");
@@ -41,22 +56,12 @@ struct MotoJournal {
     return detail::make_aws_storage(options(), std::move(transport));
   }
 
-  // A DynamoDbConfig or S3Config for the shared moto_server.
-  template <class Config>
-  static Config moto_config() {
-    Config c;
-    c.region = aws::testing::kTestRegion;
-    c.endpoint = aws::testing::moto().endpoint();
-    c.credentials = aws::testing::test_credentials();
-    c.transport = aws::testing::test_transport();
-    return c;
-  }
   static aws::DynamoDbClient& dynamodb() {
-    static aws::DynamoDbClient client(moto_config<aws::DynamoDbConfig>());
+    static aws::DynamoDbClient client(test_client_config<aws::DynamoDbConfig>());
     return client;
   }
   static aws::S3Client& s3() {
-    static aws::S3Client client(moto_config<aws::S3Config>());
+    static aws::S3Client client(test_client_config<aws::S3Config>());
     return client;
   }
 };
