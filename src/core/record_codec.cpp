@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/assert.hpp"
 #include "core/bytes.hpp"
 #include "core/zstd_stream.hpp"
 #include "prevayler/error.hpp"
@@ -71,8 +72,12 @@ std::string_view decompress_body(std::string_view in, DecodedRecord& record,
   ZSTD_DCtx* dctx = thread_dctx();
   ZSTD_inBuffer source{in.data(), in.size(), 0};
   std::size_t produced = 0;
-  for (;;) {
+  // Every round but the last consumes input or produces output, or throws.
+  const std::size_t rounds_max = in.size() + length + 1;
+  for (std::size_t round = 0;; ++round) {
+    PREVAYLER_ASSERT(round <= rounds_max);
     if (produced == capacity && capacity < length) {
+      // Doubles, but never past the declared length.
       const std::size_t grown = capacity > length / 2 ? length : capacity * 2;
       std::unique_ptr<char[]> bigger(new char[grown]);
       std::memcpy(bigger.get(), buffer.get(), produced);
@@ -225,7 +230,7 @@ void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t
 
 DecodedRecord decode_record(std::string_view payload, const std::string& where) {
   auto corrupt = [&](const char* what) { return malformed(where, what); };
-  if (payload.size() < 2) throw corrupt("shorter than its header");
+  if (payload.size() < record_kind_bytes) throw corrupt("shorter than its header");
   const auto version = static_cast<unsigned char>(payload[0]);
   if (version != record_format_version && version != record_format_version_compressed) {
     throw FormatVersionError(
@@ -235,29 +240,33 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where) 
   }
   DecodedRecord record;
   const auto type = static_cast<unsigned char>(payload[1]);
-  payload.remove_prefix(2);
-  if (payload.size() < 8) throw corrupt("truncated writer id");
+  payload.remove_prefix(record_kind_bytes);
+  if (payload.size() < writer_id_bytes) throw corrupt("truncated writer id");
   record.writer_id = get_u64(payload.data());
-  payload.remove_prefix(8);
+  payload.remove_prefix(writer_id_bytes);
   if (type == static_cast<unsigned char>(RecordType::fragment)) {
-    if (payload.size() < 8) throw corrupt("truncated fragment header");
+    constexpr std::size_t fields_bytes = fragment_index_bytes + fragment_count_bytes;
+    if (payload.size() < fields_bytes) throw corrupt("truncated fragment header");
     record.type = RecordType::fragment;
     record.fragment_index = get_u32(payload.data());
-    record.fragment_count = get_u32(payload.data() + 4);
-    if (record.fragment_count < 2 || record.fragment_index >= record.fragment_count) {
+    record.fragment_count = get_u32(payload.data() + fragment_index_bytes);
+    if (record.fragment_count < fragment_count_min ||
+        record.fragment_index >= record.fragment_count) {
       throw corrupt("fragment index out of range");
     }
-    record.fragment_bytes = payload.substr(8);
+    record.fragment_bytes = payload.substr(fields_bytes);
     return record;
   }
   if (type == static_cast<unsigned char>(RecordType::seal)) {
-    if (payload.size() != 8) throw corrupt("seal of the wrong size");
+    if (payload.size() != seal_body_bytes) throw corrupt("seal of the wrong size");
     record.type = RecordType::seal;
     record.next_segment = get_u64(payload.data());
     return record;
   }
   if (type == static_cast<unsigned char>(RecordType::segment_start)) {
-    if (payload.size() != 8) throw corrupt("segment start of the wrong size");
+    if (payload.size() != segment_start_body_bytes) {
+      throw corrupt("segment start of the wrong size");
+    }
     record.type = RecordType::segment_start;
     record.previous_end = get_u64(payload.data());
     return record;

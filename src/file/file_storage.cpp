@@ -9,6 +9,7 @@
 #include <iostream>
 #include <random>
 
+#include "core/assert.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "core/record_frame.hpp"
@@ -32,6 +33,8 @@ constexpr int recovery_attempts_max = 8;
 // Fences tried when another instance creates segments at the same time.
 constexpr int takeover_attempts_max = 10;
 constexpr std::size_t retained_buffer_bytes_max = std::size_t{64} << 20;
+// The LOCK file holds the owner's pid in decimal: this is plenty.
+constexpr std::size_t lock_owner_bytes_max = 32;
 
 void check_options(FileStorageOptions& options) {
   if (options.directory.empty()) throw ConfigError("file storage: the directory path is empty");
@@ -51,7 +54,9 @@ void check_options(FileStorageOptions& options) {
 
 std::uint64_t random_writer_id() {
   std::random_device random;
-  return (static_cast<std::uint64_t>(random()) << 32) ^ random();
+  static_assert(sizeof(std::random_device::result_type) * 2 == sizeof(std::uint64_t));
+  constexpr int half_bits = 32;
+  return (static_cast<std::uint64_t>(random()) << half_bits) ^ random();
 }
 
 class FileStorage : public Storage {
@@ -70,7 +75,7 @@ class FileStorage : public Storage {
     dir_.open(options_.create_directory);
     if (lock_) lock_directory();
     writer_id_ = random_writer_id();
-    for (int attempt = 1;; ++attempt) {
+    for (int attempt = 1; attempt <= recovery_attempts_max; ++attempt) {
       try {
         recover_once(handler);
         break;
@@ -106,6 +111,7 @@ class FileStorage : public Storage {
     }
     journal_size_ += record_.size();
     ++records_in_segment_;
+    PREVAYLER_ASSERT(journal_size_ >= segment_header_bytes + record_.size());
     require_ownership(segment_, journal_.get(), "its last write is not acknowledged");
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
@@ -150,7 +156,7 @@ class FileStorage : public Storage {
                          errno_text(error) + "); check its permissions");
     }
     if (int error = fs_->lock(lock_fd_.get())) {
-      char owner[32] = {};
+      char owner[lock_owner_bytes_max] = {};
       std::size_t n = 0;
       (void)fs_->pread(lock_fd_.get(), owner, sizeof owner - 1, 0, n);
       lock_fd_.reset();
@@ -220,7 +226,7 @@ class FileStorage : public Storage {
   // more acknowledged: it checks for this file after each write. What it
   // wrote before is below the end replay measures after the fence.
   void create_fence(std::map<std::uint64_t, std::string>& segments, std::uint64_t first) {
-    for (int attempt = 0;; ++attempt) {
+    for (int attempt = 0; attempt <= takeover_attempts_max; ++attempt) {
       fence_ = segments.rbegin()->first + 1;
       // What the fence follows must be durable before the fence exists: a
       // filesystem may persist creations out of order, and a fence without

@@ -25,6 +25,7 @@ File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size)
 }
 
 std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {
+  PREVAYLER_ASSERT(offset + size <= file_size_);
   if (offset < window_offset_ || offset + size > window_offset_ + window_.size()) {
     const std::size_t want = static_cast<std::size_t>(
         std::min<std::uint64_t>(std::max(size, read_buffer_bytes), file_size_ - offset));

@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 
+#include "core/assert.hpp"
 #include "core/container_header.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
@@ -96,6 +97,8 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
     }
     const std::string where = reader.path() + " at offset " + std::to_string(offset);
     offset += record_header_bytes + payload.size();
+    // check_record saw the whole record inside the file.
+    PREVAYLER_ASSERT(offset <= reader.file_size());
     if (is_start_record(payload)) continue;
     // The entries are views into the reader's window (or, decompressed,
     // into the record), valid until its next read, after they are handled.
