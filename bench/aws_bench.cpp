@@ -48,13 +48,7 @@
 
 namespace {
 
-using bench::cereal_length_bytes;
-using bench::Clock;
-using bench::Count;
-using bench::P;
-using bench::parse_list;
-using bench::percentile;
-using bench::print;
+using namespace bench;  // Count, P, print, ...
 
 constexpr std::size_t event_bytes = 100;
 

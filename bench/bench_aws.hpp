@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "aws/client_config.hpp"
 #include "aws/credentials.hpp"
 #include "aws/curl_transport.hpp"
 #include "aws/dynamodb.hpp"
@@ -22,20 +23,11 @@ inline prevayler::aws::S3Client create_table_and_bucket(const std::string& endpo
   namespace aws = prevayler::aws;
   auto credentials = aws::static_credentials({"bench", "bench", "", {}});
   auto transport = aws::make_curl_transport();
-  aws::DynamoDbConfig d;
-  d.region = aws_region;
-  d.endpoint = endpoint;
-  d.credentials = credentials;
-  d.transport = transport;
-  aws::DynamoDbClient dynamo(d);
+  aws::DynamoDbClient dynamo(
+      aws::client_config<aws::DynamoDbConfig>(aws_region, endpoint, credentials, transport));
   dynamo.create_table(name);
   dynamo.wait_until_active(name);
-  aws::S3Config s;
-  s.region = aws_region;
-  s.endpoint = endpoint;
-  s.credentials = credentials;
-  s.transport = transport;
-  aws::S3Client s3(s);
+  aws::S3Client s3(aws::client_config<aws::S3Config>(aws_region, endpoint, credentials, transport));
   s3.create_bucket(name);
   return s3;
 }

@@ -49,13 +49,7 @@
 
 namespace {
 
-using bench::cereal_length_bytes;
-using bench::Clock;
-using bench::Count;
-using bench::P;
-using bench::parse_list;
-using bench::percentile;
-using bench::print;
+using namespace bench;  // Count, P, print, ...
 
 // Producer t fills its events with letter t of the alphabet.
 constexpr int alphabet_letters = 26;

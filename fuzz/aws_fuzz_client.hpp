@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "aws/client_config.hpp"
 #include "aws/credentials.hpp"
 #include "aws/http.hpp"
 #include "aws/retry.hpp"
@@ -17,11 +18,10 @@ namespace prevayler::fuzz {
 template <class Config>
 Config one_attempt_config(std::string region, std::string endpoint,
                           std::shared_ptr<aws::HttpTransport> transport) {
-  Config config;
-  config.region = std::move(region);
-  config.endpoint = std::move(endpoint);
-  config.credentials = aws::static_credentials(aws::Credentials{"AKIDFUZZ", "secret", "", {}});
-  config.transport = std::move(transport);
+  Config config = aws::client_config<Config>(
+      std::move(region), std::move(endpoint),
+      aws::static_credentials(aws::Credentials{"AKIDFUZZ", "secret", "", {}}),
+      std::move(transport));
   aws::StandardRetryOptions retry;
   retry.max_attempts = 1;
   retry.sleep = [](std::chrono::milliseconds) {};

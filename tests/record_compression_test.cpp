@@ -247,10 +247,7 @@ class FileRecordCompressionTest : public ::testing::Test {
     storage.sync = false;
     storage.compress_journal_records_over = threshold;
     storage.warn = [this](const std::string& w) { warnings.push_back(w); };
-    P::Options o;
-    o.business = append_string;
-    o.storage = make_file_storage(storage);
-    return std::make_unique<P>(std::move(o));
+    return open_string_log(make_file_storage(storage));
   }
   fs::path segment(int id) {
     char name[64];

@@ -49,10 +49,7 @@ class SnapshotCompressionTest : public ::testing::Test {
     storage.compress_snapshots = compress;
     storage.snapshot_compression_level = level;
     storage.warn = [](const std::string&) {};
-    P::Options o;
-    o.business = append_string;
-    o.storage = make_file_storage(storage);
-    return std::make_unique<P>(std::move(o));
+    return open_string_log(make_file_storage(storage));
   }
   fs::path snapshot_file(int id) {
     char name[64];

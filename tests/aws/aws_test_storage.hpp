@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "aws/aws_storage_impl.hpp"
+#include "aws/client_config.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/moto_server.hpp"
 #include "aws/s3.hpp"
@@ -22,12 +23,8 @@ template <class Config>
 Config test_client_config(
     std::string endpoint = aws::testing::moto().endpoint(),
     std::shared_ptr<aws::HttpTransport> transport = aws::testing::test_transport()) {
-  Config c;
-  c.region = aws::testing::kTestRegion;
-  c.endpoint = std::move(endpoint);
-  c.credentials = aws::testing::test_credentials();
-  c.transport = std::move(transport);
-  return c;
+  return aws::client_config<Config>(aws::testing::kTestRegion, std::move(endpoint),
+                                    aws::testing::test_credentials(), std::move(transport));
 }
 
 struct MotoJournal {

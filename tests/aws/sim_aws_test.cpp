@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "aws/aws_test_storage.hpp"
+#include "aws/client_config.hpp"
 #include "aws/crypto.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/s3.hpp"
@@ -39,11 +40,9 @@ std::shared_ptr<aws::RetryStrategy> no_sleep_retry() {
 // A DynamoDbConfig or S3Config for the simulator behind `transport`.
 template <class Config>
 Config sim_config(std::shared_ptr<aws::HttpTransport> transport) {
-  Config c;
-  c.region = SimAws::region;
-  c.endpoint = SimAws::endpoint;
-  c.credentials = aws::static_credentials({"k", "s", "", {}});
-  c.transport = std::move(transport);
+  Config c =
+      aws::client_config<Config>(SimAws::region, SimAws::endpoint,
+                                 aws::static_credentials({"k", "s", "", {}}), std::move(transport));
   c.retry = no_sleep_retry();
   return c;
 }
@@ -77,6 +76,14 @@ struct SimJournal {
     sim->create_bucket(bucket);
   }
   AwsStorageOptions options() const { return SimAws::storage_options(table, bucket); }
+  // Uncompressed snapshots in the smallest parts S3 allows, so a few MiB of
+  // state take a multipart upload.
+  AwsStorageOptions multipart_options() const {
+    auto o = options();
+    o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
+    o.compress_snapshots = false;
+    return o;
+  }
   std::unique_ptr<P> open(std::shared_ptr<aws::HttpTransport> transport = nullptr,
                           std::optional<AwsStorageOptions> o = {}, WriterLimits limits = {}) const {
     P::Options po;
@@ -307,9 +314,7 @@ TEST(SimAwsStorage, EventsSnapshotReopenRecover) {
 
 TEST(SimAwsStorage, MultipartSnapshotOverFiveMebibytes) {
   SimJournal j;
-  auto o = j.options();
-  o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
-  o.compress_snapshots = false;
+  const auto o = j.multipart_options();
   {
     auto p = j.open(nullptr, o);
     for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));  // 6 MiB
@@ -445,9 +450,7 @@ TEST(SimAwsStorage, LostResponseOfAPutItemIsResentAndCountedOnce) {
 
 TEST(SimAwsStorage, LostResponseOfACompleteMultipartUpload) {
   SimJournal j;
-  auto o = j.options();
-  o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
-  o.compress_snapshots = false;
+  const auto o = j.multipart_options();
   auto p = j.open(nullptr, o);
   for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));
   j.sim->fail_next("S3.CompleteMultipartUpload", SimFault::reset_after_apply);
