@@ -20,6 +20,7 @@
 #include "support/compressible_text.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
+#include "support/v1_snapshot.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -138,28 +139,12 @@ TEST_F(SnapshotCompressionTest, UncompressedSnapshotIsVersionOneAndRoundTrips) {
 }
 
 TEST_F(SnapshotCompressionTest, OldFormatSnapshotStillLoads) {
-  // A version-1 snapshot exactly as builds before compression wrote it,
-  // made by hand from docs/format.md: header, cereal portable binary body,
-  // trailer. The directory has no journal yet, as after a restore.
+  // A version-1 snapshot as builds before compression wrote it. The
+  // directory has no journal yet, as after a restore.
   StringLog old;
   old.items = {"written", "by", "an", "old", "build", compressible_words(500, 7)};
-  std::ostringstream body_stream;
-  {
-    cereal::PortableBinaryOutputArchive archive(body_stream);
-    archive(old);
-  }
-  const std::string body = body_stream.str();
-  std::string file(detail::snapshot_magic);
-  detail::put_u32(file, 1);  // version
-  detail::put_u32(file, 0);  // flags
-  detail::put_u64(file, 1);  // id
-  detail::put_u32(file, detail::crc32c_mask(detail::crc32c(file)));
-  file += body;
-  detail::put_u64(file, body.size());
-  detail::put_u32(file, detail::crc32c_mask(detail::crc32c(body)));
-  file += "PVLSEND1";
   fs::create_directories(dir);
-  write_all(snapshot_file(1), file);
+  write_all(snapshot_file(1), hand_made_v1_snapshot(old));
   {
     auto p = open();
     EXPECT_EQ(p->state()->items, old.items);
