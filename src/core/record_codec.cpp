@@ -38,10 +38,10 @@ ZSTD_DCtx* thread_dctx() {
   return holder.dctx;
 }
 
-// Decompresses the body of a compressed batch (after the writer id) into
-// record.owned and returns it.
-std::string_view decompress_body(std::string_view in, DecodedRecord& record,
-                                 const std::string& where) {
+// Reads the declared length at the front of a compressed batch's body
+// (advancing `in` past it) and checks it against the zstd frame that must
+// fill the rest exactly. Returns the length.
+std::size_t check_compressed_body(std::string_view& in, const std::string& where) {
   const auto declared = get_varint(in);
   if (!declared || *declared == 0) throw malformed(where, "bad uncompressed length");
   if (*declared > compressed_body_bytes_max) {
@@ -64,8 +64,14 @@ std::string_view decompress_body(std::string_view in, DecodedRecord& record,
     throw malformed(where, std::string("zstd frame: ") + ZSTD_getErrorName(frame_bytes));
   }
   if (frame_bytes != in.size()) throw malformed(where, "bytes after the zstd frame");
+  return static_cast<std::size_t>(*declared);
+}
 
-  const auto length = static_cast<std::size_t>(*declared);
+// Decompresses the body of a compressed batch (after the writer id) into
+// record.owned and returns it.
+std::string_view decompress_body(std::string_view in, DecodedRecord& record,
+                                 const std::string& where) {
+  const std::size_t length = check_compressed_body(in, where);
   std::size_t capacity =
       std::min(length, std::max(in.size() * decompress_start_ratio, decompress_start_bytes_min));
   std::unique_ptr<char[]> buffer(new char[capacity]);
