@@ -13,6 +13,7 @@
 #include "core/formats.hpp"
 #include "file/file_storage_impl.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -96,14 +97,7 @@ class FileStorageTest : public ::testing::Test {
     P::Options o;
     o.business = append_value;
     o.storage = make_file_storage(std::move(so));
-    try {
-      P p(std::move(o));
-      FAIL() << "opened";
-    } catch (const StorageError& e) {
-      for (const auto& part : parts) {
-        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-      }
-    }
+    expect_error<StorageError>([&] { P p(std::move(o)); }, "opened", parts);
   }
   fs::path segment(int id) {
     char name[64];

@@ -18,6 +18,7 @@
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/compressible_text.hpp"
+#include "support/expect_error.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 #include "support/v1_snapshot.hpp"
@@ -85,14 +86,8 @@ class SnapshotCompressionTest : public ::testing::Test {
   // Opening must fail with a CorruptionError naming the file at `path` and
   // containing `word`.
   void expect_corruption(const fs::path& path, const std::string& word) {
-    try {
-      open();
-      FAIL() << "a damaged snapshot was accepted";
-    } catch (const CorruptionError& e) {
-      EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos)
-          << e.what();
-      EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
-    }
+    expect_error<CorruptionError>([&] { open(); }, "a damaged snapshot was accepted",
+                                  {path.filename().string(), word});
   }
 };
 
