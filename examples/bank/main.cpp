@@ -22,9 +22,13 @@
 #include <vector>
 
 #include "ledger.hpp"
-#include "prevayler/aws_storage.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
+// The AWS storage is an optional component (CMake: PREVAYLER_WITH_AWS, which
+// defines this macro for the example when it is built).
+#ifdef PREVAYLER_WITH_AWS
+#include "prevayler/aws_storage.hpp"
+#endif
 
 namespace {
 
@@ -45,7 +49,18 @@ constexpr const char* usage_text =
     "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
     "  --table TABLE         DynamoDB journal table (create it with prevayler-aws setup)\n"
     "  --bucket BUCKET       S3 bucket of the snapshot\n"
-    "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n";
+    "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n"
+#ifndef PREVAYLER_WITH_AWS
+    "(This build has no AWS storage: --aws needs a build with -DPREVAYLER_WITH_AWS=ON.)\n"
+#endif
+    ;
+
+// Where the AWS storage keeps the ledger, as given on the command line.
+struct AwsLocation {
+  std::string table;
+  std::string bucket;
+  std::optional<std::string> snapshot_path;
+};
 
 std::optional<bank::Amount> parse_amount(const std::string& text) {
   bank::Amount value = 0;
@@ -105,7 +120,7 @@ std::string run_command(Bank& bank, const std::vector<std::string>& words) {
 int main(int argc, char** argv) {
   std::string dir = "./bank-data";
   bool use_aws = false;
-  prevayler::AwsStorageOptions aws;
+  AwsLocation aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -128,6 +143,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+#ifndef PREVAYLER_WITH_AWS
+  if (use_aws) {
+    std::cerr << "prevayler-bank: --aws: this build has no AWS storage (built with "
+                 "PREVAYLER_WITH_AWS=OFF); rebuild with -DPREVAYLER_WITH_AWS=ON, or use --dir\n";
+    return 2;
+  }
+#endif
   if (use_aws && (aws.table.empty() || aws.bucket.empty())) {
     std::cerr << "prevayler-bank: --aws needs --table and --bucket\n" << usage_text;
     return 2;
@@ -140,7 +162,13 @@ int main(int argc, char** argv) {
     Bank::Options options;
     options.business = bank::apply;
     if (use_aws) {
-      options.storage = prevayler::make_aws_storage(aws);
+#ifdef PREVAYLER_WITH_AWS
+      prevayler::AwsStorageOptions storage;
+      storage.table = aws.table;
+      storage.bucket = aws.bucket;
+      if (aws.snapshot_path) storage.snapshot_path = *aws.snapshot_path;
+      options.storage = prevayler::make_aws_storage(storage);
+#endif
     } else {
       prevayler::FileStorageOptions storage;
       storage.directory = dir;
