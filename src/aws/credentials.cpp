@@ -26,20 +26,14 @@ using Clock = std::chrono::system_clock;
 // Temporary credentials are replaced this long before they expire, so that a
 // request signed just before expiry still reaches AWS in time (the SDKs use
 // 5 to 15 minutes).
-constexpr std::chrono::seconds kRefreshMargin_s{300};
+constexpr std::chrono::seconds refresh_margin_s{300};
 // IMDS is only reachable on EC2: a short time-out makes the chain fail fast
 // everywhere else.
-constexpr std::chrono::milliseconds kImdsTimeout_ms{1000};
-constexpr int kImdsTokenTtl_s = 21600;
-constexpr std::chrono::milliseconds kContainerTimeout_ms{2000};
-constexpr std::chrono::milliseconds kStsTimeout_ms{10000};
-constexpr const char* kEcsHost = "http://169.254.170.2";
-
-std::optional<std::string> getenv_nonempty(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
-}
+constexpr std::chrono::milliseconds imds_timeout_ms{1000};
+constexpr int imds_token_ttl_s = 21600;
+constexpr std::chrono::milliseconds container_timeout_ms{2000};
+constexpr std::chrono::milliseconds sts_timeout_ms{10000};
+constexpr const char* ecs_host_url = "http://169.254.170.2";
 
 std::string trim(std::string s) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
@@ -230,7 +224,7 @@ std::optional<Credentials> from_web_identity(const CredentialsEnvironment& env,
   request.body =
       "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + uri_encode(*role_arn) +
       "&RoleSessionName=" + uri_encode(*session_name) + "&WebIdentityToken=" + uri_encode(token);
-  request.timeout = kStsTimeout_ms;
+  request.timeout = sts_timeout_ms;
   const std::string what =
       "STS AssumeRoleWithWebIdentity at " + endpoint + " for role " + *role_arn;
   const HttpResponse response = transport.send(request);
@@ -307,7 +301,7 @@ std::optional<Credentials> from_container(const CredentialsEnvironment& env,
                                           HttpTransport& transport, std::string& looked) {
   std::string uri;
   if (env.container_credentials_relative_uri) {
-    uri = kEcsHost + *env.container_credentials_relative_uri;
+    uri = ecs_host_url + *env.container_credentials_relative_uri;
   } else if (env.container_credentials_full_uri) {
     uri = *env.container_credentials_full_uri;
     check_container_uri(uri);
@@ -320,7 +314,7 @@ std::optional<Credentials> from_container(const CredentialsEnvironment& env,
   HttpRequest request;
   request.method = "GET";
   request.url = uri;
-  request.timeout = kContainerTimeout_ms;
+  request.timeout = container_timeout_ms;
   std::optional<std::string> token;
   if (env.container_authorization_token_file) {
     token =
@@ -358,8 +352,8 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
   token_request.method = "PUT";
   token_request.url = base + "/latest/api/token";
   token_request.headers = {
-      {"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kImdsTokenTtl_s)}};
-  token_request.timeout = kImdsTimeout_ms;
+      {"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(imds_token_ttl_s)}};
+  token_request.timeout = imds_timeout_ms;
   HttpResponse token_response;
   try {
     token_response = transport.send(token_request);
@@ -379,7 +373,7 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
   role_request.method = "GET";
   role_request.url = credentials_path;
   role_request.headers = {{"X-aws-ec2-metadata-token", token}};
-  role_request.timeout = kImdsTimeout_ms;
+  role_request.timeout = imds_timeout_ms;
   const HttpResponse role_response = transport.send(role_request);
   if (role_response.status == 404) {
     note(looked, where + ": no IAM role attached to this instance");
@@ -417,7 +411,7 @@ class StaticProvider final : public CredentialsProvider {
   const Credentials credentials_;
 };
 
-// Caches what `fetch` returns until kRefreshMargin_s before its expiration.
+// Caches what `fetch` returns until refresh_margin_s before its expiration.
 // One refresh at a time: concurrent callers wait for it instead of all
 // hitting the endpoint.
 class CachingProvider final : public CredentialsProvider {
@@ -427,7 +421,7 @@ class CachingProvider final : public CredentialsProvider {
   Credentials get() override {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
-    if (cached_ && (!cached_->expiration || now + kRefreshMargin_s < *cached_->expiration)) {
+    if (cached_ && (!cached_->expiration || now + refresh_margin_s < *cached_->expiration)) {
       return *cached_;
     }
     try {
@@ -451,42 +445,6 @@ class CachingProvider final : public CredentialsProvider {
 
 std::shared_ptr<CredentialsProvider> static_credentials(Credentials credentials) {
   return std::make_shared<StaticProvider>(std::move(credentials));
-}
-
-CredentialsEnvironment credentials_environment_from_process() {
-  CredentialsEnvironment env;
-  env.access_key_id = getenv_nonempty("AWS_ACCESS_KEY_ID");
-  env.secret_access_key = getenv_nonempty("AWS_SECRET_ACCESS_KEY");
-  env.session_token = getenv_nonempty("AWS_SESSION_TOKEN");
-  env.profile = active_profile_name();
-  env.shared_credentials_file = default_credentials_file_path();
-  env.config_file = default_config_file_path();
-  env.web_identity_token_file = getenv_nonempty("AWS_WEB_IDENTITY_TOKEN_FILE");
-  env.role_arn = getenv_nonempty("AWS_ROLE_ARN");
-  env.role_session_name = getenv_nonempty("AWS_ROLE_SESSION_NAME");
-  try {
-    env.region = resolve_region(std::nullopt);
-  } catch (const ConfigError&) {
-    env.region.clear();  // STS then uses its global endpoint
-  }
-  // A custom STS endpoint (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, the
-  // profile's endpoint_url) is kept even without a region.
-  const ResolvedEndpoint sts =
-      resolve_endpoint("sts", std::nullopt, env.region.empty() ? "us-east-1" : env.region);
-  if (sts.custom || !env.region.empty()) env.sts_endpoint = sts.url;
-  env.container_credentials_full_uri = getenv_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-  env.container_credentials_relative_uri =
-      getenv_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-  env.container_authorization_token = getenv_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-  env.container_authorization_token_file =
-      getenv_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-  if (auto endpoint = getenv_nonempty("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
-    env.imds_endpoint = *endpoint;
-  }
-  if (auto disabled = getenv_nonempty("AWS_EC2_METADATA_DISABLED")) {
-    env.imds_disabled = iequals(trim(*disabled), "true");
-  }
-  return env;
 }
 
 std::shared_ptr<CredentialsProvider> default_credentials_chain(
