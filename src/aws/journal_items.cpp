@@ -1,7 +1,8 @@
 #include "aws/journal_items.hpp"
 
-#include <cassert>
 #include <string_view>
+
+#include "core/invariant.hpp"
 
 namespace prevayler::detail {
 
@@ -23,7 +24,8 @@ std::vector<std::string> encode_journal_items(const EntryBatch& batch, std::uint
   for (std::uint32_t i = 0; i < count; ++i) {
     encode_fragment_record(items.emplace_back(), writer_id, i, count,
                            std::string_view(record).substr(i * slice_bytes, slice_bytes));
-    assert(items.back().size() <= journal_item_content_bytes_max);
+    PREVAYLER_INVARIANT(items.back().size() <= journal_item_content_bytes_max,
+                        "a fragment item fits its content limit");
   }
   return items;
 }
@@ -31,7 +33,7 @@ std::vector<std::string> encode_journal_items(const EntryBatch& batch, std::uint
 std::optional<FragmentAssembler::Whole> FragmentAssembler::add(std::uint64_t segment,
                                                                std::uint64_t order,
                                                                const DecodedRecord& fragment) {
-  assert(fragment.type == RecordType::fragment);
+  PREVAYLER_INVARIANT(fragment.type == RecordType::fragment, "only fragments are assembled");
   const bool continues = count_ != 0 && fragment.fragment_index == next_ &&
                          fragment.fragment_count == count_ && fragment.writer_id == writer_;
   if (!continues) {

@@ -1,8 +1,8 @@
 #include "aws/journal_writer.hpp"
 
-#include <cassert>
 #include <condition_variable>
 
+#include "core/invariant.hpp"
 #include "core/record_codec.hpp"
 #include "prevayler/error.hpp"
 
@@ -46,16 +46,31 @@ class JournalWriter::Pending : public PendingAppend {
   bool waited_ = false;
 };
 
+// Marks a write as inside the writer: a write never starts while another is
+// inside (the engine calls from one thread at a time).
+class JournalWriter::Inside {
+ public:
+  explicit Inside(std::atomic<bool>& flag) : flag_(flag) {
+    PREVAYLER_INVARIANT(!flag_.exchange(true), "a write never starts while another is inside");
+  }
+  ~Inside() { flag_ = false; }
+  Inside(const Inside&) = delete;
+  Inside& operator=(const Inside&) = delete;
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
 JournalWriter::JournalWriter(const JournalPut& put, std::size_t writes_in_flight_max)
     : put_(put), writes_in_flight_max_(writes_in_flight_max) {
-  assert(writes_in_flight_max_ >= 1);
+  PREVAYLER_INVARIANT(writes_in_flight_max_ >= 1, "at least one write may be in flight");
 }
 
 JournalWriter::~JournalWriter() { close(); }
 
 void JournalWriter::own(std::uint64_t segment) {
   std::lock_guard lock(mutex_);
-  assert(writes_in_flight_ == 0);
+  PREVAYLER_INVARIANT(writes_in_flight_ == 0, "a new segment is owned with nothing pending");
   segment_ = segment;
   next_order_ = 1;
 }
@@ -78,10 +93,12 @@ void JournalWriter::put_durably(std::uint64_t order, const std::string& content)
 
 void JournalWriter::assert_nothing_pending() const {
   std::lock_guard lock(mutex_);
-  assert(writes_in_flight_ == 0 && "a write never starts while pipelined ones are pending");
+  PREVAYLER_INVARIANT(writes_in_flight_ == 0,
+                      "a write never starts while pipelined ones are pending");
 }
 
 void JournalWriter::append(const std::vector<std::string>& items) {
+  const Inside inside(inside_);
   assert_nothing_pending();
   for (const std::string& item : items) {
     put_durably(next_order_, item);
@@ -90,6 +107,7 @@ void JournalWriter::append(const std::vector<std::string>& items) {
 }
 
 void JournalWriter::seal_segment(std::uint64_t writer_id) {
+  const Inside inside(inside_);
   assert_nothing_pending();
   std::string seal;
   encode_seal_record(seal, writer_id, segment_ + 1);
@@ -98,11 +116,13 @@ void JournalWriter::seal_segment(std::uint64_t writer_id) {
 }
 
 std::unique_ptr<PendingAppend> JournalWriter::start(std::vector<std::string> items) {
+  const Inside inside(inside_);
   auto write = std::make_shared<Write>();
   write->items = std::move(items);
   {
     std::lock_guard lock(mutex_);
-    assert(writes_in_flight_ < writes_in_flight_max_ && "more writes in flight than allowed");
+    PREVAYLER_INVARIANT(writes_in_flight_ < writes_in_flight_max_,
+                        "more writes in flight than allowed");
     write->segment = segment_;
     write->first_order = next_order_;
     next_order_ += write->items.size();
@@ -150,10 +170,11 @@ void JournalWriter::finish(Write& w) {
     w.finished_cv.wait(lock, [&] { return w.finished; });
   }
   const bool complete = w.stored == w.items.size();
-  assert(complete == (!w.conflict && !w.error));
+  PREVAYLER_INVARIANT(complete == (!w.conflict && !w.error),
+                      "a write stops short only with a conflict or an error");
   {
     std::lock_guard lock(mutex_);
-    assert(writes_in_flight_ > 0);
+    PREVAYLER_INVARIANT(writes_in_flight_ > 0, "each write is waited once");
     --writes_in_flight_;
     // Waits come in start order: the first incomplete one is the failure
     // every later write is failed for.
@@ -169,7 +190,7 @@ void JournalWriter::finish(Write& w) {
 
 void JournalWriter::resume_after_failure() {
   std::lock_guard lock(mutex_);
-  assert(writes_in_flight_ == 0 && "resume_after_failure() with writes pending");
+  PREVAYLER_INVARIANT(writes_in_flight_ == 0, "resume_after_failure() with writes pending");
   if (landed_behind_gap_) {
     throw StorageFailedError(
         put_.item_name(segment_, *gap_order_) +

@@ -77,6 +77,7 @@ class JournalWriter {
  private:
   struct Write;
   class Pending;
+  class Inside;
   void send(Write& write);
   void finish(Write& write);
   void assert_nothing_pending() const;
@@ -92,6 +93,7 @@ class JournalWriter {
   std::size_t writes_in_flight_ = 0;           // started, not yet waited: for the invariants only
   std::optional<std::uint64_t> gap_order_;     // first order the failed write did not store
   bool landed_behind_gap_ = false;             // a later write stored an item after the gap
+  std::atomic<bool> inside_{false};            // a start, append or seal is running
   std::atomic<bool> send_gate_closed_{false};  // a write failed: send nothing more
   std::unique_ptr<TaskPool> pool_;             // last: its threads use the members above
 };
