@@ -8,8 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "aws/credentials.hpp"
-#include "aws/http.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::aws {
@@ -224,42 +222,6 @@ ResolvedEndpoint resolve_endpoint(std::string_view service,
                       " endpoint: the region is empty; set AWS_REGION or an endpoint URL");
   }
   return {"https://" + std::string(service) + "." + region + ".amazonaws.com", false};
-}
-
-// Declared in credentials.hpp: the chain's inputs, read here with the rest
-// of the standard configuration.
-CredentialsEnvironment credentials_environment_from_process() {
-  CredentialsEnvironment environment;
-  environment.access_key_id = env("AWS_ACCESS_KEY_ID");
-  environment.secret_access_key = env("AWS_SECRET_ACCESS_KEY");
-  environment.session_token = env("AWS_SESSION_TOKEN");
-  environment.profile = active_profile_name();
-  environment.shared_credentials_file = default_credentials_file_path();
-  environment.config_file = default_config_file_path();
-  environment.web_identity_token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
-  environment.role_arn = env("AWS_ROLE_ARN");
-  environment.role_session_name = env("AWS_ROLE_SESSION_NAME");
-  try {
-    environment.region = resolve_region(std::nullopt);
-  } catch (const ConfigError&) {
-    environment.region.clear();  // STS then uses its global endpoint
-  }
-  // A custom STS endpoint (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, the
-  // profile's endpoint_url) is kept even without a region.
-  const ResolvedEndpoint sts = resolve_endpoint(
-      "sts", std::nullopt, environment.region.empty() ? "us-east-1" : environment.region);
-  if (sts.custom || !environment.region.empty()) environment.sts_endpoint = sts.url;
-  environment.container_credentials_full_uri = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-  environment.container_credentials_relative_uri = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-  environment.container_authorization_token = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-  environment.container_authorization_token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-  if (auto endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
-    environment.imds_endpoint = *endpoint;
-  }
-  if (auto disabled = env("AWS_EC2_METADATA_DISABLED")) {
-    environment.imds_disabled = iequals(trim(*disabled), "true");
-  }
-  return environment;
 }
 
 }  // namespace prevayler::aws

@@ -1,7 +1,8 @@
-// AWS credentials and the standard provider chain (environment, shared
-// credentials/config files with AWS_PROFILE, web identity token via STS
-// AssumeRoleWithWebIdentity, ECS container credentials, EC2 IMDSv2).
-// Credentials never appear in logs, errors or exceptions.
+// AWS credentials and the standard provider chain (environment, the profile
+// of the shared credentials/config files with AWS_PROFILE: a role to assume
+// through STS AssumeRole, static keys, credential_process; web identity
+// token via STS AssumeRoleWithWebIdentity, ECS container credentials, EC2
+// IMDSv2). Credentials never appear in logs, errors or exceptions.
 #pragma once
 
 #include <chrono>
@@ -61,10 +62,35 @@ struct CredentialsEnvironment {
 
 CredentialsEnvironment credentials_environment_from_process();
 
-// The standard chain, tried in order; the first provider that has
-// credentials wins and is cached (and refreshed before expiry).
+// The standard chain, tried in the AWS CLI's order; the first source that
+// has credentials wins and is cached (and refreshed before expiry):
+//  1. environment keys;
+//  2. the profile's role (role_arn with source_profile or credential_source,
+//     optional role_session_name, external_id, duration_seconds) through STS
+//     AssumeRole signed with the source credentials; mfa_serial is refused
+//     (a library cannot prompt for a code);
+//  3. the profile's static keys in the credentials file;
+//  4. the profile's credential_process;
+//  5. the profile's static keys in the config file;
+//  6. web identity (environment, else the profile's web_identity_token_file);
+//  7. ECS container credentials; 8. EC2 instance metadata.
+// A profile's settings are those of its config-file section overlaid with
+// its credentials-file section.
 std::shared_ptr<CredentialsProvider> default_credentials_chain(
     std::shared_ptr<HttpTransport> transport,
     CredentialsEnvironment environment = credentials_environment_from_process());
+
+// Only the profile `environment.profile` (steps 2 to 5 and its web identity),
+// as `aws --profile NAME` resolves it: the environment keys do not take
+// precedence, so a role with credential_source = Environment is assumed with
+// them. Cached and refreshed like the chain.
+std::shared_ptr<CredentialsProvider> profile_credentials(
+    std::shared_ptr<HttpTransport> transport,
+    CredentialsEnvironment environment = credentials_environment_from_process());
+
+// An ISO 8601 UTC instant as AWS credential sources print it
+// (2026-01-02T03:04:05Z, optionally with fractional seconds or a numeric
+// offset); nullopt when it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(const std::string& text);
 
 }  // namespace prevayler::aws
