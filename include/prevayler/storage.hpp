@@ -117,7 +117,11 @@ class PendingAppend {
 // last batch whose wait() returned. The simple way to keep it is to send
 // nothing once a write has failed, until resume_after_failure(); a storage
 // that cannot keep it (a write already on its way landed after the failed
-// one) throws StorageFailedError from resume_after_failure().
+// one) throws StorageFailedError from resume_after_failure(). A
+// start_append() that throws counts as a failed wait() in start order.
+// Why the core owns the protocol: only it knows which appends were computed
+// from the failed states (it may start one while a failure is being
+// reported); a storage knows its own writes, so it is asked nothing else.
 class Storage {
  public:
   virtual ~Storage() = default;
