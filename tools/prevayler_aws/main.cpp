@@ -1,8 +1,11 @@
 // prevayler-aws: the operator command for the AWS storage. `setup` creates
 // the DynamoDB journal table and the S3 snapshot bucket (idempotent), `check`
-// verifies that they exist and can be used. It talks to AWS with the
-// library's own client, so it resolves the region, endpoints and credentials
-// exactly as the storage will at run time. Docs: docs/aws.md.
+// verifies that they exist and can be used, `prune` deletes what no recovery
+// reads. Its clients come from the storage's own resolve_aws_clients()
+// (src/aws/aws_clients.hpp), so it resolves the region, endpoints,
+// credentials, retries and time-outs exactly as the storage will at run
+// time, and it checks the table with the storage's key-schema check.
+// Docs: docs/aws.md.
 //
 // Exit status: 0 success, 1 a resource is missing, unusable or AWS failed,
 // 2 a usage error. Credentials are never printed (the client's errors never
@@ -18,10 +21,8 @@
 #include <string_view>
 #include <vector>
 
-#include "aws/aws_config.hpp"
+#include "aws/aws_clients.hpp"
 #include "aws/aws_error.hpp"
-#include "aws/credentials.hpp"
-#include "aws/curl_transport.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/http.hpp"
 #include "aws/s3.hpp"
@@ -32,15 +33,19 @@ namespace {
 
 using namespace prevayler;
 
-constexpr std::string_view kProgram = "prevayler-aws";
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+constexpr std::string_view program_name = "prevayler-aws";
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
 // A new on-demand table is usually ACTIVE within seconds, but AWS documents
 // no bound; five minutes covers a busy region without hanging forever.
-constexpr std::chrono::minutes kTableActiveTimeout{5};
+constexpr std::chrono::milliseconds table_active_timeout_ms = std::chrono::minutes(5);
+// HeadBucket's answer for a bucket that exists but these credentials cannot use.
+constexpr int http_status_forbidden = 403;
+// Items the check's Query reads: one proves dynamodb:Query is allowed.
+constexpr std::uint32_t check_query_items = 1;
 
-constexpr std::string_view kUsage = R"(Usage: prevayler-aws <command> [options]
+constexpr std::string_view usage_text = R"(Usage: prevayler-aws <command> [options]
 
 Creates and checks the AWS resources of prevayler-cpp's DynamoDB+S3 storage:
 a DynamoDB table for the journal and an S3 bucket for the snapshot.
@@ -149,49 +154,26 @@ CommandLine parse_command_line(int argc, char** argv) {
   return cl;
 }
 
-// The two clients, configured like the storage configures its own.
-struct Clients {
-  std::string region;
-  std::string dynamodb_endpoint;
-  std::string s3_endpoint;
-  std::unique_ptr<aws::DynamoDbClient> dynamodb;
-  std::unique_ptr<aws::S3Client> s3;
-};
+// The storage's options for what the command line says; the clients come
+// from them through the storage's own resolve_aws_clients().
+AwsStorageOptions storage_options(const CommandLine& cl) {
+  AwsStorageOptions options;
+  options.table = cl.table;
+  options.bucket = cl.bucket;
+  options.snapshot_path = cl.snapshot_path;
+  options.region = cl.region;
+  options.endpoint = cl.endpoint;
+  return options;
+}
+
+using Clients = detail::AwsClients;
 
 Clients make_clients(const CommandLine& cl) {
-  Clients c;
-  c.region = aws::resolve_region(cl.region);
-  auto transport = aws::make_curl_transport();
-  aws::CredentialsEnvironment environment = aws::credentials_environment_from_process();
-  // STS (web identity) should use the region the command was given.
-  if (cl.region || environment.region.empty()) {
-    environment.region = c.region;
-    if (environment.sts_endpoint.empty() || cl.region) {
-      environment.sts_endpoint = aws::resolve_endpoint("sts", std::nullopt, c.region).url;
-    }
-  }
-  auto credentials = aws::default_credentials_chain(transport, std::move(environment));
-
-  aws::DynamoDbConfig dynamodb;
-  dynamodb.region = c.region;
-  dynamodb.endpoint = aws::resolve_endpoint("dynamodb", cl.endpoint, c.region).url;
-  dynamodb.credentials = credentials;
-  dynamodb.transport = transport;
-  c.dynamodb_endpoint = dynamodb.endpoint;
-  c.dynamodb = std::make_unique<aws::DynamoDbClient>(std::move(dynamodb));
-
-  aws::S3Config s3;
-  s3.region = c.region;
-  s3.endpoint = aws::resolve_endpoint("s3", cl.endpoint, c.region).url;
-  s3.credentials = credentials;
-  s3.transport = transport;
-  c.s3_endpoint = s3.endpoint;
-  c.s3 = std::make_unique<aws::S3Client>(std::move(s3));
-  return c;
+  return detail::resolve_aws_clients(storage_options(cl), nullptr);
 }
 
 void print_error(std::string_view message) {
-  std::cerr << kProgram << ": error: " << message << std::endl;
+  std::cerr << program_name << ": error: " << message << std::endl;
 }
 
 // Transport failures (connection refused, time-out, TLS) do not say which
@@ -202,28 +184,8 @@ std::string unreachable(std::string_view resource, const std::string& endpoint,
          "); check the region, --endpoint / AWS_ENDPOINT_URL and the network";
 }
 
-std::string describe_key_schema(const aws::TableDescription& d) {
-  std::string s;
-  for (const auto& k : d.key_schema) {
-    if (!s.empty()) s += " + ";
-    s += k.name + " (" + (k.type.empty() ? "?" : k.type) + ", " + k.key_type + ")";
-  }
-  return s.empty() ? "no key schema" : s;
-}
-
-bool has_journal_key_schema(const aws::TableDescription& d) {
-  if (d.key_schema.size() != 2) return false;
-  bool hash = false;
-  bool range = false;
-  for (const auto& k : d.key_schema) {
-    if (k.name == aws::journal_partition_key && k.type == "N" && k.key_type == "HASH") hash = true;
-    if (k.name == aws::journal_sort_key && k.type == "N" && k.key_type == "RANGE") range = true;
-  }
-  return hash && range;
-}
-
 std::string wrong_schema_message(const std::string& table, const aws::TableDescription& d) {
-  return "DynamoDB table " + table + " exists with the key schema " + describe_key_schema(d) +
+  return "DynamoDB table " + table + " exists with the key schema " + aws::describe_key_schema(d) +
          "; the journal needs exactly partkey (N, HASH) + order (N, RANGE), so this table cannot "
          "be used. Choose another --table, or delete this table if nothing in it is needed.";
 }
@@ -240,21 +202,21 @@ int setup_table(Clients& c, const std::string& table) {
   if (!created) {
     // Check the schema before waiting: a wrong table stays wrong.
     const aws::TableDescription found = c.dynamodb->describe_table(table);
-    if (!has_journal_key_schema(found)) {
+    if (!aws::has_journal_key_schema(found)) {
       print_error(wrong_schema_message(table, found));
-      return kExitFailure;
+      return exit_failure;
     }
   }
-  const aws::TableDescription d = c.dynamodb->wait_until_active(table, kTableActiveTimeout);
-  if (!has_journal_key_schema(d)) {
+  const aws::TableDescription d = c.dynamodb->wait_until_active(table, table_active_timeout_ms);
+  if (!aws::has_journal_key_schema(d)) {
     // Someone replaced the table between our calls.
     print_error(wrong_schema_message(table, d));
-    return kExitFailure;
+    return exit_failure;
   }
   std::cout << "DynamoDB table " << table << ": " << (created ? "created" : "already exists, kept")
             << ", key partkey (N, HASH) + order (N, RANGE), " << billing(d) << ", ACTIVE"
             << std::endl;
-  return kExitOk;
+  return exit_ok;
 }
 
 int setup_bucket(Clients& c, const std::string& bucket) {
@@ -263,16 +225,16 @@ int setup_bucket(Clients& c, const std::string& bucket) {
   try {
     c.s3->head_bucket(bucket);
     std::cout << "S3 bucket " << bucket << ": already exists and is accessible, kept" << std::endl;
-    return kExitOk;
+    return exit_ok;
   } catch (const aws::ResourceNotFoundError&) {
     // Create it below.
   } catch (const aws::AwsError& e) {
-    if (e.http_status() == 403) {
+    if (e.http_status() == http_status_forbidden) {
       print_error("S3 bucket " + bucket +
                   " exists but these credentials cannot access it (HeadBucket answered 403): it "
                   "belongs to another account, or the caller lacks s3:ListBucket on it. Choose "
                   "another --bucket, or grant access (see docs/aws.md).");
-      return kExitFailure;
+      return exit_failure;
     }
     throw;
   }
@@ -281,13 +243,13 @@ int setup_bucket(Clients& c, const std::string& bucket) {
     std::cout << "S3 bucket " << bucket << ": "
               << (created ? "created in " + c.region : std::string("already exists, kept"))
               << std::endl;
-    return kExitOk;
+    return exit_ok;
   } catch (const aws::AwsError& e) {
     if (e.code() == "BucketAlreadyExists") {
       print_error("S3 bucket name " + bucket +
                   " is taken by another AWS account (bucket names are global); choose another "
                   "--bucket.");
-      return kExitFailure;
+      return exit_failure;
     }
     throw;
   }
@@ -296,19 +258,19 @@ int setup_bucket(Clients& c, const std::string& bucket) {
 int run_setup(const CommandLine& cl) {
   Clients c = make_clients(cl);
   // The table first: it is the part that can be found unusable.
-  int status = kExitOk;
+  int status = exit_ok;
   try {
     status = setup_table(c, cl.table);
   } catch (const aws::TransportError& e) {
     print_error(unreachable("DynamoDB table " + cl.table, c.dynamodb_endpoint, e));
-    return kExitFailure;
+    return exit_failure;
   }
-  if (status != kExitOk) return status;
+  if (status != exit_ok) return status;
   try {
     return setup_bucket(c, cl.bucket);
   } catch (const aws::TransportError& e) {
     print_error(unreachable("S3 bucket " + cl.bucket, c.s3_endpoint, e));
-    return kExitFailure;
+    return exit_failure;
   }
 }
 
@@ -319,7 +281,7 @@ int run_setup(const CommandLine& cl) {
 bool check_table(Clients& c, const std::string& table, const std::string& bucket) {
   try {
     const aws::TableDescription d = c.dynamodb->describe_table(table);
-    if (!has_journal_key_schema(d)) {
+    if (!aws::has_journal_key_schema(d)) {
       print_error(wrong_schema_message(table, d));
       return false;
     }
@@ -332,7 +294,7 @@ bool check_table(Clients& c, const std::string& table, const std::string& bucket
     }
     // A one-item strongly consistent Query proves the caller may read the
     // journal as recovery does (dynamodb:Query), not only describe it.
-    (void)c.dynamodb->query_page(table, 0, std::nullopt, 1, true);
+    (void)c.dynamodb->query_page(table, 0, std::nullopt, check_query_items, true);
     std::cout << "DynamoDB table " << table << ": key partkey (N, HASH) + order (N, RANGE), "
               << billing(d) << ", " << d.status << ", readable" << std::endl;
     return true;
@@ -362,7 +324,7 @@ bool check_bucket(Clients& c, const std::string& table, const std::string& bucke
                 "`");
     return false;
   } catch (const aws::AwsError& e) {
-    if (e.http_status() == 403) {
+    if (e.http_status() == http_status_forbidden) {
       print_error("S3 bucket " + bucket +
                   " is not accessible with these credentials (HeadBucket answered 403): it "
                   "belongs to another account, or the caller lacks s3:ListBucket on it (see "
@@ -407,24 +369,18 @@ bool check_bucket(Clients& c, const std::string& table, const std::string& bucke
 }
 
 int run_prune(const CommandLine& cl) {
-  AwsStorageOptions options;
-  options.table = cl.table;
-  options.bucket = cl.bucket;
-  options.snapshot_path = cl.snapshot_path;
-  options.region = cl.region;
-  options.endpoint = cl.endpoint;
-  const std::uint64_t deleted = prune_aws_journal(options);
+  const std::uint64_t deleted = prune_aws_journal(storage_options(cl));
   std::cout << "DynamoDB table " << cl.table << ": deleted " << deleted
             << " journal items older than the snapshot s3://" << cl.bucket << "/"
             << cl.snapshot_path << std::endl;
-  return kExitOk;
+  return exit_ok;
 }
 
 int run_check(const CommandLine& cl) {
   Clients c = make_clients(cl);
   const bool table_ok = check_table(c, cl.table, cl.bucket);
   const bool bucket_ok = check_bucket(c, cl.table, cl.bucket, cl.snapshot_path);
-  return table_ok && bucket_ok ? kExitOk : kExitFailure;
+  return table_ok && bucket_ok ? exit_ok : exit_failure;
 }
 
 }  // namespace
@@ -435,18 +391,18 @@ int main(int argc, char** argv) {
     cl = parse_command_line(argc, argv);
   } catch (const UsageError& e) {
     print_error(e.what());
-    std::cerr << "Run '" << kProgram << " help' for usage." << std::endl;
-    return kExitUsage;
+    std::cerr << "Run '" << program_name << " help' for usage." << std::endl;
+    return exit_usage;
   }
   if (cl.help || cl.command == "help") {
-    std::cout << kUsage;
-    return kExitOk;
+    std::cout << usage_text;
+    return exit_ok;
   }
   try {
     if (cl.command == "prune") return run_prune(cl);
     return cl.command == "setup" ? run_setup(cl) : run_check(cl);
   } catch (const std::exception& e) {
     print_error(e.what());
-    return kExitFailure;
+    return exit_failure;
   }
 }
