@@ -31,8 +31,11 @@ class VerdictStorage : public Storage {
     return std::make_unique<Pending>(*this, verdicts_.size() - 1);
   }
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+    if (snapshot_stops) throw StorageFailedError("verdict storage: the seal met a new owner's");
     throw StorageError("verdict storage: no snapshots");
   }
+  // begin_snapshot() throws StorageFailedError instead of StorageError.
+  bool snapshot_stops = false;
   void close() override {}
   std::size_t entry_bytes_max() const override { return 1 << 20; }
   std::string describe() const override { return "verdict storage"; }
@@ -83,14 +86,19 @@ class VerdictStorage : public Storage {
   std::size_t start_calls_ = 0;
 };
 
+// An instance that sums its events, on `storage`, without a snapshot at open.
+Prevayler<int, int>::Options sum_options(std::unique_ptr<Storage> storage) {
+  Prevayler<int, int>::Options o;
+  o.business = [](const int& s, const int& e, Timestamp) { return s + e; };
+  o.storage = std::move(storage);
+  o.snapshot_on_open = false;
+  return o;
+}
+
 TEST(EngineFailure, StorageThatStopsWhileThePipelineDrainsStopsTheInstance) {
   auto owned = std::make_unique<VerdictStorage>();
   VerdictStorage& storage = *owned;
-  Prevayler<int, int>::Options o;
-  o.business = [](const int& s, const int& e, Timestamp) { return s + e; };
-  o.storage = std::move(owned);
-  o.snapshot_on_open = false;
-  Prevayler<int, int> p(std::move(o));
+  Prevayler<int, int> p(sum_options(std::move(owned)));
   auto first = p.handle_async(1);
   storage.wait_for_starts(1);
   auto second = p.handle_async(2);
@@ -104,6 +112,31 @@ TEST(EngineFailure, StorageThatStopsWhileThePipelineDrainsStopsTheInstance) {
   EXPECT_THROW(p.handle(3), StorageFailedError);
   EXPECT_EQ(storage.start_calls(), 2u) << "an event was handed to a stopped storage";
   EXPECT_EQ(*p.state(), 0);
+}
+
+// One failure protocol: a StorageFailedError from begin_snapshot() stops the
+// instance like one from a write, so the storage need not remember it.
+TEST(EngineFailure, SnapshotThatStopsTheStorageStopsTheInstance) {
+  auto owned = std::make_unique<VerdictStorage>();
+  VerdictStorage& storage = *owned;
+  storage.snapshot_stops = true;
+  Prevayler<int, int> p(sum_options(std::move(owned)));
+  EXPECT_THROW(p.snapshot(), StorageFailedError);
+  EXPECT_THROW(p.handle(1), StorageFailedError);
+  EXPECT_EQ(storage.start_calls(), 0u) << "an event was handed to a stopped storage";
+  EXPECT_EQ(*p.state(), 0);
+}
+
+// A snapshot that fails without stopping the storage leaves it usable.
+TEST(EngineFailure, SnapshotThatFailsLeavesTheInstanceUsable) {
+  auto owned = std::make_unique<VerdictStorage>();
+  VerdictStorage& storage = *owned;
+  Prevayler<int, int> p(sum_options(std::move(owned)));
+  EXPECT_THROW(p.snapshot(), StorageError);
+  auto next = p.handle_async(5);
+  storage.wait_for_starts(1);
+  storage.decide(0, VerdictStorage::Verdict::ok);
+  EXPECT_EQ(*next.get(), 5);
 }
 
 }  // namespace

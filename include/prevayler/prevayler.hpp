@@ -31,6 +31,7 @@
 #include "prevayler/stats.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
+#include "prevayler/version.hpp"
 
 namespace prevayler {
 

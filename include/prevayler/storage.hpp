@@ -159,6 +159,9 @@ class Storage {
 
   // Starts a new segment: entries appended after this call belong to it
   // and are replayed after the snapshot the returned writer produces.
+  // Throws like append(): StorageError (no new segment, still usable) or
+  // StorageFailedError (e.g. its seal met a new owner's), after which the
+  // core calls nothing more but close().
   virtual std::unique_ptr<SnapshotWriter> begin_snapshot() = 0;
 
   // Releases the storage (files, lock, connections). Idempotent.

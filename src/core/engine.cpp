@@ -4,32 +4,12 @@
 #include <string>
 
 #include "core/assert.hpp"
+#include "core/engine_parts.hpp"
 #include "core/entry_codec.hpp"
 #include "core/warning.hpp"
 #include "prevayler/error.hpp"
 
-namespace prevayler {
-
-std::string JournalPosition::to_string() const {
-  return "segment " + std::to_string(segment) + ", record " + std::to_string(record) + ", entry " +
-         std::to_string(entry);
-}
-
-namespace {
-
-class CompletedAppend : public PendingAppend {
- public:
-  void wait() override {}
-};
-
-}  // namespace
-
-std::unique_ptr<PendingAppend> Storage::start_append(EntryBatch batch) {
-  append(batch);
-  return std::make_unique<CompletedAppend>();
-}
-
-namespace detail {
+namespace prevayler::detail {
 
 namespace {
 
@@ -80,93 +60,6 @@ const void* Engine::current_state() const {
   return cache.state.get();
 }
 
-// A group commit in the making, then in flight. Its callers wait on `done`.
-struct Engine::Batch {
-  EntryBatch entries;  // handed to the storage when the write starts
-  std::size_t events = 0;
-  std::size_t bytes = 0;
-  AnyState last_state;
-  bool done = false;
-  std::exception_ptr error;
-  // Only this batch's callers wait here: waking every waiting producer at
-  // each write (a herd of 64 threads on 2 cores) would cost more than the
-  // write.
-  std::condition_variable done_cv;
-  // handle_async()'s events: each one's state and how to report it.
-  std::vector<std::pair<AnyState, Engine::Completion>> completions;
-};
-
-// A pipelined write: started, not yet acknowledged. `error` is set when
-// start_append() itself threw; the failure still counts in journal order.
-struct Engine::InFlight {
-  std::shared_ptr<Batch> batch;
-  std::unique_ptr<PendingAppend> pending;
-  std::exception_ptr error;
-};
-
-// A point in the journal where a snapshot starts a new segment. The writer
-// thread reaches it after every earlier batch has been written (or failed),
-// so `state` is exactly the durable state at the cut.
-struct Engine::SnapshotCut {
-  bool done = false;
-  std::exception_ptr error;
-  std::unique_ptr<SnapshotWriter> writer;
-  AnyState state;
-};
-
-class Engine::Replayer : public RecoveryHandler {
- public:
-  explicit Replayer(Engine& engine) : engine_(engine) {}
-
-  void restart() override {
-    engine_.head_ = engine_.hooks_.initial_state();
-    engine_.stats_.snapshot_id = 0;
-    engine_.stats_.events_replayed = 0;
-  }
-
-  void snapshot(std::uint64_t snapshot_id, std::istream& in) override {
-    try {
-      engine_.head_ = engine_.hooks_.decode_state(in);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw CodecError("cannot decode snapshot " + std::to_string(snapshot_id) + " from " +
-                       engine_.storage_->describe() + ": " + e.what());
-    }
-    engine_.stats_.snapshot_id = snapshot_id;
-  }
-
-  void entry(const JournalPosition& position, std::string_view bytes) override {
-    const std::string where = engine_.storage_->describe() + ", " + position.to_string();
-    const ParsedEntry parsed = parse_entry(bytes, where);
-    try {
-      engine_.head_ = engine_.hooks_.replay(engine_.head_.get(), parsed.event, parsed.timestamp);
-    } catch (const CodecError& e) {
-      throw CodecError(where + ": " + e.what());
-    } catch (const std::exception& e) {
-      throw RecoveryError("the business function threw while replaying the event at " + where +
-                          ": " + e.what() +
-                          " (it accepted this event when it was handled: is it pure?)");
-    }
-    ++engine_.stats_.events_replayed;
-    if (parsed.state_hash && engine_.hooks_.state_hash) {
-      const std::uint64_t replayed = engine_.hooks_.state_hash(engine_.head_.get());
-      if (replayed != *parsed.state_hash) {
-        throw InconsistentStateError(
-            "Inconsistent state detected: replaying the event at " + where + " (event " +
-            std::to_string(engine_.stats_.events_replayed) +
-            " of this recovery) produced state hash " + std::to_string(replayed) +
-            ", the journal says " + std::to_string(*parsed.state_hash) +
-            ". The business function is not pure, or its code changed the meaning of old "
-            "events.");
-      }
-    }
-  }
-
- private:
-  Engine& engine_;
-};
-
 Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
                bool snapshot_on_open)
     : hooks_(with_default_warn(std::move(hooks))),
@@ -213,13 +106,6 @@ Engine::~Engine() {
   } catch (...) {
     // A destructor cannot report; close() explicitly to see errors.
   }
-}
-
-void Engine::recover() {
-  head_ = hooks_.initial_state();
-  Replayer replayer(*this);
-  storage_->recover(replayer);
-  durable_.store(head_, std::memory_order_release);
 }
 
 void Engine::throw_if_unusable() const {
@@ -521,52 +407,6 @@ void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_pt
   failing_ = false;
 }
 
-void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
-                          const std::shared_ptr<SnapshotCut>& cut) {
-  if (fatal_) {
-    cut->error = fatal_;
-  } else {
-    cut->state = durable_.load(std::memory_order_acquire);
-    PREVAYLER_ASSERT(!writing_ && in_flight_.empty());
-    writing_ = true;
-    lock.unlock();
-    try {
-      cut->writer = storage_->begin_snapshot();
-    } catch (...) {
-      cut->error = std::current_exception();
-    }
-    lock.lock();
-    writing_ = false;
-  }
-  cut->done = true;
-  work_done_.notify_all();
-}
-
-void Engine::snapshot() {
-  std::lock_guard one_at_a_time(snapshot_mutex_);
-  auto cut = std::make_shared<SnapshotCut>();
-  {
-    std::unique_lock lock(mutex_);
-    throw_if_unusable();
-    seal_open_batch();
-    queue_.push_back(cut);
-    work_ready_.notify_one();
-    work_done_.wait(lock, [&] { return cut->done; });
-  }
-  if (cut->error) std::rethrow_exception(cut->error);
-  // Serialise outside the event lock: the state is immutable, so writers
-  // go on while a large state is written.
-  try {
-    hooks_.encode_state(cut->state.get(), cut->writer->stream());
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw CodecError("cannot encode snapshot " + std::to_string(cut->writer->snapshot_id()) +
-                     " for " + storage_->describe() + ": " + e.what());
-  }
-  cut->writer->commit();
-}
-
 void Engine::close() {
   std::lock_guard once(close_mutex_);
   {
@@ -596,5 +436,4 @@ Stats Engine::stats() const {
   return stats;
 }
 
-}  // namespace detail
-}  // namespace prevayler
+}  // namespace prevayler::detail

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +20,16 @@
 extern char** environ;
 
 namespace prevayler::aws::auth_test {
+
+// `t` as the credential documents write it: 2026-12-01T12:00:00Z.
+inline std::string iso8601(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 // Not thread-safe (setenv never is): only for single-threaded test bodies.
 class ScopedAwsEnvironment {

@@ -20,6 +20,7 @@
 namespace prevayler::aws {
 namespace {
 
+using auth_test::iso8601;
 using auth_test::ScopedAwsEnvironment;
 using auth_test::TempDir;
 using auth_test::TestHttpServer;
@@ -30,15 +31,6 @@ using Clock = std::chrono::system_clock;
 constexpr const char* kSecret = "SECRETprocessXUtnFEMI/K7MDENG+bPxRfiCYqqq";
 constexpr const char* kSessionToken = "TOKENprocessZXIvYXdzEJr//////////wEaDO";
 constexpr const char* kRole = "arn:aws:iam::123456789012:role/prevayler-test";
-
-std::string iso8601(Clock::time_point t) {
-  const std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Records every request and response that goes through it.
 class RecordingTransport final : public HttpTransport {

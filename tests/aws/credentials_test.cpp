@@ -14,6 +14,7 @@
 namespace prevayler::aws {
 namespace {
 
+using auth_test::iso8601;
 using auth_test::ScopedAwsEnvironment;
 using auth_test::TempDir;
 using auth_test::TestHttpServer;
@@ -24,15 +25,6 @@ using Clock = std::chrono::system_clock;
 constexpr const char* kSecret = "SECRETwJalrXUtnFEMI/K7MDENG+bPxRfiCYzzz";
 constexpr const char* kSessionToken = "TOKENFwoGZXIvYXdzEJr//////////wEaDO";
 constexpr const char* kWebIdentityToken = "eyJhbGciOiJSUzI1NiJ9.WEBIDENTITY.sig";
-
-std::string iso8601(Clock::time_point t) {
-  const std::time_t tt = Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // A transport for tests where no request may go out.
 class NoNetworkTransport final : public HttpTransport {

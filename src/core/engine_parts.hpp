@@ -1,0 +1,50 @@
+// The engine's units of work, shared by its source files (engine.cpp, the
+// writer and acknowledger; engine_snapshot.cpp, the snapshot cuts). All of
+// them are guarded by the event lock unless a comment says otherwise.
+#pragma once
+
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/engine.hpp"
+
+namespace prevayler::detail {
+
+// A group commit in the making, then in flight. Its callers wait on `done`.
+struct Engine::Batch {
+  EntryBatch entries;  // handed to the storage when the write starts
+  std::size_t events = 0;
+  std::size_t bytes = 0;
+  AnyState last_state;
+  bool done = false;
+  std::exception_ptr error;
+  // Only this batch's callers wait here: waking every waiting producer at
+  // each write (a herd of 64 threads on 2 cores) would cost more than the
+  // write.
+  std::condition_variable done_cv;
+  // handle_async()'s events: each one's state and how to report it.
+  std::vector<std::pair<AnyState, Engine::Completion>> completions;
+};
+
+// A pipelined write: started, not yet acknowledged. `error` is set when
+// start_append() itself threw; the failure still counts in journal order.
+struct Engine::InFlight {
+  std::shared_ptr<Batch> batch;
+  std::unique_ptr<PendingAppend> pending;
+  std::exception_ptr error;
+};
+
+// A point in the journal where a snapshot starts a new segment. The writer
+// thread reaches it after every earlier batch has been written (or failed),
+// so `state` is exactly the durable state at the cut.
+struct Engine::SnapshotCut {
+  bool done = false;
+  std::exception_ptr error;
+  std::unique_ptr<SnapshotWriter> writer;
+  AnyState state;
+};
+
+}  // namespace prevayler::detail

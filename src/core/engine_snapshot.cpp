@@ -1,0 +1,67 @@
+// Snapshots: a cut queued behind the pending batches starts a new segment
+// (begin_snapshot(), on the writer thread, with nothing in flight), and the
+// caller serialises the durable state at the cut outside the event lock.
+#include <string>
+
+#include "core/assert.hpp"
+#include "core/engine.hpp"
+#include "core/engine_parts.hpp"
+#include "prevayler/error.hpp"
+
+namespace prevayler::detail {
+
+void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
+                          const std::shared_ptr<SnapshotCut>& cut) {
+  if (fatal_) {
+    cut->error = fatal_;
+  } else {
+    cut->state = durable_.load(std::memory_order_acquire);
+    PREVAYLER_ASSERT(!writing_ && in_flight_.empty());
+    writing_ = true;
+    lock.unlock();
+    bool stopped = false;
+    try {
+      cut->writer = storage_->begin_snapshot();
+    } catch (const StorageFailedError&) {
+      cut->error = std::current_exception();
+      stopped = true;
+    } catch (...) {
+      cut->error = std::current_exception();
+    }
+    lock.lock();
+    writing_ = false;
+    // One failure protocol (storage.hpp): a StorageFailedError from any
+    // storage call stops the instance, so a storage never has to remember
+    // that it refused (e.g. its seal met a new owner's).
+    if (stopped && !fatal_) fatal_ = cut->error;
+  }
+  cut->done = true;
+  work_done_.notify_all();
+}
+
+void Engine::snapshot() {
+  std::lock_guard one_at_a_time(snapshot_mutex_);
+  auto cut = std::make_shared<SnapshotCut>();
+  {
+    std::unique_lock lock(mutex_);
+    throw_if_unusable();
+    seal_open_batch();
+    queue_.push_back(cut);
+    work_ready_.notify_one();
+    work_done_.wait(lock, [&] { return cut->done; });
+  }
+  if (cut->error) std::rethrow_exception(cut->error);
+  // Serialise outside the event lock: the state is immutable, so writers
+  // go on while a large state is written.
+  try {
+    hooks_.encode_state(cut->state.get(), cut->writer->stream());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CodecError("cannot encode snapshot " + std::to_string(cut->writer->snapshot_id()) +
+                     " for " + storage_->describe() + ": " + e.what());
+  }
+  cut->writer->commit();
+}
+
+}  // namespace prevayler::detail
