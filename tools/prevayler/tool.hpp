@@ -9,6 +9,9 @@
 #include <string_view>
 
 #include "ops/journal_access.hpp"
+#ifdef PREVAYLER_WITH_AWS
+#include "prevayler/aws_storage.hpp"
+#endif
 #include "prevayler/timestamp.hpp"
 
 namespace prevayler::tool {
@@ -73,6 +76,8 @@ int run_dump(const StorageFlags& flags, const DumpOptions& options);
 int run_copy(const StorageFlags& from, const StorageFlags& to, const CopyOptions& options);
 int run_prune(const StorageFlags& flags, std::uint32_t keep_snapshots);
 #ifdef PREVAYLER_WITH_AWS
+// The storage options the flags give (region and endpoint only when set).
+AwsStorageOptions aws_options(const StorageFlags& flags);
 int run_setup(const StorageFlags& flags);
 int run_check(const StorageFlags& flags);
 #endif
