@@ -171,7 +171,7 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   print(name + "events_per_write",
         static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
         "events");
-  print(name + "writes_in_flight", static_cast<double>(stats.writes_in_flight_limit), "writes");
+  print(name + "writes_in_flight", static_cast<double>(stats.writes_in_flight_allowed), "writes");
   print(name + "p50_ms", percentile(all, 0.50), "ms");
   print(name + "p99_ms", percentile(all, 0.99), "ms");
 }

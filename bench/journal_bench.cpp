@@ -128,8 +128,8 @@ P::Options options(const std::filesystem::path& dir) {
   };
   prevayler::FileStorageOptions storage;
   storage.directory = dir;
-  if (compress_over) storage.compress_journal_records_over = *compress_over;
-  if (journal_level) storage.journal_compression_level = *journal_level;
+  if (compress_over) storage.common.compress_journal_records_over = *compress_over;
+  if (journal_level) storage.common.journal_compression_level = *journal_level;
   o.storage = prevayler::make_file_storage(storage);
   return o;
 }

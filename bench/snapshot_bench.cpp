@@ -282,8 +282,8 @@ int main(int argc, char** argv) {
         auto open = [&] {
           prevayler::FileStorageOptions o;
           o.directory = d;
-          o.compress_snapshots = compress;
-          if (compress) o.snapshot_compression_level = zstd_level;
+          o.common.compress_snapshots = compress;
+          if (compress) o.common.snapshot_compression_level = zstd_level;
           return prevayler::make_file_storage(o);
         };
         auto stored = [&] {
@@ -324,11 +324,11 @@ int main(int argc, char** argv) {
           o.region = "us-east-1";
           o.endpoint = endpoint;
           o.credentials = prevayler::AwsCredentials{"bench", "bench", ""};
-          o.compress_snapshots = compress;
-          if (compress) o.snapshot_compression_level = zstd_level;
+          o.common.compress_snapshots = compress;
+          if (compress) o.common.snapshot_compression_level = zstd_level;
           o.snapshot_parallel_requests = parallel;
           o.snapshot_part_bytes = part_mb << 20;
-          o.warn = [](const std::string&) {};
+          o.common.warn = [](const std::string&) {};
           return prevayler::make_aws_storage(o);
         };
         auto stored = [&] { return s3.head_object(name, "snapshot").size; };

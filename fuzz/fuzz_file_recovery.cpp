@@ -150,8 +150,8 @@ std::string snapshot_file(std::uint64_t id, std::string_view body) {
 std::unique_ptr<Storage> open_storage() {
   FileStorageOptions options;
   options.directory = work_dir() / "data";
-  options.sync = false;                      // durability is not under test; speed is
-  options.warn = [](const std::string&) {};  // torn tails are expected here
+  options.sync = false;                             // durability is not under test; speed is
+  options.common.warn = [](const std::string&) {};  // torn tails are expected here
   return make_file_storage(std::move(options));
 }
 

@@ -28,7 +28,7 @@ TEST(CrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedEvent) {
       [&] {
         FileStorageOptions storage;
         storage.directory = dir;
-        storage.warn = [](const std::string&) {};
+        storage.common.warn = [](const std::string&) {};
         return make_file_storage(storage);
       },
       run);

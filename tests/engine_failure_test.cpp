@@ -21,7 +21,7 @@ class VerdictStorage : public Storage {
 
   void recover(RecoveryHandler&) override {}
   void append(const EntryBatch&) override {}
-  std::size_t appends_in_flight_max() const override { return 4; }
+  std::size_t writes_in_flight_max() const override { return 4; }
   std::unique_ptr<PendingAppend> start_append(EntryBatch) override {
     std::lock_guard lock(mutex_);
     ++start_calls_;

@@ -54,16 +54,16 @@ struct Host {
   Host(SimDisk& disk, std::uint32_t keep = 0) : fs(disk.host()) {
     FileStorageOptions o;
     o.directory = dir;
-    o.keep_snapshots = keep;
-    o.warn = [this](const std::string& w) { warnings.push_back(w); };
+    o.common.keep_snapshots = keep;
+    o.common.warn = [this](const std::string& w) { warnings.push_back(w); };
     storage = detail::make_file_storage(o, fs);
   }
   // On a real directory, a host of its own: no flock between them.
   Host(const std::filesystem::path& directory, std::uint32_t keep) {
     FileStorageOptions o;
     o.directory = directory;
-    o.keep_snapshots = keep;
-    o.warn = [this](const std::string& w) { warnings.push_back(w); };
+    o.common.keep_snapshots = keep;
+    o.common.warn = [this](const std::string& w) { warnings.push_back(w); };
     storage = detail::make_file_storage(o, detail::posix_file_system(), /*lock_directory=*/false);
   }
   Host& open() {

@@ -81,7 +81,7 @@ class FileStorageTest : public ::testing::Test {
   FileStorageOptions storage_options() {
     FileStorageOptions o;
     o.directory = dir;
-    o.warn = [this](const std::string& w) { warnings.push_back(w); };
+    o.common.warn = [this](const std::string& w) { warnings.push_back(w); };
     return o;
   }
   std::unique_ptr<P> open(std::shared_ptr<detail::FileSystem> io = detail::posix_file_system()) {

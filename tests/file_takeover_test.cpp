@@ -30,7 +30,7 @@ TEST(FileTakeover, SecondHostTakesOverAndLosesNothing) {
           o.initial_state = crash::initial_bank;
           FileStorageOptions so;
           so.directory = tmp.path();
-          so.warn = [](const std::string&) {};
+          so.common.warn = [](const std::string&) {};
           o.storage =
               detail::make_file_storage(so, detail::posix_file_system(), /*lock_directory=*/false);
           return std::make_unique<TakeoverPrevayler>(std::move(o));

@@ -35,10 +35,11 @@ Log append_event(const Log& log, const std::int64_t& e, Timestamp) {
 
 class PipelineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<P> open(std::size_t depth = 4, std::size_t limit = 0) {
+  std::unique_ptr<P> open(std::size_t writes_in_flight_max = 4, std::size_t limit = 0) {
     P::Options o;
     o.business = append_event;
-    o.storage = std::make_unique<PipelinedStorage>(make_memory_storage(store), depth, plan);
+    o.storage =
+        std::make_unique<PipelinedStorage>(make_memory_storage(store), writes_in_flight_max, plan);
     o.limits.writes_in_flight_max = limit;
     o.snapshot_on_open = false;
     return std::make_unique<P>(std::move(o));

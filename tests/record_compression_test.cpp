@@ -134,7 +134,7 @@ TEST(RecordCompression, LevelOutsideZstdsIsAConfigError) {
   EXPECT_NO_THROW(RecordCompressor(4096, -7, "test"));
   EXPECT_NO_THROW(RecordCompressor(4096, 19, "test"));
   FileStorageOptions options;
-  options.journal_compression_level = 20;
+  options.common.journal_compression_level = 20;
   try {
     (void)make_file_storage(options);
     FAIL() << "no ConfigError";
@@ -255,8 +255,8 @@ class FileRecordCompressionTest : public ::testing::Test {
     FileStorageOptions storage;
     storage.directory = dir;
     storage.sync = false;
-    storage.compress_journal_records_over = threshold;
-    storage.warn = [this](const std::string& w) { warnings.push_back(w); };
+    storage.common.compress_journal_records_over = threshold;
+    storage.common.warn = [this](const std::string& w) { warnings.push_back(w); };
     P::Options o;
     o.business = append_string;
     o.storage = make_file_storage(storage);

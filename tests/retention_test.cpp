@@ -30,7 +30,7 @@ std::unique_ptr<P> open(const fs::path& dir, std::uint32_t keep) {
   };
   FileStorageOptions so;
   so.directory = dir;
-  so.keep_snapshots = keep;
+  so.common.keep_snapshots = keep;
   o.storage = make_file_storage(so);
   return std::make_unique<P>(std::move(o));
 }

@@ -58,9 +58,9 @@ class SnapshotCompressionTest : public ::testing::Test {
     FileStorageOptions storage;
     storage.directory = dir;
     storage.sync = false;
-    storage.compress_snapshots = compress;
-    storage.snapshot_compression_level = level;
-    storage.warn = [](const std::string&) {};
+    storage.common.compress_snapshots = compress;
+    storage.common.snapshot_compression_level = level;
+    storage.common.warn = [](const std::string&) {};
     P::Options o;
     o.business = append_string;
     o.storage = make_file_storage(storage);

@@ -87,10 +87,11 @@ class Watcher {
 
 class VisibilityTest : public ::testing::Test {
  protected:
-  std::unique_ptr<P> open(std::size_t depth) {
+  std::unique_ptr<P> open(std::size_t writes_in_flight_max) {
     P::Options o;
     o.business = append_event;
-    o.storage = std::make_unique<GatedStorage>(make_memory_storage(store), gate, depth);
+    o.storage =
+        std::make_unique<GatedStorage>(make_memory_storage(store), gate, writes_in_flight_max);
     o.snapshot_on_open = false;
     return std::make_unique<P>(std::move(o));
   }

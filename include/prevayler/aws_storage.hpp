@@ -16,13 +16,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/storage.hpp"
+#include "prevayler/storage_options.hpp"
 
 namespace prevayler {
 
@@ -84,25 +84,13 @@ struct AwsStorageOptions {
   // Memory of a snapshot upload or download: about
   // 2 x (snapshot_parallel_requests + 1) x snapshot_part_bytes.
   std::uint32_t snapshot_parallel_requests = 4;
-  // Snapshots are compressed with zstd (format version 2, docs/format.md)
-  // as they stream up. Uncompressed snapshot objects are read either way.
-  bool compress_snapshots = true;
-  // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster still.
-  int snapshot_compression_level = 1;
-  // A group commit whose journal record would have at least this many bytes
-  // of entries is zstd-compressed, when that makes it smaller (record type
-  // 5, docs/format.md; builds older than it cannot read such a journal),
-  // before it is cut into fragments: fewer items, fewer write units.
-  // 0 never compresses. Compressed records are read either way.
-  std::size_t compress_journal_records_over = 4096;
-  // zstd level of journal records, as snapshot_compression_level.
-  int journal_compression_level = 1;
-  // Retention: 0 keeps the whole journal (the seed's behaviour). N > 0
-  // deletes, once a new snapshot is durable, the journal segments that only
-  // snapshots older than the last N this instance read or wrote need.
-  std::uint32_t keep_snapshots = 0;
-  // Receives warnings (e.g. an incomplete group commit ignored at replay).
-  std::function<void(const std::string&)> warn;
+  // Retention (keep_snapshots: the journal segments that only snapshots
+  // older than the last N this instance read or wrote need are deleted once
+  // a new snapshot is durable; the S3 object is always the newest
+  // snapshot), compression (a large group commit is compressed before it
+  // is cut into fragments: fewer items, fewer write units) and warnings
+  // (e.g. an incomplete group commit ignored at replay).
+  StorageOptions common;
 };
 
 // Checks nothing yet: the table and bucket are checked by recover(), with

@@ -13,11 +13,10 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <string>
 
 #include "prevayler/storage.hpp"
+#include "prevayler/storage_options.hpp"
 
 namespace prevayler {
 
@@ -29,27 +28,12 @@ struct FileStorageOptions {
   // false skips fdatasync: fast, and NOT durable across power loss or a
   // kernel crash (a process crash still loses nothing). For tests only.
   bool sync = true;
-  // Retention: 0 keeps every snapshot and the whole journal. N > 0 deletes,
-  // once a new snapshot is durable (and at open, finishing a run that
-  // failed), the snapshots older than the newest N and the journal
-  // segments only those need.
-  std::uint32_t keep_snapshots = 0;
-  // Snapshots are compressed with zstd (format version 2, docs/format.md)
-  // as they are written, in bounded memory. Uncompressed snapshots, old or
-  // new, are read either way.
-  bool compress_snapshots = true;
-  // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster still.
-  int snapshot_compression_level = 1;
-  // A group commit whose journal record would have at least this many bytes
-  // of entries is zstd-compressed, when that makes it smaller (record type
-  // 5, docs/format.md; builds older than it cannot read such a journal).
-  // 0 never compresses. Compressed records are read either way.
-  std::size_t compress_journal_records_over = 4096;
-  // zstd level of journal records, as snapshot_compression_level.
-  int journal_compression_level = 1;
-  // Receives recovery warnings (a torn record cut off the journal's end).
-  // Default: print to stderr.
-  std::function<void(const std::string&)> warn;
+  // Retention (keep_snapshots: the snapshot files older than the newest N
+  // and the journal segments only those need are deleted once a new
+  // snapshot is durable, and at open, finishing a run that failed),
+  // compression and warnings (recovery: a torn record cut off the
+  // journal's end).
+  StorageOptions common;
 };
 
 // Opens nothing yet: the directory is locked and read by recover().

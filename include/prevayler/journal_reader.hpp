@@ -42,7 +42,7 @@ struct JournalEntryView {
 using JournalEntryCallback = std::function<void(const JournalEntryView&)>;
 
 // Reads every entry kept in the file storage at `storage.directory` (only
-// `directory` and `warn` are used). Throws StorageError when the directory
+// `directory` and `common.warn` are used). Throws StorageError when the directory
 // does not exist, CorruptionError / FormatVersionError naming the file and
 // offset on damage. Exceptions thrown by `callback` stop the read and pass.
 void read_journal_entries(const FileStorageOptions& storage, const JournalEntryCallback& callback);

@@ -25,9 +25,10 @@
 #include <utility>
 
 #include "prevayler/codec.hpp"
-#include "prevayler/detail/engine.hpp"
+#include "prevayler/detail/engine_handle.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
+#include "prevayler/stats.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
 
@@ -117,7 +118,7 @@ class Prevayler {
   // to stop (every later call throws too); ClosedError after close().
   std::shared_ptr<const State> handle(const Event& event) {
     const std::string encoded = encode_event(event);
-    return std::static_pointer_cast<const State>(engine_->handle(&event, encoded));
+    return std::static_pointer_cast<const State>(engine_.handle(&event, encoded));
   }
 
   // handle() without waiting for the journal write: applies the event now
@@ -133,14 +134,14 @@ class Prevayler {
     const std::string encoded = encode_event(event);
     auto promise = std::make_shared<std::promise<std::shared_ptr<const State>>>();
     auto future = promise->get_future();
-    engine_->handle_async(&event, encoded,
-                          [promise](const detail::AnyState& state, std::exception_ptr error) {
-                            if (error) {
-                              promise->set_exception(error);
-                            } else {
-                              promise->set_value(std::static_pointer_cast<const State>(state));
-                            }
-                          });
+    engine_.handle_async(&event, encoded,
+                         [promise](const detail::AnyState& state, std::exception_ptr error) {
+                           if (error) {
+                             promise->set_exception(error);
+                           } else {
+                             promise->set_value(std::static_pointer_cast<const State>(state));
+                           }
+                         });
     return future;
   }
 
@@ -148,7 +149,7 @@ class Prevayler {
   // yet. Lock-free with respect to writers; thread-safe. The returned
   // snapshot never changes (states are immutable values).
   std::shared_ptr<const State> state() const {
-    return std::static_pointer_cast<const State>(engine_->state());
+    return std::static_pointer_cast<const State>(engine_.state());
   }
 
   // Calls `reader(const State&)` with the current state and returns what it
@@ -159,7 +160,7 @@ class Prevayler {
   // reference it is given beyond the call. Thread-safe.
   template <class Reader>
   decltype(auto) read(Reader&& reader) const {
-    return std::forward<Reader>(reader)(*static_cast<const State*>(engine_->current_state()));
+    return std::forward<Reader>(reader)(*static_cast<const State*>(engine_.current_state()));
   }
 
   // Persists the current state so a later recovery starts there and does
@@ -168,21 +169,23 @@ class Prevayler {
   // state is serialised on the calling thread beside new events. Returns
   // once the snapshot is durable. Thread-safe (snapshots are serialised).
   // Throws StorageError, CodecError, ClosedError.
-  void snapshot() { engine_->snapshot(); }
+  void snapshot() { engine_.snapshot(); }
 
   // Calls the timestamp function.
-  Timestamp timestamp() const { return engine_->timestamp(); }
+  Timestamp timestamp() const { return engine_.timestamp(); }
 
   // Waits for events in flight and a snapshot in progress, then releases
   // the storage. Idempotent. Later calls of handle() and snapshot() throw
   // ClosedError; state() keeps returning the last state.
-  void close() { engine_->close(); }
+  void close() { engine_.close(); }
 
-  // Counters for tests and benchmarks (events journaled, journal writes).
-  detail::EngineStats stats() const { return engine_->stats(); }
+  // The instance's counters (events journaled, journal writes, what
+  // recovery replayed, writes allowed in flight): see stats.hpp.
+  // Thread-safe.
+  Stats stats() const { return engine_.stats(); }
 
  private:
-  std::unique_ptr<detail::Engine> make_engine(Options options) {
+  detail::EngineHandle make_engine(Options options) {
     if (!options.business) {
       throw ConfigError("Prevayler options: `business` (the business function) is required");
     }
@@ -232,7 +235,7 @@ class Prevayler {
     hooks.warn = std::move(options.warn);
     hooks.timestamp = options.timestamp ? std::move(options.timestamp)
                                         : TimestampFunction(system_clock_timestamp);
-    return std::make_unique<detail::Engine>(
+    return detail::EngineHandle(
         std::move(hooks), std::move(options.storage),
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
                              options.limits.pending_bytes_max, options.limits.writes_in_flight_max},
@@ -266,7 +269,7 @@ class Prevayler {
   }
 
   Codec<Event> event_codec_;
-  std::unique_ptr<detail::Engine> engine_;
+  detail::EngineHandle engine_;
 };
 
 }  // namespace prevayler

@@ -117,7 +117,7 @@ class Storage {
   // at most this many start_append()s may be pending (started, and their
   // wait() not yet returned) at once. 1 (the default) means appends are
   // synchronous and start_append() is never called.
-  virtual std::size_t appends_in_flight_max() const { return 1; }
+  virtual std::size_t writes_in_flight_max() const { return 1; }
 
   // Starts appending `batch` after every batch started or appended before
   // it; the core calls wait() on each pending append in start order, and

@@ -6,7 +6,6 @@
 #include <deque>
 #include <functional>
 #include <future>
-#include <iostream>
 #include <mutex>
 #include <random>
 #include <streambuf>
@@ -24,6 +23,7 @@
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "core/task_pool.hpp"
+#include "core/warning.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
@@ -67,11 +67,7 @@ class AwsStorage : public Storage {
     if (options_.replay_parallel_queries == 0) {
       throw ConfigError("AWS storage: replay_parallel_queries must be at least 1");
     }
-    if (!options_.warn) {
-      options_.warn = [](const std::string& m) {
-        std::cerr << "prevayler: warning: " << m << std::endl;
-      };
-    }
+    options_.common.warn = warning_or_default(std::move(options_.common.warn));
     if (!transport) {
       aws::CurlTransportOptions curl;
       curl.verify_tls = options_.verify_tls;
@@ -160,7 +156,7 @@ class AwsStorage : public Storage {
     }
   }
 
-  std::size_t appends_in_flight_max() const override {
+  std::size_t writes_in_flight_max() const override {
     return std::max<std::size_t>(1, options_.writes_in_flight_max);
   }
 
@@ -175,7 +171,7 @@ class AwsStorage : public Storage {
       next_order_ += write->items.size();
       ++writes_in_flight_;
     }
-    if (!pool_) pool_ = std::make_unique<TaskPool>(appends_in_flight_max());
+    if (!pool_) pool_ = std::make_unique<TaskPool>(writes_in_flight_max());
     pool_->submit([this, write] { send(*write); });
     return std::make_unique<PendingWrite>(*this, write);
   }
@@ -219,8 +215,9 @@ class AwsStorage : public Storage {
     try {
       cursor.segment = read_snapshot(handler);
     } catch (const aws::PreconditionFailedError&) {
-      options_.warn(describe() + ": the snapshot object was replaced while recovery read it; " +
-                    "recovery starts over from the new one");
+      options_.common.warn(describe() +
+                           ": the snapshot object was replaced while recovery read it; " +
+                           "recovery starts over from the new one");
       return false;
     }
     const std::uint64_t first_segment = cursor.segment;
@@ -235,10 +232,10 @@ class AwsStorage : public Storage {
     const std::uint64_t sealed = segment_ - 1;
     const std::uint64_t newest = current_snapshot_id();
     if (newest <= sealed) return true;
-    options_.warn(describe() + ": snapshot " + std::to_string(newest) +
-                  " appeared while recovery replayed from " + std::to_string(first_segment) +
-                  " to segment " + std::to_string(sealed) +
-                  "; retention may have pruned what it read, so it starts over from there");
+    options_.common.warn(describe() + ": snapshot " + std::to_string(newest) +
+                         " appeared while recovery replayed from " + std::to_string(first_segment) +
+                         " to segment " + std::to_string(sealed) +
+                         "; retention may have pruned what it read, so it starts over from there");
     return false;
   }
 
@@ -505,10 +502,10 @@ class AwsStorage : public Storage {
 
   void drop_partial_fragments(ReplayCursor& c, const char* why) {
     if (c.fragments_count == 0) return;
-    options_.warn(item_name(c.segment, c.fragments_first_order) +
-                  ": ignored an incomplete group commit (" + std::to_string(c.fragments_next) +
-                  " of " + std::to_string(c.fragments_count) + " items, " + why +
-                  "): a write that failed or crashed, never acknowledged");
+    options_.common.warn(
+        item_name(c.segment, c.fragments_first_order) + ": ignored an incomplete group commit (" +
+        std::to_string(c.fragments_next) + " of " + std::to_string(c.fragments_count) + " items, " +
+        why + "): a write that failed or crashed, never acknowledged");
     c.fragments.clear();
     c.fragments_next = c.fragments_count = 0;
   }
@@ -523,9 +520,9 @@ class AwsStorage : public Storage {
   // A gap: nothing after a failed write was acknowledged. The tail ends at
   // c.expected; taking ownership seals the gap, which hides the rest.
   void end_at_gap(ReplayCursor& c, std::uint64_t found_order) {
-    options_.warn(item_name(c.segment, found_order) + " follows a gap at order " +
-                  std::to_string(c.expected) +
-                  "; items from there on were never acknowledged and are sealed off");
+    options_.common.warn(item_name(c.segment, found_order) + " follows a gap at order " +
+                         std::to_string(c.expected) +
+                         "; items from there on were never acknowledged and are sealed off");
     c.gap = true;
   }
 
@@ -663,9 +660,9 @@ class AwsStorage : public Storage {
       if (!continues) {
         drop_partial_fragments(c, "followed by another record");
         if (record.fragment_index != 0) {
-          options_.warn(where + ": ignored a stray fragment " +
-                        std::to_string(record.fragment_index) + " of " +
-                        std::to_string(record.fragment_count));
+          options_.common.warn(where + ": ignored a stray fragment " +
+                               std::to_string(record.fragment_index) + " of " +
+                               std::to_string(record.fragment_count));
           return false;
         }
         c.fragments_count = record.fragment_count;
@@ -726,21 +723,21 @@ class AwsStorage : public Storage {
   // writes, cannot be replaced by an older one), delete the segments that
   // only the snapshots older than the last keep_snapshots need.
   void retain_after(std::uint64_t) {
-    if (options_.keep_snapshots == 0) return;
+    if (options_.common.keep_snapshots == 0) return;
     std::uint64_t boundary = 0;
     {
       std::lock_guard lock(snapshots_->mutex);
       auto ids = snapshots_->ids;
       std::sort(ids.begin(), ids.end());
-      if (ids.size() < options_.keep_snapshots) return;
-      boundary = ids[ids.size() - options_.keep_snapshots];
+      if (ids.size() < options_.common.keep_snapshots) return;
+      boundary = ids[ids.size() - options_.common.keep_snapshots];
     }
     try {
       delete_segments_below(boundary);
     } catch (const std::exception& e) {
-      options_.warn("retention: could not delete journal segments below " +
-                    std::to_string(boundary) + " of table " + options_.table + ": " + e.what() +
-                    " (they are kept; the next snapshot tries again)");
+      options_.common.warn("retention: could not delete journal segments below " +
+                           std::to_string(boundary) + " of table " + options_.table + ": " +
+                           e.what() + " (they are kept; the next snapshot tries again)");
     }
   }
 
@@ -770,8 +767,8 @@ class AwsStorage : public Storage {
   AwsStorageOptions options_;
   AwsStorageTestHooks hooks_;
   // Compresses before encode_items fragments; used by the engine's writer.
-  mutable RecordCompressor compressor_{options_.compress_journal_records_over,
-                                       options_.journal_compression_level, "AWS storage"};
+  mutable RecordCompressor compressor_{options_.common.compress_journal_records_over,
+                                       options_.common.journal_compression_level, "AWS storage"};
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::unique_ptr<aws::DynamoDbClient> dynamo_;
   std::unique_ptr<aws::S3Client> s3_;

@@ -379,19 +379,16 @@ S3SnapshotOptions s3_snapshot_options(const AwsStorageOptions& options) {
   if (options.snapshot_parallel_requests == 0) {
     throw ConfigError("AWS storage: snapshot_parallel_requests must be at least 1");
   }
-  if (options.snapshot_compression_level < zstd_level_min ||
-      options.snapshot_compression_level > zstd_level_max) {
-    throw ConfigError("AWS storage: snapshot_compression_level " +
-                      std::to_string(options.snapshot_compression_level) +
-                      " is outside zstd's levels " + std::to_string(zstd_level_min) + " to " +
-                      std::to_string(zstd_level_max));
-  }
+  check_zstd_level(options.common.snapshot_compression_level, "snapshot_compression_level",
+                   "AWS storage");
   S3SnapshotOptions s;
   s.bucket = options.bucket;
   s.key = options.snapshot_path;
   s.part_bytes = options.snapshot_part_bytes;
   s.parallel_requests = options.snapshot_parallel_requests;
-  if (options.compress_snapshots) s.compression_level = options.snapshot_compression_level;
+  if (options.common.compress_snapshots) {
+    s.compression_level = options.common.snapshot_compression_level;
+  }
   return s;
 }
 

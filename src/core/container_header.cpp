@@ -19,20 +19,21 @@ std::string make_container_header(std::string_view magic, std::uint32_t version,
 std::uint64_t check_container_header(std::string_view header, std::string_view magic,
                                      std::uint32_t known_version, const std::string& where,
                                      const char* what) {
-  if (header.size() < segment_header_bytes || header.substr(0, 8) != magic) {
+  if (header.size() < segment_header_bytes || header.substr(0, magic_bytes) != magic) {
     throw CorruptionError(where + " at offset 0: not a prevayler-cpp " + what +
                           " (bad magic bytes)");
   }
-  const std::uint32_t version = get_u32(header.data() + 8);
+  const std::uint32_t version = get_u32(header.data() + header_version_offset);
   if (version != known_version) {
     throw FormatVersionError(where + ": " + what + " format version " + std::to_string(version) +
                              ", this build reads version " + std::to_string(known_version) +
                              "; open it with a newer prevayler-cpp");
   }
-  if (crc32c_unmask(get_u32(header.data() + 24)) != crc32c(header.substr(0, 24))) {
+  if (crc32c_unmask(get_u32(header.data() + header_crc_offset)) !=
+      crc32c(header.substr(0, header_crc_offset))) {
     throw CorruptionError(where + " at offset 0: " + what + " header fails its checksum");
   }
-  return get_u64(header.data() + 16);
+  return get_u64(header.data() + header_id_offset);
 }
 
 std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags) {
@@ -46,17 +47,18 @@ std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags) {
 }
 
 SnapshotHeader check_snapshot_header(std::string_view header, const std::string& where) {
-  if (header.size() < snapshot_header_bytes || header.substr(0, 8) != snapshot_magic) {
+  if (header.size() < snapshot_header_bytes || header.substr(0, magic_bytes) != snapshot_magic) {
     throw CorruptionError(where + " at offset 0: not a prevayler-cpp snapshot (bad magic bytes)");
   }
-  const std::uint32_t version = get_u32(header.data() + 8);
-  const std::uint32_t flags = get_u32(header.data() + 12);
+  const std::uint32_t version = get_u32(header.data() + header_version_offset);
+  const std::uint32_t flags = get_u32(header.data() + header_flags_offset);
   if (version != snapshot_format_version && version != snapshot_format_version_flags) {
     throw FormatVersionError(where + ": snapshot format version " + std::to_string(version) +
                              ", this build reads versions 1 and 2; open it with a newer "
                              "prevayler-cpp");
   }
-  if (crc32c_unmask(get_u32(header.data() + 24)) != crc32c(header.substr(0, 24))) {
+  if (crc32c_unmask(get_u32(header.data() + header_crc_offset)) !=
+      crc32c(header.substr(0, header_crc_offset))) {
     throw CorruptionError(where + " at offset 0: snapshot header fails its checksum");
   }
   // Version 1 defines no flags; unknown flags mean a body this build cannot read.
@@ -66,7 +68,7 @@ SnapshotHeader check_snapshot_header(std::string_view header, const std::string&
                              " of format version " + std::to_string(version) +
                              " are unknown to this build; open it with a newer prevayler-cpp");
   }
-  return SnapshotHeader{get_u64(header.data() + 16), flags};
+  return SnapshotHeader{get_u64(header.data() + header_id_offset), flags};
 }
 
 std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_crc) {
@@ -79,12 +81,13 @@ std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_c
 
 std::uint32_t check_snapshot_trailer(std::string_view trailer, std::uint64_t body_bytes,
                                      const std::string& where, std::uint64_t trailer_offset) {
-  if (trailer.size() != snapshot_trailer_bytes || trailer.substr(12) != snapshot_end_magic ||
+  if (trailer.size() != snapshot_trailer_bytes ||
+      trailer.substr(trailer_magic_offset) != snapshot_end_magic ||
       get_u64(trailer.data()) != body_bytes) {
     throw CorruptionError(where + " at offset " + std::to_string(trailer_offset) +
                           ": snapshot trailer is damaged or the snapshot is truncated");
   }
-  return crc32c_unmask(get_u32(trailer.data() + 8));
+  return crc32c_unmask(get_u32(trailer.data() + trailer_crc_offset));
 }
 
 }  // namespace prevayler::detail

@@ -1,10 +1,11 @@
-#include "prevayler/detail/engine.hpp"
+#include "core/engine.hpp"
 
 #include <algorithm>
-#include <iostream>
 #include <string>
 
+#include "core/assert.hpp"
 #include "core/entry_codec.hpp"
+#include "core/warning.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
@@ -44,11 +45,7 @@ struct ReaderCache {
 thread_local ReaderCache reader_cache;
 
 EngineHooks with_default_warn(EngineHooks hooks) {
-  if (!hooks.warn) {
-    hooks.warn = [](const std::string& message) {
-      std::cerr << "prevayler: warning: " << message << std::endl;
-    };
-  }
+  hooks.warn = warning_or_default(std::move(hooks.warn));
   return hooks;
 }
 
@@ -165,14 +162,17 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
     throw ConfigError(
         "WriterLimits: batch limits must be positive and pending_bytes_max >= batch_bytes_max");
   }
-  const std::size_t storage_depth = std::max<std::size_t>(1, storage_->appends_in_flight_max());
-  depth_ = limits_.writes_in_flight_max == 0
-               ? storage_depth
-               : std::min(limits_.writes_in_flight_max, storage_depth);
+  const std::size_t storage_writes_in_flight_max =
+      std::max<std::size_t>(1, storage_->writes_in_flight_max());
+  writes_in_flight_max_ =
+      limits_.writes_in_flight_max == 0
+          ? storage_writes_in_flight_max
+          : std::min(limits_.writes_in_flight_max, storage_writes_in_flight_max);
   recover();
   writer_ = std::thread([this] { run_writer(); });
-  tuner_ = DepthTuner(depth_, depth_);  // start wide open; measurement narrows it
-  if (depth_ > 1) acknowledger_ = std::thread([this] { run_acknowledger(); });
+  // Start wide open; measurement narrows it.
+  tuner_ = WritesInFlightTuner(writes_in_flight_max_, writes_in_flight_max_);
+  if (writes_in_flight_max_ > 1) acknowledger_ = std::thread([this] { run_acknowledger(); });
   if (snapshot_on_open) {
     try {
       snapshot();
@@ -218,7 +218,8 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   // Nobody writing and nothing else queued (a lone producer, or the first
   // of a burst): write on this thread instead of handing over to the
   // writer thread and back, which costs two thread wake-ups per event.
-  if (depth_ == 1 && !writing_ && !failing_ && queue_.empty() && open_batch_ == batch) {
+  if (writes_in_flight_max_ == 1 && !writing_ && !failing_ && queue_.empty() &&
+      open_batch_ == batch) {
     seal_open_batch();
     auto mine = std::get<std::shared_ptr<Batch>>(std::move(queue_.front()));
     queue_.pop_front();
@@ -270,6 +271,7 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
   batch->last_state = next;
   head_ = next;
   pending_bytes_ += head.size() + encoded_event.size();
+  PREVAYLER_ASSERT(pending_bytes_ >= batch->bytes);
   if (batch->entries.size() >= limits_.batch_events_max ||
       batch->entries.bytes() >= limits_.batch_bytes_max) {
     seal_open_batch();
@@ -291,9 +293,9 @@ bool Engine::writer_has_work() const {
     if (std::holds_alternative<std::shared_ptr<SnapshotCut>>(queue_.front())) {
       return in_flight_.empty();
     }
-    return in_flight_.size() < tuner_.depth();
+    return in_flight_.size() < tuner_.writes_in_flight_allowed();
   }
-  return open_batch_ && in_flight_.size() < tuner_.depth();
+  return open_batch_ && in_flight_.size() < tuner_.writes_in_flight_allowed();
 }
 
 void Engine::run_writer() {
@@ -311,7 +313,7 @@ void Engine::run_writer() {
     Work work = std::move(queue_.front());
     queue_.pop_front();
     if (auto* batch = std::get_if<std::shared_ptr<Batch>>(&work)) {
-      if (depth_ == 1) {
+      if (writes_in_flight_max_ == 1) {
         write_batch(lock, *batch);
       } else {
         start_batch(lock, *batch);
@@ -324,12 +326,13 @@ void Engine::run_writer() {
   acks_ready_.notify_all();
 }
 
-// Synchronous write (depth 1), on the writer thread or on a caller's.
+// Synchronous write (writes_in_flight_max_ == 1), on the writer thread or on a caller's.
 void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch) {
   std::exception_ptr error;
   if (fatal_) {
     error = fatal_;
   } else {
+    PREVAYLER_ASSERT(!writing_);
     writing_ = true;
     lock.unlock();
     try {
@@ -347,13 +350,16 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
   work_ready_.notify_one();
 }
 
-// Pipelined write (depth > 1): starts it and leaves the wait to the
+// Pipelined write (writes_in_flight_max_ > 1): starts it and leaves the wait to the
 // acknowledger thread, so the next batch can start while this one travels.
 void Engine::start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch) {
+  // The writer checked for a free slot under the lock it still holds.
+  PREVAYLER_ASSERT(in_flight_.size() < tuner_.writes_in_flight_allowed());
   InFlight flight{batch, nullptr, nullptr};
   if (fatal_) {
     flight.error = fatal_;
   } else {
+    PREVAYLER_ASSERT(!writing_);
     writing_ = true;
     lock.unlock();
     try {
@@ -369,6 +375,7 @@ void Engine::start_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
   // batch's states) until the acknowledger reaches it and fails the rest.
   if (flight.error) failing_ = true;
   in_flight_.push_back(std::move(flight));
+  PREVAYLER_ASSERT(in_flight_.size() <= writes_in_flight_max_);
   acks_ready_.notify_all();
 }
 
@@ -402,6 +409,7 @@ void Engine::run_acknowledger() {
 
 // Acknowledges a batch (its callers wake on its done_cv) or fails it.
 void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error) {
+  PREVAYLER_ASSERT(pending_bytes_ >= batch->bytes);
   pending_bytes_ -= batch->bytes;
   batch->entries = EntryBatch{};
   if (!error) {
@@ -409,7 +417,9 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
     durable_version_.fetch_add(1, std::memory_order_release);
     stats_.events_journaled += batch->events;
     ++stats_.journal_writes;
-    if (depth_ > 1) tuner_.acknowledged(batch->events, DepthTuner::Clock::now());
+    if (writes_in_flight_max_ > 1) {
+      tuner_.acknowledged(batch->events, WritesInFlightTuner::Clock::now());
+    }
   } else {
     try {
       std::rethrow_exception(error);
@@ -488,7 +498,7 @@ void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_pt
   head_ = durable_.load(std::memory_order_acquire);
   // Only now may the storage accept starts again: a write the writer began
   // while this thread was learning of the failure has been failed above.
-  if (depth_ > 1 && !fatal_) storage_->resume_after_failure();
+  if (writes_in_flight_max_ > 1 && !fatal_) storage_->resume_after_failure();
   failing_ = false;
 }
 
@@ -498,6 +508,7 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
     cut->error = fatal_;
   } else {
     cut->state = durable_.load(std::memory_order_acquire);
+    PREVAYLER_ASSERT(!writing_ && in_flight_.empty());
     writing_ = true;
     lock.unlock();
     try {
@@ -559,10 +570,10 @@ void Engine::close() {
   storage_->close();
 }
 
-EngineStats Engine::stats() const {
+Stats Engine::stats() const {
   std::lock_guard lock(mutex_);
-  EngineStats stats = stats_;
-  stats.writes_in_flight_limit = tuner_.depth();
+  Stats stats = stats_;
+  stats.writes_in_flight_allowed = tuner_.writes_in_flight_allowed();
   return stats;
 }
 

@@ -21,12 +21,14 @@ ParsedEntry parse_entry(std::string_view entry, const std::string& where) {
     throw FormatVersionError(where + ": journal entry of unknown kind " + std::to_string(kind) +
                              "; it was written by a newer prevayler-cpp");
   }
-  const std::size_t head = kind == entry_kind_event_with_hash ? 17 : 9;
+  const std::size_t head =
+      kind == entry_kind_event_with_hash ? entry_head_bytes_max : entry_head_bytes_without_hash;
   if (entry.size() < head) throw CorruptionError(where + ": journal entry shorter than its header");
   ParsedEntry parsed;
-  parsed.timestamp =
-      Timestamp(std::chrono::milliseconds(static_cast<std::int64_t>(get_u64(entry.data() + 1))));
-  if (kind == entry_kind_event_with_hash) parsed.state_hash = get_u64(entry.data() + 9);
+  parsed.timestamp = Timestamp(std::chrono::milliseconds(
+      static_cast<std::int64_t>(get_u64(entry.data() + entry_timestamp_offset))));
+  if (kind == entry_kind_event_with_hash)
+    parsed.state_hash = get_u64(entry.data() + entry_state_hash_offset);
   parsed.event = entry.substr(head);
   return parsed;
 }

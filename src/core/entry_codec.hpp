@@ -14,6 +14,10 @@ namespace prevayler::detail {
 
 inline constexpr std::uint8_t entry_kind_event = 1;
 inline constexpr std::uint8_t entry_kind_event_with_hash = 2;
+// kind(1) timestamp(8) [state hash(8)]
+inline constexpr std::size_t entry_timestamp_offset = 1;
+inline constexpr std::size_t entry_state_hash_offset = 9;
+inline constexpr std::size_t entry_head_bytes_without_hash = 1 + 8;
 inline constexpr std::size_t entry_head_bytes_max = 1 + 8 + 8;
 
 struct ParsedEntry {

@@ -22,12 +22,25 @@ inline constexpr std::uint32_t snapshot_flags_known = snapshot_flag_zstd;
 
 // magic(8) version(4) flags(4) segment id(8) masked crc32c of the 24 bytes before(4)
 inline constexpr std::size_t segment_header_bytes = 28;
+// Where each field of a segment or snapshot header starts.
+inline constexpr std::size_t magic_bytes = 8;
+inline constexpr std::size_t header_version_offset = 8;
+inline constexpr std::size_t header_flags_offset = 12;
+inline constexpr std::size_t header_id_offset = 16;
+inline constexpr std::size_t header_crc_offset = 24;  // the crc covers the bytes before it
 // magic(8) version(4) flags(4) snapshot id(8) masked crc32c of the 24 bytes before(4)
 inline constexpr std::size_t snapshot_header_bytes = 28;
 // body length(8) masked crc32c of body(4) end magic(8)
 inline constexpr std::size_t snapshot_trailer_bytes = 20;
+inline constexpr std::size_t trailer_crc_offset = 8;
+inline constexpr std::size_t trailer_magic_offset = 12;
 // masked crc32c of (length + payload)(4) payload length(4)
 inline constexpr std::size_t record_header_bytes = 8;
+inline constexpr std::size_t record_crc_offset = 0;
+inline constexpr std::size_t record_length_offset = 4;  // the crc covers the bytes from here
+static_assert(header_crc_offset + 4 == segment_header_bytes && magic_bytes == segment_magic.size());
+static_assert(trailer_magic_offset + snapshot_end_magic.size() == snapshot_trailer_bytes);
+static_assert(record_length_offset + 4 == record_header_bytes);
 // The smallest payload: version, type, writer id, a one-byte entry count.
 inline constexpr std::size_t record_payload_bytes_min = 11;
 

@@ -1,20 +1,45 @@
 #include "prevayler/memory_storage.hpp"
 
+#include <cstdint>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "core/record_codec.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
+namespace detail {
+
+struct MemoryStoreContents {
+  struct Segment {
+    std::vector<std::string> records;  // each one group commit, entries framed
+  };
+  std::mutex mutex;
+  std::map<std::uint64_t, Segment> segments;       // by segment id
+  std::map<std::uint64_t, std::string> snapshots;  // by snapshot id
+  bool in_use = false;                             // the lock
+};
+
+}  // namespace detail
+
+MemoryStore::MemoryStore() : contents_(std::make_unique<detail::MemoryStoreContents>()) {}
+
+MemoryStore::~MemoryStore() = default;
+
 namespace {
+
+// The store, kept alive by the storages and snapshot writers that use it.
+using Contents = std::shared_ptr<detail::MemoryStoreContents>;
 
 constexpr std::size_t memory_entry_bytes_max = std::size_t{1} << 30;
 
 class MemorySnapshotWriter : public SnapshotWriter {
  public:
-  MemorySnapshotWriter(std::shared_ptr<MemoryStore> store, std::uint64_t id)
-      : store_(std::move(store)), id_(id) {}
+  MemorySnapshotWriter(Contents store, std::uint64_t id) : store_(std::move(store)), id_(id) {}
   std::uint64_t snapshot_id() const override { return id_; }
   std::ostream& stream() override { return out_; }
   void commit() override {
@@ -23,16 +48,14 @@ class MemorySnapshotWriter : public SnapshotWriter {
   }
 
  private:
-  std::shared_ptr<MemoryStore> store_;
+  Contents store_;
   std::uint64_t id_;
   std::ostringstream out_;
 };
 
 class MemoryStorage : public Storage {
  public:
-  explicit MemoryStorage(std::shared_ptr<MemoryStore> store) : store_(std::move(store)) {
-    if (!store_) throw ConfigError("make_memory_storage: the MemoryStore is null");
-  }
+  explicit MemoryStorage(Contents store) : store_(std::move(store)) {}
   ~MemoryStorage() override { close(); }
 
   void recover(RecoveryHandler& handler) override {
@@ -74,7 +97,6 @@ class MemoryStorage : public Storage {
     detail::encode_batch_record(record, writer_id_, batch, 0, batch.size());
     std::lock_guard lock(store_->mutex);
     store_->segments[segment_].records.push_back(std::move(record));
-    ++store_->appends;
   }
 
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
@@ -97,7 +119,7 @@ class MemoryStorage : public Storage {
   std::string describe() const override { return "memory storage"; }
 
  private:
-  std::shared_ptr<MemoryStore> store_;
+  Contents store_;
   std::uint64_t segment_ = 0;
   std::uint64_t writer_id_ = 0;
   bool open_ = false;
@@ -106,7 +128,10 @@ class MemoryStorage : public Storage {
 }  // namespace
 
 std::unique_ptr<Storage> make_memory_storage(std::shared_ptr<MemoryStore> store) {
-  return std::make_unique<MemoryStorage>(std::move(store));
+  if (!store) throw ConfigError("make_memory_storage: the MemoryStore is null");
+  // Shares ownership of the store, points at its contents.
+  detail::MemoryStoreContents* contents = store->contents_.get();
+  return std::make_unique<MemoryStorage>(Contents(std::move(store), contents));
 }
 
 }  // namespace prevayler

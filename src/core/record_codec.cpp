@@ -20,6 +20,17 @@ namespace {
 constexpr std::size_t decompress_start_ratio = 8;
 constexpr std::size_t decompress_start_bytes_min = std::size_t{64} << 10;
 
+// A record's payload: version(1) type(1) writer id(8), then the type's body
+// (fragment: index(4) count(4) bytes; seal: next segment(8); segment start:
+// previous end(8)).
+constexpr std::size_t record_prefix_bytes = 2;
+constexpr std::size_t writer_id_bytes = 8;
+constexpr std::size_t fragment_head_bytes = 8;
+constexpr std::size_t fragment_count_offset = 4;
+constexpr std::size_t segment_id_bytes = 8;
+// A record is cut into fragments only when it needs more than one.
+constexpr std::uint32_t fragment_count_min = 2;
+
 CorruptionError malformed(const std::string& where, const std::string& what) {
   return CorruptionError(where + ": journal record is malformed (" + what + ")");
 }
@@ -125,11 +136,7 @@ struct RecordCompressor::Context {
 
 RecordCompressor::RecordCompressor(std::size_t threshold_bytes, int level, const std::string& owner)
     : threshold_bytes_(threshold_bytes), level_(level) {
-  if (level < zstd_level_min || level > zstd_level_max) {
-    throw ConfigError(owner + ": journal_compression_level " + std::to_string(level) +
-                      " is outside zstd's levels " + std::to_string(zstd_level_min) + " to " +
-                      std::to_string(zstd_level_max));
-  }
+  check_zstd_level(level, "journal_compression_level", owner);
 }
 
 RecordCompressor::~RecordCompressor() = default;
@@ -225,7 +232,7 @@ void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t
 
 DecodedRecord decode_record(std::string_view payload, const std::string& where) {
   auto corrupt = [&](const char* what) { return malformed(where, what); };
-  if (payload.size() < 2) throw corrupt("shorter than its header");
+  if (payload.size() < record_prefix_bytes) throw corrupt("shorter than its header");
   const auto version = static_cast<unsigned char>(payload[0]);
   if (version != record_format_version && version != record_format_version_compressed) {
     throw FormatVersionError(
@@ -235,29 +242,30 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where) 
   }
   DecodedRecord record;
   const auto type = static_cast<unsigned char>(payload[1]);
-  payload.remove_prefix(2);
-  if (payload.size() < 8) throw corrupt("truncated writer id");
+  payload.remove_prefix(record_prefix_bytes);
+  if (payload.size() < writer_id_bytes) throw corrupt("truncated writer id");
   record.writer_id = get_u64(payload.data());
-  payload.remove_prefix(8);
+  payload.remove_prefix(writer_id_bytes);
   if (type == static_cast<unsigned char>(RecordType::fragment)) {
-    if (payload.size() < 8) throw corrupt("truncated fragment header");
+    if (payload.size() < fragment_head_bytes) throw corrupt("truncated fragment header");
     record.type = RecordType::fragment;
     record.fragment_index = get_u32(payload.data());
-    record.fragment_count = get_u32(payload.data() + 4);
-    if (record.fragment_count < 2 || record.fragment_index >= record.fragment_count) {
+    record.fragment_count = get_u32(payload.data() + fragment_count_offset);
+    if (record.fragment_count < fragment_count_min ||
+        record.fragment_index >= record.fragment_count) {
       throw corrupt("fragment index out of range");
     }
-    record.fragment_bytes = payload.substr(8);
+    record.fragment_bytes = payload.substr(fragment_head_bytes);
     return record;
   }
   if (type == static_cast<unsigned char>(RecordType::seal)) {
-    if (payload.size() != 8) throw corrupt("seal of the wrong size");
+    if (payload.size() != segment_id_bytes) throw corrupt("seal of the wrong size");
     record.type = RecordType::seal;
     record.next_segment = get_u64(payload.data());
     return record;
   }
   if (type == static_cast<unsigned char>(RecordType::segment_start)) {
-    if (payload.size() != 8) throw corrupt("segment start of the wrong size");
+    if (payload.size() != segment_id_bytes) throw corrupt("segment start of the wrong size");
     record.type = RecordType::segment_start;
     record.previous_end = get_u64(payload.data());
     return record;

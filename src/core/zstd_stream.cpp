@@ -19,6 +19,14 @@ constexpr std::size_t decompress_out_bytes = std::size_t{256} << 10;
 
 }  // namespace
 
+void check_zstd_level(int level, const std::string& option, const std::string& owner) {
+  if (level < zstd_level_min || level > zstd_level_max) {
+    throw ConfigError(owner + ": " + option + " " + std::to_string(level) +
+                      " is outside zstd's levels " + std::to_string(zstd_level_min) + " to " +
+                      std::to_string(zstd_level_max));
+  }
+}
+
 struct ZstdCompressBuffer::Context {
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ~Context() { ZSTD_freeCCtx(cctx); }

@@ -19,6 +19,10 @@ namespace prevayler::detail {
 inline constexpr int zstd_level_min = -7;
 inline constexpr int zstd_level_max = 19;
 
+// Throws ConfigError "<owner>: <option> <level> is outside zstd's levels
+// ..." unless zstd_level_min <= level <= zstd_level_max.
+void check_zstd_level(int level, const std::string& option, const std::string& owner);
+
 // Compresses what is written to it into one zstd frame written to `sink`.
 // Call finish() once everything is written; the frame is incomplete before.
 // Errors of zstd throw CodecError naming `resource`; a failing sink makes

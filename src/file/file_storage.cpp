@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <iostream>
 #include <random>
 
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
+#include "core/warning.hpp"
 #include "core/zstd_stream.hpp"
 #include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
@@ -31,21 +31,14 @@ constexpr int recovery_attempts_max = 8;
 // Fences tried when another instance creates segments at the same time.
 constexpr int takeover_attempts_max = 10;
 constexpr std::size_t retained_buffer_bytes_max = std::size_t{64} << 20;
+// The LOCK file holds the owner's pid: enough for any pid, for the message.
+constexpr std::size_t lock_owner_bytes_max = 32;
 
 void check_options(FileStorageOptions& options) {
   if (options.directory.empty()) throw ConfigError("file storage: the directory path is empty");
-  if (options.snapshot_compression_level < zstd_level_min ||
-      options.snapshot_compression_level > zstd_level_max) {
-    throw ConfigError("file storage: snapshot_compression_level " +
-                      std::to_string(options.snapshot_compression_level) +
-                      " is outside zstd's levels " + std::to_string(zstd_level_min) + " to " +
-                      std::to_string(zstd_level_max));
-  }
-  if (!options.warn) {
-    options.warn = [](const std::string& message) {
-      std::cerr << "prevayler: warning: " << message << std::endl;
-    };
-  }
+  check_zstd_level(options.common.snapshot_compression_level, "snapshot_compression_level",
+                   "file storage");
+  options.common.warn = warning_or_default(std::move(options.common.warn));
 }
 
 std::uint64_t random_writer_id() {
@@ -61,8 +54,8 @@ class FileStorage : public Storage {
         lock_(lock),
         dir_(*fs_, options_.directory.string()),
         segments_(dir_),
-        compressor_(options_.compress_journal_records_over, options_.journal_compression_level,
-                    "file storage") {}
+        compressor_(options_.common.compress_journal_records_over,
+                    options_.common.journal_compression_level, "file storage") {}
   ~FileStorage() override { close(); }
 
   void recover(RecoveryHandler& handler) override {
@@ -115,9 +108,9 @@ class FileStorage : public Storage {
     // is needed (a snapshot at every open then costs no empty segment).
     if (records_in_segment_ > 0) start_next_segment();
     std::optional<int> level;
-    if (options_.compress_snapshots) level = options_.snapshot_compression_level;
+    if (options_.common.compress_snapshots) level = options_.common.snapshot_compression_level;
     std::function<void()> on_committed;
-    if (options_.keep_snapshots > 0) on_committed = [this] { retain(); };
+    if (options_.common.keep_snapshots > 0) on_committed = [this] { retain(); };
     return make_snapshot_writer(dir_, segment_, level, std::move(on_committed));
   }
 
@@ -148,7 +141,7 @@ class FileStorage : public Storage {
                          errno_text(error) + "); check its permissions");
     }
     if (int error = fs_->lock(lock_fd_.get())) {
-      char owner[32] = {};
+      char owner[lock_owner_bytes_max] = {};
       std::size_t n = 0;
       (void)fs_->pread(lock_fd_.get(), owner, sizeof owner - 1, 0, n);
       lock_fd_.reset();
@@ -197,7 +190,7 @@ class FileStorage : public Storage {
     // it is theirs to replay.
     segments.erase(segments.lower_bound(fence_), segments.end());
     check_consecutive(segments, first, fence_);
-    const ReplayOutcome outcome = replay_segments(*fs_, segments, handler, options_.warn);
+    const ReplayOutcome outcome = replay_segments(*fs_, segments, handler, options_.common.warn);
     journal_size_ = segments_.finish(journal_, fence_, writer_id_, outcome.next_start);
     segment_ = fence_;
     records_in_segment_ = 0;
@@ -348,12 +341,12 @@ class FileStorage : public Storage {
   }
 
   void retain() {
-    if (options_.keep_snapshots == 0) return;
+    if (options_.common.keep_snapshots == 0) return;
     try {
-      prune_directory(*fs_, dir(), options_.keep_snapshots);
+      prune_directory(*fs_, dir(), options_.common.keep_snapshots);
     } catch (const std::exception& e) {
-      options_.warn("retention: " + std::string(e.what()) +
-                    " (kept; the next snapshot tries again)");
+      options_.common.warn("retention: " + std::string(e.what()) +
+                           " (kept; the next snapshot tries again)");
     }
   }
 

@@ -19,6 +19,12 @@ bool FileSystem::exists(const std::string& path) {
 
 namespace {
 
+// Permissions of new files and directories, before the umask: the owner
+// writes, everyone reads (the journal holds no secrets of ours; restrict
+// the directory itself when it should).
+constexpr mode_t file_mode = 0644;
+constexpr mode_t directory_mode = 0755;
+
 int flags_of(OpenMode mode) {
   switch (mode) {
     case OpenMode::read:
@@ -58,7 +64,7 @@ int retry(Call call) {
 
 int PosixFileSystem::open(const std::string& path, OpenMode mode, int& fd) {
   return retry([&] {
-    fd = ::open(path.c_str(), flags_of(mode) | O_CLOEXEC, 0644);
+    fd = ::open(path.c_str(), flags_of(mode) | O_CLOEXEC, file_mode);
     return fd >= 0 ? 0 : -1;
   });
 }
@@ -108,7 +114,7 @@ int PosixFileSystem::unlink(const std::string& path) {
   return ::unlink(path.c_str()) == 0 ? 0 : errno;
 }
 int PosixFileSystem::mkdir(const std::string& path) {
-  return ::mkdir(path.c_str(), 0755) == 0 ? 0 : errno;
+  return ::mkdir(path.c_str(), directory_mode) == 0 ? 0 : errno;
 }
 int PosixFileSystem::list(const std::string& directory, std::vector<std::string>& names) {
   DIR* dir = ::opendir(directory.c_str());

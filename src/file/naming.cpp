@@ -9,9 +9,11 @@ namespace prevayler::detail {
 namespace {
 
 constexpr std::size_t id_digits = 20;
+// Longest prefix + 20 digits + suffix ("snapshot-" ... ".snap.tmp") fits.
+constexpr std::size_t file_name_bytes_max = 64;
 
 std::string numbered_name(const char* prefix, std::uint64_t id, const char* suffix) {
-  char name[64];
+  char name[file_name_bytes_max];
   std::snprintf(name, sizeof name, "%s%020" PRIu64 "%s", prefix, id, suffix);
   return name;
 }

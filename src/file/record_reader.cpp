@@ -27,9 +27,12 @@ File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size)
 
 void frame_record(std::string& record) {
   const auto length = static_cast<std::uint32_t>(record.size() - record_header_bytes);
-  for (int i = 0; i < 4; ++i) record[4 + i] = static_cast<char>(length >> (8 * i));
-  const std::uint32_t crc = crc32c_mask(crc32c(std::string_view(record).substr(4)));
-  for (int i = 0; i < 4; ++i) record[i] = static_cast<char>(crc >> (8 * i));
+  for (int i = 0; i < 4; ++i) {
+    record[record_length_offset + i] = static_cast<char>(length >> (8 * i));
+  }
+  const std::uint32_t crc =
+      crc32c_mask(crc32c(std::string_view(record).substr(record_length_offset)));
+  for (int i = 0; i < 4; ++i) record[record_crc_offset + i] = static_cast<char>(crc >> (8 * i));
 }
 
 std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {

@@ -49,7 +49,7 @@ namespace prevayler {
 
 void read_journal_entries(const FileStorageOptions& storage, const JournalEntryCallback& callback) {
   auto source = ops::make_file_journal_source(storage.directory.string());
-  ops::read_all_entries(*source, callback, storage.warn);
+  ops::read_all_entries(*source, callback, storage.common.warn);
 }
 
 }  // namespace prevayler

@@ -98,7 +98,7 @@ TEST(AwsRecordCompression, PipelinedProducersWithCompressionOnAndOffRecover) {
   std::size_t expected = 0;
   for (std::size_t threshold : {std::size_t{4096}, std::size_t{0}}) {
     auto options = journal.options();
-    options.compress_journal_records_over = threshold;
+    options.common.compress_journal_records_over = threshold;
     auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     std::vector<std::thread> producers;
     for (unsigned t = 0; t < 4; ++t) {

@@ -28,7 +28,7 @@ std::unique_ptr<P> open(const MotoJournal& journal, std::uint32_t keep) {
     return n;
   };
   auto so = journal.options();
-  so.keep_snapshots = keep;
+  so.common.keep_snapshots = keep;
   o.storage = detail::make_aws_storage(so, nullptr);
   return std::make_unique<P>(std::move(o));
 }

@@ -122,7 +122,7 @@ TEST(AwsStorage, OneMebibyteEventIsSplitOverItemsAndRecovered) {
   MotoJournal journal;
   const std::string big = pattern(1 << 20, 'x');
   auto options = journal.options();
-  options.compress_journal_records_over = 0;  // the pattern would fit one item
+  options.common.compress_journal_records_over = 0;  // the pattern would fit one item
   {
     auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     p->handle("small");
@@ -145,7 +145,7 @@ TEST(AwsStorage, SixtyFourMebibyteEventIsDurableBeforeItsAcknowledgement) {
   MotoJournal journal;
   const std::string huge = pattern(64u << 20, 'h');
   auto options = journal.options();
-  options.compress_journal_records_over = 0;  // 190 fragments, not a few
+  options.common.compress_journal_records_over = 0;  // 190 fragments, not a few
   {
     auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     p->handle(huge);
@@ -163,7 +163,7 @@ TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
   {
     auto options = journal.options();
     options.max_attempts = 1;
-    options.compress_journal_records_over = 0;  // the pattern would fit one item
+    options.common.compress_journal_records_over = 0;  // the pattern would fit one item
     auto p = open_string_log(detail::make_aws_storage(options, faulty));
     p->handle("first");
     // The second fragment's PutItem is throttled: a definite failure (not
@@ -189,7 +189,7 @@ TEST(AwsStorage, IncompleteFragmentSequenceIsNeverApplied) {
   // Recovery ignores it, and says so.
   std::vector<std::string> warnings;
   auto options = journal.options();
-  options.warn = [&](const std::string& m) { warnings.push_back(m); };
+  options.common.warn = [&](const std::string& m) { warnings.push_back(m); };
   auto p = open_string_log(detail::make_aws_storage(options, nullptr));
   EXPECT_EQ(p->state()->items, (std::vector<std::string>{"first", "after"}));
   ASSERT_EQ(warnings.size(), 1u);
@@ -201,8 +201,8 @@ TEST(AwsStorage, TwoHundredMegabyteStateIsSnapshottedAndRecovered) {
   MotoJournal journal;
   constexpr int chunks = 200;
   auto options = journal.options();
-  options.compress_snapshots = false;  // a 200 MB object: many parts
-  options.compress_journal_records_over = 0;
+  options.common.compress_snapshots = false;  // a 200 MB object: many parts
+  options.common.compress_journal_records_over = 0;
   {
     auto p = open_string_log(detail::make_aws_storage(options, nullptr));
     for (int i = 0; i < chunks; ++i) {
@@ -417,8 +417,8 @@ TEST(AwsStorage, SlowSnapshotUploadDoesNotStallWriters) {
   MotoJournal journal;
   auto slow = std::make_shared<SlowS3Transport>(aws::testing::test_transport(), journal.bucket);
   auto options = journal.options();
-  options.snapshot_part_bytes = 5u << 20;  // several parts, each slow
-  options.compress_snapshots = false;      // the patterns would compress into one part
+  options.snapshot_part_bytes = 5u << 20;     // several parts, each slow
+  options.common.compress_snapshots = false;  // the patterns would compress into one part
   P::Options o;
   o.business = append_string;
   o.storage = detail::make_aws_storage(options, slow);

@@ -30,7 +30,7 @@ struct MotoJournal {
     o.endpoint = aws::testing::moto().endpoint();
     o.credentials =
         AwsCredentials{aws::testing::kTestAccessKeyId, aws::testing::kTestSecretAccessKey, ""};
-    o.warn = [](const std::string&) {};
+    o.common.warn = [](const std::string&) {};
     return o;
   }
 

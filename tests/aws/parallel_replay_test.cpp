@@ -140,7 +140,7 @@ Replayed replay(const MotoJournal& journal, std::uint32_t parallel_queries,
   options.replay_page_size = kPageOrders;
   options.replay_parallel_queries = parallel_queries;
   auto warnings = std::make_shared<std::vector<std::string>>();
-  options.warn = [warnings](const std::string& m) { warnings->push_back(m); };
+  options.common.warn = [warnings](const std::string& m) { warnings->push_back(m); };
   auto storage = detail::make_aws_storage(options, std::move(transport));
   Recorder recorder;
   storage->recover(recorder);

@@ -160,10 +160,10 @@ std::unique_ptr<P> open(const MotoJournal& journal, std::uint32_t keep,
   P::Options o;
   o.business = append_value;
   auto so = journal.options();
-  so.keep_snapshots = keep;
+  so.common.keep_snapshots = keep;
   if (warnings) {
     auto mutex = std::make_shared<std::mutex>();
-    so.warn = [warnings, mutex](const std::string& m) {
+    so.common.warn = [warnings, mutex](const std::string& m) {
       std::lock_guard lock(*mutex);
       warnings->push_back(m);
     };
@@ -297,7 +297,7 @@ TEST(AwsProtocolRegression, OtherErrorAfterAnAttemptThatMayHaveLandedIsAnUnknown
 TEST(AwsProtocolRegression, SnapshotReplacedDuringTheDownloadStartsRecoveryOver) {
   MotoJournal journal;
   const auto big = [](AwsStorageOptions& o) {
-    o.compress_snapshots = false;
+    o.common.compress_snapshots = false;
     o.snapshot_part_bytes = std::size_t{5} << 20;
   };
   {
@@ -435,7 +435,7 @@ TEST(AwsProtocolRegression, EveryJournalReadIsStronglyConsistent) {
   sim->create_table("journal");
   sim->create_bucket("snapshots");
   auto so = SimAws::storage_options("journal", "snapshots");
-  so.keep_snapshots = 1;
+  so.common.keep_snapshots = 1;
   so.replay_page_size = 2;
   auto make = [&] {
     P::Options o;

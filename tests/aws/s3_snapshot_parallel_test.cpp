@@ -132,7 +132,7 @@ void check_parallel_round_trip(bool compress) {
   auto options = journal.options();
   options.snapshot_part_bytes = 5u << 20;  // S3's minimum part size
   options.snapshot_parallel_requests = 3;
-  options.compress_snapshots = compress;
+  options.common.compress_snapshots = compress;
   // Random bytes: incompressible, so the object has ~9 parts either way.
   const std::string state = random_bytes(42u << 20, 11);
   {
@@ -276,7 +276,7 @@ TEST(S3Snapshot, BadSnapshotOptionsAreConfigErrors) {
   CapturingHandler h;
   EXPECT_THROW(detail::make_aws_storage(options, nullptr)->recover(h), ConfigError);
   options = journal.options();
-  options.snapshot_compression_level = 42;
+  options.common.snapshot_compression_level = 42;
   EXPECT_THROW(detail::make_aws_storage(options, nullptr)->recover(h), ConfigError);
 }
 

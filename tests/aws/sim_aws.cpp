@@ -634,7 +634,7 @@ AwsStorageOptions SimAws::storage_options(const std::string& table, const std::s
   o.region = region;
   o.endpoint = endpoint;
   o.credentials = AwsCredentials{"sim-access-key", "sim-secret-key", ""};
-  o.warn = [](const std::string&) {};
+  o.common.warn = [](const std::string&) {};
   return o;
 }
 

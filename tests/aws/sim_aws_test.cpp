@@ -309,7 +309,7 @@ TEST(SimAwsStorage, MultipartSnapshotOverFiveMebibytes) {
   SimJournal j;
   auto o = j.options();
   o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
-  o.compress_snapshots = false;
+  o.common.compress_snapshots = false;
   {
     auto p = j.open(nullptr, o);
     for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));  // 6 MiB
@@ -402,7 +402,7 @@ TEST(SimAwsStorage, TakeoverSupersedesTheFirstInstance) {
 TEST(SimAwsStorage, RetentionKeepsOneSnapshot) {
   SimJournal j;
   auto o = j.options();
-  o.keep_snapshots = 1;
+  o.common.keep_snapshots = 1;
   {
     auto p = j.open(nullptr, o);
     for (int s = 0; s < 4; ++s) {
@@ -447,7 +447,7 @@ TEST(SimAwsStorage, LostResponseOfACompleteMultipartUpload) {
   SimJournal j;
   auto o = j.options();
   o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
-  o.compress_snapshots = false;
+  o.common.compress_snapshots = false;
   auto p = j.open(nullptr, o);
   for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));
   j.sim->fail_next("S3.CompleteMultipartUpload", SimFault::reset_after_apply);
@@ -492,7 +492,7 @@ TEST_P(SimAwsFaults, NothingAcknowledgedIsLost) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     SimJournal j;
     auto o = j.options();
-    o.keep_snapshots = 1;
+    o.common.keep_snapshots = 1;
     o.unknown_outcome_budget = std::chrono::seconds(20);
     SimFaultOptions f = c.faults;
     f.seed = seed;
@@ -558,7 +558,7 @@ TEST(SimAwsSeeds, ReorderedFlowsLoseNothing) {
     f.delay_max = std::chrono::microseconds(100);
     j.sim->set_faults(f);
     auto o = j.options();
-    o.keep_snapshots = 1;
+    o.common.keep_snapshots = 1;
     std::vector<std::vector<std::string>> acked;
     {
       auto p = j.open(nullptr, o, WriterLimits{.batch_events_max = 2});
@@ -666,9 +666,9 @@ TEST(SimAwsCrossCheck, SameItemLayoutAsMoto) {
     p->handle("c");
   };
   auto mo = moto->options();
-  mo.compress_journal_records_over = 0;
+  mo.common.compress_journal_records_over = 0;
   auto so = sim.options();
-  so.compress_journal_records_over = 0;
+  so.common.compress_journal_records_over = 0;
   run(detail::make_aws_storage(mo, nullptr));
   run(detail::make_aws_storage(so, sim.sim->connect("x")));
   run(detail::make_aws_storage(mo, nullptr));

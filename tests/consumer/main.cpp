@@ -1,4 +1,5 @@
-// The README's first example, compiled against an installed prevayler-cpp.
+// The README's first example, compiled against an installed prevayler-cpp,
+// with the public option and stats types.
 #include <prevayler/prevayler.hpp>
 
 #include <cstdio>
@@ -20,11 +21,13 @@ int main(int argc, char** argv) {
     options.business = [](const Counter& c, const long& n, prevayler::Timestamp) {
       return Counter{c.value + n};
     };
-    prevayler::FileStorageOptions storage;
-    storage.directory = dir;
-    options.storage = prevayler::make_file_storage(storage);
+    // Designated initializers, with the options shared by the storages.
+    options.storage = prevayler::make_file_storage(
+        {.directory = dir, .common = {.keep_snapshots = 0, .compress_snapshots = true}});
     prevayler::Prevayler<Counter, long> counter(std::move(options));
     last = counter.handle(5)->value;
+    const prevayler::Stats stats = counter.stats();
+    if (stats.events_journaled != 1 || stats.writes_in_flight_allowed != 1) return 1;
   }
   std::printf("%ld\n", last);
   return last == 10 ? 0 : 1;  // the second run recovered the first's 5

@@ -42,12 +42,12 @@ int main(int argc, char** argv) {
     storage.bucket = argv[4];
     storage.region = "us-east-1";
     storage.credentials = AwsCredentials{"testing", "testing", ""};
-    storage.warn = [](const std::string&) {};
+    storage.common.warn = [](const std::string&) {};
     options.storage = make_aws_storage(storage);
   } else {
     FileStorageOptions storage;
     storage.directory = argv[1];
-    storage.warn = [](const std::string&) {};
+    storage.common.warn = [](const std::string&) {};
     options.storage = make_file_storage(storage);
   }
   Prevayler<Bank, TransferEvent> p(std::move(options));

@@ -77,7 +77,7 @@ AwsStorageOptions AwsBackend::options() const {
   o.unknown_outcome_budget = unknown_outcome_budget_ms;
   o.read_retry_budget = read_retry_budget_ms;
   o.request_timeout = request_timeout_ms;
-  o.warn = [](const std::string&) {};
+  o.common.warn = [](const std::string&) {};
   return o;
 }
 
@@ -95,10 +95,10 @@ std::unique_ptr<Storage> AwsBackend::open(int host, const Knobs& knobs) {
     transports_.emplace_back(host, transport);
   }
   AwsStorageOptions o = options();
-  o.keep_snapshots = knobs.keep_snapshots;
-  o.writes_in_flight_max = knobs.pipeline_depth;
-  o.compress_journal_records_over = knobs.compress_records_over;
-  o.compress_snapshots = knobs.compress_snapshots;
+  o.common.keep_snapshots = knobs.keep_snapshots;
+  o.writes_in_flight_max = knobs.writes_in_flight_max;
+  o.common.compress_journal_records_over = knobs.compress_records_over;
+  o.common.compress_snapshots = knobs.compress_snapshots;
   return detail::make_aws_storage(o, transport, hooks_);
 }
 

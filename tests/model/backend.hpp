@@ -17,7 +17,7 @@ namespace prevayler::model {
 // Per-open settings, drawn from the seed.
 struct Knobs {
   std::uint32_t keep_snapshots = 0;       // retention of this instance, 0..3
-  std::size_t pipeline_depth = 1;         // journal writes in flight
+  std::size_t writes_in_flight_max = 1;   // journal writes in flight
   std::size_t compress_records_over = 0;  // bytes; 0 never compresses
   bool compress_snapshots = true;
 };

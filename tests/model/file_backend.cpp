@@ -14,7 +14,7 @@ FileStorageOptions storage_options() {
   FileStorageOptions options;
   options.directory = model_directory;
   options.sync = true;
-  options.warn = [](const std::string&) {};
+  options.common.warn = [](const std::string&) {};
   return options;
 }
 
@@ -36,17 +36,17 @@ std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
     hosts_.emplace_back(host, fs);
   }
   FileStorageOptions options = storage_options();
-  options.keep_snapshots = knobs.keep_snapshots;
-  options.compress_journal_records_over = knobs.compress_records_over;
-  options.compress_snapshots = knobs.compress_snapshots;
+  options.common.keep_snapshots = knobs.keep_snapshots;
+  options.common.compress_journal_records_over = knobs.compress_records_over;
+  options.common.compress_snapshots = knobs.compress_snapshots;
   auto storage = detail::make_file_storage(options, fs, /*lock_directory=*/false);
-  if (knobs.pipeline_depth <= 1) return storage;
+  if (knobs.writes_in_flight_max <= 1) return storage;
   // The file storage writes one record at a time; the pipelining wrapper
   // drives the engine's pipeline (ordering, failing later writes) over it.
   auto plan = std::make_shared<testing::PipelinePlan>();
   plan->latency_min = std::chrono::microseconds(0);
   plan->latency_max = std::chrono::microseconds(200);
-  return std::make_unique<testing::PipelinedStorage>(std::move(storage), knobs.pipeline_depth,
+  return std::make_unique<testing::PipelinedStorage>(std::move(storage), knobs.writes_in_flight_max,
                                                      plan);
 }
 

@@ -42,7 +42,8 @@ using LedgerPrevayler = Prevayler<Ledger, LedgerEvent>;
 // `state_hash` false leaves the replay unchecked, so that only the model's
 // checker can notice a lost or extra event (the mutant tests).
 inline LedgerPrevayler::Options ledger_options(std::unique_ptr<Storage> storage,
-                                               bool snapshot_on_open, std::size_t depth,
+                                               bool snapshot_on_open,
+                                               std::size_t writes_in_flight_max,
                                                bool state_hash = true) {
   LedgerPrevayler::Options options;
   options.business = [](const Ledger& ledger, const LedgerEvent& event, Timestamp) {
@@ -54,7 +55,7 @@ inline LedgerPrevayler::Options ledger_options(std::unique_ptr<Storage> storage,
   if (state_hash) options.state_hash = [](const Ledger& ledger) { return ledger.chain; };
   options.storage = std::move(storage);
   options.snapshot_on_open = snapshot_on_open;
-  options.limits.writes_in_flight_max = depth;
+  options.limits.writes_in_flight_max = writes_in_flight_max;
   options.warn = [](const std::string&) {};
   return options;
 }

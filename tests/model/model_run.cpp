@@ -121,7 +121,7 @@ class Driver {
     Knobs k;
     k.keep_snapshots = static_cast<std::uint32_t>(pick(0, 3));
     if (!retention_) k.keep_snapshots = 0;
-    k.pipeline_depth = chance(0.5) ? 1 : static_cast<std::size_t>(pick(2, 4));
+    k.writes_in_flight_max = chance(0.5) ? 1 : static_cast<std::size_t>(pick(2, 4));
     const std::size_t thresholds[] = {0, 16, 4096};
     k.compress_records_over = thresholds[pick(0, 2)];
     k.compress_snapshots = chance(0.7);
@@ -136,17 +136,17 @@ class Driver {
           : others                   ? "takeover"
                                      : "open",
           on(host) + " keep_snapshots=" + std::to_string(knobs.keep_snapshots) +
-              " depth=" + std::to_string(knobs.pipeline_depth) +
+              " writes_in_flight_max=" + std::to_string(knobs.writes_in_flight_max) +
               " compress_over=" + std::to_string(knobs.compress_records_over) +
               " snapshot_on_open=" + std::to_string(snapshot_on_open) + " instance " +
               std::to_string(history_.peek_next_instance()));
     if (knobs.keep_snapshots > 0) count("open_with_retention");
-    if (knobs.pipeline_depth > 1) count("open_pipelined");
+    if (knobs.writes_in_flight_max > 1) count("open_pipelined");
     if (knobs.compress_records_over > 0) count("open_compressing");
     const int index = history_.begin_open(host);
     try {
       auto prevayler = std::make_unique<LedgerPrevayler>(ledger_options(
-          backend_.open(host, knobs), snapshot_on_open, knobs.pipeline_depth, state_hash_));
+          backend_.open(host, knobs), snapshot_on_open, knobs.writes_in_flight_max, state_hash_));
       history_.opened(index, prevayler->state()->ids);
       if (trace_) {
         std::cout << "[trace]   instance " << index << " opened with "

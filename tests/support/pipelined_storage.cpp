@@ -57,9 +57,11 @@ void PipelinedStorage::resume_after_failure() {
   broken_ = false;
 }
 
-PipelinedStorage::PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t depth,
+PipelinedStorage::PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t writes_in_flight_max,
                                    std::shared_ptr<PipelinePlan> plan)
-    : ForwardingStorage(std::move(inner)), depth_(depth), plan_(std::move(plan)) {
+    : ForwardingStorage(std::move(inner)),
+      writes_in_flight_max_(writes_in_flight_max),
+      plan_(std::move(plan)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -71,8 +73,8 @@ std::unique_ptr<PendingAppend> PipelinedStorage::start_append(EntryBatch batch) 
   write->batch = std::move(batch);
   {
     std::lock_guard lock(mutex_);
-    if (unwaited_ >= depth_) {
-      throw std::logic_error("the engine started more appends than appends_in_flight_max()");
+    if (unwaited_ >= writes_in_flight_max_) {
+      throw std::logic_error("the engine started more appends than writes_in_flight_max()");
     }
     std::uniform_int_distribution<std::int64_t> latency(plan_->latency_min.count(),
                                                         plan_->latency_max.count());

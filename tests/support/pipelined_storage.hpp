@@ -47,12 +47,12 @@ struct PipelinePlan {
 
 class PipelinedStorage : public ForwardingStorage {
  public:
-  PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t depth,
+  PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t writes_in_flight_max,
                    std::shared_ptr<PipelinePlan> plan = std::make_shared<PipelinePlan>());
   ~PipelinedStorage() override;
   const PipelinePlan& plan() const { return *plan_; }
 
-  std::size_t appends_in_flight_max() const override { return depth_; }
+  std::size_t writes_in_flight_max() const override { return writes_in_flight_max_; }
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override;
   void resume_after_failure() override;
   std::unique_ptr<SnapshotWriter> begin_snapshot() override;
@@ -64,7 +64,7 @@ class PipelinedStorage : public ForwardingStorage {
   void run();
   void waited();
 
-  const std::size_t depth_;
+  const std::size_t writes_in_flight_max_;
   const std::shared_ptr<PipelinePlan> plan_;
   std::mutex mutex_;
   std::condition_variable ready_;

@@ -21,7 +21,7 @@ class ForwardingStorage : public Storage {
   explicit ForwardingStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
   void recover(RecoveryHandler& handler) override { inner_->recover(handler); }
   void append(const EntryBatch& batch) override { inner_->append(batch); }
-  std::size_t appends_in_flight_max() const override { return inner_->appends_in_flight_max(); }
+  std::size_t writes_in_flight_max() const override { return inner_->writes_in_flight_max(); }
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
     return inner_->start_append(std::move(batch));
   }
@@ -184,9 +184,9 @@ class WriteGate {
   bool open_ = false;
 };
 
-// A storage whose journal writes wait at a WriteGate. With depth 1 it
+// A storage whose journal writes wait at a WriteGate. With writes_in_flight_max 1 it
 // appends synchronously (append() blocks at the gate, like a slow disk);
-// with depth > 1 it pipelines: start_append() returns at once and the
+// with writes_in_flight_max > 1 it pipelines: start_append() returns at once and the
 // write is held in its wait() (like a network round trip), so several
 // writes are in flight together. A write let through as failed throws
 // StorageError and, pipelined, fails every write started after it until
@@ -194,10 +194,12 @@ class WriteGate {
 class GatedStorage : public ForwardingStorage {
  public:
   GatedStorage(std::unique_ptr<Storage> inner, std::shared_ptr<WriteGate> gate,
-               std::size_t depth = 1)
-      : ForwardingStorage(std::move(inner)), gate_(std::move(gate)), depth_(depth) {}
+               std::size_t writes_in_flight_max = 1)
+      : ForwardingStorage(std::move(inner)),
+        gate_(std::move(gate)),
+        writes_in_flight_max_(writes_in_flight_max) {}
 
-  std::size_t appends_in_flight_max() const override { return depth_; }
+  std::size_t writes_in_flight_max() const override { return writes_in_flight_max_; }
   void append(const EntryBatch& batch) override {
     gate_->note_started();
     if (gate_->pass() == WriteGate::Outcome::failed) {
@@ -234,7 +236,7 @@ class GatedStorage : public ForwardingStorage {
   };
 
   std::shared_ptr<WriteGate> gate_;
-  const std::size_t depth_;
+  const std::size_t writes_in_flight_max_;
   std::atomic<bool> broken_{false};
 };
 

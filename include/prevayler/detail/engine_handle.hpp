@@ -1,0 +1,79 @@
+// The type-erased engine behind Prevayler<State, Event>: what the template
+// calls, and nothing else. The engine itself (threads, locks, queues,
+// src/core/engine.hpp) is compiled into the library; this handle owns it
+// through a pointer. Not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "prevayler/stats.hpp"
+#include "prevayler/storage.hpp"
+#include "prevayler/timestamp.hpp"
+
+namespace prevayler::detail {
+
+using AnyState = std::shared_ptr<const void>;
+
+// What the typed front end supplies. Every function may throw.
+struct EngineHooks {
+  std::function<AnyState()> initial_state;
+  // Live path: applies a typed event (passed as const void*).
+  std::function<AnyState(const void* state, const void* event, Timestamp)> apply;
+  // Replay path: decodes the event bytes, then applies.
+  std::function<AnyState(const void* state, std::string_view event, Timestamp)> replay;
+  std::function<void(const void* state, std::ostream&)> encode_state;
+  std::function<AnyState(std::istream&)> decode_state;
+  std::function<std::uint64_t(const void* state)> state_hash;  // empty: no check
+  TimestampFunction timestamp;
+  std::function<void(const std::string&)> warn;  // empty: stderr
+};
+
+struct EngineLimits {
+  std::size_t batch_events_max;
+  std::size_t batch_bytes_max;
+  std::size_t pending_bytes_max;     // handle() waits while this much is unwritten
+  std::size_t writes_in_flight_max;  // 0: what the storage allows
+};
+
+class Engine;
+
+// Owns one engine; each function forwards to it (contracts: prevayler.hpp).
+// Neither copyable nor movable: Prevayler holds it by value.
+class EngineHandle {
+ public:
+  // Recovers from the storage and starts the engine's threads.
+  EngineHandle(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
+               bool snapshot_on_open);
+  ~EngineHandle();
+  EngineHandle(const EngineHandle&) = delete;
+  EngineHandle& operator=(const EngineHandle&) = delete;
+
+  AnyState handle(const void* event, std::string_view encoded_event);
+  // Called once the event is durable (state, no error) or failed (error),
+  // on the thread that settles its write, under the engine's lock: it must
+  // only hand the outcome over (e.g. fulfil a promise), never call back in.
+  using Completion = std::function<void(const AnyState& state, std::exception_ptr error)>;
+  // Applies the event now (the business function's throw reaches the
+  // caller) and returns without waiting for the journal write.
+  void handle_async(const void* event, std::string_view encoded_event, Completion completion);
+  AnyState state() const;
+  // The durable state through a per-thread cache: no reference count is
+  // touched while the state is unchanged. Valid until this thread calls it
+  // again for this engine.
+  const void* current_state() const;
+  void snapshot();
+  void close();
+  Timestamp timestamp() const;
+  Stats stats() const;
+
+ private:
+  const std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace prevayler::detail

@@ -1,0 +1,44 @@
+// The options every storage shares: retention, compression and warnings.
+// FileStorageOptions and AwsStorageOptions hold them as their `common`
+// field:
+//
+//   prevayler::make_file_storage({.directory = "bank-data",
+//                                 .common = {.keep_snapshots = 2}});
+//   aws.common.compress_journal_records_over = 0;
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace prevayler {
+
+struct StorageOptions {
+  // Retention: 0 keeps every snapshot and the whole journal (the seed's
+  // behaviour). N > 0 deletes, once a new snapshot is durable, the journal
+  // segments (and, in a directory, the snapshot files) that only snapshots
+  // older than the newest N need. Details per storage: file_storage.hpp,
+  // aws_storage.hpp.
+  std::uint32_t keep_snapshots = 0;
+  // Snapshots are compressed with zstd (format version 2, docs/format.md)
+  // as they are written, in bounded memory. Uncompressed snapshots, old or
+  // new, are read either way.
+  bool compress_snapshots = true;
+  // zstd level: 1 (fastest) to 19 (smallest, slow); -7..-1 are faster
+  // still. Another value is a ConfigError.
+  int snapshot_compression_level = 1;
+  // A group commit whose journal record would have at least this many bytes
+  // of entries is zstd-compressed, when that makes it smaller (record type
+  // 5, docs/format.md; builds older than it cannot read such a journal).
+  // 0 never compresses. Compressed records are read either way.
+  std::size_t compress_journal_records_over = 4096;
+  // zstd level of journal records, as snapshot_compression_level.
+  int journal_compression_level = 1;
+  // Receives warnings (a torn record cut off the journal's end, an
+  // incomplete group commit ignored at replay, a retention run that
+  // failed). Default: a line on stderr.
+  std::function<void(const std::string&)> warn;
+};
+
+}  // namespace prevayler
