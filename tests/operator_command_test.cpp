@@ -199,7 +199,8 @@ TEST(OperatorCommand, PruneDeletesWhatOnlyOlderSnapshotsNeed) {
   write_history(tmp.path());
   const RunResult r = tool({"prune", "--dir", tmp.path().string()});
   ASSERT_EQ(r.status, 0) << describe(r);
-  EXPECT_NE(r.out.find("deleted 4 files"), std::string::npos) << r.out;  // segments 0, 1; snapshots 0, 1
+  EXPECT_NE(r.out.find("deleted 4 files"), std::string::npos)
+      << r.out;  // segments 0, 1; snapshots 0, 1
   EXPECT_FALSE(fs::exists(segment_file(tmp.path(), 0)));
   EXPECT_EQ(recover(tmp.path()), tool_testing::history_state());
   EXPECT_EQ(tool({"prune", "--dir", tmp.path().string(), "--keep", "0"}).status, 2);
@@ -253,17 +254,18 @@ TEST(ReadJournal, DeliversEveryEventKeptDecodedWithItsPosition) {
   write_history(tmp.path());
   std::vector<std::int64_t> events;
   std::vector<JournalPosition> positions;
-  read_journal<std::int64_t>(FileStorageOptions{.directory = tmp.path()},
-                             [&](const JournalEvent<std::int64_t>& e) {
-                               events.push_back(e.event);
-                               positions.push_back(e.position);
-                               EXPECT_TRUE(e.state_hash.has_value());
-                             });
+  FileStorageOptions options;
+  options.directory = tmp.path();
+  read_journal<std::int64_t>(options, [&](const JournalEvent<std::int64_t>& e) {
+    events.push_back(e.event);
+    positions.push_back(e.position);
+    EXPECT_TRUE(e.state_hash.has_value());
+  });
   EXPECT_EQ(events, tool_testing::history_state());
   ASSERT_EQ(positions.size(), 6u);
   EXPECT_EQ(positions[3].to_string(), (JournalPosition{1, 1, 0}).to_string());
-  EXPECT_THROW(read_journal<std::int64_t>(FileStorageOptions{.directory = tmp.path() / "nowhere"},
-                                          [](const JournalEvent<std::int64_t>&) {}),
+  options.directory = tmp.path() / "nowhere";
+  EXPECT_THROW(read_journal<std::int64_t>(options, [](const JournalEvent<std::int64_t>&) {}),
                StorageError);
 }
 

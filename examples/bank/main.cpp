@@ -91,12 +91,12 @@ std::string event_json(const bank::Event& event) {
 // --dump: every event kept in the journal, decoded, one JSON object a line.
 template <class StorageOptions>
 void dump_events(const StorageOptions& storage) {
-  prevayler::read_journal<bank::Event>(
-      storage, [](const prevayler::JournalEvent<bank::Event>& e) {
-        std::cout << "{\"position\":\"" << e.position.segment << ":" << e.position.record << ":"
-                  << e.position.entry << "\",\"timestamp_ms\":"
-                  << e.timestamp.time_since_epoch().count() << "," << event_json(e.event) << "}\n";
-      });
+  prevayler::read_journal<bank::Event>(storage, [](const prevayler::JournalEvent<bank::Event>& e) {
+    std::cout << "{\"position\":\"" << e.position.segment << ":" << e.position.record << ":"
+              << e.position.entry
+              << "\",\"timestamp_ms\":" << e.timestamp.time_since_epoch().count() << ","
+              << event_json(e.event) << "}\n";
+  });
   std::cout << std::flush;
 }
 

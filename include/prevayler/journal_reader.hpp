@@ -71,11 +71,11 @@ void read_journal(const StorageOptions& storage,
     try {
       event.emplace(codec.decode(in));
     } catch (const std::exception& e) {
-      throw CodecError("cannot decode the event at journal position " +
-                       entry.position.to_string() + ": " + e.what());
+      throw CodecError("cannot decode the event at journal position " + entry.position.to_string() +
+                       ": " + e.what());
     }
-    callback(JournalEvent<Event>{entry.position, entry.timestamp, entry.state_hash,
-                                 std::move(*event)});
+    callback(
+        JournalEvent<Event>{entry.position, entry.timestamp, entry.state_hash, std::move(*event)});
   });
 }
 

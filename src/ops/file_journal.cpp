@@ -185,8 +185,8 @@ class FileJournalSource : public JournalSource {
         verify_run(run, visitor, problems);
         run.clear();
         problems.push_back({detail::path_in(directory_, detail::segment_name(*previous + 1)),
-                            "missing: the journal jumps from segment " +
-                                std::to_string(*previous) + " to segment " + std::to_string(id) +
+                            "missing: the journal jumps from segment " + std::to_string(*previous) +
+                                " to segment " + std::to_string(id) +
                                 ". Restore it from a backup."});
       }
       run.emplace(id, path);

@@ -13,13 +13,11 @@ namespace prevayler::ops {
 
 // Reads `directory` without locking it: safe beside a live instance.
 std::unique_ptr<JournalSource> make_file_journal_source(
-    std::string directory,
-    std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
 
 // Writes into `directory`, created when missing; check_empty() refuses one
 // that holds any entry.
 std::unique_ptr<JournalDestination> make_file_journal_destination(
-    std::string directory,
-    std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
 
 }  // namespace prevayler::ops

@@ -45,7 +45,7 @@ const char* to_string(SegmentEnd end);
 
 struct SegmentInfo {
   std::uint64_t id = 0;
-  std::string location;    // a file path, or "table T, partkey K"
+  std::string location;     // a file path, or "table T, partkey K"
   std::uint64_t bytes = 0;  // file size, or the bytes of its items' contents
   SegmentEnd end = SegmentEnd::tail;
 };

@@ -16,8 +16,8 @@ class CallbackVisitor : public JournalVisitor {
                   const std::function<void(const std::string&)>& warn)
       : callback_(callback), warn_(warn) {}
   void entry(const JournalPosition& position, std::string_view bytes) override {
-    const detail::ParsedEntry parsed = detail::parse_entry(bytes, "journal position " +
-                                                                      position.to_string());
+    const detail::ParsedEntry parsed =
+        detail::parse_entry(bytes, "journal position " + position.to_string());
     callback_(JournalEntryView{position, parsed.timestamp, parsed.state_hash, parsed.event});
   }
   void warning(const std::string& message) override {

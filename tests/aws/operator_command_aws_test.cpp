@@ -41,8 +41,8 @@ RunResult tool(std::vector<std::string> args) {
 }
 
 std::vector<std::string> on(const MotoJournal& j, std::vector<std::string> args) {
-  for (const std::string& a : {std::string("--aws"), std::string("--table"), j.table,
-                               std::string("--bucket"), j.bucket}) {
+  for (const std::string& a :
+       {std::string("--aws"), std::string("--table"), j.table, std::string("--bucket"), j.bucket}) {
     args.push_back(a);
   }
   return args;
@@ -69,7 +69,8 @@ tool_testing::StorageFactory file_storage(const fs::path& dir) {
 void replace_item(const MotoJournal& j, std::uint64_t partkey, std::uint64_t order,
                   const std::string& content) {
   MotoJournal::dynamodb().delete_items(j.table, partkey, {order});
-  ASSERT_TRUE(MotoJournal::dynamodb().put_item_if_absent(j.table, partkey, order, content).stored());
+  ASSERT_TRUE(
+      MotoJournal::dynamodb().put_item_if_absent(j.table, partkey, order, content).stored());
 }
 
 json verify_json(const MotoJournal& j, int expected_status) {
@@ -264,7 +265,8 @@ c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
 c.create_table(TableName=sys.argv[2], KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                BillingMode="PAY_PER_REQUEST")
-)", moto().endpoint(), wrong},
+)",
+                              moto().endpoint(), wrong},
                              aws_environment());
   ASSERT_EQ(made.status, 0) << describe(made);
   r = tool({"verify", "--aws", "--table", wrong, "--bucket", full.bucket});

@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "aws/aws_test_storage.hpp"
-#include "support/run_program.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/run_program.hpp"
 
 namespace prevayler::testing {
 namespace {

@@ -121,11 +121,13 @@ inline void expect_dump_of_history(const std::string& out) {
     archive(event);
     events.push_back(event);
     EXPECT_EQ(j["bytes"].get<std::size_t>(), base64_decode(j["event"].get<std::string>()).size());
-    Events state(history_state().begin(), history_state().begin() + events.size());
+    const Events history = history_state();
+    const Events state(history.begin(),
+                       history.begin() + static_cast<std::ptrdiff_t>(events.size()));
     char hash[24];
     std::snprintf(hash, sizeof hash, "%016llx",
                   static_cast<unsigned long long>(events_hash(state)));
-    EXPECT_EQ(j["state_hash"], hash) << line;
+    EXPECT_EQ(j["state_hash"], std::string(hash)) << line;
     EXPECT_EQ(j["timestamp"].get<std::string>().back(), 'Z') << line;
     positions.push_back(j["position"].get<std::string>());
   }

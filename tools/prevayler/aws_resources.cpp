@@ -240,5 +240,4 @@ int run_check(const StorageFlags& cl) {
   return table_ok && bucket_ok ? exit_ok : exit_failure;
 }
 
-
 }  // namespace prevayler::tool

@@ -143,8 +143,7 @@ std::string hex64(std::uint64_t value) {
 }
 
 std::string position_text(const JournalPosition& p) {
-  return std::to_string(p.segment) + ":" + std::to_string(p.record) + ":" +
-         std::to_string(p.entry);
+  return std::to_string(p.segment) + ":" + std::to_string(p.record) + ":" + std::to_string(p.entry);
 }
 
 }  // namespace prevayler::tool

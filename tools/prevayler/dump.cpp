@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <tuple>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "core/entry_codec.hpp"
 #include "tool.hpp"
@@ -67,9 +67,9 @@ class DumpVisitor : public ops::JournalVisitor {
       if (e.state_hash) j["state_hash"] = hex64(*e.state_hash);
       std::cout << j.dump() << "\n";
     } else {
-      std::cout << position_text(position) << " " << iso8601(e.timestamp) << " "
-                << e.event.size() << " " << (e.state_hash ? hex64(*e.state_hash) : "-") << " "
-                << base64(e.event) << "\n";
+      std::cout << position_text(position) << " " << iso8601(e.timestamp) << " " << e.event.size()
+                << " " << (e.state_hash ? hex64(*e.state_hash) : "-") << " " << base64(e.event)
+                << "\n";
     }
   }
   void warning(const std::string& message) override {
@@ -89,7 +89,8 @@ int run_dump(const StorageFlags& flags, const DumpOptions& options) {
   std::optional<JournalPosition> from;
   if (!options.from.empty()) {
     from = parse_position(options.from, 0);
-    if (!from) throw UsageError("--from wants SEGMENT[:RECORD[:ENTRY]], not '" + options.from + "'");
+    if (!from)
+      throw UsageError("--from wants SEGMENT[:RECORD[:ENTRY]], not '" + options.from + "'");
   }
   std::optional<JournalPosition> until_position;
   std::optional<Timestamp> until_time;
@@ -97,16 +98,17 @@ int run_dump(const StorageFlags& flags, const DumpOptions& options) {
     until_time = parse_iso8601(options.until);
     if (!until_time) until_position = parse_position(options.until, UINT64_MAX);
     if (!until_time && !until_position) {
-      throw UsageError("--until wants SEGMENT[:RECORD[:ENTRY]] or an ISO 8601 UTC time such as "
-                       "2026-12-01T10:55:13Z, not '" +
-                       options.until + "'");
+      throw UsageError(
+          "--until wants SEGMENT[:RECORD[:ENTRY]] or an ISO 8601 UTC time such as "
+          "2026-12-01T10:55:13Z, not '" +
+          options.until + "'");
     }
   }
   auto source = open_source(flags);
   const auto segments = source->segments();
   if (segments.empty()) return exit_ok;
-  const std::uint64_t first = from ? std::max(from->segment, segments.front().id)
-                                   : segments.front().id;
+  const std::uint64_t first =
+      from ? std::max(from->segment, segments.front().id) : segments.front().id;
   DumpVisitor visitor(options.json, from, until_position, until_time);
   try {
     source->read(first, visitor);

@@ -64,9 +64,9 @@ int run_inspect(const StorageFlags& flags, const InspectOptions& options) {
   j["segments"] = nlohmann::json::array();
   for (const auto& s : segments) {
     const SegmentStats st = stats.segments.count(s.id) ? stats.segments.at(s.id) : SegmentStats{};
-    nlohmann::json o = {{"id", s.id},           {"location", s.location},
-                        {"records", st.records}, {"events", st.events},
-                        {"bytes", s.bytes},      {"ends", ops::to_string(s.end)}};
+    nlohmann::json o = {
+        {"id", s.id},          {"location", s.location}, {"records", st.records},
+        {"events", st.events}, {"bytes", s.bytes},       {"ends", ops::to_string(s.end)}};
     o["first_event"] = st.first ? nlohmann::json(iso8601(*st.first)) : nlohmann::json();
     o["last_event"] = st.last ? nlohmann::json(iso8601(*st.last)) : nlohmann::json();
     j["segments"].push_back(o);

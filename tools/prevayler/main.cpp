@@ -86,17 +86,19 @@ int main(int argc, char** argv) {
       "idempotent: existing resources that fit are kept");
   add_aws_flags(*setup, flags, "", true);
   auto* check = app.add_subcommand(
-      "check", "check that the table has the journal's key schema and is ACTIVE and that the "
-               "bucket and the snapshot can be read; writes nothing");
+      "check",
+      "check that the table has the journal's key schema and is ACTIVE and that the "
+      "bucket and the snapshot can be read; writes nothing");
   add_aws_flags(*check, flags, "", true);
 #endif
-  auto* inspect_cmd = app.add_subcommand(
-      "inspect", "the snapshots, each segment, retention and events_to_replay");
+  auto* inspect_cmd =
+      app.add_subcommand("inspect", "the snapshots, each segment, retention and events_to_replay");
   add_storage_flags(*inspect_cmd, flags);
   inspect_cmd->add_flag("--json", inspect.json, "one JSON object");
   auto* verify_cmd = app.add_subcommand(
-      "verify", "check everything a recovery reads and everything older still kept; read-only, "
-                "safe beside a live instance; exit 1 when a problem is found");
+      "verify",
+      "check everything a recovery reads and everything older still kept; read-only, "
+      "safe beside a live instance; exit 1 when a problem is found");
   add_storage_flags(*verify_cmd, flags);
   verify_cmd->add_flag("--json", verify.json, "one JSON object");
   auto* dump_cmd = app.add_subcommand(
@@ -110,15 +112,16 @@ int main(int argc, char** argv) {
                    "last position, or last time (ISO 8601 UTC, e.g. 2026-12-01T10:55:13Z)")
       ->check(non_empty);
   auto* copy_cmd = app.add_subcommand(
-      "copy", "copy the newest snapshot and the journal after it into an empty destination, "
-              "positions preserved");
+      "copy",
+      "copy the newest snapshot and the journal after it into an empty destination, "
+      "positions preserved");
   add_storage_flags(*copy_cmd, flags);
   copy_cmd->add_option("--to-dir", to.dir, "destination directory (new or empty)")
       ->check(non_empty);
   add_aws_flags(*copy_cmd, to, "to-", true);
   copy_cmd->add_flag("--all", copy.all, "every snapshot and segment kept");
-  auto* prune_cmd = app.add_subcommand(
-      "prune", "delete what recovery no longer reads; safe while instances run");
+  auto* prune_cmd =
+      app.add_subcommand("prune", "delete what recovery no longer reads; safe while instances run");
   add_storage_flags(*prune_cmd, flags);
   prune_cmd->add_option("--keep", keep, "file storage: snapshots to keep (default 1)")
       ->check(CLI::Range(1u, 1000000u));
@@ -138,7 +141,9 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   if (help->parsed()) {
-    std::cout << app.help();
+    // app.help() would describe the subcommand parsed (help itself).
+    std::cout << app.get_formatter()->make_help(&app, std::string(program),
+                                                CLI::AppFormatMode::Normal);
     return exit_ok;
   }
   try {

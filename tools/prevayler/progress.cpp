@@ -53,8 +53,8 @@ void Progress::draw() {
     const double byte_rate = seconds > 0 ? static_cast<double>(bytes_) / seconds : 0;
     if (byte_rate > 0 && bytes_ < total_bytes_) {
       line += ", " +
-              std::to_string(static_cast<long long>(
-                  static_cast<double>(total_bytes_ - bytes_) / byte_rate)) +
+              std::to_string(
+                  static_cast<long long>(static_cast<double>(total_bytes_ - bytes_) / byte_rate)) +
               " s left";
     }
   } else {

@@ -44,8 +44,8 @@ int run_verify(const StorageFlags& flags, const VerifyOptions& options) {
         std::cout << "problem: " << p.location << ": " << p.message << "\n";
       }
     }
-    std::cout << source->describe() << ": " << snapshots << " snapshots, "
-              << stats.segments.size() << " segments with events, " << events << " events read; "
+    std::cout << source->describe() << ": " << snapshots << " snapshots, " << stats.segments.size()
+              << " segments with events, " << events << " events read; "
               << (problems.empty() ? "clean" : std::to_string(problems.size()) + " problems")
               << std::endl;
   }
