@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <map>
-#include <random>
 
 #include "core/bytes.hpp"
 #include "core/container_header.hpp"
@@ -30,19 +29,6 @@ using Segments = std::map<std::uint64_t, std::string>;
                      " was deleted while it was read (retention pruned it meanwhile); run the "
                      "command again");
 }
-
-// Reads a snapshot's state to its end, so that its CRC and, compressed,
-// its zstd frame are checked, and drops it.
-class DrainingHandler : public RecoveryHandler {
- public:
-  void snapshot(std::uint64_t, std::istream& state) override {
-    char chunk[1 << 16];
-    while (state.read(chunk, sizeof chunk) || state.gcount() > 0) {
-    }
-  }
-  void restart() override {}
-  void entry(const JournalPosition&, std::string_view) override {}
-};
 
 // Hands replayed entries to a visitor; when `parse`, also checks that each
 // is a journal entry the core can read.
@@ -251,15 +237,6 @@ class FileJournalSource : public JournalSource {
   std::shared_ptr<FileSystem> fs_;
 };
 
-std::uint64_t random_writer_id() {
-  std::random_device random;
-  return (static_cast<std::uint64_t>(random()) << 32) ^ random();
-}
-
-// Journal records are compressed as the file storage does by default.
-constexpr std::size_t copy_compress_records_over_bytes = 4096;
-constexpr int copy_record_compression_level = 1;
-
 class FileJournalDestination : public JournalDestination {
  public:
   FileJournalDestination(std::string directory, std::shared_ptr<FileSystem> fs)
@@ -312,15 +289,9 @@ class FileJournalDestination : public JournalDestination {
     if (previous_end_) start = detail::StartRecord{*previous_end_, {}};
     segment_ = id;
     offset_ = segments_.finish(file_, id, writer_id_, start);
-    next_record_ = 1;
   }
 
-  void add_record(std::uint64_t record, const EntryBatch& entries) override {
-    if (record != next_record_) {
-      throw StorageError(segments_.path(segment_) + ": the copy's record " +
-                         std::to_string(record) + " would follow record " +
-                         std::to_string(next_record_ - 1) + "; positions must have no gaps");
-    }
+  void add_record(std::uint64_t, const EntryBatch& entries) override {
     std::string framed(detail::record_header_bytes, '\0');
     detail::encode_batch_record(framed, writer_id_, entries, 0, entries.size(), &compressor_);
     detail::frame_record(framed);
@@ -329,7 +300,6 @@ class FileJournalDestination : public JournalDestination {
                          std::to_string(offset_) + ": " + detail::write_failure_text(error));
     }
     offset_ += framed.size();
-    ++next_record_;
   }
 
   void end_segment(bool) override {
@@ -352,7 +322,6 @@ class FileJournalDestination : public JournalDestination {
   File file_;
   std::uint64_t segment_ = 0;
   std::uint64_t offset_ = 0;
-  std::uint64_t next_record_ = 1;
   std::optional<std::uint64_t> previous_end_;
 };
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,8 +95,11 @@ class JournalSource {
 
 // Lays a journal down in an empty destination, positions preserved. Calls:
 // check_empty(), then put_snapshot() any number of times, then for each
-// segment in ascending order begin_segment(), its records (add_record,
-// record numbers from 1 without gaps), end_segment(); finish() last.
+// segment in ascending order begin_segment(), its records (add_record),
+// end_segment(); finish() last. A destination numbers the records of a
+// segment from 1 as they come, so a source's positions are kept when its
+// record numbers have no gaps (a fragmented DynamoDB group commit takes
+// several orders, so the records after it move).
 class JournalDestination {
  public:
   virtual ~JournalDestination() = default;
@@ -105,12 +109,31 @@ class JournalDestination {
   // `bytes`: a snapshot as stored (header, body, trailer).
   virtual void put_snapshot(std::uint64_t id, std::string_view bytes) = 0;
   virtual void begin_segment(std::uint64_t id) = 0;
-  // One group commit: `entries` as journaled, record number `record`.
+  // One group commit: `entries` as journaled; `record`: its number in the
+  // source (see above).
   virtual void add_record(std::uint64_t record, const EntryBatch& entries) = 0;
   // `last`: no segment follows (the tail stays open).
   virtual void end_segment(bool last) = 0;
   // Makes everything durable.
   virtual void finish() = 0;
 };
+
+// ---- For the implementations (file_journal, aws_journal) ----
+
+// Reads a snapshot's state to its end, so that its CRC and, compressed, its
+// zstd frame are checked, and drops it.
+class DrainingHandler : public RecoveryHandler {
+ public:
+  void snapshot(std::uint64_t snapshot_id, std::istream& state) override;
+  void restart() override {}
+  void entry(const JournalPosition&, std::string_view) override {}
+};
+
+// A destination re-encodes records as the storages do by default.
+inline constexpr std::size_t copy_compress_records_over_bytes = 4096;
+inline constexpr int copy_record_compression_level = 1;
+
+// The writer id a destination stamps on the records it writes.
+std::uint64_t random_writer_id();
 
 }  // namespace prevayler::ops

@@ -46,7 +46,9 @@ int run_verify(const StorageFlags& flags, const VerifyOptions& options) {
     }
     std::cout << source->describe() << ": " << snapshots << " snapshots, " << stats.segments.size()
               << " segments with events, " << events << " events read; "
-              << (problems.empty() ? "clean" : std::to_string(problems.size()) + " problems")
+              << (problems.empty()       ? "clean"
+                  : problems.size() == 1 ? "1 problem"
+                                         : std::to_string(problems.size()) + " problems")
               << std::endl;
   }
   return problems.empty() ? exit_ok : exit_failure;
