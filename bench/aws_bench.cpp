@@ -39,33 +39,18 @@
 #include <thread>
 #include <vector>
 
-#include "aws/credentials.hpp"
-#include "aws/curl_transport.hpp"
-#include "aws/dynamodb.hpp"
-#include "aws/s3.hpp"
 #include "prevayler/aws_storage.hpp"
 #include "prevayler/prevayler.hpp"
 
+#include "bench_aws.hpp"
+#include "bench_counter.hpp"
 #include "bench_output.hpp"
 
 namespace {
 
-using bench::parse_list;
-using bench::percentile;
-using bench::print;
+using namespace bench;  // Count, P, print, ...
 
-using Clock = std::chrono::steady_clock;
 constexpr std::size_t event_bytes = 100;
-constexpr std::size_t cereal_length_bytes = 8;
-
-struct Count {
-  std::uint64_t events = 0;
-  template <class A>
-  void serialize(A& a) {
-    a(events);
-  }
-};
-using P = prevayler::Prevayler<Count, std::string>;
 
 struct Target {
   std::string endpoint;
@@ -74,23 +59,7 @@ struct Target {
 };
 
 Target make_target(const std::string& endpoint, const std::string& name) {
-  namespace aws = prevayler::aws;
-  auto credentials = aws::static_credentials({"bench", "bench", "", {}});
-  auto transport = aws::make_curl_transport();
-  aws::DynamoDbConfig d;
-  d.region = "us-east-1";
-  d.endpoint = endpoint;
-  d.credentials = credentials;
-  d.transport = transport;
-  aws::DynamoDbClient dynamo(d);
-  dynamo.create_table(name);
-  dynamo.wait_until_active(name);
-  aws::S3Config s;
-  s.region = "us-east-1";
-  s.endpoint = endpoint;
-  s.credentials = credentials;
-  s.transport = transport;
-  aws::S3Client(s).create_bucket(name);
+  bench::create_table_and_bucket(endpoint, name);
   return {endpoint, name, name};
 }
 
@@ -98,15 +67,8 @@ Target make_target(const std::string& endpoint, const std::string& name) {
 P::Options options(const Target& target, bool batching, std::size_t max_in_flight,
                    int replay_queries = 0) {
   P::Options o;
-  o.business = [](const Count& c, const std::string&, prevayler::Timestamp) {
-    return Count{c.events + 1};
-  };
-  prevayler::AwsStorageOptions s;
-  s.table = target.table;
-  s.bucket = target.bucket;
-  s.region = "us-east-1";
-  s.endpoint = target.endpoint;
-  s.credentials = prevayler::AwsCredentials{"bench", "bench", ""};
+  o.business = bench::count_event;
+  prevayler::AwsStorageOptions s = bench::aws_storage_options(target.endpoint, target.table);
   if (!batching) {
     o.limits.batch_events_max = 1;
     o.limits.writes_in_flight_max = 1;
@@ -158,19 +120,12 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto stats = p.stats();
-  const auto events = stats.events_journaled - before_stats.events_journaled;
-  const auto writes = stats.journal_writes - before_stats.journal_writes;
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
+  const std::vector<double> all = bench::sorted_latencies(latencies);
   const std::string mode = !batching           ? "unbatched"
                            : async_window == 0 ? "batched"
                                                : "async" + std::to_string(async_window);
   const std::string name = mode + ".p" + std::to_string(producers) + ".";
-  print(name + "events_per_s", static_cast<double>(events) / elapsed, "events/s");
-  print(name + "events_per_write",
-        static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
-        "events");
+  bench::print_throughput(name, before_stats, stats, elapsed);
   print(name + "writes_in_flight", static_cast<double>(stats.writes_in_flight_allowed), "writes");
   print(name + "p50_ms", percentile(all, 0.50), "ms");
   print(name + "p99_ms", percentile(all, 0.99), "ms");
@@ -191,30 +146,20 @@ double cpu_seconds() {
 void replay(const Target& target, std::uint64_t events, std::size_t max_in_flight,
             const std::vector<int>& queries) {
   {
+    // One fixed event: a string of 'r's.
+    struct Same {
+      std::string event = std::string(event_bytes - cereal_length_bytes, 'r');
+      const std::string& next() const { return event; }
+    };
     P p(options(target, true, max_in_flight));
-    std::atomic<std::uint64_t> sent{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 64; ++t) {
-      threads.emplace_back([&] {
-        const std::string event(event_bytes - cereal_length_bytes, 'r');
-        while (sent.fetch_add(1) < events) p.handle(event);
-      });
-    }
-    for (auto& t : threads) t.join();
+    bench::write_events(p, events, [](int) { return Same{}; });
   }
   for (int q : queries.empty() ? std::vector<int>{0} : queries) {
-    P::Options o = options(target, true, max_in_flight, q);
-    o.snapshot_on_open = false;
-    const double cpu_before = cpu_seconds();
-    const auto start = Clock::now();
-    P p(std::move(o));
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const double cpu = cpu_seconds() - cpu_before;
-    const auto replayed = p.stats().events_replayed;
     const std::string name = q > 0 ? "replay.q" + std::to_string(q) + "." : "replay.";
-    print(name + "events", static_cast<double>(replayed), "events");
-    print(name + "seconds", elapsed, "s");
-    print(name + "events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+    const double cpu_before = cpu_seconds();
+    double cpu = 0;
+    bench::time_replay(name, options(target, true, max_in_flight, q),
+                       [&] { cpu = cpu_seconds() - cpu_before; });
     print(name + "cpu_s", cpu, "s");
   }
 }

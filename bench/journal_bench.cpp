@@ -44,25 +44,15 @@
 
 #include "prevayler/prevayler.hpp"
 
+#include "bench_counter.hpp"
 #include "bench_output.hpp"
 
 namespace {
 
-using bench::parse_list;
-using bench::percentile;
-using bench::print;
+using namespace bench;  // Count, P, print, ...
 
-using Clock = std::chrono::steady_clock;
-constexpr std::size_t cereal_length_bytes = 8;
-
-struct Count {
-  std::uint64_t events = 0;
-  template <class A>
-  void serialize(A& a) {
-    a(events);
-  }
-};
-using P = prevayler::Prevayler<Count, std::string>;
+// Producer t fills its events with letter t of the alphabet.
+constexpr int alphabet_letters = 26;
 
 enum class Content { fill, text, random };
 Content event_content = Content::fill;
@@ -123,9 +113,7 @@ std::uintmax_t journal_bytes(const std::filesystem::path& dir) {
 
 P::Options options(const std::filesystem::path& dir) {
   P::Options o;
-  o.business = [](const Count& c, const std::string&, prevayler::Timestamp) {
-    return Count{c.events + 1};
-  };
+  o.business = bench::count_event;
   prevayler::FileStorageOptions storage;
   storage.directory = dir;
   if (compress_over) storage.common.compress_journal_records_over = *compress_over;
@@ -149,7 +137,7 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
   const auto start = Clock::now();
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
-      EventMaker maker(event_bytes, static_cast<char>('a' + t % 26));
+      EventMaker maker(event_bytes, static_cast<char>('a' + t % alphabet_letters));
       while (!stop.load(std::memory_order_relaxed)) {
         const std::string& event = maker.next();
         const auto before = Clock::now();
@@ -180,17 +168,9 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
   stop = true;
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const auto stats = p.stats();
-  const auto events = stats.events_journaled - before_stats.events_journaled;
-  const auto writes = stats.journal_writes - before_stats.journal_writes;
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
+  const std::vector<double> all = bench::sorted_latencies(latencies);
   const std::string name = "prevayler.p" + std::to_string(producers) + ".";
-  print(name + "events_per_s", static_cast<double>(events) / elapsed, "events/s");
-  print(name + "events_per_write",
-        static_cast<double>(events) / static_cast<double>(std::max<std::uint64_t>(1, writes)),
-        "events");
+  const std::uint64_t events = bench::print_throughput(name, before_stats, p.stats(), elapsed);
   print(name + "p50_us", percentile(all, 0.50), "us");
   print(name + "p99_us", percentile(all, 0.99), "us");
   print(name + "journal_bytes_per_event",
@@ -236,25 +216,11 @@ void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::siz
   std::filesystem::remove_all(dir);
   {
     P p(options(dir));
-    std::atomic<std::uint64_t> sent{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 64; ++t) {
-      threads.emplace_back([&, t] {
-        EventMaker maker(event_bytes, static_cast<char>('a' + t % 26));
-        while (sent.fetch_add(1) < events) p.handle(maker.next());
-      });
-    }
-    for (auto& t : threads) t.join();
+    bench::write_events(p, events, [&](int t) {
+      return EventMaker(event_bytes, static_cast<char>('a' + t % alphabet_letters));
+    });
   }
-  P::Options o = options(dir);
-  o.snapshot_on_open = false;
-  const auto start = Clock::now();
-  P p(std::move(o));
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  const auto replayed = p.stats().events_replayed;
-  print("replay.events", static_cast<double>(replayed), "events");
-  print("replay.seconds", elapsed, "s");
-  print("replay.events_per_s", static_cast<double>(replayed) / elapsed, "events/s");
+  bench::time_replay("replay.", options(dir), [] {});
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ import argparse
 import threading
 import time
 
-import boto3
+from seed_table import create_seed_table, seed_client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--endpoint", required=True)
@@ -20,15 +20,9 @@ parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--seconds", type=float, default=5)
 args = parser.parse_args()
 
-client = boto3.client("dynamodb", endpoint_url=args.endpoint, region_name="us-east-1",
-                      aws_access_key_id="bench", aws_secret_access_key="bench")
+client = seed_client(args.endpoint)
 try:
-    client.create_table(TableName=args.table,
-                        AttributeDefinitions=[{"AttributeName": "partkey", "AttributeType": "N"},
-                                              {"AttributeName": "order", "AttributeType": "N"}],
-                        KeySchema=[{"AttributeName": "partkey", "KeyType": "HASH"},
-                                   {"AttributeName": "order", "KeyType": "RANGE"}],
-                        BillingMode="PAY_PER_REQUEST")
+    create_seed_table(client, args.table)
 except client.exceptions.ResourceInUseException:
     pass
 

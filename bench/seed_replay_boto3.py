@@ -13,7 +13,7 @@ import argparse
 import concurrent.futures
 import time
 
-import boto3
+from seed_table import create_seed_table, seed_client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--endpoint", required=True)
@@ -24,14 +24,8 @@ args = parser.parse_args()
 BATCH_ITEMS_MAX = 25  # DynamoDB's BatchWriteItem limit
 SEED_THREADS = 4
 
-client = boto3.client("dynamodb", endpoint_url=args.endpoint, region_name="us-east-1",
-                      aws_access_key_id="bench", aws_secret_access_key="bench")
-client.create_table(TableName=args.table,
-                    AttributeDefinitions=[{"AttributeName": "partkey", "AttributeType": "N"},
-                                          {"AttributeName": "order", "AttributeType": "N"}],
-                    KeySchema=[{"AttributeName": "partkey", "KeyType": "HASH"},
-                               {"AttributeName": "order", "KeyType": "RANGE"}],
-                    BillingMode="PAY_PER_REQUEST")
+client = seed_client(args.endpoint)
+create_seed_table(client, args.table)
 event = b"e" * 100
 
 

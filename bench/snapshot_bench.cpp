@@ -26,13 +26,12 @@
 #include <string>
 #include <vector>
 
-#include "aws/credentials.hpp"
-#include "aws/curl_transport.hpp"
-#include "aws/dynamodb.hpp"
 #include "aws/s3.hpp"
 #include "prevayler/aws_storage.hpp"
 #include "prevayler/codec.hpp"
 #include "prevayler/file_storage.hpp"
+
+#include "bench_aws.hpp"
 
 namespace {
 
@@ -300,30 +299,9 @@ int main(int argc, char** argv) {
         namespace aws = prevayler::aws;
         const std::string name =
             "snapbench-" + std::to_string(::getpid()) + "-" + std::to_string(run_index++);
-        auto credentials = aws::static_credentials({"bench", "bench", "", {}});
-        auto transport = aws::make_curl_transport();
-        aws::DynamoDbConfig dc;
-        dc.region = "us-east-1";
-        dc.endpoint = endpoint;
-        dc.credentials = credentials;
-        dc.transport = transport;
-        aws::DynamoDbClient dynamo(dc);
-        dynamo.create_table(name);
-        dynamo.wait_until_active(name);
-        aws::S3Config sc;
-        sc.region = "us-east-1";
-        sc.endpoint = endpoint;
-        sc.credentials = credentials;
-        sc.transport = transport;
-        aws::S3Client s3(sc);
-        s3.create_bucket(name);
+        aws::S3Client s3 = bench::create_table_and_bucket(endpoint, name);
         auto open = [&] {
-          prevayler::AwsStorageOptions o;
-          o.table = name;
-          o.bucket = name;
-          o.region = "us-east-1";
-          o.endpoint = endpoint;
-          o.credentials = prevayler::AwsCredentials{"bench", "bench", ""};
+          prevayler::AwsStorageOptions o = bench::aws_storage_options(endpoint, name);
           o.common.compress_snapshots = compress;
           if (compress) o.common.snapshot_compression_level = zstd_level;
           o.snapshot_parallel_requests = parallel;

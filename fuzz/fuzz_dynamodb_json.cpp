@@ -12,31 +12,22 @@
 // escaping would reach the engine as an unexpected error type). A 200 with
 // the right CRC must not be reported as a CRC failure.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "aws/aws_error.hpp"
-#include "aws/credentials.hpp"
 #include "aws/crypto.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/http.hpp"
-#include "aws/retry.hpp"
+#include "aws_fuzz_client.hpp"
+#include "fuzz_check.hpp"
 #include "prevayler/error.hpp"
 
 namespace {
 
 using namespace prevayler;
 using namespace prevayler::aws;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_dynamodb_json: property violated: %s\n", what);
-  std::abort();
-}
-#define FUZZ_CHECK(cond) \
-  if (!(cond)) fail(#cond)
 
 // Answers every request with the same canned response.
 class CannedTransport : public HttpTransport {
@@ -52,18 +43,8 @@ class CannedTransport : public HttpTransport {
 
 struct Fixture {
   std::shared_ptr<CannedTransport> transport = std::make_shared<CannedTransport>();
-  DynamoDbClient client{[this] {
-    DynamoDbConfig config;
-    config.region = "us-east-1";
-    config.endpoint = "http://127.0.0.1:8000";
-    config.credentials = static_credentials(Credentials{"AKIDFUZZ", "secret", "", {}});
-    config.transport = transport;
-    StandardRetryOptions retry;
-    retry.max_attempts = 1;  // one response per call: the fuzz input
-    retry.sleep = [](std::chrono::milliseconds) {};
-    config.retry = make_standard_retry_strategy(retry);
-    return config;
-  }()};
+  DynamoDbClient client{
+      fuzz::one_attempt_config<DynamoDbConfig>("us-east-1", "http://127.0.0.1:8000", transport)};
 };
 
 }  // namespace

@@ -31,12 +31,13 @@
 #include <string_view>
 #include <vector>
 
-#include "core/bytes.hpp"
 #include "core/container_header.hpp"
 #include "core/crc32c.hpp"
 #include "core/entry_codec.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
+#include "core/record_frame.hpp"
+#include "fuzz_check.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 
@@ -45,13 +46,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace prevayler;
 using namespace prevayler::detail;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_file_recovery: property violated: %s\n", what);
-  std::abort();
-}
-#define FUZZ_CHECK(cond) \
-  if (!(cond)) fail(#cond)
 
 // What one recover() delivered.
 struct Recovered {
@@ -83,7 +77,7 @@ class Collector : public RecoveryHandler {
 const fs::path& work_dir() {
   static const fs::path dir = [] {
     std::string tmpl = (fs::temp_directory_path() / "prevayler-fuzz-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) fail("mkdtemp");
+    if (!::mkdtemp(tmpl.data())) FUZZ_FAIL("mkdtemp");
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(work_dir(), ec);
@@ -103,17 +97,7 @@ fs::path numbered(const char* prefix, std::uint64_t id, const char* suffix) {
 void write_file(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) fail("cannot write the fuzz directory");
-}
-
-void append_framed(std::string& out, std::string_view payload) {
-  std::string length;
-  put_u32(length, static_cast<std::uint32_t>(payload.size()));
-  std::uint32_t crc = crc32c_extend(0, length.data(), length.size());
-  crc = crc32c_extend(crc, payload.data(), payload.size());
-  put_u32(out, crc32c_mask(crc));
-  out += length;
-  out.append(payload);
+  if (!out) FUZZ_FAIL("cannot write the fuzz directory");
 }
 
 // Mode 2/5: frames (length byte, payload) chunks; leftover bytes go raw.
@@ -126,7 +110,7 @@ std::vector<std::string> framed_segment(std::string_view body, std::string& file
     const std::size_t n = static_cast<unsigned char>(body[0]);
     if (n + 1 > body.size()) break;
     const std::string_view payload = body.substr(1, n);
-    append_framed(file, payload);
+    append_frame(file, payload);
     body.remove_prefix(n + 1);
     if (!decodable) continue;
     try {
@@ -186,7 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         batch.add(encode_entry_head(Timestamp{}, std::nullopt), "next");
         std::string record;
         encode_batch_record(record, 7, batch, 0, 1);
-        append_framed(next, record);
+        append_frame(next, record);
         write_file(numbered("journal-", 1, ".log"), next);
       }
       break;

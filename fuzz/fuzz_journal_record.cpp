@@ -12,27 +12,18 @@
 //   - a parsed entry re-encodes to exactly the input bytes (its layout has
 //     no redundancy).
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "core/entry_codec.hpp"
 #include "core/record_codec.hpp"
+#include "fuzz_check.hpp"
 #include "prevayler/error.hpp"
 
 namespace {
 
 using namespace prevayler;
 using namespace prevayler::detail;
-
-// A property violation: abort so libFuzzer saves the input.
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_journal_record: property violated: %s\n", what);
-  std::abort();
-}
-#define FUZZ_CHECK(cond) \
-  if (!(cond)) fail(#cond)
 
 const std::string kWhere = "fuzz input";
 
@@ -56,7 +47,7 @@ std::string encode(const DecodedRecord& r) {
       encode_segment_start_record(out, r.writer_id, r.previous_end);
       break;
     case RecordType::compressed_batch:
-      fail("decode_record returned the type compressed_batch, not batch");
+      FUZZ_FAIL("decode_record returned the type compressed_batch, not batch");
   }
   return out;
 }

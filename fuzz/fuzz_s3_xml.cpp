@@ -12,30 +12,21 @@
 // Property: each call returns or throws a prevayler::Error subclass; never a
 // crash, a leak, UB or another exception type.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "aws/aws_error.hpp"
-#include "aws/credentials.hpp"
 #include "aws/http.hpp"
-#include "aws/retry.hpp"
 #include "aws/s3.hpp"
+#include "aws_fuzz_client.hpp"
+#include "fuzz_check.hpp"
 #include "prevayler/error.hpp"
 
 namespace {
 
 using namespace prevayler;
 using namespace prevayler::aws;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "fuzz_s3_xml: property violated: %s\n", what);
-  std::abort();
-}
-#define FUZZ_CHECK(cond) \
-  if (!(cond)) fail(#cond)
 
 // The last page of a listing: what the fake answers after the first call,
 // so a fuzzed IsTruncated + NextContinuationToken cannot loop for ever.
@@ -57,18 +48,8 @@ class CannedTransport : public HttpTransport {
 
 struct Fixture {
   std::shared_ptr<CannedTransport> transport = std::make_shared<CannedTransport>();
-  S3Client client{[this] {
-    S3Config config;
-    config.region = "eu-west-1";
-    config.endpoint = "http://127.0.0.1:9000";
-    config.credentials = static_credentials(Credentials{"AKIDFUZZ", "secret", "", {}});
-    config.transport = transport;
-    StandardRetryOptions retry;
-    retry.max_attempts = 1;  // one response per call: the fuzz input
-    retry.sleep = [](std::chrono::milliseconds) {};
-    config.retry = make_standard_retry_strategy(retry);
-    return config;
-  }()};
+  S3Client client{
+      fuzz::one_attempt_config<S3Config>("eu-west-1", "http://127.0.0.1:9000", transport)};
 };
 
 constexpr int kStatuses[] = {200, 200, 200, 206, 301, 400, 403, 404, 409, 412, 500, 503};

@@ -2,7 +2,10 @@
 # Quick start, command 2: installs what is missing, builds, and runs every test.
 #
 #   scripts/test.sh          the ctest suites (unit, scenario, crash, fault,
-#                            takeover, simulation, moto) in build/
+#                            takeover, simulation, moto, the consumer projects
+#                            and the shared-library install) in build/, then
+#                            the build without AWS and its tests
+#                            (scripts/test-without-aws.sh, build-without-aws/)
 #   scripts/test.sh --full   also the rest of the reliability suite, as CI runs
 #                            it: the CI mutants (scripts/mutate.py --ci), the
 #                            test executables under ASan+UBSan and under TSan
@@ -26,11 +29,23 @@ else
 fi
 venv="${PREVAYLER_MOTO_VENV:-$HOME/.cache/prevayler-cpp/moto-venv}"
 [ -x "$venv/bin/moto_server" ] && export PATH="$venv/bin:$PATH"
+# ccache, when installed, lets the extra builds (the consumer projects, the
+# shared libraries, the build without AWS) reuse the main build's objects.
+# (ccache hashes the working directory of -g builds by default; without it,
+# the same compile command in another build directory is a hit.)
+launcher=()
+if command -v ccache > /dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_NOHASHDIR=1
+fi
 start=$SECONDS
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}"
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure --timeout 1800
 echo "== ctest suites passed in $((SECONDS - start)) s"
+start=$SECONDS
+bash scripts/test-without-aws.sh
+echo "== build without AWS and its tests passed in $((SECONDS - start)) s"
 if [ "$full" = 1 ]; then
   # The test of the tests: the most important mutants (tests/mutants.json,
   # "ci") must each be killed by the suite; a survivor fails the run.

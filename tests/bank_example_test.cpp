@@ -123,6 +123,21 @@ TEST(BankExample, BadOptionIsAUsageError) {
   EXPECT_EQ(status, 2);
 }
 
+#ifndef PREVAYLER_WITH_AWS
+// Built without the AWS storage (PREVAYLER_WITH_AWS=OFF), the example refuses
+// --aws as a usage error that says why, instead of an unknown option.
+TEST(BankExample, AwsOptionSaysTheBuildHasNoAws) {
+  int status = 0;
+  const auto lines = run_with_input(
+      {"/bin/sh", "-c", "\"$0\" --aws --table t --bucket b 2>&1", PREVAYLER_BANK_EXAMPLE}, "",
+      &status);
+  EXPECT_EQ(status, 2);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find("no AWS storage"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("PREVAYLER_WITH_AWS=ON"), std::string::npos) << lines[0];
+}
+#endif
+
 }  // namespace
 }  // namespace prevayler::testing
 #endif  // PREVAYLER_BANK_EXAMPLE

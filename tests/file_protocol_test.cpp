@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 
 #include "core/container_header.hpp"
@@ -91,6 +92,16 @@ std::vector<std::string> recovered(SimDisk& disk) {
 
 using Entries = std::vector<std::string>;
 
+// Makes `action` the disk's before-hook for one moment: it runs once, just
+// before the `nth` time (from 1) host `host_id` does `op` on `path`. The
+// test clears the hook (disk.before = nullptr) when the staging is over.
+void once_before(SimDisk& disk, int host_id, SimOp op, const std::string& path, int nth,
+                 std::function<void()> action) {
+  disk.before = [=, seen = 0](int host, SimOp o, const std::string& p) mutable {
+    if (host == host_id && o == op && p == path && ++seen == nth) action();
+  };
+}
+
 // Bug 1: retention after a takeover deleted the fence segment, so the old
 // owner's check found no P+1 and acknowledged writes nobody replays.
 TEST(FileProtocol, RetentionAfterATakeoverStillStopsTheOldOwner) {
@@ -151,13 +162,9 @@ TEST(FileProtocol, KilledOpenerLeavesNoUndecidedEnd) {
   Host a(*disk);
   a.open().append("a1");
   Host b(*disk);
-  int writes_to_fence = 0;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (host == b.fs->host_id() && op == SimOp::pwrite && path == seg(1) &&
-        ++writes_to_fence == 2) {
-      disk->kill(host);  // after the header, before the start record
-    }
-  };
+  once_before(*disk, b.fs->host_id(), SimOp::pwrite, seg(1), 2, [&] {
+    disk->kill(b.fs->host_id());  // after the header, before the start record
+  });
   EXPECT_THROW(b.open(), StorageError);
   disk->before = nullptr;
   Host c(*disk);
@@ -175,16 +182,12 @@ TEST(FileProtocol, SlowOpenersLateStartRecordDoesNotCount) {
   a.open().append("a1");
   Host b(*disk);
   Host c(*disk);
-  int writes_to_fence = 0;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (host == b.fs->host_id() && op == SimOp::pwrite && path == seg(1) &&
-        ++writes_to_fence == 2) {
-      // b measured segment 0 without a2 and stalls before its start record.
-      EXPECT_THROW(a.append("a2"), SupersededError);  // lands late in segment 0
-      c.open();                                       // decides: 0 ends after a2, 1 is empty
-      c.append("c1");
-    }
-  };
+  once_before(*disk, b.fs->host_id(), SimOp::pwrite, seg(1), 2, [&] {
+    // b measured segment 0 without a2 and stalls before its start record.
+    EXPECT_THROW(a.append("a2"), SupersededError);  // lands late in segment 0
+    c.open();                                       // decides: 0 ends after a2, 1 is empty
+    c.append("c1");
+  });
   b.open();  // writes its start record late, then believes it owns segment 1
   disk->before = nullptr;
   EXPECT_EQ(c.state.entries, (Entries{"a1", "a2", "c1"}));
@@ -204,22 +207,18 @@ TEST(FileProtocol, LateStartRecordDecidesNothingForEarlierSegments) {
   Host b1(*disk);
   auto b2 = disk->host();  // an opener played by hand
   std::uint64_t segment0_end_for_b2 = 0;
-  int writes_to_fence = 0;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (host == b1.fs->host_id() && op == SimOp::pwrite && path == seg(1) &&
-        ++writes_to_fence == 2) {
-      // b1 measured segment 0 with a1 only; a2 lands after that.
-      EXPECT_THROW(a.append("a2"), SupersededError);
-      segment0_end_for_b2 = disk->content(seg(0))->size();
-      // b2 creates its fence, segment 2, and stalls before its start record.
-      int fd = -1;
-      ASSERT_EQ(b2->open(seg(2), detail::OpenMode::create_exclusive, fd), 0);
-      const std::string header =
-          detail::make_container_header(detail::segment_magic, detail::segment_format_version, 2);
-      ASSERT_EQ(detail::write_fully(*b2, fd, header, 0), 0);
-      b2->close(fd);
-    }
-  };
+  once_before(*disk, b1.fs->host_id(), SimOp::pwrite, seg(1), 2, [&] {
+    // b1 measured segment 0 with a1 only; a2 lands after that.
+    EXPECT_THROW(a.append("a2"), SupersededError);
+    segment0_end_for_b2 = disk->content(seg(0))->size();
+    // b2 creates its fence, segment 2, and stalls before its start record.
+    int fd = -1;
+    ASSERT_EQ(b2->open(seg(2), detail::OpenMode::create_exclusive, fd), 0);
+    const std::string header =
+        detail::make_container_header(detail::segment_magic, detail::segment_format_version, 2);
+    ASSERT_EQ(detail::write_fully(*b2, fd, header, 0), 0);
+    b2->close(fd);
+  });
   b1.open();
   disk->before = nullptr;
   EXPECT_THROW(b1.append("b1"), SupersededError);  // lands in segment 1
@@ -257,19 +256,16 @@ TEST(FileProtocol, SegmentWithoutACountedStartRecordHoldsNothing) {
   const std::uint64_t segment0_end_for_b = disk->content(seg(0))->size();
   EXPECT_THROW(a.append("a2"), SupersededError);  // lands in segment 0 after b measured it
   Host c(*disk);
-  int opens = 0;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (host != c.fs->host_id() || op != SimOp::open || path != seg(1) || ++opens != 2) return;
+  once_before(*disk, c.fs->host_id(), SimOp::open, seg(1), 2, [&] {
     // Between c's decision and its replay of segment 1: b's start record and b1.
     std::string bytes = detail::make_start_record(7, {segment0_end_for_b, {}});
-    std::string record(detail::record_header_bytes, '\0');
+    std::string record;
     EntryBatch batch;
     batch.add("b1");
     detail::encode_batch_record(record, 7, batch, 0, 1);
-    detail::frame_record(record);
-    bytes += record;
+    detail::append_frame(bytes, record);
     ASSERT_EQ(detail::write_fully(*b, fd, bytes, detail::segment_header_bytes), 0);
-  };
+  });
   c.open();
   disk->before = nullptr;
   b->close(fd);
@@ -313,15 +309,11 @@ TEST(FileProtocol, FailedSyncAfterANewOwnerReplayedTheRecordCutsNothing) {
   Host a(*disk);
   a.open().append("a1");
   Host b(*disk);
-  bool armed = true;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (armed && host == a.fs->host_id() && op == SimOp::fdatasync && path == seg(0)) {
-      armed = false;
-      b.open();  // replays a2, written but not yet synced
-      b.append("b1");
-      disk->fail_next(SimOp::fdatasync, EIO, seg(0));
-    }
-  };
+  once_before(*disk, a.fs->host_id(), SimOp::fdatasync, seg(0), 1, [&] {
+    b.open();  // replays a2, written but not yet synced
+    b.append("b1");
+    disk->fail_next(SimOp::fdatasync, EIO, seg(0));
+  });
   EXPECT_THROW(a.append("a2"), SupersededError);
   disk->before = nullptr;
   EXPECT_EQ(b.state.entries, (Entries{"a1", "a2", "b1"}));
@@ -367,15 +359,13 @@ TEST(FileProtocol, NewOwnerReadingTheRollForwardSegmentEarlyLeavesTheOutcomeUnkn
   Host a(*disk);
   a.open().append("a1");
   Host b(*disk);
-  bool armed = true;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    // A writes the start record of its roll-forward segment 1: B opens
-    // first, fencing at 2 and reading segment 1 without a start record.
-    if (armed && host == a.fs->host_id() && op == SimOp::pwrite && path == seg(1)) {
-      armed = false;
-      b.open();
-    }
-  };
+  bool staged = false;
+  // A writes the start record of its roll-forward segment 1: B opens
+  // first, fencing at 2 and reading segment 1 without a start record.
+  once_before(*disk, a.fs->host_id(), SimOp::pwrite, seg(1), 1, [&] {
+    staged = true;
+    b.open();
+  });
   disk->fail_next(SimOp::fdatasync, EIO, seg(0));  // the data stays in the page cache
   try {
     a.append("a2");
@@ -386,7 +376,7 @@ TEST(FileProtocol, NewOwnerReadingTheRollForwardSegmentEarlyLeavesTheOutcomeUnkn
     FAIL() << "reported as certainly failed, yet the new owner replayed it: " << e.what();
   }
   disk->before = nullptr;
-  EXPECT_FALSE(armed) << "the interleaving was not staged";
+  EXPECT_TRUE(staged) << "the interleaving was not staged";
   EXPECT_EQ(recovered(*disk), b.state.entries);
 }
 
@@ -545,50 +535,40 @@ TEST(FileProtocol, RetentionMakesTheSnapshotItReliesOnDurableFirst) {
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "a3"}));
 }
 
-// Bug 5: another host's retention deletes the snapshot a recovery is about
-// to read: the recovery restarts from the newer snapshot.
-TEST(FileProtocol, RecoveryRestartsWhenRetentionDeletesItsSnapshot) {
-  auto disk = std::make_shared<SimDisk>();
-  Host a(*disk, /*keep=*/1);
+// Bug 5 staging: `a` (keeping one snapshot) writes a1, snapshot 1 and a2;
+// just before b's recovery opens `path`, a takes snapshot 2 and its
+// retention deletes what b listed. b must restart and recover a1, a2.
+void recover_while_retention_deletes(SimDisk& disk, Host& a, Host& b, const std::string& path) {
   a.open().append("a1");
   a.snapshot();
   a.append("a2");
-  Host b(*disk);
-  bool armed = true;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (armed && host == b.fs->host_id() && op == SimOp::open && path == snap(1)) {
-      armed = false;
-      a.snapshot();  // snapshot 2; snapshot 1 and segment 1 deleted
-    }
-  };
+  once_before(disk, b.fs->host_id(), SimOp::open, path, 1, [&] { a.snapshot(); });
   b.open();
-  disk->before = nullptr;
+  disk.before = nullptr;
   EXPECT_EQ(b.state.restarts, 1);
   EXPECT_EQ(b.state.entries, (Entries{"a1", "a2"}));
+}
+
+// Bug 5: another host's retention deletes the snapshot a recovery is about
+// to read (snapshot 2 deletes snapshot 1 and segment 1): the recovery
+// restarts from the newer snapshot.
+TEST(FileProtocol, RecoveryRestartsWhenRetentionDeletesItsSnapshot) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk, /*keep=*/1);
+  Host b(*disk);
+  recover_while_retention_deletes(*disk, a, b, snap(1));
   b.append("b1");
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));
 }
 
 // Bug 5: the segments after the snapshot vanish between the listing and
-// the fence: restart, not "a segment is missing".
+// the fence (snapshot 2 creates segment 2 first: b fences at 3): restart,
+// not "a segment is missing".
 TEST(FileProtocol, RecoveryRestartsWhenRetentionDeletesItsSegments) {
   auto disk = std::make_shared<SimDisk>();
   Host a(*disk, /*keep=*/1);
-  a.open().append("a1");
-  a.snapshot();
-  a.append("a2");
   Host b(*disk);
-  bool armed = true;
-  disk->before = [&](int host, SimOp op, const std::string& path) {
-    if (armed && host == b.fs->host_id() && op == SimOp::open && path == seg(2)) {
-      armed = false;
-      a.snapshot();  // creates segment 2 first: b fences at 3
-    }
-  };
-  b.open();
-  disk->before = nullptr;
-  EXPECT_EQ(b.state.restarts, 1);
-  EXPECT_EQ(b.state.entries, (Entries{"a1", "a2"}));
+  recover_while_retention_deletes(*disk, a, b, seg(2));
   EXPECT_THROW(a.append("a3"), SupersededError);
   b.append("b1");
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "b1"}));

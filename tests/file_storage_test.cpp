@@ -13,6 +13,7 @@
 #include "core/formats.hpp"
 #include "file/file_storage_impl.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -89,6 +90,14 @@ class FileStorageTest : public ::testing::Test {
     o.business = append_value;
     o.storage = detail::make_file_storage(storage_options(), std::move(io));
     return std::make_unique<P>(std::move(o));
+  }
+  // Opening with `so` must fail with a StorageError whose message contains
+  // each of `parts`.
+  void expect_open_error(FileStorageOptions so, const std::vector<std::string>& parts) {
+    P::Options o;
+    o.business = append_value;
+    o.storage = make_file_storage(std::move(so));
+    expect_error<StorageError>([&] { P p(std::move(o)); }, "opened", parts);
   }
   fs::path segment(int id) {
     char name[64];
@@ -331,33 +340,16 @@ TEST_F(FileStorageTest, SecondProcessOnTheDirectoryIsLockedOut) {
 }
 
 TEST_F(FileStorageTest, MissingDirectoryWithoutCreateIsAClearError) {
-  P::Options o;
-  o.business = append_value;
   auto so = storage_options();
   so.create_directory = false;
-  o.storage = make_file_storage(so);
-  try {
-    P p(std::move(o));
-    FAIL();
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(dir.string()), std::string::npos) << e.what();
-  }
+  expect_open_error(so, {"does not exist", dir.string()});
 }
 
 TEST_F(FileStorageTest, DirectoryThatCannotBeCreatedIsAClearError) {
   write_all(tmp.path() / "plain-file", "x");
-  P::Options o;
-  o.business = append_value;
   auto so = storage_options();
   so.directory = tmp.path() / "plain-file" / "data";
-  o.storage = make_file_storage(so);
-  try {
-    P p(std::move(o));
-    FAIL();
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot create directory"), std::string::npos) << e.what();
-  }
+  expect_open_error(so, {"cannot create directory"});
 }
 
 TEST_F(FileStorageTest, PathThatIsAFileIsAClearError) {
@@ -369,20 +361,10 @@ TEST_F(FileStorageTest, PathThatIsAFileIsAClearError) {
 TEST_F(FileStorageTest, UnwritableDirectoryIsAClearError) {
   if (::geteuid() == 0) {
     // root writes anywhere; a read-only place all users share is /proc.
-    P::Options o;
-    o.business = append_value;
     auto so = storage_options();
     so.directory = "/proc/self";
     so.create_directory = false;
-    o.storage = make_file_storage(so);
-    try {
-      P p(std::move(o));
-      FAIL();
-    } catch (const StorageError& e) {
-      EXPECT_NE(std::string(e.what()).find("cannot write in directory /proc/self"),
-                std::string::npos)
-          << e.what();
-    }
+    expect_open_error(so, {"cannot write in directory /proc/self"});
     return;
   }
   fs::create_directories(dir);

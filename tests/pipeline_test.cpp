@@ -13,45 +13,25 @@
 
 #include "prevayler/memory_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/event_log.hpp"
 #include "support/pipelined_storage.hpp"
 
 namespace prevayler::testing {
 namespace {
 
-struct Log {
-  std::vector<std::int64_t> events;
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(events);
-  }
-};
+using Log = EventLog;
 using P = Prevayler<Log, std::int64_t>;
-
-Log append_event(const Log& log, const std::int64_t& e, Timestamp) {
-  Log next = log;
-  next.events.push_back(e);
-  return next;
-}
 
 class PipelineTest : public ::testing::Test {
  protected:
   std::unique_ptr<P> open(std::size_t writes_in_flight_max = 4, std::size_t limit = 0) {
-    P::Options o;
-    o.business = append_event;
-    o.storage =
-        std::make_unique<PipelinedStorage>(make_memory_storage(store), writes_in_flight_max, plan);
+    P::Options o = event_log_options(
+        std::make_unique<PipelinedStorage>(make_memory_storage(store), writes_in_flight_max, plan));
     o.limits.writes_in_flight_max = limit;
-    o.snapshot_on_open = false;
     return std::make_unique<P>(std::move(o));
   }
   // Recovery from the same store, without pipelining.
-  Log recovered() {
-    P::Options o;
-    o.business = append_event;
-    o.storage = make_memory_storage(store);
-    o.snapshot_on_open = false;
-    return *P(std::move(o)).state();
-  }
+  Log recovered() { return *P(event_log_options(make_memory_storage(store))).state(); }
 
   std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
   std::shared_ptr<PipelinePlan> plan = std::make_shared<PipelinePlan>();

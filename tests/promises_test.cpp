@@ -23,6 +23,8 @@
 #include "prevayler/memory_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/blocked_thread.hpp"
+#include "support/event_log.hpp"
+#include "support/expect_error.hpp"
 #include "support/storage_wrappers.hpp"
 #include "support/temp_dir.hpp"
 
@@ -31,24 +33,8 @@ namespace {
 
 using Events = std::vector<std::int64_t>;
 
-struct Log {
-  Events events;
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(events);
-  }
-};
+using Log = EventLog;
 using P = Prevayler<Log, std::int64_t>;
-
-Log append_event(const Log& log, const std::int64_t& e, Timestamp) {
-  Log next = log;
-  next.events.push_back(e);
-  return next;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Records the size of every journal write it forwards.
 class BatchRecorder : public ForwardingStorage {
@@ -93,14 +79,9 @@ TEST_F(PromisesTest, BusinessFunctionThrowingDuringReplayIsARecoveryError) {
     if (e == 2) throw std::invalid_argument("two is no longer allowed");
     return append_event(log, e, t);
   };
-  try {
-    P p(std::move(o));
-    FAIL() << "recovery replayed past a throwing business function";
-  } catch (const RecoveryError& e) {
-    EXPECT_TRUE(contains(e.what(), "two is no longer allowed")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "while replaying")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "is it pure?")) << e.what();
-  }
+  expect_error<RecoveryError>([&] { P p(std::move(o)); },
+                              "recovery replayed past a throwing business function",
+                              {"two is no longer allowed", "while replaying", "is it pure?"});
   // The journal is untouched: the old code still recovers it.
   P p(options());
   EXPECT_EQ(p.state()->events, (Events{1, 2, 3}));
@@ -117,13 +98,8 @@ TEST_F(PromisesTest, EventThatCannotBeEncodedIsACodecErrorAndChangesNothing) {
   o.event_codec = codec;
   P p(std::move(o));
   p.handle(1);
-  try {
-    p.handle(13);
-    FAIL() << "an event that cannot be encoded was handled";
-  } catch (const CodecError& e) {
-    EXPECT_TRUE(contains(e.what(), "cannot encode event")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "unlucky event")) << e.what();
-  }
+  expect_error<CodecError>([&] { p.handle(13); }, "an event that cannot be encoded was handled",
+                           {"cannot encode event", "unlucky event"});
   EXPECT_THROW(p.handle_async(13), CodecError);
   EXPECT_EQ(p.state()->events, (Events{1}));
   EXPECT_EQ(p.stats().events_journaled, 1u);
@@ -144,14 +120,9 @@ TEST_F(PromisesTest, JournaledEventThatCannotBeDecodedIsACodecErrorAtOpen) {
     return e;
   };
   o.event_codec = codec;
-  try {
-    P p(std::move(o));
-    FAIL() << "recovery went on past an event it cannot decode";
-  } catch (const CodecError& e) {
-    EXPECT_TRUE(contains(e.what(), "cannot decode event")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "unknown event version")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "record")) << e.what();  // where in the journal
-  }
+  expect_error<CodecError>([&] { P p(std::move(o)); },
+                           "recovery went on past an event it cannot decode",
+                           {"cannot decode event", "unknown event version", "record"});
 }
 
 TEST_F(PromisesTest, StateThatCannotBeEncodedIsACodecErrorOfTheSnapshot) {
@@ -162,13 +133,9 @@ TEST_F(PromisesTest, StateThatCannotBeEncodedIsACodecErrorOfTheSnapshot) {
   o.state_codec = codec;
   P p(std::move(o));
   p.handle(1);
-  try {
-    p.snapshot();
-    FAIL() << "a snapshot of a state that cannot be encoded succeeded";
-  } catch (const CodecError& e) {
-    EXPECT_TRUE(contains(e.what(), "cannot encode snapshot")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "state too odd")) << e.what();
-  }
+  expect_error<CodecError>([&] { p.snapshot(); },
+                           "a snapshot of a state that cannot be encoded succeeded",
+                           {"cannot encode snapshot", "state too odd"});
   p.handle(2);  // the instance goes on
   p.close();
   P again(options());
@@ -185,24 +152,15 @@ TEST_F(PromisesTest, SnapshotThatCannotBeDecodedIsACodecErrorAtOpen) {
   Codec<Log> codec = cereal_codec<Log>();
   codec.decode = [](std::istream&) -> Log { throw std::runtime_error("bad state layout"); };
   o.state_codec = codec;
-  try {
-    P p(std::move(o));
-    FAIL() << "recovery used a snapshot it cannot decode";
-  } catch (const CodecError& e) {
-    EXPECT_TRUE(contains(e.what(), "cannot decode snapshot")) << e.what();
-    EXPECT_TRUE(contains(e.what(), "bad state layout")) << e.what();
-  }
+  expect_error<CodecError>([&] { P p(std::move(o)); }, "recovery used a snapshot it cannot decode",
+                           {"cannot decode snapshot", "bad state layout"});
 }
 
 TEST_F(PromisesTest, MissingBusinessFunctionIsAConfigError) {
   P::Options o = options();
   o.business = nullptr;
-  try {
-    P p(std::move(o));
-    FAIL() << "opened without a business function";
-  } catch (const ConfigError& e) {
-    EXPECT_TRUE(contains(e.what(), "business")) << e.what();
-  }
+  expect_error<ConfigError>([&] { P p(std::move(o)); }, "opened without a business function",
+                            {"business"});
 }
 
 TEST_F(PromisesTest, BadWriterLimitsAreConfigErrors) {
@@ -220,12 +178,9 @@ TEST_F(PromisesTest, BadWriterLimitsAreConfigErrors) {
   WriterLimits pending_below_batch;
   pending_below_batch.batch_bytes_max = 1000;
   pending_below_batch.pending_bytes_max = 999;
-  try {
-    open_with(pending_below_batch);
-    FAIL() << "pending_bytes_max below batch_bytes_max was accepted";
-  } catch (const ConfigError& e) {
-    EXPECT_TRUE(contains(e.what(), "pending_bytes_max")) << e.what();
-  }
+  expect_error<ConfigError>([&] { open_with(pending_below_batch); },
+                            "pending_bytes_max below batch_bytes_max was accepted",
+                            {"pending_bytes_max"});
   WriterLimits tight;  // the smallest valid limits
   tight.batch_events_max = 1;
   tight.batch_bytes_max = 1;
@@ -271,13 +226,10 @@ TEST(FileStoragePromises, EventOverTheEntryLimitIsEventTooLargeError) {
   {
     auto p = open();
     p->handle("size:10");
-    try {
-      p->handle("size:" + std::to_string(event_bytes_max + 1));
-      FAIL() << "an event over the file storage's limit was handled";
-    } catch (const EventTooLargeError& e) {
-      EXPECT_TRUE(contains(e.what(), std::to_string(event_bytes_max + 1))) << e.what();
-      EXPECT_TRUE(contains(e.what(), "file storage")) << e.what();
-    }
+    expect_error<EventTooLargeError>(
+        [&] { p->handle("size:" + std::to_string(event_bytes_max + 1)); },
+        "an event over the file storage's limit was handled",
+        {std::to_string(event_bytes_max + 1), "file storage"});
     EXPECT_EQ(p->state()->events, (Events{7}));  // "size:10" is 7 characters
     p->handle("size:20");
   }
@@ -322,12 +274,8 @@ TEST(FileStoragePromises, StorageFailedErrorFromTheSnapshotAtOpenFailsTheOpen) {
   o.business = append_event;
   o.storage = std::make_unique<FatalSnapshotStorage>(make_file_storage(fo), closes);
   o.warn = [&](const std::string& m) { warnings.push_back(m); };
-  try {
-    P p(std::move(o));
-    FAIL() << "opened although the storage failed for good";
-  } catch (const StorageFailedError& e) {
-    EXPECT_TRUE(contains(e.what(), "gone for good")) << e.what();
-  }
+  expect_error<StorageFailedError>(
+      [&] { P p(std::move(o)); }, "opened although the storage failed for good", {"gone for good"});
   EXPECT_TRUE(warnings.empty()) << "a fatal failure is not a warning: " << warnings.front();
   EXPECT_EQ(closes->load(), 1) << "the failed open did not release the storage";
   P::Options again;

@@ -14,6 +14,7 @@
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/compressible_text.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 
@@ -25,20 +26,6 @@ using detail::decode_record;
 using detail::DecodedRecord;
 using detail::encode_batch_record;
 using detail::RecordCompressor;
-
-// Compressible but not trivial: words from a small vocabulary.
-std::string text(std::size_t bytes, unsigned seed) {
-  static const char* vocabulary[] = {"account", "deposit", "withdraw", "balance", "euro",
-                                     "ledger",  "event",   "snapshot", "journal", "42"};
-  std::mt19937 rng(seed);
-  std::string s;
-  while (s.size() < bytes) {
-    s += vocabulary[rng() % 10];
-    s += ' ';
-  }
-  s.resize(bytes);
-  return s;
-}
 
 std::string random_bytes(std::size_t bytes, unsigned seed) {
   std::mt19937 rng(seed);
@@ -69,7 +56,8 @@ unsigned type_of(const std::string& record) { return static_cast<unsigned char>(
 
 TEST(RecordCompression, LargeCompressibleBatchIsTypeFiveAndRoundTrips) {
   RecordCompressor compressor(4096, 1, "test");
-  const std::vector<std::string> entries = {text(3000, 1), "small", text(70000, 2), ""};
+  const std::vector<std::string> entries = {compressible_text(3000, 1), "small",
+                                            compressible_text(70000, 2), ""};
   const std::string plain = encode(entries, nullptr);
   const std::string packed = encode(entries, &compressor);
   EXPECT_EQ(version_of(plain), 1u);
@@ -145,7 +133,8 @@ TEST(RecordCompression, LevelOutsideZstdsIsAConfigError) {
 }
 
 TEST(RecordCompression, LevelsAllRoundTrip) {
-  const std::vector<std::string> entries = {text(50000, 4), text(9000, 5)};
+  const std::vector<std::string> entries = {compressible_text(50000, 4),
+                                            compressible_text(9000, 5)};
   for (int level : {-7, -1, 1, 3, 9, 19}) {
     RecordCompressor compressor(1, level, "test");
     const std::string packed = encode(entries, &compressor);
@@ -158,7 +147,8 @@ TEST(RecordCompression, LevelsAllRoundTrip) {
 // uncompressed length (varint), the zstd frame.
 class DamagedRecord : public ::testing::Test {
  protected:
-  const std::vector<std::string> entries = {text(20000, 6), text(5000, 7)};
+  const std::vector<std::string> entries = {compressible_text(20000, 6),
+                                            compressible_text(5000, 7)};
   RecordCompressor compressor{1, 1, "test"};
   std::string packed = encode(entries, &compressor);
   std::size_t length_bytes = 0;
@@ -232,7 +222,7 @@ TEST_F(DamagedRecord, EveryFlippedByteOfTheFrameIsCaughtOrHarmless) {
 
 TEST(RecordCompression, FutureRecordVersionIsAFormatVersionError) {
   RecordCompressor compressor(1, 1, "test");
-  std::string packed = encode({text(10000, 8)}, &compressor);
+  std::string packed = encode({compressible_text(10000, 8)}, &compressor);
   packed[0] = 3;
   EXPECT_THROW((void)decode_record(packed, "here"), FormatVersionError);
 }
@@ -257,10 +247,7 @@ class FileRecordCompressionTest : public ::testing::Test {
     storage.sync = false;
     storage.common.compress_journal_records_over = threshold;
     storage.common.warn = [this](const std::string& w) { warnings.push_back(w); };
-    P::Options o;
-    o.business = append_string;
-    o.storage = make_file_storage(storage);
-    return std::make_unique<P>(std::move(o));
+    return open_string_log(make_file_storage(storage));
   }
   fs::path segment(int id) {
     char name[64];
@@ -273,7 +260,7 @@ TEST_F(FileRecordCompressionTest, LargeEventsRoundTripAndTheJournalIsSmaller) {
   std::vector<std::string> events;
   std::size_t raw = 0;
   for (unsigned i = 0; i < 20; ++i) {
-    events.push_back(text(i % 2 ? 64 << 10 : 5000, i));
+    events.push_back(compressible_text(i % 2 ? 64 << 10 : 5000, i));
     raw += events.back().size();
   }
   events.push_back("small");
@@ -297,13 +284,13 @@ TEST_F(FileRecordCompressionTest, UncompressedAndCompressedRecordsMix) {
   std::vector<std::string> events;
   {
     auto p = open(0);
-    for (unsigned i = 0; i < 3; ++i) p->handle(events.emplace_back(text(20000, i)));
+    for (unsigned i = 0; i < 3; ++i) p->handle(events.emplace_back(compressible_text(20000, i)));
   }
   const std::size_t uncompressed = fs::file_size(segment(0));
   EXPECT_GT(uncompressed, 60000u);
   {
     auto p = open();
-    for (unsigned i = 3; i < 6; ++i) p->handle(events.emplace_back(text(20000, i)));
+    for (unsigned i = 3; i < 6; ++i) p->handle(events.emplace_back(compressible_text(20000, i)));
   }
   EXPECT_LT(fs::file_size(segment(1)) * 3, uncompressed);
   auto p = open(0);
@@ -315,9 +302,9 @@ TEST_F(FileRecordCompressionTest, TornCompressedRecordIsCutOffLikeAnyTornRecord)
   std::uintmax_t before_last = 0;
   {
     auto p = open();
-    for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(text(30000, i)));
+    for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(compressible_text(30000, i)));
     before_last = fs::file_size(segment(0));
-    p->handle(text(30000, 99));
+    p->handle(compressible_text(30000, 99));
   }
   const std::string journal = read_all(segment(0));
   ASSERT_EQ(static_cast<unsigned char>(journal[before_last + detail::record_header_bytes + 1]), 5u);
@@ -334,10 +321,10 @@ TEST_F(FileRecordCompressionTest, DamagedCompressedRecordBeforeAnIntactOneIsCorr
   std::uintmax_t second = 0;
   {
     auto p = open();
-    p->handle(text(30000, 1));
+    p->handle(compressible_text(30000, 1));
     second = fs::file_size(segment(0));
-    p->handle(text(30000, 2));
-    p->handle(text(30000, 3));  // the intact compressed record after the damage
+    p->handle(compressible_text(30000, 2));
+    p->handle(compressible_text(30000, 3));  // the intact compressed record after the damage
   }
   std::string journal = read_all(segment(0));
   const std::size_t damaged = second + detail::record_header_bytes + 40;

@@ -6,33 +6,20 @@
 
 #include "prevayler/prevayler.hpp"
 #include "support/temp_dir.hpp"
+#include "support/values.hpp"
 
 namespace prevayler::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Values {
-  std::vector<int> v;
-  template <class A>
-  void serialize(A& a) {
-    a(v);
-  }
-};
 using P = Prevayler<Values, int>;
 
 std::unique_ptr<P> open(const fs::path& dir, std::uint32_t keep) {
-  P::Options o;
-  o.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
   FileStorageOptions so;
   so.directory = dir;
   so.common.keep_snapshots = keep;
-  o.storage = make_file_storage(so);
-  return std::make_unique<P>(std::move(o));
+  return open_values(make_file_storage(so));
 }
 
 std::pair<int, int> count_files(const fs::path& dir) {

@@ -586,10 +586,13 @@ class Simulation {
     return t;
   }
 
-  Result call_handle(const Transfer& t) {
+  // Runs call(r) and sets r's outcome from how it ended. Only handle()
+  // runs the business function, so only it can throw Rejected.
+  template <class Call>
+  static Result outcome_of(Call call) {
     Result r;
     try {
-      r.state = p_->handle(t);
+      call(r);
       r.outcome = Outcome::acked;
       r.what.clear();
     } catch (const Rejected& e) {
@@ -604,20 +607,12 @@ class Simulation {
     return r;
   }
 
+  Result call_handle(const Transfer& t) {
+    return outcome_of([&](Result& r) { r.state = p_->handle(t); });
+  }
+
   Result call_snapshot() {
-    Result r;
-    try {
-      p_->snapshot();
-      r.outcome = Outcome::acked;
-      r.what.clear();
-    } catch (const StorageFailedError& e) {
-      r.outcome = Outcome::failed_stop, r.what = e.what();
-    } catch (const StorageError& e) {
-      r.outcome = Outcome::failed_clean, r.what = e.what();
-    } catch (const std::exception& e) {
-      r.outcome = Outcome::unexpected, r.what = e.what();
-    }
-    return r;
+    return outcome_of([&](Result&) { p_->snapshot(); });
   }
 
   struct Job {

@@ -17,8 +17,11 @@
 #include "core/zstd_stream.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/compressible_text.hpp"
+#include "support/expect_error.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
+#include "support/v1_snapshot.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -26,19 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using P = Prevayler<StringLog, std::string>;
-
-// Compressible but not trivial: words from a small vocabulary.
-std::string text(std::size_t words, unsigned seed) {
-  static const char* vocabulary[] = {"account", "deposit", "withdraw", "balance", "euro",
-                                     "ledger",  "event",   "snapshot", "journal", "42"};
-  std::mt19937 rng(seed);
-  std::string s;
-  for (std::size_t i = 0; i < words; ++i) {
-    s += vocabulary[rng() % 10];
-    s += ' ';
-  }
-  return s;
-}
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -61,10 +51,7 @@ class SnapshotCompressionTest : public ::testing::Test {
     storage.common.compress_snapshots = compress;
     storage.common.snapshot_compression_level = level;
     storage.common.warn = [](const std::string&) {};
-    P::Options o;
-    o.business = append_string;
-    o.storage = make_file_storage(storage);
-    return std::make_unique<P>(std::move(o));
+    return open_string_log(make_file_storage(storage));
   }
   fs::path snapshot_file(int id) {
     char name[64];
@@ -82,9 +69,25 @@ class SnapshotCompressionTest : public ::testing::Test {
   }
   // Events, then a snapshot; returns the state.
   StringLog fill(P& p, int events) {
-    for (int i = 0; i < events; ++i) p.handle(text(2000, static_cast<unsigned>(i)));
+    for (int i = 0; i < events; ++i) p.handle(compressible_words(2000, static_cast<unsigned>(i)));
     p.snapshot();
     return *p.state();
+  }
+  // Twenty events and a compressed snapshot, closed; sets `path` to the
+  // snapshot file and returns its bytes.
+  std::string snapshot_of_twenty_events(fs::path& path) {
+    {
+      auto p = open();
+      fill(*p, 20);
+    }
+    path = latest_snapshot();
+    return read_all(path);
+  }
+  // Opening must fail with a CorruptionError naming the file at `path` and
+  // containing `word`.
+  void expect_corruption(const fs::path& path, const std::string& word) {
+    expect_error<CorruptionError>([&] { open(); }, "a damaged snapshot was accepted",
+                                  {path.filename().string(), word});
   }
 };
 
@@ -131,28 +134,12 @@ TEST_F(SnapshotCompressionTest, UncompressedSnapshotIsVersionOneAndRoundTrips) {
 }
 
 TEST_F(SnapshotCompressionTest, OldFormatSnapshotStillLoads) {
-  // A version-1 snapshot exactly as builds before compression wrote it,
-  // made by hand from docs/format.md: header, cereal portable binary body,
-  // trailer. The directory has no journal yet, as after a restore.
+  // A version-1 snapshot as builds before compression wrote it. The
+  // directory has no journal yet, as after a restore.
   StringLog old;
-  old.items = {"written", "by", "an", "old", "build", text(500, 7)};
-  std::ostringstream body_stream;
-  {
-    cereal::PortableBinaryOutputArchive archive(body_stream);
-    archive(old);
-  }
-  const std::string body = body_stream.str();
-  std::string file(detail::snapshot_magic);
-  detail::put_u32(file, 1);  // version
-  detail::put_u32(file, 0);  // flags
-  detail::put_u64(file, 1);  // id
-  detail::put_u32(file, detail::crc32c_mask(detail::crc32c(file)));
-  file += body;
-  detail::put_u64(file, body.size());
-  detail::put_u32(file, detail::crc32c_mask(detail::crc32c(body)));
-  file += "PVLSEND1";
+  old.items = {"written", "by", "an", "old", "build", compressible_words(500, 7)};
   fs::create_directories(dir);
-  write_all(snapshot_file(1), file);
+  write_all(snapshot_file(1), hand_made_v1_snapshot(old));
   {
     auto p = open();
     EXPECT_EQ(p->state()->items, old.items);
@@ -164,32 +151,18 @@ TEST_F(SnapshotCompressionTest, OldFormatSnapshotStillLoads) {
 }
 
 TEST_F(SnapshotCompressionTest, CorruptCompressedBodyIsReportedWithTheFileName) {
-  {
-    auto p = open();
-    fill(*p, 20);
-  }
-  const fs::path path = latest_snapshot();
-  std::string file = read_all(path);
+  fs::path path;
+  std::string file = snapshot_of_twenty_events(path);
   file.at(detail::snapshot_header_bytes + 40) ^= 0x5a;
   write_all(path, file);
-  try {
-    open();
-    FAIL() << "a damaged snapshot was accepted";
-  } catch (const CorruptionError& e) {
-    EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
-  }
+  expect_corruption(path, "checksum");
 }
 
 TEST_F(SnapshotCompressionTest, DamageThatPassesTheCrcIsCaughtByTheDecoder) {
   // As if the compressor had produced bad bytes: the stored CRC matches
   // them, the zstd frame does not decode.
-  {
-    auto p = open();
-    fill(*p, 20);
-  }
-  const fs::path path = latest_snapshot();
-  std::string file = read_all(path);
+  fs::path path;
+  std::string file = snapshot_of_twenty_events(path);
   const std::size_t body_end = file.size() - detail::snapshot_trailer_bytes;
   for (std::size_t i = detail::snapshot_header_bytes + 20; i < body_end; i += 997) file[i] ^= 0x5a;
   const std::string body =
@@ -199,13 +172,7 @@ TEST_F(SnapshotCompressionTest, DamageThatPassesTheCrcIsCaughtByTheDecoder) {
   detail::put_u32(trailer, detail::crc32c_mask(detail::crc32c(body)));
   file.replace(body_end + 0, 12, trailer);
   write_all(path, file);
-  try {
-    open();
-    FAIL() << "a damaged snapshot was accepted";
-  } catch (const CorruptionError& e) {
-    EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("zstd"), std::string::npos) << e.what();
-  }
+  expect_corruption(path, "zstd");
 }
 
 TEST_F(SnapshotCompressionTest, UnknownSnapshotFlagsAreAFormatVersionError) {
@@ -253,7 +220,7 @@ std::string decompress(const std::string& frame, const std::string& resource = "
 }
 
 TEST(ZstdStream, RoundTripsSmallAndLargeWrites) {
-  std::string data = text(400'000, 3);  // ~3 MB, several zstd blocks and buffers
+  std::string data = compressible_words(400'000, 3);  // ~3 MB, several zstd blocks and buffers
   std::mt19937 rng(5);
   for (std::size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(rng());
   for (std::size_t write_size :
@@ -272,7 +239,7 @@ TEST(ZstdStream, EmptyInputIsOneEmptyFrame) {
 }
 
 TEST(ZstdStream, TruncatedFrameIsCorruptionNamingTheResource) {
-  const std::string frame = compress(text(10'000, 1), 1000);
+  const std::string frame = compress(compressible_words(10'000, 1), 1000);
   try {
     decompress(frame.substr(0, frame.size() - 5), "snapshot-x");
     FAIL();
@@ -283,12 +250,12 @@ TEST(ZstdStream, TruncatedFrameIsCorruptionNamingTheResource) {
 }
 
 TEST(ZstdStream, BytesAfterTheFrameAreCorruption) {
-  const std::string frame = compress(text(10'000, 1), 1000);
+  const std::string frame = compress(compressible_words(10'000, 1), 1000);
   EXPECT_THROW(decompress(frame + "x"), CorruptionError);
 }
 
 TEST(ZstdStream, FinishVerifiesWhatTheReaderLeft) {
-  std::string frame = compress(text(100'000, 2), 4096);
+  std::string frame = compress(compressible_words(100'000, 2), 4096);
   frame[frame.size() - 2] ^= 0x01;  // inside zstd's content checksum
   std::stringbuf source(frame);
   detail::ZstdDecompressBuffer z(source, "test");

@@ -17,6 +17,7 @@
 #include "prevayler/memory_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/blocked_thread.hpp"
+#include "support/event_log.hpp"
 #include "support/storage_wrappers.hpp"
 
 namespace prevayler::testing {
@@ -25,22 +26,10 @@ namespace {
 using namespace std::chrono_literals;
 using Events = std::vector<std::int64_t>;
 
-struct Log {
-  Events events;
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(events);
-  }
-};
+using Log = EventLog;
 using P = Prevayler<Log, std::int64_t>;
 using Future = std::future<std::shared_ptr<const Log>>;
 using Outcome = WriteGate::Outcome;
-
-Log append_event(const Log& log, const std::int64_t& e, Timestamp) {
-  Log next = log;
-  next.events.push_back(e);
-  return next;
-}
 
 bool ready(const Future& future) { return future.wait_for(0s) == std::future_status::ready; }
 
@@ -88,22 +77,24 @@ class Watcher {
 class VisibilityTest : public ::testing::Test {
  protected:
   std::unique_ptr<P> open(std::size_t writes_in_flight_max) {
-    P::Options o;
-    o.business = append_event;
-    o.storage =
-        std::make_unique<GatedStorage>(make_memory_storage(store), gate, writes_in_flight_max);
-    o.snapshot_on_open = false;
-    return std::make_unique<P>(std::move(o));
+    return std::make_unique<P>(
+        event_log_options(std::make_unique<GatedStorage>(make_memory_storage(store), gate, writes_in_flight_max)));
   }
   // What a restart recovers from the same store (no gate).
   Events recovered() {
-    P::Options o;
-    o.business = append_event;
-    o.storage = make_memory_storage(store);
-    o.snapshot_on_open = false;
-    P p(std::move(o));
+    P p(event_log_options(make_memory_storage(store)));
     replayed_on_recovery = p.stats().events_replayed;
     return p.state()->events;
+  }
+  // Events 1 and 2 handled asynchronously, both writes inside the storage
+  // (pipelined) and the first at the gate; nothing is visible yet.
+  void start_two_writes(P& p, Future& first, Future& second) {
+    first = p.handle_async(1);
+    ASSERT_TRUE(gate->wait_started(1));
+    second = p.handle_async(2);
+    ASSERT_TRUE(gate->wait_started(2)) << "the engine did not pipeline the second write";
+    ASSERT_TRUE(gate->wait_arrived(1));
+    EXPECT_EQ(visible(p), Events{});
   }
   Events visible(const P& p) const { return p.state()->events; }
   Events read_visible(const P& p) const {
@@ -155,12 +146,8 @@ TEST_F(VisibilityTest, SynchronousWriteInFlightIsNotVisible) {
 TEST_F(VisibilityTest, PipelinedWritesInFlightBecomeVisibleOneByOneWhenDurable) {
   auto p = open(4);
   GateOpener opener(gate);
-  Future first = p->handle_async(1);
-  ASSERT_TRUE(gate->wait_started(1));
-  Future second = p->handle_async(2);
-  ASSERT_TRUE(gate->wait_started(2)) << "the engine did not pipeline the second write";
-  ASSERT_TRUE(gate->wait_arrived(1));
-  EXPECT_EQ(visible(*p), Events{});
+  Future first, second;
+  ASSERT_NO_FATAL_FAILURE(start_two_writes(*p, first, second));
   EXPECT_EQ(read_visible(*p), Events{});
   EXPECT_FALSE(ready(first));
   EXPECT_FALSE(ready(second));
@@ -218,12 +205,8 @@ TEST_F(VisibilityTest, FailedPipelinedWriteNeverShowsItsEventsNorLaterOnes) {
   auto p = open(4);
   GateOpener opener(gate);
   Watcher watcher(*p, {1, 2});
-  Future first = p->handle_async(1);
-  ASSERT_TRUE(gate->wait_started(1));
-  Future second = p->handle_async(2);
-  ASSERT_TRUE(gate->wait_started(2)) << "the engine did not pipeline the second write";
-  ASSERT_TRUE(gate->wait_arrived(1));
-  EXPECT_EQ(visible(*p), Events{});
+  Future first, second;
+  ASSERT_NO_FATAL_FAILURE(start_two_writes(*p, first, second));
   gate->let_through(Outcome::failed);
   gate->let_through();  // write 2 reaches the gate too, then fails after write 1
   EXPECT_THROW(first.get(), StorageError);

@@ -23,10 +23,14 @@
 #include <vector>
 
 #include "ledger.hpp"
-#include "prevayler/aws_storage.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/prevayler.hpp"
+// The AWS storage is an optional component (CMake: PREVAYLER_WITH_AWS, which
+// defines this macro for the example when it is built).
+#ifdef PREVAYLER_WITH_AWS
+#include "prevayler/aws_storage.hpp"
+#endif
 
 namespace {
 
@@ -45,12 +49,33 @@ constexpr const char* usage_text =
     "  --aws                 journal in DynamoDB, snapshot in S3 (docs/aws.md); region,\n"
     "                        endpoint and credentials from the standard AWS configuration\n"
     "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
-    "  --table TABLE         DynamoDB journal table (create it with prevayler-aws setup)\n"
+    "  --table TABLE         DynamoDB journal table (create it with prevayler setup)\n"
     "  --bucket BUCKET       S3 bucket of the snapshot\n"
     "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n"
     "  --dump                print every journaled event, decoded, one JSON object per line,\n"
     "                        and exit; reads the journal without opening the ledger, so it\n"
-    "                        may run beside a live instance\n";
+    "                        may run beside a live instance\n"
+#ifndef PREVAYLER_WITH_AWS
+    "(This build has no AWS storage: --aws needs a build with -DPREVAYLER_WITH_AWS=ON.)\n"
+#endif
+    ;
+
+// Where the AWS storage keeps the ledger, as given on the command line.
+struct AwsLocation {
+  std::string table;
+  std::string bucket;
+  std::optional<std::string> snapshot_path;
+};
+
+#ifdef PREVAYLER_WITH_AWS
+prevayler::AwsStorageOptions aws_storage_options(const AwsLocation& aws) {
+  prevayler::AwsStorageOptions storage;
+  storage.table = aws.table;
+  storage.bucket = aws.bucket;
+  if (aws.snapshot_path) storage.snapshot_path = *aws.snapshot_path;
+  return storage;
+}
+#endif
 
 // A JSON string literal.
 std::string json_string(const std::string& text) {
@@ -159,7 +184,7 @@ int main(int argc, char** argv) {
   std::string dir = "./bank-data";
   bool use_aws = false;
   bool dump = false;
-  prevayler::AwsStorageOptions aws;
+  AwsLocation aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -184,6 +209,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+#ifndef PREVAYLER_WITH_AWS
+  if (use_aws) {
+    std::cerr << "prevayler-bank: --aws: this build has no AWS storage (built with "
+                 "PREVAYLER_WITH_AWS=OFF); rebuild with -DPREVAYLER_WITH_AWS=ON, or use --dir\n";
+    return 2;
+  }
+#endif
   if (use_aws && (aws.table.empty() || aws.bucket.empty())) {
     std::cerr << "prevayler-bank: --aws needs --table and --bucket\n" << usage_text;
     return 2;
@@ -191,7 +223,9 @@ int main(int argc, char** argv) {
   if (dump) {
     try {
       if (use_aws) {
-        throw std::runtime_error("TEMP");  // TEMP-PRE-MERGE
+#ifdef PREVAYLER_WITH_AWS
+        dump_events(aws_storage_options(aws));
+#endif
       } else {
         prevayler::FileStorageOptions storage;
         storage.directory = dir;
@@ -211,7 +245,9 @@ int main(int argc, char** argv) {
     Bank::Options options;
     options.business = bank::apply;
     if (use_aws) {
-      options.storage = prevayler::make_aws_storage(aws);
+#ifdef PREVAYLER_WITH_AWS
+      options.storage = prevayler::make_aws_storage(aws_storage_options(aws));
+#endif
     } else {
       prevayler::FileStorageOptions storage;
       storage.directory = dir;

@@ -1,17 +1,20 @@
-// PREVAYLER_ASSERT: an invariant check that stays on in release builds. A
-// broken invariant stops the program loudly, naming the condition and the
-// line, instead of corrupting a journal or a live state quietly; the checks
-// are a few comparisons on paths that already take a lock or do I/O.
+// Assertions on invariants (STYLE.md, TigerStyle): on in every build type,
+// because a broken invariant must stop the program loudly rather than let
+// it write a journal that later replays wrongly. Cheap checks only: they
+// stay in release builds.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
 
-#define PREVAYLER_ASSERT(condition)                                                          \
-  do {                                                                                       \
-    if (!(condition)) {                                                                      \
-      std::fprintf(stderr, "prevayler: invariant broken at %s:%d: %s\n", __FILE__, __LINE__, \
-                   #condition);                                                              \
-      std::abort();                                                                          \
-    }                                                                                        \
-  } while (false)
+namespace prevayler::detail {
+
+[[noreturn]] inline void assertion_failed(const char* condition, const char* file, int line) {
+  std::fprintf(stderr, "prevayler: invariant broken at %s:%d: %s\n", file, line, condition);
+  std::abort();
+}
+
+}  // namespace prevayler::detail
+
+#define PREVAYLER_ASSERT(condition) \
+  ((condition) ? void(0) : ::prevayler::detail::assertion_failed(#condition, __FILE__, __LINE__))

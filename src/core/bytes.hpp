@@ -10,9 +10,13 @@
 
 namespace prevayler::detail {
 
+// Writes `v` over the 4 bytes at `p`.
+inline void set_u32(char* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
 inline void put_u32(std::string& out, std::uint32_t v) {
   char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  set_u32(b, v);
   out.append(b, 4);
 }
 inline void put_u64(std::string& out, std::uint64_t v) {

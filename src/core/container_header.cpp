@@ -1,25 +1,44 @@
 #include "core/container_header.hpp"
 
+#include "core/assert.hpp"
 #include "core/bytes.hpp"
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
+namespace {
 
-std::string make_container_header(std::string_view magic, std::uint32_t version, std::uint64_t id) {
+std::string make_header(std::string_view magic, std::uint32_t version, std::uint32_t flags,
+                        std::uint64_t id) {
   std::string header(magic);
   put_u32(header, version);
-  put_u32(header, 0);  // flags, none defined in version 1
+  put_u32(header, flags);
   put_u64(header, id);
   put_u32(header, crc32c_mask(crc32c(header)));
+  PREVAYLER_ASSERT(header.size() == segment_header_bytes);
   return header;
+}
+
+bool magic_matches(std::string_view header, std::string_view magic) {
+  return header.size() >= segment_header_bytes && header.substr(0, header_magic_bytes) == magic;
+}
+
+bool checksum_matches(std::string_view header) {
+  return crc32c_unmask(get_u32(header.data() + header_crc_offset)) ==
+         crc32c(header.substr(0, header_crc_offset));
+}
+
+}  // namespace
+
+std::string make_container_header(std::string_view magic, std::uint32_t version, std::uint64_t id) {
+  return make_header(magic, version, 0, id);  // flags: none defined in version 1
 }
 
 std::uint64_t check_container_header(std::string_view header, std::string_view magic,
                                      std::uint32_t known_version, const std::string& where,
                                      const char* what) {
-  if (header.size() < segment_header_bytes || header.substr(0, magic_bytes) != magic) {
+  if (!magic_matches(header, magic)) {
     throw CorruptionError(where + " at offset 0: not a prevayler-cpp " + what +
                           " (bad magic bytes)");
   }
@@ -29,8 +48,7 @@ std::uint64_t check_container_header(std::string_view header, std::string_view m
                              ", this build reads version " + std::to_string(known_version) +
                              "; open it with a newer prevayler-cpp");
   }
-  if (crc32c_unmask(get_u32(header.data() + header_crc_offset)) !=
-      crc32c(header.substr(0, header_crc_offset))) {
+  if (!checksum_matches(header)) {
     throw CorruptionError(where + " at offset 0: " + what + " header fails its checksum");
   }
   return get_u64(header.data() + header_id_offset);
@@ -38,16 +56,11 @@ std::uint64_t check_container_header(std::string_view header, std::string_view m
 
 std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags) {
   if (flags == 0) return make_container_header(snapshot_magic, snapshot_format_version, id);
-  std::string header(snapshot_magic);
-  put_u32(header, snapshot_format_version_flags);
-  put_u32(header, flags);
-  put_u64(header, id);
-  put_u32(header, crc32c_mask(crc32c(header)));
-  return header;
+  return make_header(snapshot_magic, snapshot_format_version_flags, flags, id);
 }
 
 SnapshotHeader check_snapshot_header(std::string_view header, const std::string& where) {
-  if (header.size() < snapshot_header_bytes || header.substr(0, magic_bytes) != snapshot_magic) {
+  if (!magic_matches(header, snapshot_magic)) {
     throw CorruptionError(where + " at offset 0: not a prevayler-cpp snapshot (bad magic bytes)");
   }
   const std::uint32_t version = get_u32(header.data() + header_version_offset);
@@ -57,8 +70,7 @@ SnapshotHeader check_snapshot_header(std::string_view header, const std::string&
                              ", this build reads versions 1 and 2; open it with a newer "
                              "prevayler-cpp");
   }
-  if (crc32c_unmask(get_u32(header.data() + header_crc_offset)) !=
-      crc32c(header.substr(0, header_crc_offset))) {
+  if (!checksum_matches(header)) {
     throw CorruptionError(where + " at offset 0: snapshot header fails its checksum");
   }
   // Version 1 defines no flags; unknown flags mean a body this build cannot read.

@@ -22,13 +22,14 @@ ParsedEntry parse_entry(std::string_view entry, const std::string& where) {
                              "; it was written by a newer prevayler-cpp");
   }
   const std::size_t head =
-      kind == entry_kind_event_with_hash ? entry_head_bytes_max : entry_head_bytes_without_hash;
+      kind == entry_kind_event_with_hash ? entry_head_bytes_max : entry_head_bytes_min;
   if (entry.size() < head) throw CorruptionError(where + ": journal entry shorter than its header");
   ParsedEntry parsed;
   parsed.timestamp = Timestamp(std::chrono::milliseconds(
-      static_cast<std::int64_t>(get_u64(entry.data() + entry_timestamp_offset))));
-  if (kind == entry_kind_event_with_hash)
-    parsed.state_hash = get_u64(entry.data() + entry_state_hash_offset);
+      static_cast<std::int64_t>(get_u64(entry.data() + entry_kind_bytes))));
+  if (kind == entry_kind_event_with_hash) {
+    parsed.state_hash = get_u64(entry.data() + entry_head_bytes_min);
+  }
   parsed.event = entry.substr(head);
   return parsed;
 }

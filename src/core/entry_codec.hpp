@@ -3,6 +3,7 @@
 // Layout in docs/format.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,11 +15,13 @@ namespace prevayler::detail {
 
 inline constexpr std::uint8_t entry_kind_event = 1;
 inline constexpr std::uint8_t entry_kind_event_with_hash = 2;
-// kind(1) timestamp(8) [state hash(8)]
-inline constexpr std::size_t entry_timestamp_offset = 1;
-inline constexpr std::size_t entry_state_hash_offset = 9;
-inline constexpr std::size_t entry_head_bytes_without_hash = 1 + 8;
-inline constexpr std::size_t entry_head_bytes_max = 1 + 8 + 8;
+// The head: kind (1), timestamp in ms (8), then the state hash (8) when the
+// kind says so.
+inline constexpr std::size_t entry_kind_bytes = 1;
+inline constexpr std::size_t entry_timestamp_bytes = 8;
+inline constexpr std::size_t entry_hash_bytes = 8;
+inline constexpr std::size_t entry_head_bytes_min = entry_kind_bytes + entry_timestamp_bytes;
+inline constexpr std::size_t entry_head_bytes_max = entry_head_bytes_min + entry_hash_bytes;
 
 struct ParsedEntry {
   Timestamp timestamp;

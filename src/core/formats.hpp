@@ -20,26 +20,29 @@ inline constexpr std::uint32_t snapshot_format_version_flags = 2;
 inline constexpr std::uint32_t snapshot_flag_zstd = 1;  // the body is one zstd frame
 inline constexpr std::uint32_t snapshot_flags_known = snapshot_flag_zstd;
 
-// magic(8) version(4) flags(4) segment id(8) masked crc32c of the 24 bytes before(4)
-inline constexpr std::size_t segment_header_bytes = 28;
-// Where each field of a segment or snapshot header starts.
-inline constexpr std::size_t magic_bytes = 8;
+// The container header of segments and snapshots, at these offsets:
+// magic(8) version(4) flags(4) segment or snapshot id(8) masked crc32c of
+// the 24 bytes before(4).
+inline constexpr std::size_t header_magic_bytes = 8;
 inline constexpr std::size_t header_version_offset = 8;
 inline constexpr std::size_t header_flags_offset = 12;
 inline constexpr std::size_t header_id_offset = 16;
-inline constexpr std::size_t header_crc_offset = 24;  // the crc covers the bytes before it
-// magic(8) version(4) flags(4) snapshot id(8) masked crc32c of the 24 bytes before(4)
+inline constexpr std::size_t header_crc_offset = 24;
+inline constexpr std::size_t segment_header_bytes = 28;
 inline constexpr std::size_t snapshot_header_bytes = 28;
-// body length(8) masked crc32c of body(4) end magic(8)
-inline constexpr std::size_t snapshot_trailer_bytes = 20;
+static_assert(segment_magic.size() == header_magic_bytes &&
+              snapshot_magic.size() == header_magic_bytes);
+static_assert(header_crc_offset + 4 == segment_header_bytes &&
+              segment_header_bytes == snapshot_header_bytes);
+// The snapshot trailer: body length(8) masked crc32c of body(4) end magic(8)
 inline constexpr std::size_t trailer_crc_offset = 8;
 inline constexpr std::size_t trailer_magic_offset = 12;
+inline constexpr std::size_t snapshot_trailer_bytes = 20;
+static_assert(trailer_magic_offset + snapshot_end_magic.size() == snapshot_trailer_bytes);
 // masked crc32c of (length + payload)(4) payload length(4)
 inline constexpr std::size_t record_header_bytes = 8;
 inline constexpr std::size_t record_crc_offset = 0;
 inline constexpr std::size_t record_length_offset = 4;  // the crc covers the bytes from here
-static_assert(header_crc_offset + 4 == segment_header_bytes && magic_bytes == segment_magic.size());
-static_assert(trailer_magic_offset + snapshot_end_magic.size() == snapshot_trailer_bytes);
 static_assert(record_length_offset + 4 == record_header_bytes);
 // The smallest payload: version, type, writer id, a one-byte entry count.
 inline constexpr std::size_t record_payload_bytes_min = 11;

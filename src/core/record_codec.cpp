@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/assert.hpp"
 #include "core/bytes.hpp"
 #include "core/zstd_stream.hpp"
 #include "prevayler/error.hpp"
@@ -20,16 +21,6 @@ namespace {
 constexpr std::size_t decompress_start_ratio = 8;
 constexpr std::size_t decompress_start_bytes_min = std::size_t{64} << 10;
 
-// A record's payload: version(1) type(1) writer id(8), then the type's body
-// (fragment: index(4) count(4) bytes; seal: next segment(8); segment start:
-// previous end(8)).
-constexpr std::size_t record_prefix_bytes = 2;
-constexpr std::size_t writer_id_bytes = 8;
-constexpr std::size_t fragment_head_bytes = 8;
-constexpr std::size_t fragment_count_offset = 4;
-constexpr std::size_t segment_id_bytes = 8;
-// A record is cut into fragments only when it needs more than one.
-constexpr std::uint32_t fragment_count_min = 2;
 
 CorruptionError malformed(const std::string& where, const std::string& what) {
   return CorruptionError(where + ": journal record is malformed (" + what + ")");
@@ -48,10 +39,10 @@ ZSTD_DCtx* thread_dctx() {
   return holder.dctx;
 }
 
-// Decompresses the body of a compressed batch (after the writer id) into
-// record.owned and returns it.
-std::string_view decompress_body(std::string_view in, DecodedRecord& record,
-                                 const std::string& where) {
+// Reads the declared length at the front of a compressed batch's body
+// (advancing `in` past it) and checks it against the zstd frame that must
+// fill the rest exactly. Returns the length.
+std::size_t check_compressed_body(std::string_view& in, const std::string& where) {
   const auto declared = get_varint(in);
   if (!declared || *declared == 0) throw malformed(where, "bad uncompressed length");
   if (*declared > compressed_body_bytes_max) {
@@ -74,16 +65,26 @@ std::string_view decompress_body(std::string_view in, DecodedRecord& record,
     throw malformed(where, std::string("zstd frame: ") + ZSTD_getErrorName(frame_bytes));
   }
   if (frame_bytes != in.size()) throw malformed(where, "bytes after the zstd frame");
+  return static_cast<std::size_t>(*declared);
+}
 
-  const auto length = static_cast<std::size_t>(*declared);
+// Decompresses the body of a compressed batch (after the writer id) into
+// record.owned and returns it.
+std::string_view decompress_body(std::string_view in, DecodedRecord& record,
+                                 const std::string& where) {
+  const std::size_t length = check_compressed_body(in, where);
   std::size_t capacity =
       std::min(length, std::max(in.size() * decompress_start_ratio, decompress_start_bytes_min));
   std::unique_ptr<char[]> buffer(new char[capacity]);
   ZSTD_DCtx* dctx = thread_dctx();
   ZSTD_inBuffer source{in.data(), in.size(), 0};
   std::size_t produced = 0;
-  for (;;) {
+  // Every round but the last consumes input or produces output, or throws.
+  const std::size_t rounds_max = in.size() + length + 1;
+  for (std::size_t round = 0;; ++round) {
+    PREVAYLER_ASSERT(round <= rounds_max);
     if (produced == capacity && capacity < length) {
+      // Doubles, but never past the declared length.
       const std::size_t grown = capacity > length / 2 ? length : capacity * 2;
       std::unique_ptr<char[]> bigger(new char[grown]);
       std::memcpy(bigger.get(), buffer.get(), produced);
@@ -232,7 +233,7 @@ void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t
 
 DecodedRecord decode_record(std::string_view payload, const std::string& where) {
   auto corrupt = [&](const char* what) { return malformed(where, what); };
-  if (payload.size() < record_prefix_bytes) throw corrupt("shorter than its header");
+  if (payload.size() < record_kind_bytes) throw corrupt("shorter than its header");
   const auto version = static_cast<unsigned char>(payload[0]);
   if (version != record_format_version && version != record_format_version_compressed) {
     throw FormatVersionError(
@@ -242,30 +243,33 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where) 
   }
   DecodedRecord record;
   const auto type = static_cast<unsigned char>(payload[1]);
-  payload.remove_prefix(record_prefix_bytes);
+  payload.remove_prefix(record_kind_bytes);
   if (payload.size() < writer_id_bytes) throw corrupt("truncated writer id");
   record.writer_id = get_u64(payload.data());
   payload.remove_prefix(writer_id_bytes);
   if (type == static_cast<unsigned char>(RecordType::fragment)) {
-    if (payload.size() < fragment_head_bytes) throw corrupt("truncated fragment header");
+    constexpr std::size_t fields_bytes = fragment_index_bytes + fragment_count_bytes;
+    if (payload.size() < fields_bytes) throw corrupt("truncated fragment header");
     record.type = RecordType::fragment;
     record.fragment_index = get_u32(payload.data());
-    record.fragment_count = get_u32(payload.data() + fragment_count_offset);
+    record.fragment_count = get_u32(payload.data() + fragment_index_bytes);
     if (record.fragment_count < fragment_count_min ||
         record.fragment_index >= record.fragment_count) {
       throw corrupt("fragment index out of range");
     }
-    record.fragment_bytes = payload.substr(fragment_head_bytes);
+    record.fragment_bytes = payload.substr(fields_bytes);
     return record;
   }
   if (type == static_cast<unsigned char>(RecordType::seal)) {
-    if (payload.size() != segment_id_bytes) throw corrupt("seal of the wrong size");
+    if (payload.size() != seal_body_bytes) throw corrupt("seal of the wrong size");
     record.type = RecordType::seal;
     record.next_segment = get_u64(payload.data());
     return record;
   }
   if (type == static_cast<unsigned char>(RecordType::segment_start)) {
-    if (payload.size() != segment_id_bytes) throw corrupt("segment start of the wrong size");
+    if (payload.size() != segment_start_body_bytes) {
+      throw corrupt("segment start of the wrong size");
+    }
     record.type = RecordType::segment_start;
     record.previous_end = get_u64(payload.data());
     return record;

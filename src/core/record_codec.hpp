@@ -33,8 +33,11 @@ enum class RecordType : std::uint8_t {
   compressed_batch = 5,
 };
 
-// Bytes of every record before its body: version, type, writer id.
-inline constexpr std::size_t record_head_bytes = 2 + 8;
+// Bytes of every record before its body: version (1) and type (1), which
+// say what the record is, then the writer id (8).
+inline constexpr std::size_t record_kind_bytes = 2;
+inline constexpr std::size_t writer_id_bytes = 8;
+inline constexpr std::size_t record_head_bytes = record_kind_bytes + writer_id_bytes;
 
 // The largest body a compressed batch may decompress to: the batch record
 // it stands for must fit a record.
@@ -57,8 +60,16 @@ struct DecodedRecord {
   std::uint64_t previous_end = 0;    // segment_start: byte offset
 };
 
-// Bytes of a fragment record besides its slice.
-inline constexpr std::size_t fragment_header_bytes = 2 + 8 + 4 + 4;
+// Bytes of a fragment record besides its slice: the head, then the
+// fragment's index (4) and the count of fragments (4), at least two.
+inline constexpr std::size_t fragment_index_bytes = 4;
+inline constexpr std::size_t fragment_count_bytes = 4;
+inline constexpr std::size_t fragment_header_bytes =
+    record_head_bytes + fragment_index_bytes + fragment_count_bytes;
+inline constexpr std::uint32_t fragment_count_min = 2;
+// The body of a seal (next segment) and of a segment start (previous end).
+inline constexpr std::size_t seal_body_bytes = 8;
+inline constexpr std::size_t segment_start_body_bytes = 8;
 
 // Appends a fragment record: slice `index` of `count` of a batch record.
 void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,

@@ -60,8 +60,10 @@ ZstdCompressBuffer::~ZstdCompressBuffer() = default;
 bool ZstdCompressBuffer::compress(const char* data, std::size_t size, int mode) {
   const auto directive = static_cast<ZSTD_EndDirective>(mode);
   ZSTD_inBuffer in{data, size, 0};
+  // Bounded: a round that neither consumes input nor produces output throws.
   for (;;) {
     ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+    const std::size_t consumed = in.pos;
     const std::size_t remaining = ZSTD_compressStream2(context_->cctx, &out, &in, directive);
     if (ZSTD_isError(remaining)) {
       throw CodecError(resource_ + ": zstd compression failed: " + ZSTD_getErrorName(remaining));
@@ -77,6 +79,9 @@ bool ZstdCompressBuffer::compress(const char* data, std::size_t size, int mode) 
     const bool done =
         directive == ZSTD_e_continue ? in.pos == in.size : remaining == 0 && in.pos == in.size;
     if (done) return true;
+    if (out.pos == 0 && in.pos == consumed) {
+      throw CodecError(resource_ + ": zstd compression made no progress");
+    }
   }
 }
 
@@ -152,6 +157,8 @@ bool ZstdDecompressBuffer::refill() {
 
 ZstdDecompressBuffer::int_type ZstdDecompressBuffer::underflow() {
   if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+  // Bounded: a round returns, throws, or has zstd consume input (it does
+  // when given input and ZSTD_DStreamOutSize() of room), and the source ends.
   for (;;) {
     if (frame_done_) {
       if (in_pos_ < in_end_ || refill()) {

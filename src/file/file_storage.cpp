@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <random>
 
+#include "core/assert.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "core/warning.hpp"
+#include "core/record_frame.hpp"
 #include "core/zstd_stream.hpp"
 #include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
@@ -31,7 +33,7 @@ constexpr int recovery_attempts_max = 8;
 // Fences tried when another instance creates segments at the same time.
 constexpr int takeover_attempts_max = 10;
 constexpr std::size_t retained_buffer_bytes_max = std::size_t{64} << 20;
-// The LOCK file holds the owner's pid: enough for any pid, for the message.
+// The LOCK file holds the owner's pid in decimal: this is plenty.
 constexpr std::size_t lock_owner_bytes_max = 32;
 
 void check_options(FileStorageOptions& options) {
@@ -43,7 +45,9 @@ void check_options(FileStorageOptions& options) {
 
 std::uint64_t random_writer_id() {
   std::random_device random;
-  return (static_cast<std::uint64_t>(random()) << 32) ^ random();
+  static_assert(sizeof(std::random_device::result_type) * 2 == sizeof(std::uint64_t));
+  constexpr int half_bits = 32;
+  return (static_cast<std::uint64_t>(random()) << half_bits) ^ random();
 }
 
 class FileStorage : public Storage {
@@ -62,7 +66,7 @@ class FileStorage : public Storage {
     dir_.open(options_.create_directory);
     if (lock_) lock_directory();
     writer_id_ = random_writer_id();
-    for (int attempt = 1;; ++attempt) {
+    for (int attempt = 1; attempt <= recovery_attempts_max; ++attempt) {
       try {
         recover_once(handler);
         break;
@@ -80,14 +84,15 @@ class FileStorage : public Storage {
 
   void append(const EntryBatch& batch) override {
     check_usable();
-    record_.assign(record_header_bytes, '\0');
+    record_.clear();
+    const std::size_t frame = open_frame(record_);
     encode_batch_record(record_, writer_id_, batch, 0, batch.size(), &compressor_);
-    if (record_.size() - record_header_bytes > record_payload_bytes_max) {
-      throw EventTooLargeError("a journal record of " +
-                               std::to_string(record_.size() - record_header_bytes) +
+    const std::size_t payload_bytes = record_.size() - frame - record_header_bytes;
+    if (payload_bytes > record_payload_bytes_max) {
+      throw EventTooLargeError("a journal record of " + std::to_string(payload_bytes) +
                                " bytes exceeds the file format's limit for " + journal_path());
     }
-    frame_record(record_);
+    close_frame(record_, frame);
     int error = write_fully(*fs_, journal_.get(), record_, journal_size_);
     const char* step = "write";
     if (!error && options_.sync && (error = fs_->fdatasync(journal_.get())) != 0) step = "sync";
@@ -97,6 +102,7 @@ class FileStorage : public Storage {
     }
     journal_size_ += record_.size();
     ++records_in_segment_;
+    PREVAYLER_ASSERT(journal_size_ >= segment_header_bytes + record_.size());
     require_ownership(segment_, journal_.get(), "its last write is not acknowledged");
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
@@ -211,7 +217,7 @@ class FileStorage : public Storage {
   // more acknowledged: it checks for this file after each write. What it
   // wrote before is below the end replay measures after the fence.
   void create_fence(std::map<std::uint64_t, std::string>& segments, std::uint64_t first) {
-    for (int attempt = 0;; ++attempt) {
+    for (int attempt = 0; attempt <= takeover_attempts_max; ++attempt) {
       fence_ = segments.rbegin()->first + 1;
       // What the fence follows must be durable before the fence exists: a
       // filesystem may persist creations out of order, and a fence without

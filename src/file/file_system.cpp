@@ -22,7 +22,6 @@ namespace {
 // Permissions of new files and directories, before the umask: the owner
 // writes, everyone reads (the journal holds no secrets of ours; restrict
 // the directory itself when it should).
-constexpr mode_t file_mode = 0644;
 constexpr mode_t directory_mode = 0755;
 
 int flags_of(OpenMode mode) {
@@ -51,20 +50,28 @@ FileStat to_file_stat(const struct stat& st) {
   return out;
 }
 
+// rw-r--r--, less the umask: the files are the user's data, not secrets.
+constexpr mode_t new_file_mode = 0644;
+
+// A call interrupted by signals this many times in a row fails with EINTR:
+// far more than any real signal rate, and a bound on the loop.
+constexpr int interrupted_calls_max = 10'000;
+
 // Repeats a call interrupted by a signal; 0 or the errno.
 template <class Call>
 int retry(Call call) {
-  for (;;) {
+  for (int interrupted = 0; interrupted < interrupted_calls_max; ++interrupted) {
     if (call() == 0) return 0;
     if (errno != EINTR) return errno;
   }
+  return EINTR;
 }
 
 }  // namespace
 
 int PosixFileSystem::open(const std::string& path, OpenMode mode, int& fd) {
   return retry([&] {
-    fd = ::open(path.c_str(), flags_of(mode) | O_CLOEXEC, file_mode);
+    fd = ::open(path.c_str(), flags_of(mode) | O_CLOEXEC, new_file_mode);
     return fd >= 0 ? 0 : -1;
   });
 }

@@ -3,18 +3,22 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "core/assert.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
 namespace {
 
 constexpr std::size_t id_digits = 20;
-// Longest prefix + 20 digits + suffix ("snapshot-" ... ".snap.tmp") fits.
-constexpr std::size_t file_name_bytes_max = 64;
+
+// Room for the longest prefix and suffix we use around the id.
+constexpr std::size_t name_bytes_max = 64;
 
 std::string numbered_name(const char* prefix, std::uint64_t id, const char* suffix) {
-  char name[file_name_bytes_max];
-  std::snprintf(name, sizeof name, "%s%020" PRIu64 "%s", prefix, id, suffix);
+  char name[name_bytes_max];
+  // The width is id_digits: 20 digits hold every uint64_t.
+  const int written = std::snprintf(name, sizeof name, "%s%020" PRIu64 "%s", prefix, id, suffix);
+  PREVAYLER_ASSERT(written > 0 && static_cast<std::size_t>(written) < sizeof name);
   return name;
 }
 

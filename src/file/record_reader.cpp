@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "core/bytes.hpp"
-#include "core/crc32c.hpp"
+#include "core/assert.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "prevayler/error.hpp"
@@ -25,17 +24,8 @@ File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size)
   return file;
 }
 
-void frame_record(std::string& record) {
-  const auto length = static_cast<std::uint32_t>(record.size() - record_header_bytes);
-  for (int i = 0; i < 4; ++i) {
-    record[record_length_offset + i] = static_cast<char>(length >> (8 * i));
-  }
-  const std::uint32_t crc =
-      crc32c_mask(crc32c(std::string_view(record).substr(record_length_offset)));
-  for (int i = 0; i < 4; ++i) record[record_crc_offset + i] = static_cast<char>(crc >> (8 * i));
-}
-
 std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {
+  PREVAYLER_ASSERT(offset + size <= file_size_);
   if (offset < window_offset_ || offset + size > window_offset_ + window_.size()) {
     const std::size_t want = static_cast<std::size_t>(
         std::min<std::uint64_t>(std::max(size, read_buffer_bytes), file_size_ - offset));
@@ -50,32 +40,30 @@ std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {
   return std::string_view(window_).substr(static_cast<std::size_t>(offset - window_offset_), size);
 }
 
-RecordCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload) {
-  if (offset + record_header_bytes > reader.file_size()) return RecordCheck::incomplete;
-  const std::string_view header = reader.view(offset, record_header_bytes);
-  const std::uint32_t stored_crc = get_u32(header.data());
-  const std::uint32_t length = get_u32(header.data() + 4);
-  if (offset + record_header_bytes + length > reader.file_size()) return RecordCheck::incomplete;
-  if (length < record_payload_bytes_min) return RecordCheck::bad;
-  const std::string_view framed = reader.view(offset + 4, 4 + length);
-  if (crc32c_unmask(stored_crc) != crc32c(framed)) return RecordCheck::bad;
-  payload = framed.substr(4);
-  return RecordCheck::ok;
+FrameCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload) {
+  if (offset + record_header_bytes > reader.file_size()) return FrameCheck::incomplete;
+  const std::uint32_t length = frame_payload_bytes(reader.view(offset, record_header_bytes));
+  if (offset + record_header_bytes + length > reader.file_size()) return FrameCheck::incomplete;
+  if (length < record_payload_bytes_min) return FrameCheck::bad;
+  const FrameCheck check = check_frame(reader.view(offset, record_header_bytes + length), payload);
+  // The window holds the whole frame, so only its checksum can fail.
+  PREVAYLER_ASSERT(check != FrameCheck::incomplete);
+  return check;
 }
 
 bool valid_record_after(WindowReader& reader, std::uint64_t from) {
   for (std::uint64_t offset = from + 1;
        offset + record_header_bytes + record_payload_bytes_min <= reader.file_size(); ++offset) {
-    const std::string_view head = reader.view(offset, record_header_bytes + 2);
-    const auto version = static_cast<unsigned char>(head[8]);
-    const auto type = static_cast<unsigned char>(head[9]);
+    const std::string_view head = reader.view(offset, record_header_bytes + record_kind_bytes);
+    const auto version = static_cast<unsigned char>(head[record_header_bytes]);
+    const auto type = static_cast<unsigned char>(head[record_header_bytes + 1]);
     const bool batch =
         version == record_format_version && type == static_cast<unsigned char>(RecordType::batch);
     const bool compressed_batch = version == record_format_version_compressed &&
                                   type == static_cast<unsigned char>(RecordType::compressed_batch);
     if (!batch && !compressed_batch) continue;
     std::string_view payload;
-    if (check_record(reader, offset, payload) == RecordCheck::ok) return true;
+    if (check_record(reader, offset, payload) == FrameCheck::ok) return true;
   }
   return false;
 }

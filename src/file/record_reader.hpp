@@ -1,7 +1,7 @@
-// The record frame of a journal segment (docs/format.md: masked CRC-32C,
-// length, payload) and the one reader of it: a sliding window over a file
-// read through the FileSystem seam, the record check, and the test that
-// tells a torn final write from damage in the middle.
+// Reading the records of a journal segment: a sliding window over a file
+// read through the FileSystem seam, the record check (the frame of
+// core/record_frame plus the smallest payload a record has), and the test
+// that tells a torn final write from damage in the middle.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/record_frame.hpp"
 #include "file/file_system.hpp"
 
 namespace prevayler::detail {
@@ -22,9 +23,6 @@ struct FileVanished : std::runtime_error {
 // Opens `path` for reading and sets `size`. Throws FileVanished when it does
 // not exist, StorageError on any other failure.
 File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size);
-
-// Frames the payload that follows record_header_bytes of `record`.
-void frame_record(std::string& record);
 
 // Reads a file through a sliding window, so replay makes few calls and
 // never holds a whole segment in memory.
@@ -49,11 +47,10 @@ class WindowReader {
   std::uint64_t window_offset_ = 0;
 };
 
-enum class RecordCheck { ok, incomplete, bad };
-
-// Checks the record at `offset`; on ok sets `payload` (a view into the
+// Checks the record at `offset`: its frame, and that its payload is not
+// shorter than any record's (bad). On ok sets `payload` (a view into the
 // reader's window).
-RecordCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload);
+FrameCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload);
 
 // True when any offset after `from` starts a batch record that passes its
 // checksum: then the damage at `from` is not a torn final write.

@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 
+#include "core/assert.hpp"
 #include "core/container_header.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
@@ -31,7 +32,7 @@ std::optional<FoundStart> read_start_record(FileSystem& fs, const std::string& p
   }
   WindowReader reader(fs, fd.get(), size, path);
   std::string_view payload;
-  if (check_record(reader, segment_header_bytes, payload) != RecordCheck::ok) return std::nullopt;
+  if (check_record(reader, segment_header_bytes, payload) != FrameCheck::ok) return std::nullopt;
   if (!is_start_record(payload)) return std::nullopt;
   FoundStart found;
   found.start =
@@ -65,12 +66,12 @@ Decisions decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>
 }
 
 [[noreturn]] void throw_damage(const WindowReader& reader, std::uint64_t offset,
-                               std::uint64_t record_number, RecordCheck check, bool open_ended) {
+                               std::uint64_t record_number, FrameCheck check, bool open_ended) {
   throw CorruptionError(
       reader.path() + " at offset " + std::to_string(offset) + ": journal record " +
       std::to_string(record_number + 1) +
-      (check == RecordCheck::incomplete ? " extends past the end of the file"
-                                        : " fails its checksum") +
+      (check == FrameCheck::incomplete ? " extends past the end of the file"
+                                       : " fails its checksum") +
       (open_ended ? ", and intact records follow it" : " before the end its successor decided") +
       "; " + std::to_string(reader.file_size() - offset) +
       " bytes from there cannot be trusted. Restore the file from a backup.");
@@ -84,8 +85,8 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
   std::uint64_t offset = segment_header_bytes;
   while (offset < reader.file_size()) {
     std::string_view payload;
-    const RecordCheck check = check_record(reader, offset, payload);
-    if (check != RecordCheck::ok) {
+    const FrameCheck check = check_record(reader, offset, payload);
+    if (check != FrameCheck::ok) {
       if (!open_ended || valid_record_after(reader, offset)) {
         throw_damage(reader, offset, record_number, check, open_ended);
       }
@@ -96,6 +97,8 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
     }
     const std::string where = reader.path() + " at offset " + std::to_string(offset);
     offset += record_header_bytes + payload.size();
+    // check_record saw the whole record inside the file.
+    PREVAYLER_ASSERT(offset <= reader.file_size());
     if (is_start_record(payload)) continue;
     // The entries are views into the reader's window (or, decompressed,
     // into the record), valid until its next read, after they are handled.

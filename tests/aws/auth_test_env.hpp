@@ -1,6 +1,6 @@
 // Test helpers for code that reads the process environment and files:
 // an environment sandbox (clears every AWS_* variable and HOME-based files,
-// restores all of it afterwards) and a temporary directory.
+// restores all of it afterwards) and a temporary directory (support/temp_dir).
 #pragma once
 
 #include <unistd.h>
@@ -12,6 +12,8 @@
 #include <optional>
 #include <random>
 #include <string>
+
+#include "support/temp_dir.hpp"
 
 extern char** environ;
 
@@ -71,33 +73,6 @@ class ScopedAwsEnvironment {
   std::map<std::string, bool> touched_;       // unset at the end
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("prevayler-auth-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
-  // Writes `content` to a file in the directory and returns its path.
-  std::string write(const std::string& name, const std::string& content) const {
-    const auto file = path_ / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << content;
-    return file.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = prevayler::testing::TempDir;
 
 }  // namespace prevayler::aws::auth_test

@@ -12,38 +12,13 @@
 #include "aws/aws_test_storage.hpp"
 #include "core/record_codec.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/compressible_text.hpp"
 #include "support/string_log.hpp"
 
 namespace prevayler::testing {
 namespace {
 
 using P = Prevayler<StringLog, std::string>;
-
-// Compressible but not trivial (about 6:1 at level 1): words from a small
-// vocabulary.
-std::string text(std::size_t bytes, unsigned seed) {
-  static const char* vocabulary[] = {"account", "deposit", "withdraw", "balance", "euro",
-                                     "ledger",  "event",   "snapshot", "journal", "42"};
-  std::mt19937 rng(seed);
-  std::string s;
-  while (s.size() < bytes) {
-    s += vocabulary[rng() % 10];
-    s += ' ';
-  }
-  s.resize(bytes);
-  return s;
-}
-
-std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
-  std::vector<aws::JournalItem> items;
-  std::optional<std::uint64_t> after;
-  do {
-    auto page = MotoJournal::dynamodb().query_page(table, segment, after, 1000);
-    for (auto& item : page.items) items.push_back(std::move(item));
-    after = page.last_evaluated_order;
-  } while (after);
-  return items;
-}
 
 unsigned type_of(const std::string& content) { return static_cast<unsigned char>(content[1]); }
 
@@ -53,7 +28,7 @@ TEST(AwsRecordCompression, LargeCompressibleEventsTakeOneItemEachAndRecover) {
   {
     auto p = open_string_log(journal.open());
     // 1 MiB each: three fragments each uncompressed, one item compressed.
-    for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(text(1 << 20, i)));
+    for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(compressible_text(1 << 20, i)));
     p->handle(events.emplace_back("small"));
   }
   const auto items = all_items(journal.table, 1);
@@ -72,7 +47,7 @@ TEST(AwsRecordCompression, CompressedRecordTooLargeForAnItemIsFragmented) {
   MotoJournal journal;
   // 8 MiB of text compresses to more than one 350 KiB item: fragments of a
   // compressed batch record.
-  const std::string big = text(8 << 20, 7);
+  const std::string big = compressible_text(8 << 20, 7);
   {
     auto p = open_string_log(journal.open());
     p->handle("first");
@@ -104,7 +79,7 @@ TEST(AwsRecordCompression, PipelinedProducersWithCompressionOnAndOffRecover) {
     for (unsigned t = 0; t < 4; ++t) {
       producers.emplace_back([&p, t, threshold] {
         for (unsigned i = 0; i < 5; ++i) {
-          p->handle(text(200 << 10, static_cast<unsigned>(threshold) + t * 100 + i));
+          p->handle(compressible_text(200 << 10, static_cast<unsigned>(threshold) + t * 100 + i));
         }
       });
     }
@@ -120,7 +95,9 @@ TEST(AwsRecordCompression, PipelinedProducersWithCompressionOnAndOffRecover) {
   for (std::size_t threshold : {std::size_t{4096}, std::size_t{0}}) {
     for (unsigned t = 0; t < 4; ++t) {
       for (unsigned i = 0; i < 5; ++i) {
-        EXPECT_EQ(got.count(text(200 << 10, static_cast<unsigned>(threshold) + t * 100 + i)), 1u);
+        EXPECT_EQ(
+            got.count(compressible_text(200 << 10, static_cast<unsigned>(threshold) + t * 100 + i)),
+            1u);
       }
     }
   }

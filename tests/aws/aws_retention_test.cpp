@@ -7,30 +7,17 @@
 #include "aws/aws_test_storage.hpp"
 #include "aws/journal_retention.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/values.hpp"
 
 namespace prevayler::testing {
 namespace {
 
-struct Values {
-  std::vector<int> v;
-  template <class A>
-  void serialize(A& a) {
-    a(v);
-  }
-};
 using P = Prevayler<Values, int>;
 
 std::unique_ptr<P> open(const MotoJournal& journal, std::uint32_t keep) {
-  P::Options o;
-  o.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
   auto so = journal.options();
   so.common.keep_snapshots = keep;
-  o.storage = detail::make_aws_storage(so, nullptr);
-  return std::make_unique<P>(std::move(o));
+  return open_values(detail::make_aws_storage(so, nullptr));
 }
 
 // Items of the segment that retention may delete: all but its seal.

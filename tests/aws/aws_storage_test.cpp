@@ -33,18 +33,6 @@ std::string pattern(std::size_t size, char seed) {
   return s;
 }
 
-// Every item of a segment, across Query pages (a page stops at 1 MB).
-std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
-  std::vector<aws::JournalItem> items;
-  std::optional<std::uint64_t> after;
-  do {
-    auto page = MotoJournal::dynamodb().query_page(table, segment, after, 1000);
-    for (auto& item : page.items) items.push_back(std::move(item));
-    after = page.last_evaluated_order;
-  } while (after);
-  return items;
-}
-
 TEST(AwsStorage, SnapshotGoesToTheDefaultPath) {
   MotoJournal journal;
   {
@@ -327,23 +315,23 @@ TEST(AwsStorageConfig, EmptyNamesAreConfigErrors) {
   EXPECT_THROW(make_aws_storage(options), ConfigError);
 }
 
-TEST(AwsStorageConfig, BadEndpointIsAConfigError) {
+// Complete options for table t and bucket b at `endpoint`, no moto needed.
+AwsStorageOptions options_at(const std::string& endpoint) {
   AwsStorageOptions options;
   options.table = "t";
   options.bucket = "b";
   options.region = "us-east-1";
-  options.endpoint = "not a url";
+  options.endpoint = endpoint;
   options.credentials = AwsCredentials{"AKID", "SECRET", ""};
-  EXPECT_THROW(make_aws_storage(options), ConfigError);
+  return options;
+}
+
+TEST(AwsStorageConfig, BadEndpointIsAConfigError) {
+  EXPECT_THROW(make_aws_storage(options_at("not a url")), ConfigError);
 }
 
 TEST(AwsStorageConfig, UnreachableEndpointFailsClearly) {
-  AwsStorageOptions options;
-  options.table = "t";
-  options.bucket = "b";
-  options.region = "us-east-1";
-  options.endpoint = "http://127.0.0.1:1";
-  options.credentials = AwsCredentials{"AKID", "SECRET", ""};
+  AwsStorageOptions options = options_at("http://127.0.0.1:1");
   options.max_attempts = 1;
   try {
     open_string_log(make_aws_storage(options));

@@ -2,15 +2,30 @@
 // journal layout, and options that point the AWS storage at them.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "aws/aws_storage_impl.hpp"
+#include "aws/client_config.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/moto_server.hpp"
 #include "aws/s3.hpp"
 
 namespace prevayler::testing {
+
+// A DynamoDbConfig or S3Config in the test region with the test
+// credentials, at `endpoint` through `transport` (the shared moto_server's
+// by default).
+template <class Config>
+Config test_client_config(
+    std::string endpoint = aws::testing::moto().endpoint(),
+    std::shared_ptr<aws::HttpTransport> transport = aws::testing::test_transport()) {
+  return aws::client_config<Config>(aws::testing::kTestRegion, std::move(endpoint),
+                                    aws::testing::test_credentials(), std::move(transport));
+}
 
 struct MotoJournal {
   std::string table = aws::testing::unique_name("journal");
@@ -39,27 +54,26 @@ struct MotoJournal {
   }
 
   static aws::DynamoDbClient& dynamodb() {
-    static aws::DynamoDbClient client([] {
-      aws::DynamoDbConfig c;
-      c.region = aws::testing::kTestRegion;
-      c.endpoint = aws::testing::moto().endpoint();
-      c.credentials = aws::testing::test_credentials();
-      c.transport = aws::testing::test_transport();
-      return c;
-    }());
+    static aws::DynamoDbClient client(test_client_config<aws::DynamoDbConfig>());
     return client;
   }
   static aws::S3Client& s3() {
-    static aws::S3Client client([] {
-      aws::S3Config c;
-      c.region = aws::testing::kTestRegion;
-      c.endpoint = aws::testing::moto().endpoint();
-      c.credentials = aws::testing::test_credentials();
-      c.transport = aws::testing::test_transport();
-      return c;
-    }());
+    static aws::S3Client client(test_client_config<aws::S3Config>());
     return client;
   }
 };
+
+// Every item of a segment, across Query pages (a page stops at 1 MB).
+inline std::vector<aws::JournalItem> all_items(const std::string& table, std::uint64_t segment) {
+  constexpr std::uint32_t page_items_max = 1000;
+  std::vector<aws::JournalItem> items;
+  std::optional<std::uint64_t> after;
+  do {
+    auto page = MotoJournal::dynamodb().query_page(table, segment, after, page_items_max);
+    for (auto& item : page.items) items.push_back(std::move(item));
+    after = page.last_evaluated_order;
+  } while (after);
+  return items;
+}
 
 }  // namespace prevayler::testing

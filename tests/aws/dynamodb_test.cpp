@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "aws/aws_test_storage.hpp"
 #include "aws/fault_injecting_transport.hpp"
 #include "aws/moto_server.hpp"
 #include "aws/s3.hpp"
@@ -27,11 +28,8 @@ StandardRetryOptions fast_retries() {
 }
 
 DynamoDbConfig config_with(std::shared_ptr<HttpTransport> transport) {
-  DynamoDbConfig c;
-  c.region = testing::kTestRegion;
-  c.endpoint = moto().endpoint();
-  c.credentials = testing::test_credentials();
-  c.transport = std::move(transport);
+  DynamoDbConfig c = prevayler::testing::test_client_config<DynamoDbConfig>(moto().endpoint(),
+                                                                            std::move(transport));
   c.retry = make_standard_retry_strategy(fast_retries());
   return c;
 }

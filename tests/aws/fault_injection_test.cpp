@@ -52,6 +52,18 @@ HttpRequest s3_request() {
   return r;
 }
 
+// Sends `request`, which must fail with a TransportError; returns whether
+// the error says the request may have been delivered.
+bool failed_send_maybe_delivered(FaultInjectingTransport& t, const HttpRequest& request) {
+  try {
+    t.send(request);
+  } catch (const TransportError& e) {
+    return e.maybe_delivered();
+  }
+  ADD_FAILURE() << "the send did not fail";
+  return false;
+}
+
 TEST(FaultInjectingTransport, ScriptedFaultsInOrder) {
   auto inner = std::make_shared<CountingTransport>();
   FaultInjectingTransport t(inner);
@@ -67,19 +79,9 @@ TEST(FaultInjectingTransport, ScriptedFaultsInOrder) {
   EXPECT_EQ(t.send(dynamodb_request()).status, 500);
   EXPECT_EQ(inner->calls, 0) << "throttles and 500s are not forwarded";
 
-  try {
-    t.send(s3_request());
-    FAIL();
-  } catch (const TransportError& e) {
-    EXPECT_FALSE(e.maybe_delivered());
-  }
+  EXPECT_FALSE(failed_send_maybe_delivered(t, s3_request()));
   EXPECT_EQ(inner->calls, 0) << "a reset before sending is not forwarded";
-  try {
-    t.send(s3_request());
-    FAIL();
-  } catch (const TransportError& e) {
-    EXPECT_TRUE(e.maybe_delivered());
-  }
+  EXPECT_TRUE(failed_send_maybe_delivered(t, s3_request()));
   EXPECT_EQ(inner->calls, 1) << "a time-out after apply is forwarded";
   EXPECT_NE(t.send(s3_request()).body, "ok");
   EXPECT_EQ(t.send(s3_request()).body, "ok");
@@ -158,17 +160,20 @@ StandardRetryOptions patient_retries() {
   return r;
 }
 
+// S3 on moto through `faults`, with patient retries.
+S3Config patient_s3_config(std::shared_ptr<HttpTransport> faults) {
+  S3Config c = prevayler::testing::test_client_config<S3Config>(moto().endpoint(), faults);
+  c.retry = make_standard_retry_strategy(patient_retries());
+  return c;
+}
+
 TEST(FaultInjectionAgainstMoto, TwoHundredPutsUnderFaultsAllLandExactlyOnce) {
   constexpr int kItems = 200;
   constexpr int kThreads = 4;
   constexpr std::uint64_t kPartition = 42;
   auto content_of = [](int i) { return "event-" + std::to_string(i) + std::string(i % 50, '#'); };
 
-  DynamoDbConfig setup;
-  setup.region = testing::kTestRegion;
-  setup.endpoint = moto().endpoint();
-  setup.credentials = testing::test_credentials();
-  setup.transport = testing::test_transport();
+  const DynamoDbConfig setup = prevayler::testing::test_client_config<DynamoDbConfig>();
   DynamoDbClient clean(setup);
   const std::string table = unique_name("faults");
   ASSERT_TRUE(clean.create_table(table));
@@ -232,13 +237,7 @@ TEST(FaultInjectionAgainstMoto, TwoHundredPutsUnderFaultsAllLandExactlyOnce) {
 
 TEST(FaultInjectionAgainstMoto, S3ConditionalPutAfterAmbiguousAttemptIsMarked) {
   auto faults = std::make_shared<FaultInjectingTransport>(testing::test_transport());
-  S3Config c;
-  c.region = testing::kTestRegion;
-  c.endpoint = moto().endpoint();
-  c.credentials = testing::test_credentials();
-  c.transport = faults;
-  c.retry = make_standard_retry_strategy(patient_retries());
-  S3Client s3(c);
+  S3Client s3(patient_s3_config(faults));
   const std::string bucket = unique_name("ambiguous");
   s3.create_bucket(bucket);
   // The first PUT lands but its response is lost; the retry's If-None-Match
@@ -264,13 +263,7 @@ TEST(FaultInjectionAgainstMoto, S3PutsAndGetsSurviveFaults) {
   fo.seed = 99;
   fo.probabilities = {0.1, 0.1, 0.1, 0, 0};
   auto faults = std::make_shared<FaultInjectingTransport>(testing::test_transport(), fo);
-  S3Config c;
-  c.region = testing::kTestRegion;
-  c.endpoint = moto().endpoint();
-  c.credentials = testing::test_credentials();
-  c.transport = faults;
-  c.retry = make_standard_retry_strategy(patient_retries());
-  S3Client s3(c);
+  S3Client s3(patient_s3_config(faults));
   const std::string bucket = unique_name("faults");
   s3.create_bucket(bucket);
   for (int i = 0; i < 30; ++i) {

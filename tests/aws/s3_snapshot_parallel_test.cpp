@@ -19,6 +19,7 @@
 #include "core/formats.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/string_log.hpp"
+#include "support/v1_snapshot.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -175,22 +176,7 @@ TEST(S3Snapshot, OldFormatSnapshotObjectStillLoads) {
   MotoJournal journal;
   StringLog old;
   old.items = {"written", "by", "an", "old", "build"};
-  std::ostringstream body_stream;
-  {
-    cereal::PortableBinaryOutputArchive archive(body_stream);
-    archive(old);
-  }
-  const std::string body = body_stream.str();
-  std::string object(detail::snapshot_magic);
-  detail::put_u32(object, 1);  // version
-  detail::put_u32(object, 0);  // flags
-  detail::put_u64(object, 1);  // snapshot id
-  detail::put_u32(object, detail::crc32c_mask(detail::crc32c(object)));
-  object += body;
-  detail::put_u64(object, body.size());
-  detail::put_u32(object, detail::crc32c_mask(detail::crc32c(body)));
-  object += "PVLSEND1";
-  MotoJournal::s3().put_object(journal.bucket, "snapshot", object);
+  MotoJournal::s3().put_object(journal.bucket, "snapshot", hand_made_v1_snapshot(old));
   {
     auto p = open_string_log(journal.open());
     EXPECT_EQ(p->state()->items, old.items);

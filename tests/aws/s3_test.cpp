@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "aws/aws_test_storage.hpp"
 #include "aws/moto_server.hpp"
 
 namespace prevayler::aws {
@@ -16,11 +17,8 @@ using testing::unique_name;
 constexpr std::size_t kMiB = 1024 * 1024;
 
 S3Config s3_config(std::shared_ptr<HttpTransport> transport = testing::test_transport()) {
-  S3Config c;
-  c.region = testing::kTestRegion;
-  c.endpoint = moto().endpoint();
-  c.credentials = testing::test_credentials();
-  c.transport = std::move(transport);
+  S3Config c =
+      prevayler::testing::test_client_config<S3Config>(moto().endpoint(), std::move(transport));
   StandardRetryOptions r;
   r.seed = 11;
   r.base_delay = std::chrono::milliseconds(1);

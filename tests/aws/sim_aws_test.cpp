@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "aws/aws_test_storage.hpp"
+#include "aws/client_config.hpp"
 #include "aws/crypto.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/s3.hpp"
@@ -36,24 +37,22 @@ std::shared_ptr<aws::RetryStrategy> no_sleep_retry() {
   return aws::make_standard_retry_strategy(o);
 }
 
-aws::DynamoDbClient dynamodb_on(std::shared_ptr<aws::HttpTransport> transport) {
-  aws::DynamoDbConfig c;
-  c.region = SimAws::region;
-  c.endpoint = SimAws::endpoint;
-  c.credentials = aws::static_credentials({"k", "s", "", {}});
-  c.transport = std::move(transport);
+// A DynamoDbConfig or S3Config for the simulator behind `transport`.
+template <class Config>
+Config sim_config(std::shared_ptr<aws::HttpTransport> transport) {
+  Config c =
+      aws::client_config<Config>(SimAws::region, SimAws::endpoint,
+                                 aws::static_credentials({"k", "s", "", {}}), std::move(transport));
   c.retry = no_sleep_retry();
-  return aws::DynamoDbClient(c);
+  return c;
+}
+
+aws::DynamoDbClient dynamodb_on(std::shared_ptr<aws::HttpTransport> transport) {
+  return aws::DynamoDbClient(sim_config<aws::DynamoDbConfig>(std::move(transport)));
 }
 
 aws::S3Client s3_on(std::shared_ptr<aws::HttpTransport> transport) {
-  aws::S3Config c;
-  c.region = SimAws::region;
-  c.endpoint = SimAws::endpoint;
-  c.credentials = aws::static_credentials({"k", "s", "", {}});
-  c.transport = std::move(transport);
-  c.retry = no_sleep_retry();
-  return aws::S3Client(c);
+  return aws::S3Client(sim_config<aws::S3Config>(std::move(transport)));
 }
 
 std::string pattern(std::size_t size, unsigned seed) {
@@ -77,6 +76,14 @@ struct SimJournal {
     sim->create_bucket(bucket);
   }
   AwsStorageOptions options() const { return SimAws::storage_options(table, bucket); }
+  // Uncompressed snapshots in the smallest parts S3 allows, so a few MiB of
+  // state take a multipart upload.
+  AwsStorageOptions multipart_options() const {
+    auto o = options();
+    o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
+    o.common.compress_snapshots = false;
+    return o;
+  }
   std::unique_ptr<P> open(std::shared_ptr<aws::HttpTransport> transport = nullptr,
                           std::optional<AwsStorageOptions> o = {}, WriterLimits limits = {}) const {
     P::Options po;
@@ -307,9 +314,7 @@ TEST(SimAwsStorage, EventsSnapshotReopenRecover) {
 
 TEST(SimAwsStorage, MultipartSnapshotOverFiveMebibytes) {
   SimJournal j;
-  auto o = j.options();
-  o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
-  o.common.compress_snapshots = false;
+  const auto o = j.multipart_options();
   {
     auto p = j.open(nullptr, o);
     for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));  // 6 MiB
@@ -445,9 +450,7 @@ TEST(SimAwsStorage, LostResponseOfAPutItemIsResentAndCountedOnce) {
 
 TEST(SimAwsStorage, LostResponseOfACompleteMultipartUpload) {
   SimJournal j;
-  auto o = j.options();
-  o.snapshot_part_bytes = aws::s3_multipart_part_bytes_min;
-  o.common.compress_snapshots = false;
+  const auto o = j.multipart_options();
   auto p = j.open(nullptr, o);
   for (unsigned i = 0; i < 12; ++i) p->handle(pattern(512 * 1024, i));
   j.sim->fail_next("S3.CompleteMultipartUpload", SimFault::reset_after_apply);

@@ -1,8 +1,10 @@
 // The README's first example, compiled against an installed prevayler-cpp,
 // with the public option and stats types.
 #include <prevayler/prevayler.hpp>
+#include <prevayler/version.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 struct Counter {
@@ -14,6 +16,13 @@ struct Counter {
 };
 
 int main(int argc, char** argv) {
+#ifdef CONSUMER_PACKAGE_VERSION
+  if (std::strcmp(PREVAYLER_VERSION, CONSUMER_PACKAGE_VERSION) != 0) {
+    std::printf("version.hpp says %s, the package %s\n", PREVAYLER_VERSION,
+                CONSUMER_PACKAGE_VERSION);
+    return 1;
+  }
+#endif
   const std::filesystem::path dir = argc > 1 ? argv[1] : "consumer-data";
   long last = 0;
   for (int run = 0; run < 2; ++run) {

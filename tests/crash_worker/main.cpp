@@ -17,8 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "prevayler/aws_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#ifdef PREVAYLER_WITH_AWS  // defined by CMake when the AWS storage is built
+#include "prevayler/aws_storage.hpp"
+#endif
 #include "support/crash_model.hpp"
 
 using namespace prevayler;
@@ -36,6 +38,11 @@ int main(int argc, char** argv) {
   options.business = apply;
   options.initial_state = initial_bank;
   if (aws) {
+#ifndef PREVAYLER_WITH_AWS
+    std::cerr << "prevayler_crash_worker: --aws: built without the AWS storage "
+                 "(PREVAYLER_WITH_AWS=OFF)\n";
+    return 2;
+#else
     AwsStorageOptions storage;
     storage.endpoint = argv[2];
     storage.table = argv[3];
@@ -44,6 +51,7 @@ int main(int argc, char** argv) {
     storage.credentials = AwsCredentials{"testing", "testing", ""};
     storage.common.warn = [](const std::string&) {};
     options.storage = make_aws_storage(storage);
+#endif
   } else {
     FileStorageOptions storage;
     storage.directory = argv[1];

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "aws/aws_storage_impl.hpp"
+#include "aws/aws_test_storage.hpp"
 #include "aws/dynamodb.hpp"
 #include "aws/moto_server.hpp"
 #include "aws/s3.hpp"
@@ -37,21 +38,12 @@ AwsBackend::AwsBackend(std::uint64_t seed, aws::FaultProbabilities faults,
   endpoint_ = aws::testing::moto().endpoint();
   table_ = aws::testing::unique_name("model");
   bucket_ = aws::testing::unique_name("model");
-  aws::DynamoDbConfig dc;
-  dc.region = aws::testing::kTestRegion;
-  dc.endpoint = endpoint_;
-  dc.credentials = aws::testing::test_credentials();
-  dc.transport = services_;
-  aws::DynamoDbClient dynamodb(dc);
+  aws::DynamoDbClient dynamodb(
+      testing::test_client_config<aws::DynamoDbConfig>(endpoint_, services_));
   dynamodb.create_table(table_);
   dynamodb.wait_until_active(table_);
-  aws::S3Config sc;
-  sc.region = aws::testing::kTestRegion;
-  sc.endpoint = endpoint_;
-  sc.credentials = aws::testing::test_credentials();
-  sc.transport = services_;
-  aws::S3Client s3(sc);
-  s3.create_bucket(bucket_);
+  aws::S3Client(testing::test_client_config<aws::S3Config>(endpoint_, services_))
+      .create_bucket(bucket_);
 }
 
 AwsBackend::AwsBackend(std::uint64_t seed, aws::FaultProbabilities faults,

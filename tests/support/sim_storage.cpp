@@ -5,41 +5,33 @@
 #include <string_view>
 #include <utility>
 
-#include "core/bytes.hpp"
-#include "core/crc32c.hpp"
 #include "core/record_codec.hpp"
+#include "core/record_frame.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::testing::sim {
 namespace {
 
 constexpr std::uint32_t ppm_scale = 1'000'000;
-constexpr std::size_t frame_header_bytes = 4 + 4;  // masked CRC-32C, payload length
 // Large enough for any event of the workload, small enough to be a limit.
 constexpr std::size_t sim_entry_bytes_max = std::size_t{1} << 20;
 
-// Frames a journal record as the file storage does, so a torn write is
-// detected by its length and checksum, not by luck in the record decoder.
+// Frames a journal record as the file storage does (core/record_frame), so
+// a torn write is detected by its length and checksum, not by luck in the
+// record decoder.
 std::string frame_record(std::string_view payload) {
-  std::string length;
-  detail::put_u32(length, static_cast<std::uint32_t>(payload.size()));
-  std::uint32_t crc = detail::crc32c(length);
-  crc = detail::crc32c_extend(crc, payload.data(), payload.size());
   std::string frame;
-  detail::put_u32(frame, detail::crc32c_mask(crc));
-  frame += length;
-  frame += payload;
+  detail::append_frame(frame, payload);
   return frame;
 }
 
-// The payload of an intact frame; nullopt for a torn or damaged one.
+// The payload of an intact frame; nullopt for a torn or damaged one, or
+// for one with bytes after it (a record is stored as exactly its frame).
 std::optional<std::string_view> unframe(std::string_view frame) {
-  if (frame.size() < frame_header_bytes) return std::nullopt;
-  const std::uint32_t length = detail::get_u32(frame.data() + 4);
-  if (frame.size() != frame_header_bytes + length) return std::nullopt;
-  const std::uint32_t crc = detail::crc32c(frame.substr(4));
-  if (detail::crc32c_unmask(detail::get_u32(frame.data())) != crc) return std::nullopt;
-  return frame.substr(frame_header_bytes);
+  std::string_view payload;
+  if (detail::check_frame(frame, payload) != detail::FrameCheck::ok) return std::nullopt;
+  if (frame.size() != detail::record_header_bytes + payload.size()) return std::nullopt;
+  return payload;
 }
 
 // What one recovery reads, copied out of the disk so the handler runs

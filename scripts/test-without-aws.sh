@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The build without the AWS storage (PREVAYLER_WITH_AWS=OFF), as on a machine
+# without curl, OpenSSL, nlohmann-json and pugixml: CMake is told those
+# packages do not exist, so any find_package of them fails the configure.
+# Builds the library, the bank example, the file tools and the core tests
+# (the file storage's), and runs them with the README examples and the
+# file-only package consumer test. scripts/test.sh runs it after the suites.
+#
+#   scripts/test-without-aws.sh [BUILD_DIR]   (default: build-without-aws)
+#
+# With ccache installed it compiles through ccache, sharing the objects of
+# the main build (build/) whose compile commands are the same.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build-without-aws}"
+launcher=()
+if command -v ccache > /dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # ccache hashes the working directory of -g builds by default: without
+  # it, build/ and this directory share objects.
+  export CCACHE_NOHASHDIR=1
+fi
+cmake -S . -B "$build" --no-warn-unused-cli -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
+  -DPREVAYLER_WITH_AWS=OFF -DPREVAYLER_BUILD_BENCH=OFF \
+  -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON \
+  -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON -DCMAKE_DISABLE_FIND_PACKAGE_pugixml=ON
+cmake --build "$build" -j"$(nproc)"
+# consumer_subdirectory would compile the library once more for the same
+# proof (a configure with the AWS packages hidden): package suffices.
+ctest --test-dir "$build" --output-on-failure --timeout 1800 -E '^consumer_subdirectory$'
