@@ -7,6 +7,7 @@
 #include "core/container_header.hpp"
 #include "core/entry_codec.hpp"
 #include "core/formats.hpp"
+#include "core/record_frame.hpp"
 #include "core/record_codec.hpp"
 #include "file/naming.hpp"
 #include "file/record_reader.hpp"
@@ -292,9 +293,10 @@ class FileJournalDestination : public JournalDestination {
   }
 
   void add_record(std::uint64_t, const EntryBatch& entries) override {
-    std::string framed(detail::record_header_bytes, '\0');
+    std::string framed;
+    const std::size_t frame = detail::open_frame(framed);
     detail::encode_batch_record(framed, writer_id_, entries, 0, entries.size(), &compressor_);
-    detail::frame_record(framed);
+    detail::close_frame(framed, frame);
     if (int error = detail::write_fully(*fs_, file_.get(), framed, offset_)) {
       throw StorageError("cannot write " + segments_.path(segment_) + " at offset " +
                          std::to_string(offset_) + ": " + detail::write_failure_text(error));
