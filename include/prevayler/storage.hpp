@@ -87,16 +87,41 @@ class SnapshotWriter {
 class PendingAppend {
  public:
   virtual ~PendingAppend() = default;
-  // Blocks until the batch is durable; throws like Storage::append().
+  // Blocks until this append's outcome is known, and reports this append
+  // only (see "Pipelined appends" below): returns when the batch is
+  // durable; throws StorageError when it is certainly not journaled, and
+  // StorageFailedError when its outcome is unknown or the storage stopped.
   virtual void wait() = 0;
 };
 
 // Contract for implementations. The core calls recover() once, then
-// append(), start_append() and begin_snapshot() from a single writer thread
-// (never concurrently with each other), and close() last. The waits of
-// pending appends run on another thread, in the order the appends were
-// started. SnapshotWriter::stream() and commit() run on another thread,
-// concurrently with appends.
+// append(), start_append(), resume_after_failure() and begin_snapshot()
+// one at a time (never concurrently with each other), and close() last.
+// The waits of pending appends run one at a time too, in the order the
+// appends were started, possibly concurrently with those calls.
+// SnapshotWriter::stream() and commit() run concurrently with appends.
+//
+// Pipelined appends: the failure protocol. The core owns it; a storage only
+// reports outcomes truthfully and keeps one promise.
+//  1. Each wait() reports its own append (PendingAppend::wait()).
+//  2. After the first wait() that throws, the core starts nothing more,
+//     waits for every append already started, and fails them all: their
+//     events were computed from states that will never exist. If one of
+//     those wait()s returns (its batch is in the journal, after a failed
+//     one) or throws StorageFailedError, the core stops the instance:
+//     every later call fails with StorageFailedError.
+//  3. Otherwise, with nothing pending, the core calls resume_after_failure()
+//     once, then appends again.
+// The promise: no batch started from the failed one up to
+// resume_after_failure() is ever replayed, and the next append follows the
+// last batch whose wait() returned. The simple way to keep it is to send
+// nothing once a write has failed, until resume_after_failure(); a storage
+// that cannot keep it (a write already on its way landed after the failed
+// one) throws StorageFailedError from resume_after_failure(). A
+// start_append() that throws counts as a failed wait() in start order.
+// Why the core owns the protocol: only it knows which appends were computed
+// from the failed states (it may start one while a failure is being
+// reported); a storage knows its own writes, so it is asked nothing else.
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -110,7 +135,7 @@ class Storage {
   // Appends the batch as one group commit. Durable when it returns. On a
   // throw, nothing of the batch counts as journaled: the storage either
   // removed what it wrote (then throws StorageError and stays usable), or
-  // throws StorageFailedError and refuses further appends.
+  // throws StorageFailedError, and the core calls nothing more but close().
   virtual void append(const EntryBatch& batch) = 0;
 
   // Pipelining, for storages where one write takes a network round trip:
@@ -120,21 +145,16 @@ class Storage {
   virtual std::size_t writes_in_flight_max() const { return 1; }
 
   // Starts appending `batch` after every batch started or appended before
-  // it; the core calls wait() on each pending append in start order, and
-  // acknowledges a batch only when its wait() and every earlier one
-  // returned. When one fails, every append started after it must fail too
-  // (its events were computed from states that will never exist), also one
-  // started after the failed wait() returned: the core's writer may start
-  // it before the core has seen the failure. The storage keeps failing
-  // them until resume_after_failure(); it is then either usable with none
-  // of them journaled (StorageError) or refuses further appends
-  // (StorageFailedError). begin_snapshot() is only called with nothing
-  // pending. The default appends synchronously.
+  // it. The core acknowledges a batch only when its wait() and every
+  // earlier one returned; on failures, see the protocol above.
+  // begin_snapshot() is only called with nothing pending. The default
+  // appends synchronously.
   virtual std::unique_ptr<PendingAppend> start_append(EntryBatch batch);
 
-  // Called after a pending append failed, once the core has waited for
-  // every append started after it and before it starts the next one: the
-  // next start_append() follows the last batch that was acknowledged.
+  // Step 3 of the protocol above: called once after a failed wait(), with
+  // nothing pending. Keeps the promise (the next start_append() follows the
+  // last acknowledged batch, and none of the failed ones is ever
+  // replayed), or throws StorageFailedError when it cannot.
   virtual void resume_after_failure() {}
 
   // Starts a new segment: entries appended after this call belong to it

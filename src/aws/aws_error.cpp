@@ -7,7 +7,7 @@ namespace prevayler::aws {
 namespace {
 
 // The throttling codes of the AWS "standard" retry mode.
-constexpr std::array<std::string_view, 14> kThrottlingCodes = {
+constexpr std::array<std::string_view, 14> throttling_error_codes = {
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -24,14 +24,14 @@ constexpr std::array<std::string_view, 14> kThrottlingCodes = {
     "EC2ThrottledException",
 };
 
-constexpr std::array<std::string_view, 4> kTransientCodes = {
+constexpr std::array<std::string_view, 4> transient_error_codes = {
     "RequestTimeout",
     "RequestTimeoutException",
     "InternalError",
     "InternalServerError",
 };
 
-constexpr std::array<std::string_view, 7> kCredentialCodes = {
+constexpr std::array<std::string_view, 7> credential_error_codes = {
     "UnrecognizedClientException", "InvalidClientTokenId",      "SignatureDoesNotMatch",
     "InvalidAccessKeyId",          "InvalidSignatureException", "ExpiredToken",
     "ExpiredTokenException",
@@ -58,8 +58,12 @@ std::string build_message(const AwsErrorInfo& info) {
 
 }  // namespace
 
-bool is_throttling_code(std::string_view code) noexcept { return contains(kThrottlingCodes, code); }
-bool is_transient_code(std::string_view code) noexcept { return contains(kTransientCodes, code); }
+bool is_throttling_code(std::string_view code) noexcept {
+  return contains(throttling_error_codes, code);
+}
+bool is_transient_code(std::string_view code) noexcept {
+  return contains(transient_error_codes, code);
+}
 
 ErrorClass classify_error(int http_status, std::string_view code) noexcept {
   if (is_throttling_code(code)) return ErrorClass::throttling;
@@ -84,7 +88,7 @@ std::string remedy_for(const AwsErrorInfo& info, std::string_view our_region,
   const std::string& code = info.code;
   if (code == "ResourceNotFoundException" && info.service == "DynamoDB") {
     std::string table = info.resource.rfind("table ", 0) == 0 ? info.resource.substr(6) : "T";
-    return "Create it with `prevayler-aws setup --table " + table +
+    return "Create it with `prevayler setup --table " + table +
            " --bucket B` or see docs/aws.md";
   }
   if (code == "NoSuchBucket") {
@@ -94,10 +98,10 @@ std::string remedy_for(const AwsErrorInfo& info, std::string_view our_region,
     } else if (info.resource.rfind("s3://", 0) == 0) {
       bucket = info.resource.substr(5, info.resource.find('/', 5) - 5);
     }
-    return "Create it with `prevayler-aws setup --table T --bucket " + bucket +
+    return "Create it with `prevayler setup --table T --bucket " + bucket +
            "` or see docs/aws.md";
   }
-  if (contains(kCredentialCodes, code)) {
+  if (contains(credential_error_codes, code)) {
     return "Check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, "
            "AWS_PROFILE, the shared credentials file) and the system clock";
   }
@@ -127,7 +131,7 @@ void throw_aws_error(AwsErrorInfo info, std::string_view our_region,
   if (info.http_status == 412 || code == "PreconditionFailed")
     throw PreconditionFailedError(std::move(info));
   if (code == "ConditionalCheckFailedException") throw ConditionalCheckFailedError(std::move(info));
-  if (contains(kCredentialCodes, code)) throw CredentialsRejectedError(std::move(info));
+  if (contains(credential_error_codes, code)) throw CredentialsRejectedError(std::move(info));
   throw AwsError(std::move(info));
 }
 

@@ -2,25 +2,14 @@
 // transport seam, so tests can inject faults between us and the services.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 
+#include "aws/aws_clients.hpp"
 #include "aws/http.hpp"
 #include "prevayler/aws_storage.hpp"
 
 namespace prevayler::detail {
-
-// What a simulation test replaces besides the transport: every wait
-// between attempts (retries, unknown outcomes) goes through `sleep`, and
-// the retry jitter through a seeded generator, so that a seed runs fast
-// and the same way twice.
-struct AwsStorageTestHooks {
-  std::function<void(std::chrono::milliseconds)> sleep;  // real sleeps when unset
-  std::optional<std::uint64_t> retry_seed;               // random when unset
-};
 
 // A null transport means the default curl transport.
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options,

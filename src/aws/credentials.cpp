@@ -30,13 +30,13 @@ using Clock = std::chrono::system_clock;
 // Temporary credentials are replaced this long before they expire, so that a
 // request signed just before expiry still reaches AWS in time (the SDKs use
 // 5 to 15 minutes).
-constexpr std::chrono::seconds kRefreshMargin_s{300};
+constexpr std::chrono::seconds refresh_margin_s{300};
 // IMDS is only reachable on EC2: a short time-out makes the chain fail fast
 // everywhere else.
-constexpr std::chrono::milliseconds kImdsTimeout_ms{1000};
-constexpr int kImdsTokenTtl_s = 21600;
-constexpr std::chrono::milliseconds kContainerTimeout_ms{2000};
-constexpr const char* kEcsHost = "http://169.254.170.2";
+constexpr std::chrono::milliseconds imds_timeout_ms{1000};
+constexpr int imds_token_ttl_s = 21600;
+constexpr std::chrono::milliseconds container_timeout_ms{2000};
+constexpr const char* ecs_host_url = "http://169.254.170.2";
 
 std::optional<std::string> getenv_nonempty(const char* name) {
   const char* value = std::getenv(name);
@@ -226,7 +226,7 @@ std::optional<Credentials> from_container(const CredentialsEnvironment& env,
                                           HttpTransport& transport, std::string& looked) {
   std::string uri;
   if (env.container_credentials_relative_uri) {
-    uri = kEcsHost + *env.container_credentials_relative_uri;
+    uri = ecs_host_url + *env.container_credentials_relative_uri;
   } else if (env.container_credentials_full_uri) {
     uri = *env.container_credentials_full_uri;
     check_container_uri(uri);
@@ -239,7 +239,7 @@ std::optional<Credentials> from_container(const CredentialsEnvironment& env,
   HttpRequest request;
   request.method = "GET";
   request.url = uri;
-  request.timeout = kContainerTimeout_ms;
+  request.timeout = container_timeout_ms;
   std::optional<std::string> token;
   if (env.container_authorization_token_file) {
     token =
@@ -277,8 +277,8 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
   token_request.method = "PUT";
   token_request.url = base + "/latest/api/token";
   token_request.headers = {
-      {"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kImdsTokenTtl_s)}};
-  token_request.timeout = kImdsTimeout_ms;
+      {"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(imds_token_ttl_s)}};
+  token_request.timeout = imds_timeout_ms;
   HttpResponse token_response;
   try {
     token_response = transport.send(token_request);
@@ -298,7 +298,7 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
   role_request.method = "GET";
   role_request.url = credentials_path;
   role_request.headers = {{"X-aws-ec2-metadata-token", token}};
-  role_request.timeout = kImdsTimeout_ms;
+  role_request.timeout = imds_timeout_ms;
   const HttpResponse role_response = transport.send(role_request);
   if (role_response.status == 404) {
     note(looked, where + ": no IAM role attached to this instance");
@@ -329,10 +329,10 @@ std::optional<Credentials> from_imds(const CredentialsEnvironment& env, HttpTran
 
 // Source profiles may name further source profiles (role chaining); a longer
 // chain than this is a configuration mistake, not a design.
-constexpr std::size_t kRoleChainProfilesMax = 8;
+constexpr std::size_t role_chain_profiles_max = 8;
 // STS's bounds for DurationSeconds (the role's maximum session may be lower).
-constexpr int kRoleDurationMin_s = 900;
-constexpr int kRoleDurationMax_s = 43200;
+constexpr int role_duration_s_min = 900;
+constexpr int role_duration_s_max = 43200;
 
 using ProfileSettings = std::map<std::string, std::string>;
 
@@ -423,11 +423,11 @@ class ProfileResolver {
       const auto [end, ec] =
           std::from_chars(duration->data(), duration->data() + duration->size(), seconds);
       if (ec != std::errc() || end != duration->data() + duration->size() ||
-          seconds < kRoleDurationMin_s || seconds > kRoleDurationMax_s) {
+          seconds < role_duration_s_min || seconds > role_duration_s_max) {
         throw ConfigError(where(name) + " sets duration_seconds = " + *duration +
                           "; it must be a whole number of seconds from " +
-                          std::to_string(kRoleDurationMin_s) + " to " +
-                          std::to_string(kRoleDurationMax_s));
+                          std::to_string(role_duration_s_min) + " to " +
+                          std::to_string(role_duration_s_max));
       }
       parameters.duration_seconds = seconds;
     }
@@ -470,10 +470,10 @@ class ProfileResolver {
                         " form a cycle; end the chain with a "
                         "profile that has keys, a credential_process or a credential_source");
     }
-    if (chain.size() >= kRoleChainProfilesMax) {
+    if (chain.size() >= role_chain_profiles_max) {
       throw ConfigError("the source_profile chain " + joined(chain, " -> ") + " in " +
                         env_.config_file + " is longer than " +
-                        std::to_string(kRoleChainProfilesMax) + " profiles; shorten it");
+                        std::to_string(role_chain_profiles_max) + " profiles; shorten it");
     }
     if (!exists(source)) {
       throw ConfigError(where(name) + " names source_profile '" + source +
@@ -542,7 +542,7 @@ class StaticProvider final : public CredentialsProvider {
   const Credentials credentials_;
 };
 
-// Caches what `fetch` returns until kRefreshMargin_s before its expiration.
+// Caches what `fetch` returns until refresh_margin_s before its expiration.
 // One refresh at a time: concurrent callers wait for it instead of all
 // hitting the endpoint.
 class CachingProvider final : public CredentialsProvider {
@@ -552,7 +552,7 @@ class CachingProvider final : public CredentialsProvider {
   Credentials get() override {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
-    if (cached_ && (!cached_->expiration || now + kRefreshMargin_s < *cached_->expiration)) {
+    if (cached_ && (!cached_->expiration || now + refresh_margin_s < *cached_->expiration)) {
       return *cached_;
     }
     try {

@@ -26,12 +26,12 @@ using SteadyClock = std::chrono::steady_clock;
 
 // A credential tool that hangs (waiting for a prompt nobody answers, or for
 // a network) must not hang the application: it is killed after this long.
-constexpr std::chrono::milliseconds kProcessTimeout_ms{60000};
+constexpr std::chrono::milliseconds process_timeout_ms{60000};
 // The JSON is a few hundred bytes; anything far larger is not credentials
 // (the Java SDK uses the same order of limit).
-constexpr std::size_t kProcessOutputMax_bytes = 64 * 1024;
-constexpr std::size_t kReadChunk_bytes = 4096;
-constexpr std::chrono::milliseconds kExitPoll_ms{5};
+constexpr std::size_t process_output_bytes_max = 64 * 1024;
+constexpr std::size_t read_chunk_bytes = 4096;
+constexpr std::chrono::milliseconds exit_poll_ms{5};
 
 class Pipe {
  public:
@@ -67,7 +67,7 @@ int reap(pid_t pid, SteadyClock::time_point deadline) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) return status;
     if (r < 0 && errno != EINTR) return -1;
-    std::this_thread::sleep_for(kExitPoll_ms);
+    std::this_thread::sleep_for(exit_poll_ms);
   }
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -100,9 +100,9 @@ ProcessResult run(const std::string& command, const std::string& where) {
   out.close_write();  // so that the read below sees end-of-file when the child exits
 
   ProcessResult result;
-  const auto deadline = SteadyClock::now() + kProcessTimeout_ms;
-  char buffer[kReadChunk_bytes];
-  // Bounded by the deadline and by kProcessOutputMax_bytes.
+  const auto deadline = SteadyClock::now() + process_timeout_ms;
+  char buffer[read_chunk_bytes];
+  // Bounded by the deadline and by process_output_bytes_max.
   while (SteadyClock::now() < deadline) {
     pollfd p{out.read_end(), POLLIN, 0};
     const auto left =
@@ -117,7 +117,7 @@ ProcessResult run(const std::string& command, const std::string& where) {
       return result;
     }
     result.output.append(buffer, static_cast<std::size_t>(n));
-    if (result.output.size() > kProcessOutputMax_bytes) {
+    if (result.output.size() > process_output_bytes_max) {
       result.output_too_large = true;
       ::kill(pid, SIGKILL);
       reap(pid, deadline);
@@ -151,12 +151,12 @@ Credentials run_credential_process(const std::string& command, const std::string
       "; run the command by hand to see why (its standard error goes to "
       "this process's standard error)";
   if (result.output_too_large) {
-    throw StorageError(where + " printed more than " + std::to_string(kProcessOutputMax_bytes) +
+    throw StorageError(where + " printed more than " + std::to_string(process_output_bytes_max) +
                        " bytes; it must print one JSON object with the credentials");
   }
   if (result.wait_status == -1) {
     throw StorageError(where + " did not finish within " +
-                       std::to_string(kProcessTimeout_ms.count() / 1000) +
+                       std::to_string(process_timeout_ms.count() / 1000) +
                        " s and was killed; check that it does not wait for input" + remedy);
   }
   if (WIFSIGNALED(result.wait_status)) {

@@ -9,8 +9,8 @@ namespace prevayler::aws {
 
 namespace {
 
-constexpr char kHexDigits[] = "0123456789abcdef";
-constexpr char kBase64Alphabet[] =
+constexpr char hex_digits[] = "0123456789abcdef";
+constexpr char base64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 template <std::size_t N>
@@ -46,7 +46,7 @@ struct Crc32Table {
     }
   }
 };
-constexpr Crc32Table kCrc32Table;
+constexpr Crc32Table crc32_table;
 
 }  // namespace
 
@@ -75,8 +75,8 @@ std::string hex(const unsigned char* data, std::size_t size) {
   std::string out;
   out.reserve(size * 2);
   for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kHexDigits[data[i] >> 4]);
-    out.push_back(kHexDigits[data[i] & 0x0F]);
+    out.push_back(hex_digits[data[i] >> 4]);
+    out.push_back(hex_digits[data[i] & 0x0F]);
   }
   return out;
 }
@@ -89,18 +89,18 @@ std::string base64_encode(std::string_view data) {
     const std::uint32_t v = (static_cast<unsigned char>(data[i]) << 16) |
                             (static_cast<unsigned char>(data[i + 1]) << 8) |
                             static_cast<unsigned char>(data[i + 2]);
-    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 6) & 63]);
-    out.push_back(kBase64Alphabet[v & 63]);
+    out.push_back(base64_alphabet[(v >> 18) & 63]);
+    out.push_back(base64_alphabet[(v >> 12) & 63]);
+    out.push_back(base64_alphabet[(v >> 6) & 63]);
+    out.push_back(base64_alphabet[v & 63]);
   }
   const std::size_t rest = data.size() - i;
   if (rest > 0) {
     std::uint32_t v = static_cast<unsigned char>(data[i]) << 16;
     if (rest == 2) v |= static_cast<unsigned char>(data[i + 1]) << 8;
-    out.push_back(kBase64Alphabet[(v >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=');
+    out.push_back(base64_alphabet[(v >> 18) & 63]);
+    out.push_back(base64_alphabet[(v >> 12) & 63]);
+    out.push_back(rest == 2 ? base64_alphabet[(v >> 6) & 63] : '=');
     out.push_back('=');
   }
   return out;
@@ -148,7 +148,7 @@ std::string md5_base64(std::string_view data) {
 std::uint32_t crc32(std::string_view data) {
   std::uint32_t c = 0xFFFFFFFFu;
   for (const char ch : data) {
-    c = kCrc32Table.entries[(c ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (c >> 8);
+    c = crc32_table.entries[(c ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (c >> 8);
   }
   return c ^ 0xFFFFFFFFu;
 }
@@ -164,10 +164,10 @@ std::string uri_encode(std::string_view text, bool encode_slash) {
       out.push_back(ch);
     } else {
       // Upper-case hex digits, as SigV4 requires.
-      constexpr char kUpperHex[] = "0123456789ABCDEF";
+      constexpr char upper_hex_digits[] = "0123456789ABCDEF";
       out.push_back('%');
-      out.push_back(kUpperHex[c >> 4]);
-      out.push_back(kUpperHex[c & 0x0F]);
+      out.push_back(upper_hex_digits[c >> 4]);
+      out.push_back(upper_hex_digits[c & 0x0F]);
     }
   }
   return out;

@@ -12,7 +12,7 @@ namespace prevayler::aws {
 
 namespace {
 
-constexpr const char* kUserAgent = "prevayler-cpp";
+constexpr const char* user_agent = "prevayler-cpp";
 
 void global_init_once() {
   static std::once_flag once;
@@ -105,7 +105,33 @@ class CurlTransport final : public HttpTransport {
     ResponseSink sink{&response};
     char error_buffer[CURL_ERROR_SIZE] = {};
     CURL* h = handle.get();
+    set_transfer_options(h, request, sink, error_buffer);
+    set_method_and_body(h, request);
+    Slist headers = header_list(request);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
 
+    const CURLcode code = curl_easy_perform(h);
+    if (code != CURLE_OK) {
+      std::string message = "HTTP " + request.method + " " + without_query(request.url) +
+                            " failed: " + curl_easy_strerror(code);
+      if (error_buffer[0] != '\0') message += std::string(" (") + error_buffer + ")";
+      // The handle may hold a broken connection; curl discards it itself,
+      // so the handle can still go back to the pool.
+      release(std::move(handle));
+      throw TransportError(message, !certainly_not_sent(code));
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    response.status = static_cast<int>(status);
+    // The handle must not keep pointers into this stack frame.
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    release(std::move(handle));
+    return response;
+  }
+
+ private:
+  void set_transfer_options(CURL* h, const HttpRequest& request, ResponseSink& sink,
+                            char* error_buffer) const {
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     // Send the path exactly as signed: SigV4 signs "." and ".." segments as
     // they are, and curl would otherwise squash them.
@@ -113,7 +139,7 @@ class CurlTransport final : public HttpTransport {
     // Signals are unsafe in a multi-threaded process (DNS time-outs).
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, kUserAgent);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout.count()));
     const auto timeout = request.timeout.count() > 0 ? request.timeout : options_.request_timeout;
@@ -127,7 +153,9 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+  }
 
+  static void set_method_and_body(CURL* h, const HttpRequest& request) {
     const std::string& method = request.method;
     const bool has_body = !request.body.empty() || method == "POST" || method == "PUT";
     if (method == "GET") {
@@ -146,7 +174,9 @@ class CurlTransport final : public HttpTransport {
                        static_cast<curl_off_t>(request.body.size()));
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
     }
+  }
 
+  static Slist header_list(const HttpRequest& request) {
     Slist headers;
     auto append = [&headers](const std::string& line) {
       curl_slist* next = curl_slist_append(headers.get(), line.c_str());
@@ -167,28 +197,9 @@ class CurlTransport final : public HttpTransport {
     // Suppress curl's default form Content-Type for POST/PUT bodies: it
     // would be unsigned and S3 would store it as the object's type.
     if (!has_content_type) append("Content-Type:");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-
-    const CURLcode code = curl_easy_perform(h);
-    if (code != CURLE_OK) {
-      std::string message = "HTTP " + method + " " + without_query(request.url) +
-                            " failed: " + curl_easy_strerror(code);
-      if (error_buffer[0] != '\0') message += std::string(" (") + error_buffer + ")";
-      // The handle may hold a broken connection; curl discards it itself,
-      // so the handle can still go back to the pool.
-      release(std::move(handle));
-      throw TransportError(message, !certainly_not_sent(code));
-    }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    response.status = static_cast<int>(status);
-    // The handle must not keep pointers into this stack frame.
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-    release(std::move(handle));
-    return response;
+    return headers;
   }
 
- private:
   EasyHandle acquire() {
     {
       std::lock_guard lock(mutex_);

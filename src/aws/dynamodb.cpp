@@ -13,17 +13,17 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kTargetPrefix = "DynamoDB_20120810.";
-constexpr std::string_view kContentType = "application/x-amz-json-1.0";
-constexpr std::string_view kService = "DynamoDB";
-constexpr std::chrono::milliseconds kActivePollInterval{200};
+constexpr std::string_view target_prefix = "DynamoDB_20120810.";
+constexpr std::string_view json_content_type = "application/x-amz-json-1.0";
+constexpr std::string_view service_name = "DynamoDB";
+constexpr std::chrono::milliseconds active_poll_interval_ms{200};
 // Rounds of resubmitting UnprocessedItems before giving up on a batch.
-constexpr int kUnprocessedRoundsMax = 10;
+constexpr int unprocessed_rounds_max = 10;
 // Bytes DynamoDB counts for a number attribute value, at most (21 bytes for 38
 // significant digits, plus one).
-constexpr std::size_t kNumberBytesMax = 22;
+constexpr std::size_t number_bytes_max = 22;
 // Characters of an unparseable error body quoted in the message.
-constexpr std::size_t kErrorBodyExcerptChars = 200;
+constexpr std::size_t error_body_excerpt_chars_max = 200;
 
 std::string table_resource(const std::string& table) { return "table " + table; }
 
@@ -91,15 +91,6 @@ auto walk_reply(std::string_view operation, const std::string& resource, Walk&& 
   }
 }
 
-std::string describe_schema(const TableDescription& d) {
-  std::string s;
-  for (const auto& k : d.key_schema) {
-    if (!s.empty()) s += " + ";
-    s += k.name + " (" + (k.type.empty() ? "?" : k.type) + ", " + k.key_type + ")";
-  }
-  return s.empty() ? "no key schema" : s;
-}
-
 TableDescription parse_table_description(const json& table) {
   TableDescription d;
   d.status = table.value("TableStatus", "");
@@ -158,8 +149,8 @@ DynamoDbClient::Reply DynamoDbClient::attempt(std::string_view operation, const 
   HttpRequest request;
   request.method = "POST";
   request.url = config_.endpoint + "/";
-  request.headers = {{"Content-Type", std::string(kContentType)},
-                     {"X-Amz-Target", std::string(kTargetPrefix) + std::string(operation)}};
+  request.headers = {{"Content-Type", std::string(json_content_type)},
+                     {"X-Amz-Target", std::string(target_prefix) + std::string(operation)}};
   request.body = body;
   request.timeout = config_.request_timeout;
   sign_request(request, config_.credentials->get(),
@@ -177,7 +168,7 @@ DynamoDbClient::Reply DynamoDbClient::attempt(std::string_view operation, const 
       expected = ~crc32(response.body);  // unparseable header: treat as a mismatch
     }
     if (crc32(response.body) != expected) {
-      throw AwsError(AwsErrorInfo{std::string(kService), std::string(operation), resource,
+      throw AwsError(AwsErrorInfo{std::string(service_name), std::string(operation), resource,
                                   response.status, "CRC32CheckFailed",
                                   "the x-amz-crc32 header (" + *crc_header +
                                       ") does not match the response body",
@@ -187,7 +178,7 @@ DynamoDbClient::Reply DynamoDbClient::attempt(std::string_view operation, const 
   }
   if (response.status >= 200 && response.status < 300) return {std::move(response.body), false};
 
-  AwsErrorInfo info{std::string(kService),
+  AwsErrorInfo info{std::string(service_name),
                     std::string(operation),
                     resource,
                     response.status,
@@ -210,7 +201,7 @@ DynamoDbClient::Reply DynamoDbClient::attempt(std::string_view operation, const 
       info.code = doc.select_node("//Code").node().text().as_string();
       info.message = doc.select_node("//Message").node().text().as_string();
     }
-    if (info.code.empty()) info.message = response.body.substr(0, kErrorBodyExcerptChars);
+    if (info.code.empty()) info.message = response.body.substr(0, error_body_excerpt_chars_max);
   }
   if (info.code.empty() && response.status == 413) info.code = "RequestEntityTooLarge";
   if (condition_failed_is_result && info.code == "ConditionalCheckFailedException")
@@ -229,7 +220,7 @@ PutIfAbsentResult DynamoDbClient::put_item_if_absent(const std::string& table,
                                                      std::uint64_t partkey, std::uint64_t order,
                                                      std::string_view content) {
   const std::size_t item_bytes = journal_partition_key.size() + journal_sort_key.size() +
-                                 journal_content_attribute.size() + 2 * kNumberBytesMax +
+                                 journal_content_attribute.size() + 2 * number_bytes_max +
                                  content.size();
   if (item_bytes > dynamodb_item_bytes_max)
     throw EventTooLargeError("DynamoDB table " + table + ": item (" + std::to_string(partkey) +
@@ -379,7 +370,7 @@ TableDescription DynamoDbClient::wait_until_active(const std::string& table,
     if (std::chrono::steady_clock::now() >= deadline)
       throw StorageError("DynamoDB table " + table + " is still " + d.status + " after " +
                          std::to_string(timeout.count()) + " ms; it should become ACTIVE");
-    std::this_thread::sleep_for(kActivePollInterval);
+    std::this_thread::sleep_for(active_poll_interval_ms);
   }
 }
 
@@ -409,11 +400,11 @@ void DynamoDbClient::delete_items(const std::string& table, std::uint64_t partke
       if (!unprocessed.contains(table) || unprocessed[table].empty()) break;
       // Unprocessed items mean throttling of part of the batch: back off as
       // for a throttling error.
-      if (++rounds.attempts >= kUnprocessedRoundsMax)
+      if (++rounds.attempts >= unprocessed_rounds_max)
         throw StorageError("DynamoDB BatchWriteItem on " + resource + ": " +
                            std::to_string(unprocessed[table].size()) +
                            " deletes still unprocessed after " +
-                           std::to_string(kUnprocessedRoundsMax) + " rounds");
+                           std::to_string(unprocessed_rounds_max) + " rounds");
       requests = unprocessed[table];
       AttemptFailure throttled;
       throttled.classification = ErrorClass::throttling;
@@ -422,19 +413,33 @@ void DynamoDbClient::delete_items(const std::string& table, std::uint64_t partke
   }
 }
 
+std::string describe_key_schema(const TableDescription& d) {
+  std::string s;
+  for (const auto& k : d.key_schema) {
+    if (!s.empty()) s += " + ";
+    s += k.name + " (" + (k.type.empty() ? "?" : k.type) + ", " + k.key_type + ")";
+  }
+  return s.empty() ? "no key schema" : s;
+}
+
+bool has_journal_key_schema(const TableDescription& d) {
+  if (d.key_schema.size() != 2) return false;
+  bool hash = false;
+  bool range = false;
+  for (const auto& k : d.key_schema) {
+    if (k.name == journal_partition_key && k.type == "N" && k.key_type == "HASH") hash = true;
+    if (k.name == journal_sort_key && k.type == "N" && k.key_type == "RANGE") range = true;
+  }
+  return hash && range;
+}
+
 TableDescription DynamoDbClient::check_journal_table(const std::string& table) {
   TableDescription d = describe_table(table);
-  bool hash_ok = false;
-  bool range_ok = false;
-  for (const auto& k : d.key_schema) {
-    if (k.name == journal_partition_key && k.type == "N" && k.key_type == "HASH") hash_ok = true;
-    if (k.name == journal_sort_key && k.type == "N" && k.key_type == "RANGE") range_ok = true;
-  }
-  if (!(hash_ok && range_ok && d.key_schema.size() == 2))
+  if (!has_journal_key_schema(d))
     throw JournalTableSchemaError(
-        "DynamoDB table " + table + " has the key schema " + describe_schema(d) +
+        "DynamoDB table " + table + " has the key schema " + describe_key_schema(d) +
         "; the journal needs partkey (N, HASH) + order (N, RANGE). Use another table name, or "
-        "create the table with `prevayler-aws setup --table " +
+        "create the table with `prevayler setup --table " +
         table + " --bucket B` (see docs/aws.md)");
   return d;
 }

@@ -92,6 +92,12 @@ struct TableDescription {
   std::string billing_mode;      // "PAY_PER_REQUEST" or "PROVISIONED"
 };
 
+// True when the key schema is exactly partkey (N, HASH) + order (N, RANGE):
+// the one check of the journal table, used by the storage and the tool.
+bool has_journal_key_schema(const TableDescription& d);
+// "partkey (N, HASH) + order (N, RANGE)", for messages.
+std::string describe_key_schema(const TableDescription& d);
+
 // The table exists but cannot hold the journal (wrong key schema).
 class JournalTableSchemaError : public ConfigError {
  public:

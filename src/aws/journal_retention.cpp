@@ -1,9 +1,13 @@
 #include "aws/journal_retention.hpp"
 
+#include <algorithm>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "aws/s3_snapshot.hpp"
 #include "core/record_codec.hpp"
 
 namespace prevayler::detail {
@@ -54,6 +58,33 @@ std::uint64_t prune_journal_below(aws::DynamoDbClient& dynamo, const std::string
     deleted += it->second.size();
   }
   return deleted;
+}
+
+void prune_after_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
+                          SnapshotLedger& ledger, std::uint32_t keep_snapshots,
+                          const std::function<void(const std::string&)>& warn) {
+  if (keep_snapshots == 0) return;
+  std::uint64_t boundary = 0;
+  {
+    std::lock_guard lock(ledger.mutex);
+    auto ids = ledger.ids;
+    std::sort(ids.begin(), ids.end());
+    if (ids.size() < keep_snapshots) return;
+    boundary = ids[ids.size() - keep_snapshots];
+  }
+  try {
+    prune_journal_below(dynamo, table, boundary);
+  } catch (const std::exception& e) {
+    warn("retention: could not delete journal segments below " + std::to_string(boundary) +
+         " of table " + table + ": " + e.what() +
+         " (they are kept; the next snapshot tries again)");
+  }
+}
+
+std::uint64_t prune_below_current_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
+                                           aws::S3Client& s3, const std::string& bucket,
+                                           const std::string& snapshot_key) {
+  return prune_journal_below(dynamo, table, read_s3_snapshot_id(s3, bucket, snapshot_key));
 }
 
 }  // namespace prevayler::detail

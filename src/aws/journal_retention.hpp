@@ -18,10 +18,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "aws/dynamodb.hpp"
+#include "aws/s3.hpp"
 
 namespace prevayler::detail {
 
@@ -32,5 +34,22 @@ bool is_seal_content(std::string_view content) noexcept;
 // (see the contract above). Returns the number of items deleted.
 std::uint64_t prune_journal_below(aws::DynamoDbClient& dynamo, const std::string& table,
                                   std::uint64_t boundary);
+
+struct SnapshotLedger;
+
+// The storage's retention, once a new snapshot is durable (and, thanks to
+// conditional writes, cannot be replaced by an older one): prunes the
+// segments that only the snapshots older than the last `keep_snapshots` in
+// the ledger need. 0 keeps everything. A failure is only warned about: the
+// segments are kept, and the next snapshot tries again.
+void prune_after_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
+                          SnapshotLedger& ledger, std::uint32_t keep_snapshots,
+                          const std::function<void(const std::string&)>& warn);
+
+// The operator prune (prevayler prune --aws): the segments below the snapshot
+// in S3, whose id is read from the object's header. Returns the items deleted.
+std::uint64_t prune_below_current_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
+                                           aws::S3Client& s3, const std::string& bucket,
+                                           const std::string& snapshot_key);
 
 }  // namespace prevayler::detail

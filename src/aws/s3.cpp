@@ -9,11 +9,11 @@
 namespace prevayler::aws {
 namespace {
 
-constexpr std::string_view kService = "S3";
-constexpr std::string_view kUsEast1 = "us-east-1";
+constexpr std::string_view service_name = "S3";
+constexpr std::string_view us_east_1_region = "us-east-1";
 // Characters of an unparseable error body quoted in the message.
-constexpr std::size_t kErrorBodyExcerptChars = 200;
-constexpr std::string_view kXmlNamespace = "http://s3.amazonaws.com/doc/2006-03-01/";
+constexpr std::size_t error_body_excerpt_chars_max = 200;
+constexpr std::string_view xml_namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 bool is_ip_or_localhost(std::string_view host) {
   if (host == "localhost") return true;
@@ -120,7 +120,7 @@ HttpResponse S3Client::attempt(const Call& call) const {
   if (success && !error) return response;
 
   AwsErrorInfo info{
-      std::string(kService),
+      std::string(service_name),
       call.operation,
       resource,
       response.status,
@@ -131,7 +131,7 @@ HttpResponse S3Client::attempt(const Call& call) const {
   if (info.request_id.empty()) info.request_id = header_or_empty(response, "x-amz-request-id");
   // Not S3's XML (a proxy's or an emulator's HTML page): quote its start.
   if (!error && !response.body.empty())
-    info.message = response.body.substr(0, kErrorBodyExcerptChars);
+    info.message = response.body.substr(0, error_body_excerpt_chars_max);
   // HEAD responses have no body: name the error from the status.
   if (info.code.empty()) {
     switch (response.status) {
@@ -171,8 +171,8 @@ void S3Client::head_bucket(const std::string& bucket) {
 
 bool S3Client::create_bucket(const std::string& bucket) {
   std::string body;
-  if (config_.region != kUsEast1) {
-    body = "<CreateBucketConfiguration xmlns=\"" + std::string(kXmlNamespace) +
+  if (config_.region != us_east_1_region) {
+    body = "<CreateBucketConfiguration xmlns=\"" + std::string(xml_namespace) +
            "\"><LocationConstraint>" + config_.region +
            "</LocationConstraint></CreateBucketConfiguration>";
   }
@@ -306,7 +306,7 @@ std::string S3Client::complete_multipart_upload(const std::string& bucket, const
                                                 const WriteCondition& condition) {
   pugi::xml_document doc;
   pugi::xml_node root = doc.append_child("CompleteMultipartUpload");
-  root.append_attribute("xmlns") = std::string(kXmlNamespace).c_str();
+  root.append_attribute("xmlns") = std::string(xml_namespace).c_str();
   for (const auto& part : parts) {
     pugi::xml_node p = root.append_child("Part");
     p.append_child("PartNumber").text().set(part.part_number);

@@ -19,6 +19,13 @@
 namespace prevayler::detail {
 namespace {
 
+// Conditional commits of one snapshot that lose to another change of the
+// object before it gives up: each loss means another instance wrote the
+// object meanwhile, so a few are a race and more are a second live writer.
+constexpr int snapshot_commit_attempts_max = 4;
+// S3's answer to two conditional writes of one key at the same moment.
+constexpr int http_status_conflict = 409;
+
 std::string object_name(const std::string& bucket, const std::string& key) {
   return "s3://" + bucket + "/" + key;
 }
@@ -30,7 +37,7 @@ bool is_lost_condition(const aws::AwsError& e) {
   if (dynamic_cast<const aws::ResourceNotFoundError*>(&e)) {
     return e.code() != "NoSuchBucket" && e.code() != "NoSuchUpload";
   }
-  return e.http_status() == 409 && e.code() == "ConditionalRequestConflict";
+  return e.http_status() == http_status_conflict && e.code() == "ConditionalRequestConflict";
 }
 
 std::size_t effective_part_bytes(std::size_t part_bytes) {
@@ -196,7 +203,7 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
       while (!in_flight_.empty()) collect_oldest_part();
     }
     std::string etag;
-    for (int attempt = 0;; ++attempt) {
+    for (int attempt = 1;; ++attempt) {
       try {
         if (upload_id_.empty()) {
           etag = s3_.put_object(bucket_, key_, pending_, condition);
@@ -223,7 +230,7 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
           abort_upload();  // our parts are not needed
           break;
         }
-        if (attempt >= 3 || (current && current->first > id_)) {
+        if (attempt >= snapshot_commit_attempts_max || (current && current->first > id_)) {
           throw StorageError("snapshot " + std::to_string(id_) + " not written: " +
                              object_name(bucket_, key_) + " now holds snapshot " +
                              (current ? std::to_string(current->first) : std::string("?")) +
@@ -326,8 +333,9 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   void start_part() {
     const int number = parts_started_ + 1;
     if (number > aws::s3_multipart_parts_max) {
-      throw StorageError("snapshot for " + object_name(bucket_, key_) +
-                         " needs more than 10,000 parts: raise snapshot_part_bytes");
+      throw StorageError("snapshot for " + object_name(bucket_, key_) + " needs more than " +
+                         std::to_string(aws::s3_multipart_parts_max) +
+                         " parts: raise snapshot_part_bytes");
     }
     while (in_flight_.size() >= parallel_) collect_oldest_part();
     std::string body = std::move(pending_);

@@ -16,14 +16,14 @@ namespace prevayler::aws {
 
 namespace {
 
-constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+constexpr std::string_view signing_algorithm = "AWS4-HMAC-SHA256";
+constexpr std::string_view unsigned_payload_hash = "UNSIGNED-PAYLOAD";
 
 // Headers never signed: Authorization carries the signature itself, and the
 // others are commonly added or rewritten by proxies and HTTP stacks after
 // signing (aws-c-auth and the Java SDK skip the same ones).
-constexpr std::string_view kUnsignedHeaderNames[] = {"authorization", "user-agent", "expect",
-                                                     "x-amzn-trace-id"};
+constexpr std::string_view unsigned_header_names[] = {"authorization", "user-agent", "expect",
+                                                      "x-amzn-trace-id"};
 
 struct UrlParts {
   std::string scheme;
@@ -176,8 +176,8 @@ std::string canonical_header_value(std::string_view value) {
 }
 
 bool is_unsigned_header(std::string_view lower_name) {
-  return std::find(std::begin(kUnsignedHeaderNames), std::end(kUnsignedHeaderNames), lower_name) !=
-         std::end(kUnsignedHeaderNames);
+  return std::find(std::begin(unsigned_header_names), std::end(unsigned_header_names),
+                   lower_name) != std::end(unsigned_header_names);
 }
 
 // Lower-cased name -> values joined with ',' in request order.
@@ -255,7 +255,7 @@ std::string canonical_request(const HttpRequest& request, std::string_view paylo
 std::string string_to_sign(std::string_view canonical_request, std::string_view amz_date,
                            std::string_view scope) {
   std::string out;
-  out += kAlgorithm;
+  out += signing_algorithm;
   out += '\n';
   out += amz_date;
   out += '\n';
@@ -291,7 +291,7 @@ void sign_request(HttpRequest& request, const Credentials& credentials,
     request.headers.emplace_back("x-amz-security-token", credentials.session_token);
   }
   const std::string payload_hash =
-      options.unsigned_payload ? std::string(kUnsignedPayload) : sha256_hex(request.body);
+      options.unsigned_payload ? std::string(unsigned_payload_hash) : sha256_hex(request.body);
   if (options.s3) {
     remove_header(request.headers, "x-amz-content-sha256");
     request.headers.emplace_back("x-amz-content-sha256", payload_hash);
@@ -309,7 +309,7 @@ void sign_request(HttpRequest& request, const Credentials& credentials,
   const auto signature = hmac_sha256(as_string(k_signing), sts);
 
   std::string authorization;
-  authorization += kAlgorithm;
+  authorization += signing_algorithm;
   authorization += " Credential=" + credentials.access_key_id + "/" + scope;
   authorization += ", SignedHeaders=" + signed_header_list(signed_header_map(request.headers));
   authorization += ", Signature=" + hex(signature.data(), signature.size());

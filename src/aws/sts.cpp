@@ -14,8 +14,8 @@ namespace prevayler::aws {
 
 namespace {
 
-constexpr std::chrono::milliseconds kStsTimeout_ms{10000};
-constexpr const char* kStsApiVersion = "2011-06-15";
+constexpr std::chrono::milliseconds sts_timeout_ms{10000};
+constexpr const char* sts_api_version = "2011-06-15";
 
 HttpRequest sts_request(const StsEndpoint& endpoint, std::string body) {
   HttpRequest request;
@@ -24,7 +24,7 @@ HttpRequest sts_request(const StsEndpoint& endpoint, std::string body) {
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
                      {"Accept", "application/xml"}};
   request.body = std::move(body);
-  request.timeout = kStsTimeout_ms;
+  request.timeout = sts_timeout_ms;
   return request;
 }
 
@@ -75,7 +75,7 @@ Credentials call(HttpTransport& transport, const HttpRequest& request, const std
 Credentials sts_assume_role(HttpTransport& transport, const StsEndpoint& endpoint,
                             const Credentials& source, const AssumeRoleParameters& parameters) {
   assert(!source.access_key_id.empty() && !source.secret_access_key.empty());
-  std::string body = std::string("Action=AssumeRole&Version=") + kStsApiVersion +
+  std::string body = std::string("Action=AssumeRole&Version=") + sts_api_version +
                      "&RoleArn=" + uri_encode(parameters.role_arn) +
                      "&RoleSessionName=" + uri_encode(parameters.role_session_name);
   if (parameters.external_id) body += "&ExternalId=" + uri_encode(*parameters.external_id);
@@ -102,7 +102,7 @@ Credentials sts_assume_role_with_web_identity(HttpTransport& transport, const St
                                               const std::string& token_file) {
   const HttpRequest request =
       sts_request(endpoint, std::string("Action=AssumeRoleWithWebIdentity&Version=") +
-                                kStsApiVersion + "&RoleArn=" + uri_encode(role_arn) +
+                                sts_api_version + "&RoleArn=" + uri_encode(role_arn) +
                                 "&RoleSessionName=" + uri_encode(role_session_name) +
                                 "&WebIdentityToken=" + uri_encode(token));
   return call(transport, request, "AssumeRoleWithWebIdentity",

@@ -49,6 +49,22 @@ EngineHooks with_default_warn(EngineHooks hooks) {
   return hooks;
 }
 
+// The storage makes sure none of the failed writes can be replayed and the
+// next one follows the last acknowledged batch (storage.hpp), or says it
+// cannot: the error that stops the instance, null when it resumed.
+std::exception_ptr resume_after_failure(Storage& storage) {
+  try {
+    storage.resume_after_failure();
+    return nullptr;
+  } catch (const StorageFailedError&) {
+    return std::current_exception();
+  } catch (const std::exception& e) {
+    return std::make_exception_ptr(StorageFailedError(
+        storage.describe() + " could not resume after a failed journal write (" + e.what() +
+        "); this instance stopped so the live state never differs from the journal"));
+  }
+}
+
 }  // namespace
 
 const void* Engine::current_state() const {
@@ -440,7 +456,10 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
 // After a failed write: every event accepted after it was computed from
 // states that will never exist. Fail those too (the writes already in
 // flight, what is queued, the open batch) and start again from the last
-// durable state.
+// durable state. The engine alone owns this protocol (storage.hpp): a
+// pending append's wait() only reports its own write, so a later one that
+// returns (it is in the journal, behind the failed one) stops the instance,
+// and the storage is told to resume once, with nothing pending.
 void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
   std::string reason = "event not journaled: an earlier journal write failed";
   try {
@@ -474,12 +493,12 @@ void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_pt
     pending.reset();
     lock.lock();
     in_flight_.pop_front();
-    // The storage stopped while failing a later write (e.g. it saw one
-    // land behind the gap): so does the instance, before it accepts more.
+    // A later write's outcome is unknown, or the storage stopped: so does
+    // the instance, before it accepts more.
     if (stopped && !fatal_) fatal_ = stopped;
     if (journaled && !fatal_) {
-      // The storage broke its contract: a write after a failed one
-      // landed, so the journal holds events the live state lacks. Stop; a
+      // A later write reported itself stored: the journal holds events,
+      // behind the failed write, that the live state lacks. Stop; a
       // restart recovers exactly the journal.
       fatal_ = std::make_exception_ptr(StorageFailedError(
           "a journal write after a failed one was stored by " + storage_->describe() +
@@ -498,7 +517,7 @@ void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_pt
   head_ = durable_.load(std::memory_order_acquire);
   // Only now may the storage accept starts again: a write the writer began
   // while this thread was learning of the failure has been failed above.
-  if (writes_in_flight_max_ > 1 && !fatal_) storage_->resume_after_failure();
+  if (writes_in_flight_max_ > 1 && !fatal_) fatal_ = resume_after_failure(*storage_);
   failing_ = false;
 }
 

@@ -1,23 +1,36 @@
 // `prevayler setup` and `prevayler check`: the DynamoDB journal table and
 // the S3 snapshot bucket of the AWS storage (docs/aws.md). The clients come
-// from resolve_aws_clients, so the command resolves the region, endpoints
-// and credentials exactly as the storage will at run time. Credentials are
-// never printed (the clients' errors never contain them either).
+// from the storage's own resolve_aws_clients() (src/aws/aws_clients.hpp),
+// so the command resolves the region, endpoints, credentials, retries and
+// time-outs exactly as the storage will at run time, and it checks the
+// table with the storage's key-schema check. Credentials are never printed
+// (the clients' errors never contain them either).
 #include <chrono>
+#include <cstdint>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "aws/aws_clients.hpp"
 #include "aws/aws_error.hpp"
+#include "aws/dynamodb.hpp"
+#include "aws/s3.hpp"
 #include "prevayler/error.hpp"
 #include "tool.hpp"
 
 namespace prevayler::tool {
 namespace {
 
+using Clients = detail::AwsClients;
+
 // A new on-demand table is usually ACTIVE within seconds, but AWS documents
 // no bound; five minutes covers a busy region without hanging forever.
-constexpr std::chrono::minutes table_active_timeout{5};
+constexpr std::chrono::milliseconds table_active_timeout_ms = std::chrono::minutes(5);
+// HeadBucket's answer for a bucket that exists but these credentials cannot use.
+constexpr int http_status_forbidden = 403;
+// Items the check's Query reads: one proves dynamodb:Query is allowed.
+constexpr std::uint32_t check_query_items = 1;
 
 // Transport failures (connection refused, time-out, TLS) do not say which
 // service they were talking to; say it, with the endpoint to check.
@@ -27,28 +40,8 @@ std::string unreachable(std::string_view resource, const std::string& endpoint,
          "); check the region, --endpoint / AWS_ENDPOINT_URL and the network";
 }
 
-std::string describe_key_schema(const aws::TableDescription& d) {
-  std::string s;
-  for (const auto& k : d.key_schema) {
-    if (!s.empty()) s += " + ";
-    s += k.name + " (" + (k.type.empty() ? "?" : k.type) + ", " + k.key_type + ")";
-  }
-  return s.empty() ? "no key schema" : s;
-}
-
-bool has_journal_key_schema(const aws::TableDescription& d) {
-  if (d.key_schema.size() != 2) return false;
-  bool hash = false;
-  bool range = false;
-  for (const auto& k : d.key_schema) {
-    if (k.name == aws::journal_partition_key && k.type == "N" && k.key_type == "HASH") hash = true;
-    if (k.name == aws::journal_sort_key && k.type == "N" && k.key_type == "RANGE") range = true;
-  }
-  return hash && range;
-}
-
 std::string wrong_schema_message(const std::string& table, const aws::TableDescription& d) {
-  return "DynamoDB table " + table + " exists with the key schema " + describe_key_schema(d) +
+  return "DynamoDB table " + table + " exists with the key schema " + aws::describe_key_schema(d) +
          "; the journal needs exactly partkey (N, HASH) + order (N, RANGE), so this table cannot "
          "be used. Choose another --table, or delete this table if nothing in it is needed.";
 }
@@ -60,18 +53,18 @@ std::string billing(const aws::TableDescription& d) {
 
 // ---- setup ----
 
-int setup_table(detail::AwsClients& c, const std::string& table) {
+int setup_table(Clients& c, const std::string& table) {
   const bool created = c.dynamodb->create_table(table);
   if (!created) {
     // Check the schema before waiting: a wrong table stays wrong.
     const aws::TableDescription found = c.dynamodb->describe_table(table);
-    if (!has_journal_key_schema(found)) {
+    if (!aws::has_journal_key_schema(found)) {
       print_error(wrong_schema_message(table, found));
       return exit_failure;
     }
   }
-  const aws::TableDescription d = c.dynamodb->wait_until_active(table, table_active_timeout);
-  if (!has_journal_key_schema(d)) {
+  const aws::TableDescription d = c.dynamodb->wait_until_active(table, table_active_timeout_ms);
+  if (!aws::has_journal_key_schema(d)) {
     // Someone replaced the table between our calls.
     print_error(wrong_schema_message(table, d));
     return exit_failure;
@@ -82,7 +75,7 @@ int setup_table(detail::AwsClients& c, const std::string& table) {
   return exit_ok;
 }
 
-int setup_bucket(detail::AwsClients& c, const std::string& bucket) {
+int setup_bucket(Clients& c, const std::string& bucket) {
   // HeadBucket first: in us-east-1 CreateBucket answers 200 for a bucket we
   // already own, so its answer cannot tell "created" from "existed".
   try {
@@ -92,7 +85,7 @@ int setup_bucket(detail::AwsClients& c, const std::string& bucket) {
   } catch (const aws::ResourceNotFoundError&) {
     // Create it below.
   } catch (const aws::AwsError& e) {
-    if (e.http_status() == 403) {
+    if (e.http_status() == http_status_forbidden) {
       print_error("S3 bucket " + bucket +
                   " exists but these credentials cannot access it (HeadBucket answered 403): it "
                   "belongs to another account, or the caller lacks s3:ListBucket on it. Choose "
@@ -122,10 +115,10 @@ int setup_bucket(detail::AwsClients& c, const std::string& bucket) {
 
 // Each check prints one line on success or one error and returns whether
 // the resource is usable; all checks run so one run reports every problem.
-bool check_table(detail::AwsClients& c, const std::string& table, const std::string& bucket) {
+bool check_table(Clients& c, const std::string& table, const std::string& bucket) {
   try {
     const aws::TableDescription d = c.dynamodb->describe_table(table);
-    if (!has_journal_key_schema(d)) {
+    if (!aws::has_journal_key_schema(d)) {
       print_error(wrong_schema_message(table, d));
       return false;
     }
@@ -138,7 +131,7 @@ bool check_table(detail::AwsClients& c, const std::string& table, const std::str
     }
     // A one-item strongly consistent Query proves the caller may read the
     // journal as recovery does (dynamodb:Query), not only describe it.
-    (void)c.dynamodb->query_page(table, 0, std::nullopt, 1, true);
+    (void)c.dynamodb->query_page(table, 0, std::nullopt, check_query_items, true);
     std::cout << "DynamoDB table " << table << ": key partkey (N, HASH) + order (N, RANGE), "
               << billing(d) << ", " << d.status << ", readable" << std::endl;
     return true;
@@ -158,7 +151,7 @@ bool check_table(detail::AwsClients& c, const std::string& table, const std::str
   }
 }
 
-bool check_bucket(detail::AwsClients& c, const std::string& table, const std::string& bucket,
+bool check_bucket(Clients& c, const std::string& table, const std::string& bucket,
                   const std::string& snapshot_path) {
   try {
     c.s3->head_bucket(bucket);
@@ -168,7 +161,7 @@ bool check_bucket(detail::AwsClients& c, const std::string& table, const std::st
                 "`");
     return false;
   } catch (const aws::AwsError& e) {
-    if (e.http_status() == 403) {
+    if (e.http_status() == http_status_forbidden) {
       print_error("S3 bucket " + bucket +
                   " is not accessible with these credentials (HeadBucket answered 403): it "
                   "belongs to another account, or the caller lacks s3:ListBucket on it (see "
@@ -215,7 +208,7 @@ bool check_bucket(detail::AwsClients& c, const std::string& table, const std::st
 }  // namespace
 
 int run_setup(const StorageFlags& cl) {
-  detail::AwsClients c = detail::resolve_aws_clients(aws_options(cl), nullptr);
+  Clients c = detail::resolve_aws_clients(aws_options(cl), nullptr);
   // The table first: it is the part that can be found unusable.
   int status = exit_ok;
   try {
@@ -234,7 +227,7 @@ int run_setup(const StorageFlags& cl) {
 }
 
 int run_check(const StorageFlags& cl) {
-  detail::AwsClients c = detail::resolve_aws_clients(aws_options(cl), nullptr);
+  Clients c = detail::resolve_aws_clients(aws_options(cl), nullptr);
   const bool table_ok = check_table(c, cl.table, cl.bucket);
   const bool bucket_ok = check_bucket(c, cl.table, cl.bucket, cl.snapshot_path);
   return table_ok && bucket_ok ? exit_ok : exit_failure;

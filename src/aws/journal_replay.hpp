@@ -1,0 +1,78 @@
+// Replay of the DynamoDB journal: from a position (a segment and the next
+// order expected in it), item after item, following seals from segment to
+// segment, up to the unsealed tail or the first gap.
+//
+// Contract:
+// - Items are applied strictly in order. The item at the expected order is
+//   decoded and applied: a batch delivers its entries, fragments are
+//   reassembled (journal_items.hpp), a seal moves the cursor to order 1 of
+//   the segment it names.
+// - A gap (an item whose order is not the expected one) ends the tail: no
+//   write after a failed one was ever acknowledged, so nothing after the gap
+//   is replayed; the cursor keeps `expected` (where the ownership seal goes)
+//   and sets `gap`.
+// - A segment of more than replay_parallel_pages_min pages is read as
+//   consecutive order ranges, up to replay_parallel_queries Queries in
+//   flight; otherwise (and for what was written since) one page ahead,
+//   sequentially. Both feed the same loop (apply_page), so both make the
+//   same gap and seal decisions; items never change, so both read the same.
+// - Every read is a strongly consistent Query through the reads client,
+//   retried within read_retry_budget; a read that still fails throws before
+//   anything after the items already applied.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/dynamodb.hpp"
+#include "aws/journal_items.hpp"
+#include "prevayler/aws_storage.hpp"
+#include "prevayler/storage.hpp"
+
+namespace prevayler::detail {
+
+// Replay reads a segment with parallel range Queries only when more than
+// this many pages of it are left: below, the Query for its last order costs
+// more than the parallelism gains.
+inline constexpr std::uint64_t replay_parallel_pages_min = 2;
+
+// Where replay stands. Kept across calls so that replay can continue when
+// another writer appends while this instance takes ownership.
+struct ReplayCursor {
+  std::uint64_t segment = 0;
+  std::uint64_t expected = 1;  // the next order
+  bool gap = false;            // items follow a missing order: the tail ends at `expected`
+};
+
+class JournalReplay {
+ public:
+  // `dynamodb` (the reads client) and `options` must outlive the replay.
+  JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options);
+
+  // Replays from the cursor, segment after segment, up to the tail or a gap.
+  void replay(ReplayCursor& c, RecoveryHandler& handler);
+
+  // Applies the item at c.expected. True when it is a seal (the cursor then
+  // points at the start of the next segment).
+  bool apply_item(ReplayCursor& c, const aws::JournalItem& item, RecoveryHandler& handler);
+
+  // Drops a group commit whose fragments stopped coming (see journal_items.hpp).
+  void drop_partial_fragments(const ReplayCursor& c, const char* why);
+
+ private:
+  enum class PageEnd { consumed, seal, gap };
+  PageEnd apply_page(ReplayCursor& c, const std::vector<aws::JournalItem>& items,
+                     RecoveryHandler& handler);
+  bool replay_segment(ReplayCursor& c, RecoveryHandler& handler);
+  bool replay_pages(ReplayCursor& c, RecoveryHandler& handler);
+  std::optional<bool> replay_ranges(ReplayCursor& c, RecoveryHandler& handler);
+  void end_at_gap(ReplayCursor& c, std::uint64_t found_order);
+
+  aws::DynamoDbClient& dynamodb_;
+  const AwsStorageOptions& options_;
+  FragmentAssembler fragments_;
+};
+
+}  // namespace prevayler::detail
