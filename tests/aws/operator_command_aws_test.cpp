@@ -4,6 +4,7 @@
 // tests/operator_command_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cereal/types/string.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>

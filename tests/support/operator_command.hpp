@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/vector.hpp>  // Events: without it Prevayler<Events> has no codec
 #include <cstdint>
 #include <functional>
 #include <memory>
