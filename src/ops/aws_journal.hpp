@@ -15,13 +15,11 @@ namespace prevayler::ops {
 // Uses table, bucket, snapshot_path and what resolves the clients (region,
 // endpoints, credentials, time-outs, retries). Reads only: strongly
 // consistent Queries and GETs.
-std::unique_ptr<JournalSource>
-make_aws_journal_source(AwsStorageOptions options);
+std::unique_ptr<JournalSource> make_aws_journal_source(AwsStorageOptions options);
 
 // check_empty() refuses a destination whose snapshot object exists or
 // whose segments 0 or 1 hold an item (every journal the storage wrote has
 // its segment 0 sealed at order 1).
-std::unique_ptr<JournalDestination>
-make_aws_journal_destination(AwsStorageOptions options);
+std::unique_ptr<JournalDestination> make_aws_journal_destination(AwsStorageOptions options);
 
-} // namespace prevayler::ops
+}  // namespace prevayler::ops
