@@ -12,6 +12,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   libcereal-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libpugixml-dev libzstd-dev
+  libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
 )
 with_test=0

@@ -7,7 +7,7 @@
 #   thread   -DPREVAYLER_SANITIZE=thread into build-tsan
 #   all      both (the default)
 #   --fast   skips the slowest tests (the crash tests, the simulation, the bank example
-#            and prevayler-aws tool tests, which spawn many sanitized processes, and the
+#            and prevayler command tests, which spawn many sanitized processes, and the
 #            two AWS tests of huge events and states): what CI runs. See docs/fuzzing.md
 #            for the measured times. Each excluded pattern must match a listed test
 #            (--gtest_list_tests), or the script fails: a renamed test is not silently
@@ -44,8 +44,8 @@ for arg in "$@"; do
       ;;
   esac
 done
-# Excluded by --fast, named exactly (suite.* or suite.test). The first six
-# spawn child processes (crash worker, prevayler-bank, prevayler-aws) over
+# Excluded by --fast, named exactly (suite.* or suite.test). The first eight
+# spawn child processes (crash worker, prevayler-bank, prevayler) over
 # and over, and under a sanitizer each start costs seconds; the last three
 # move hundreds of megabytes (one a 1 GiB event) through instrumented code. The library code
 # they exercise is covered by the other tests in-process.
@@ -55,7 +55,9 @@ fast_excluded=(
   "Simulation.*"
   "BankExample.*"
   "BankOnAws.*"
-  "PrevaylerAwsTool.*"
+  "OperatorCommand.*"
+  "OperatorCommandAws.*"
+  "OperatorCommandSetup.*"
   "AwsStorage.SixtyFourMebibyteEventIsDurableBeforeItsAcknowledgement"
   "AwsStorage.TwoHundredMegabyteStateIsSnapshottedAndRecovered"
   "FileStoragePromises.EventOverTheEntryLimitIsEventTooLargeError"

@@ -2,8 +2,9 @@
 # The build without the AWS storage (PREVAYLER_WITH_AWS=OFF), as on a machine
 # without curl, OpenSSL, nlohmann-json and pugixml: CMake is told those
 # packages do not exist, so any find_package of them fails the configure.
-# Builds the library, the bank example, the file tools and the core tests
-# (the file storage's), and runs them with the README examples and the
+# Builds the library, the bank example and the core tests
+# (the file storage's; not the prevayler command, which needs nlohmann-json
+# for its JSON output), and runs them with the README examples and the
 # file-only package consumer test. scripts/test.sh runs it after the suites.
 #
 #   scripts/test-without-aws.sh [BUILD_DIR]   (default: build-without-aws)

@@ -14,6 +14,35 @@ std::vector<std::string> bank(const std::string& dir, const std::string& input,
   return run_with_input({PREVAYLER_BANK_EXAMPLE, "--dir", dir}, input, status);
 }
 
+TEST(BankExample, DumpPrintsEveryJournaledEventDecoded) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  bank(dir,
+       "deposit alice 1000\n"
+       "transfer alice bob 300\n"
+       "withdraw bob 2000\n"  // rejected: never journaled
+       "snapshot\n"
+       "withdraw alice 5\n");
+  int status = -1;
+  const auto lines = run_with_input({PREVAYLER_BANK_EXAMPLE, "--dump", "--dir", dir}, "", &status);
+  EXPECT_EQ(status, 0);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].rfind("{\"position\":\"0:1:0\",\"timestamp_ms\":", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("\"type\":\"deposit\",\"account\":\"alice\",\"amount\":1000}"),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(
+      lines[1].find("\"type\":\"transfer\",\"from\":\"alice\",\"to\":\"bob\",\"amount\":300}"),
+      std::string::npos)
+      << lines[1];
+  EXPECT_EQ(lines[2].rfind("{\"position\":\"1:1:0\"", 0), 0u) << lines[2];
+  EXPECT_NE(lines[2].find("\"type\":\"withdraw\",\"account\":\"alice\",\"amount\":5}"),
+            std::string::npos)
+      << lines[2];
+  // The dump reads without opening: the ledger is as it was.
+  EXPECT_EQ(bank(dir, "balance alice\n"), std::vector<std::string>{"ok 695"});
+}
+
 TEST(BankExample, CommandsPrintOneLineEach) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "bank").string();

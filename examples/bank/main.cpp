@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -23,6 +24,7 @@
 
 #include "ledger.hpp"
 #include "prevayler/file_storage.hpp"
+#include "prevayler/journal_reader.hpp"
 #include "prevayler/prevayler.hpp"
 // The AWS storage is an optional component (CMake: PREVAYLER_WITH_AWS, which
 // defines this macro for the example when it is built).
@@ -35,8 +37,8 @@ namespace {
 using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
-    "usage: prevayler-bank [--dir PATH]\n"
-    "       prevayler-bank --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
+    "usage: prevayler-bank [--dump] [--dir PATH]\n"
+    "       prevayler-bank [--dump] --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
     "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
@@ -47,9 +49,12 @@ constexpr const char* usage_text =
     "  --aws                 journal in DynamoDB, snapshot in S3 (docs/aws.md); region,\n"
     "                        endpoint and credentials from the standard AWS configuration\n"
     "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
-    "  --table TABLE         DynamoDB journal table (create it with prevayler-aws setup)\n"
+    "  --table TABLE         DynamoDB journal table (create it with prevayler setup)\n"
     "  --bucket BUCKET       S3 bucket of the snapshot\n"
     "  --snapshot-path KEY   S3 key of the snapshot (default snapshot)\n"
+    "  --dump                print every journaled event, decoded, one JSON object per line,\n"
+    "                        and exit; reads the journal without opening the ledger, so it\n"
+    "                        may run beside a live instance\n"
 #ifndef PREVAYLER_WITH_AWS
     "(This build has no AWS storage: --aws needs a build with -DPREVAYLER_WITH_AWS=ON.)\n"
 #endif
@@ -61,6 +66,64 @@ struct AwsLocation {
   std::string bucket;
   std::optional<std::string> snapshot_path;
 };
+
+#ifdef PREVAYLER_WITH_AWS
+prevayler::AwsStorageOptions aws_storage_options(const AwsLocation& aws) {
+  prevayler::AwsStorageOptions storage;
+  storage.table = aws.table;
+  storage.bucket = aws.bucket;
+  if (aws.snapshot_path) storage.snapshot_path = *aws.snapshot_path;
+  return storage;
+}
+#endif
+
+// A JSON string literal.
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string event_json(const bank::Event& event) {
+  struct Printer {
+    std::string operator()(const bank::Deposit& d) const {
+      return "\"type\":\"deposit\",\"account\":" + json_string(d.account) +
+             ",\"amount\":" + std::to_string(d.amount);
+    }
+    std::string operator()(const bank::Withdraw& w) const {
+      return "\"type\":\"withdraw\",\"account\":" + json_string(w.account) +
+             ",\"amount\":" + std::to_string(w.amount);
+    }
+    std::string operator()(const bank::Transfer& t) const {
+      return "\"type\":\"transfer\",\"from\":" + json_string(t.from) +
+             ",\"to\":" + json_string(t.to) + ",\"amount\":" + std::to_string(t.amount);
+    }
+  };
+  return std::visit(Printer{}, event);
+}
+
+// --dump: every event kept in the journal, decoded, one JSON object a line.
+template <class StorageOptions>
+void dump_events(const StorageOptions& storage) {
+  prevayler::read_journal<bank::Event>(storage, [](const prevayler::JournalEvent<bank::Event>& e) {
+    std::cout << "{\"position\":\"" << e.position.segment << ":" << e.position.record << ":"
+              << e.position.entry
+              << "\",\"timestamp_ms\":" << e.timestamp.time_since_epoch().count() << ","
+              << event_json(e.event) << "}\n";
+  });
+  std::cout << std::flush;
+}
 
 std::optional<bank::Amount> parse_amount(const std::string& text) {
   bank::Amount value = 0;
@@ -120,6 +183,7 @@ std::string run_command(Bank& bank, const std::vector<std::string>& words) {
 int main(int argc, char** argv) {
   std::string dir = "./bank-data";
   bool use_aws = false;
+  bool dump = false;
   AwsLocation aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -130,6 +194,8 @@ int main(int argc, char** argv) {
     }
     if (arg == "--dir" && has_value) {
       dir = argv[++i];
+    } else if (arg == "--dump") {
+      dump = true;
     } else if (arg == "--aws") {
       use_aws = true;
     } else if (arg == "--table" && has_value) {
@@ -154,6 +220,23 @@ int main(int argc, char** argv) {
     std::cerr << "prevayler-bank: --aws needs --table and --bucket\n" << usage_text;
     return 2;
   }
+  if (dump) {
+    try {
+      if (use_aws) {
+#ifdef PREVAYLER_WITH_AWS
+        dump_events(aws_storage_options(aws));
+#endif
+      } else {
+        prevayler::FileStorageOptions storage;
+        storage.directory = dir;
+        dump_events(storage);
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "prevayler-bank: cannot read the journal: " << e.what() << "\n";
+      return 1;
+    }
+  }
   const std::string where = use_aws ? "table " + aws.table + ", bucket " + aws.bucket : dir;
 
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
@@ -163,11 +246,7 @@ int main(int argc, char** argv) {
     options.business = bank::apply;
     if (use_aws) {
 #ifdef PREVAYLER_WITH_AWS
-      prevayler::AwsStorageOptions storage;
-      storage.table = aws.table;
-      storage.bucket = aws.bucket;
-      if (aws.snapshot_path) storage.snapshot_path = *aws.snapshot_path;
-      options.storage = prevayler::make_aws_storage(storage);
+      options.storage = prevayler::make_aws_storage(aws_storage_options(aws));
 #endif
     } else {
       prevayler::FileStorageOptions storage;

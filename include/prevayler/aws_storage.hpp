@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "prevayler/journal_reader.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/storage_options.hpp"
 
@@ -100,5 +101,12 @@ std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options);
 // S3 (recovery starts there and never reads them). Safe while an instance
 // runs. Returns the number of items deleted.
 std::uint64_t prune_aws_journal(const AwsStorageOptions& options);
+
+// Reads every entry kept in the journal, read-only, from the oldest
+// segment not pruned, with strongly consistent Queries: the AWS overload of
+// read_journal_entries (prevayler/journal_reader.hpp, which also has the
+// decoding read_journal<Event>). Throws StorageError when the table or the
+// bucket does not exist, CorruptionError naming the item on damage.
+void read_journal_entries(const AwsStorageOptions& storage, const JournalEntryCallback& callback);
 
 }  // namespace prevayler

@@ -88,8 +88,7 @@ std::string remedy_for(const AwsErrorInfo& info, std::string_view our_region,
   const std::string& code = info.code;
   if (code == "ResourceNotFoundException" && info.service == "DynamoDB") {
     std::string table = info.resource.rfind("table ", 0) == 0 ? info.resource.substr(6) : "T";
-    return "Create it with `prevayler-aws setup --table " + table +
-           " --bucket B` or see docs/aws.md";
+    return "Create it with `prevayler setup --table " + table + " --bucket B` or see docs/aws.md";
   }
   if (code == "NoSuchBucket") {
     std::string bucket = "B";
@@ -98,8 +97,7 @@ std::string remedy_for(const AwsErrorInfo& info, std::string_view our_region,
     } else if (info.resource.rfind("s3://", 0) == 0) {
       bucket = info.resource.substr(5, info.resource.find('/', 5) - 5);
     }
-    return "Create it with `prevayler-aws setup --table T --bucket " + bucket +
-           "` or see docs/aws.md";
+    return "Create it with `prevayler setup --table T --bucket " + bucket + "` or see docs/aws.md";
   }
   if (contains(credential_error_codes, code)) {
     return "Check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, "

@@ -439,7 +439,7 @@ TableDescription DynamoDbClient::check_journal_table(const std::string& table) {
     throw JournalTableSchemaError(
         "DynamoDB table " + table + " has the key schema " + describe_key_schema(d) +
         "; the journal needs partkey (N, HASH) + order (N, RANGE). Use another table name, or "
-        "create the table with `prevayler-aws setup --table " +
+        "create the table with `prevayler setup --table " +
         table + " --bucket B` (see docs/aws.md)");
   return d;
 }

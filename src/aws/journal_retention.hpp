@@ -46,7 +46,7 @@ void prune_after_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
                           SnapshotLedger& ledger, std::uint32_t keep_snapshots,
                           const std::function<void(const std::string&)>& warn);
 
-// The operator prune (prevayler-aws prune): the segments below the snapshot
+// The operator prune (prevayler prune --aws): the segments below the snapshot
 // in S3, whose id is read from the object's header. Returns the items deleted.
 std::uint64_t prune_below_current_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
                                            aws::S3Client& s3, const std::string& bucket,

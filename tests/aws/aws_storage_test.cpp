@@ -260,7 +260,7 @@ TEST(AwsStorageConfig, MissingTableNamesItAndTheRemedy) {
     FAIL();
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find(options.table), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("prevayler-aws setup"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("prevayler setup"), std::string::npos) << e.what();
   }
 }
 

@@ -102,7 +102,7 @@ TEST_F(DynamoDbTest, MissingTableErrorNamesTheTableAndTheRemedy) {
     const std::string m = e.what();
     EXPECT_EQ(e.code(), "ResourceNotFoundException");
     EXPECT_NE(m.find("DynamoDB DescribeTable on table " + missing), std::string::npos) << m;
-    EXPECT_NE(m.find("prevayler-aws setup --table " + missing), std::string::npos) << m;
+    EXPECT_NE(m.find("prevayler setup --table " + missing), std::string::npos) << m;
     EXPECT_NE(m.find("docs/aws.md"), std::string::npos) << m;
     EXPECT_EQ(m.find("testing"), std::string::npos) << "no credentials in messages: " << m;
   }

@@ -89,7 +89,7 @@ TEST(AwsErrorMessage, NamesEverythingAndTheRemedy) {
     EXPECT_NE(m.find("ResourceNotFoundException"), std::string::npos) << m;
     EXPECT_NE(m.find("Requested resource not found"), std::string::npos) << m;
     EXPECT_NE(m.find("REQ1"), std::string::npos) << m;
-    EXPECT_NE(m.find("prevayler-aws setup --table journal"), std::string::npos) << m;
+    EXPECT_NE(m.find("prevayler setup --table journal"), std::string::npos) << m;
   }
   try {
     throw_aws_error(AwsErrorInfo{"S3", "GetObject", "s3://b/k", 400, "AuthorizationHeaderMalformed",

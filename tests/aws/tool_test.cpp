@@ -1,5 +1,5 @@
 // The operator side of the AWS storage, against the shared moto_server:
-// the `prevayler-aws` command (setup, check, usage), the CloudFormation
+// the `prevayler` command's setup and check (and usage), the CloudFormation
 // template (cfn-lint), and the journal items as other AWS clients (boto3,
 // the aws CLI) see them — exactly prevayler-clj-aws's attributes.
 #include <fcntl.h>
@@ -26,8 +26,7 @@
 
 #include "aws/aws_test_storage.hpp"
 #include "prevayler/prevayler.hpp"
-
-extern char** environ;
+#include "support/run_program.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -40,14 +39,6 @@ using aws::testing::unique_name;
 constexpr const char* kAccessKeyId = "AKIATOOLTESTKEYID0000";
 constexpr const char* kSecretAccessKey = "tool-test-secret-never-printed";
 
-struct RunResult {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out;
-  std::string err;
-};
-
-using Environment = std::vector<std::pair<std::string, std::string>>;
-
 // The child's AWS environment: moto's fake credentials and nothing from the
 // developer's own AWS configuration, so the tests are hermetic.
 Environment moto_environment() {
@@ -57,76 +48,6 @@ Environment moto_environment() {
           {"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/prevayler-tool-test/credentials"},
           // Never wait for EC2 instance metadata on a developer machine.
           {"AWS_EC2_METADATA_DISABLED", "true"}};
-}
-
-std::string read_whole_fd(int fd) {
-  std::string text;
-  ::lseek(fd, 0, SEEK_SET);
-  char chunk[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
-int temp_file() {
-  char path[] = "/tmp/prevayler-tool-test-XXXXXX";
-  const int fd = ::mkstemp(path);
-  if (fd < 0) throw std::runtime_error(std::string("mkstemp: ") + std::strerror(errno));
-  ::unlink(path);
-  return fd;
-}
-
-// Runs argv (searched on PATH) with stdin from /dev/null, capturing stdout
-// and stderr separately. The child gets this process's environment without
-// any AWS_* variable, plus `environment`: passing it to the child instead
-// of setenv() leaves the test process (and its other threads) alone.
-RunResult run(const std::vector<std::string>& argv, const Environment& environment) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "AWS_", 4) != 0) env_strings.emplace_back(*e);
-  }
-  for (const auto& [name, value] : environment) env_strings.push_back(name + "=" + value);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args_copy = argv;
-  std::vector<char*> args;
-  for (auto& a : args_copy) args.push_back(a.data());
-  args.push_back(nullptr);
-
-  const int out_fd = temp_file();
-  const int err_fd = temp_file();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
-  pid_t pid = -1;
-  const int spawned = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  RunResult result;
-  if (spawned != 0) {
-    ::close(out_fd);
-    ::close(err_fd);
-    throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(spawned));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_whole_fd(out_fd);
-  result.err = read_whole_fd(err_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  return result;
-}
-
-std::string describe(const RunResult& r) {
-  return "exit " + std::to_string(r.status) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
 }
 
 bool on_path(const std::string& program) {
@@ -259,9 +180,9 @@ TEST(CloudFormationTemplate, PassesCfnLint) {
   EXPECT_EQ(r.status, 0) << "cfn-lint found errors or warnings:\n" << describe(r);
 }
 
-// ---- prevayler-aws ----
+// ---- prevayler setup and check ----
 
-#ifdef PREVAYLER_AWS_TOOL
+#ifdef PREVAYLER_TOOL
 
 // Creates a table with a key schema the journal cannot use.
 void create_table_with_key(const std::string& table, const std::string& key_json,
@@ -278,7 +199,7 @@ c.get_waiter("table_exists").wait(TableName=sys.argv[2])
 }
 
 RunResult tool(std::vector<std::string> args, Environment environment = moto_environment()) {
-  args.insert(args.begin(), PREVAYLER_AWS_TOOL);
+  args.insert(args.begin(), PREVAYLER_TOOL);
   return run(args, environment);
 }
 
@@ -305,16 +226,16 @@ bool bucket_exists(const std::string& bucket) {
   }
 }
 
-TEST(PrevaylerAwsTool, HelpPrintsUsage) {
+TEST(OperatorCommandSetup, HelpPrintsUsage) {
   for (const std::string arg : {"help", "--help", "-h"}) {
     const RunResult r = tool({arg});
     EXPECT_EQ(r.status, 0) << arg << ": " << describe(r);
-    EXPECT_NE(r.out.find("Usage: prevayler-aws"), std::string::npos) << describe(r);
+    EXPECT_NE(r.out.find("Usage: prevayler"), std::string::npos) << describe(r);
     EXPECT_NE(r.out.find("setup"), std::string::npos) << describe(r);
   }
 }
 
-TEST(PrevaylerAwsTool, UsageErrorsExitTwo) {
+TEST(OperatorCommandSetup, UsageErrorsExitTwo) {
   const std::vector<std::vector<std::string>> mistakes = {
       {},
       {"frobnicate", "--table", "t", "--bucket", "b"},
@@ -330,12 +251,12 @@ TEST(PrevaylerAwsTool, UsageErrorsExitTwo) {
     std::string joined;
     for (const auto& a : args) joined += a + " ";
     EXPECT_EQ(r.status, 2) << joined << ": " << describe(r);
-    EXPECT_EQ(r.err.rfind("prevayler-aws: error: ", 0), 0u) << joined << ": " << describe(r);
-    EXPECT_NE(r.err.find("prevayler-aws help"), std::string::npos) << describe(r);
+    EXPECT_EQ(r.err.rfind("prevayler: error: ", 0), 0u) << joined << ": " << describe(r);
+    EXPECT_NE(r.err.find("prevayler help"), std::string::npos) << describe(r);
   }
 }
 
-TEST(PrevaylerAwsTool, SetupCreatesTheJournalTableAndTheBucket) {
+TEST(OperatorCommandSetup, SetupCreatesTheJournalTableAndTheBucket) {
   const std::string table = unique_name("tool-table");
   const std::string bucket = unique_name("tool-bucket");
   const RunResult r = tool_on_moto("setup", table, bucket);
@@ -355,7 +276,7 @@ TEST(PrevaylerAwsTool, SetupCreatesTheJournalTableAndTheBucket) {
   expect_no_credentials(check);
 }
 
-TEST(PrevaylerAwsTool, SetupIsIdempotent) {
+TEST(OperatorCommandSetup, SetupIsIdempotent) {
   const std::string table = unique_name("tool-table");
   const std::string bucket = unique_name("tool-bucket");
   ASSERT_EQ(tool_on_moto("setup", table, bucket).status, 0);
@@ -368,7 +289,7 @@ TEST(PrevaylerAwsTool, SetupIsIdempotent) {
   EXPECT_NO_THROW(MotoJournal::dynamodb().check_journal_table(table));
 }
 
-TEST(PrevaylerAwsTool, SetupKeepsTheResourcesOfAWorkingJournal) {
+TEST(OperatorCommandSetup, SetupKeepsTheResourcesOfAWorkingJournal) {
   MotoJournal journal;
   write_journal(journal);
   const RunResult r = tool_on_moto("setup", journal.table, journal.bucket);
@@ -382,14 +303,14 @@ TEST(PrevaylerAwsTool, SetupKeepsTheResourcesOfAWorkingJournal) {
       << check.out;
 }
 
-TEST(PrevaylerAwsTool, SetupRefusesAnExistingTableWithAnotherKeySchema) {
+TEST(OperatorCommandSetup, SetupRefusesAnExistingTableWithAnotherKeySchema) {
   const std::string table = unique_name("tool-wrong");
   const std::string bucket = unique_name("tool-bucket");
   create_table_with_key(table, R"([{"AttributeName": "id", "KeyType": "HASH"}])",
                         R"([{"AttributeName": "id", "AttributeType": "S"}])");
   const RunResult r = tool_on_moto("setup", table, bucket);
   EXPECT_EQ(r.status, 1) << describe(r);
-  EXPECT_EQ(r.err.rfind("prevayler-aws: error: ", 0), 0u) << describe(r);
+  EXPECT_EQ(r.err.rfind("prevayler: error: ", 0), 0u) << describe(r);
   EXPECT_NE(r.err.find("DynamoDB table " + table), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("id (S, HASH)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cannot be used"), std::string::npos) << r.err;
@@ -412,18 +333,18 @@ TEST(PrevaylerAwsTool, SetupRefusesAnExistingTableWithAnotherKeySchema) {
   EXPECT_NE(check.err.find("id (S, HASH)"), std::string::npos) << check.err;
 }
 
-TEST(PrevaylerAwsTool, CheckNamesAMissingTableAndAMissingBucket) {
+TEST(OperatorCommandSetup, CheckNamesAMissingTableAndAMissingBucket) {
   const std::string table = unique_name("tool-missing");
   const std::string bucket = unique_name("tool-missing");
   const RunResult r = tool_on_moto("check", table, bucket);
   EXPECT_EQ(r.status, 1) << describe(r);
-  EXPECT_NE(r.err.find("prevayler-aws: error: DynamoDB table " + table + " does not exist"),
+  EXPECT_NE(r.err.find("prevayler: error: DynamoDB table " + table + " does not exist"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("prevayler-aws: error: S3 bucket " + bucket + " does not exist"),
+  EXPECT_NE(r.err.find("prevayler: error: S3 bucket " + bucket + " does not exist"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("prevayler-aws setup --table " + table), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("prevayler setup --table " + table), std::string::npos) << r.err;
   expect_no_credentials(r);
 
   // Only the table missing: the bucket is reported fine.
@@ -435,7 +356,7 @@ TEST(PrevaylerAwsTool, CheckNamesAMissingTableAndAMissingBucket) {
       << table_only.out;
 }
 
-TEST(PrevaylerAwsTool, TakesRegionAndEndpointFromTheEnvironment) {
+TEST(OperatorCommandSetup, TakesRegionAndEndpointFromTheEnvironment) {
   const std::string table = unique_name("tool-env");
   const std::string bucket = unique_name("tool-env");
   Environment env = moto_environment();
@@ -447,14 +368,14 @@ TEST(PrevaylerAwsTool, TakesRegionAndEndpointFromTheEnvironment) {
   EXPECT_TRUE(bucket_exists(bucket));
 }
 
-TEST(PrevaylerAwsTool, WithoutARegionSaysWhereItLooked) {
+TEST(OperatorCommandSetup, WithoutARegionSaysWhereItLooked) {
   const RunResult r = tool({"check", "--table", "t-t-t", "--bucket", "b-b-b"});
   EXPECT_EQ(r.status, 1) << describe(r);
-  EXPECT_EQ(r.err.rfind("prevayler-aws: error: ", 0), 0u) << describe(r);
+  EXPECT_EQ(r.err.rfind("prevayler: error: ", 0), 0u) << describe(r);
   EXPECT_NE(r.err.find("AWS_REGION"), std::string::npos) << r.err;
 }
 
-TEST(PrevaylerAwsTool, NamesTheResourceAndEndpointItCannotReach) {
+TEST(OperatorCommandSetup, NamesTheResourceAndEndpointItCannotReach) {
   // Port 1 on loopback: nothing listens there, the connection is refused.
   const std::string endpoint = "http://127.0.0.1:1";
   const RunResult r = tool({"check", "--table", "t-t-t", "--bucket", "b-b-b", "--endpoint",
@@ -465,7 +386,7 @@ TEST(PrevaylerAwsTool, NamesTheResourceAndEndpointItCannotReach) {
   EXPECT_NE(r.err.find("S3 bucket b-b-b: cannot reach " + endpoint), std::string::npos) << r.err;
 }
 
-#endif  // PREVAYLER_AWS_TOOL
+#endif  // PREVAYLER_TOOL
 
 }  // namespace
 }  // namespace prevayler::testing

@@ -1,42 +1,29 @@
-// prevayler-aws: the operator command for the AWS storage. `setup` creates
-// the DynamoDB journal table and the S3 snapshot bucket (idempotent), `check`
-// verifies that they exist and can be used, `prune` deletes what no recovery
-// reads. Its clients come from the storage's own resolve_aws_clients()
-// (src/aws/aws_clients.hpp), so it resolves the region, endpoints,
-// credentials, retries and time-outs exactly as the storage will at run
-// time, and it checks the table with the storage's key-schema check.
-// Docs: docs/aws.md.
-//
-// Exit status: 0 success, 1 a resource is missing, unusable or AWS failed,
-// 2 a usage error. Credentials are never printed (the client's errors never
-// contain them either).
+// `prevayler setup` and `prevayler check`: the DynamoDB journal table and
+// the S3 snapshot bucket of the AWS storage (docs/aws.md). The clients come
+// from the storage's own resolve_aws_clients() (src/aws/aws_clients.hpp),
+// so the command resolves the region, endpoints, credentials, retries and
+// time-outs exactly as the storage will at run time, and it checks the
+// table with the storage's key-schema check. Credentials are never printed
+// (the clients' errors never contain them either).
 #include <chrono>
-#include <cstdio>
-#include <exception>
+#include <cstdint>
 #include <iostream>
-#include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "aws/aws_clients.hpp"
 #include "aws/aws_error.hpp"
 #include "aws/dynamodb.hpp"
-#include "aws/http.hpp"
 #include "aws/s3.hpp"
-#include "prevayler/aws_storage.hpp"
 #include "prevayler/error.hpp"
+#include "tool.hpp"
 
+namespace prevayler::tool {
 namespace {
 
-using namespace prevayler;
+using Clients = detail::AwsClients;
 
-constexpr std::string_view program_name = "prevayler-aws";
-constexpr int exit_ok = 0;
-constexpr int exit_failure = 1;
-constexpr int exit_usage = 2;
 // A new on-demand table is usually ACTIVE within seconds, but AWS documents
 // no bound; five minutes covers a busy region without hanging forever.
 constexpr std::chrono::milliseconds table_active_timeout_ms = std::chrono::minutes(5);
@@ -44,137 +31,6 @@ constexpr std::chrono::milliseconds table_active_timeout_ms = std::chrono::minut
 constexpr int http_status_forbidden = 403;
 // Items the check's Query reads: one proves dynamodb:Query is allowed.
 constexpr std::uint32_t check_query_items = 1;
-
-constexpr std::string_view usage_text = R"(Usage: prevayler-aws <command> [options]
-
-Creates and checks the AWS resources of prevayler-cpp's DynamoDB+S3 storage:
-a DynamoDB table for the journal and an S3 bucket for the snapshot.
-
-Commands:
-  setup    Create the table (partkey N HASH + order N RANGE, on-demand
-           capacity), wait until it is ACTIVE, and create the bucket.
-           Idempotent: an existing table with exactly that key schema and an
-           existing bucket you can access are kept as they are.
-  check    Check that the table has the journal key schema and is ACTIVE,
-           and that the bucket exists and can be read. Writes nothing.
-  prune    Delete the journal segments older than the snapshot in the bucket
-           (recovery starts at the snapshot and never reads them). Safe while
-           an instance runs.
-  help     Show this help (also --help, -h).
-
-Options:
-  --table NAME          DynamoDB table (required for setup and check)
-  --bucket NAME         S3 bucket (required for setup and check)
-  --snapshot-path KEY   snapshot object key that check reads (default "snapshot")
-  --region REGION       instead of AWS_REGION / AWS_DEFAULT_REGION / the profile
-  --endpoint URL        for both services, instead of AWS_ENDPOINT_URL[_DYNAMODB|_S3]
-                        (e.g. http://localhost:5000 for moto or LocalStack)
-
-Credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), the shared files with
-AWS_PROFILE, web identity, ECS container credentials, EC2 instance metadata.
-
-Exit status: 0 success, 1 a resource is missing or unusable or AWS failed,
-2 a usage error. See docs/aws.md.
-)";
-
-// A mistake on the command line: exit 2 with a pointer to the help.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct CommandLine {
-  std::string command;
-  std::string table;
-  std::string bucket;
-  std::string snapshot_path = "snapshot";
-  std::optional<std::string> region;
-  std::optional<std::string> endpoint;
-  bool help = false;
-};
-
-// Accepts `--name value` and `--name=value`.
-CommandLine parse_command_line(int argc, char** argv) {
-  CommandLine cl;
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      cl.help = true;
-      continue;
-    }
-    if (arg.substr(0, 2) != "--") {
-      if (!cl.command.empty()) {
-        throw UsageError("unexpected argument '" + std::string(arg) + "' after the command '" +
-                         cl.command + "'");
-      }
-      cl.command = arg;
-      continue;
-    }
-    std::string name(arg);
-    std::optional<std::string> value;
-    if (const auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-    }
-    std::string* target = nullptr;
-    std::optional<std::string>* optional_target = nullptr;
-    if (name == "--table") {
-      target = &cl.table;
-    } else if (name == "--bucket") {
-      target = &cl.bucket;
-    } else if (name == "--snapshot-path") {
-      target = &cl.snapshot_path;
-    } else if (name == "--region") {
-      optional_target = &cl.region;
-    } else if (name == "--endpoint") {
-      optional_target = &cl.endpoint;
-    } else {
-      throw UsageError("unknown option '" + name + "'");
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) throw UsageError("option '" + name + "' needs a value");
-      value = std::string(args[++i]);
-    }
-    if (value->empty()) throw UsageError("option '" + name + "' needs a non-empty value");
-    if (target) {
-      *target = std::move(*value);
-    } else {
-      *optional_target = std::move(*value);
-    }
-  }
-  if (cl.help || cl.command == "help") return cl;
-  if (cl.command.empty()) throw UsageError("no command given");
-  if (cl.command != "setup" && cl.command != "check" && cl.command != "prune") {
-    throw UsageError("unknown command '" + cl.command + "'");
-  }
-  if (cl.table.empty()) throw UsageError(cl.command + " needs --table NAME");
-  if (cl.bucket.empty()) throw UsageError(cl.command + " needs --bucket NAME");
-  return cl;
-}
-
-// The storage's options for what the command line says; the clients come
-// from them through the storage's own resolve_aws_clients().
-AwsStorageOptions storage_options(const CommandLine& cl) {
-  AwsStorageOptions options;
-  options.table = cl.table;
-  options.bucket = cl.bucket;
-  options.snapshot_path = cl.snapshot_path;
-  options.region = cl.region;
-  options.endpoint = cl.endpoint;
-  return options;
-}
-
-using Clients = detail::AwsClients;
-
-Clients make_clients(const CommandLine& cl) {
-  return detail::resolve_aws_clients(storage_options(cl), nullptr);
-}
-
-void print_error(std::string_view message) {
-  std::cerr << program_name << ": error: " << message << std::endl;
-}
 
 // Transport failures (connection refused, time-out, TLS) do not say which
 // service they were talking to; say it, with the endpoint to check.
@@ -255,25 +111,6 @@ int setup_bucket(Clients& c, const std::string& bucket) {
   }
 }
 
-int run_setup(const CommandLine& cl) {
-  Clients c = make_clients(cl);
-  // The table first: it is the part that can be found unusable.
-  int status = exit_ok;
-  try {
-    status = setup_table(c, cl.table);
-  } catch (const aws::TransportError& e) {
-    print_error(unreachable("DynamoDB table " + cl.table, c.dynamodb_endpoint, e));
-    return exit_failure;
-  }
-  if (status != exit_ok) return status;
-  try {
-    return setup_bucket(c, cl.bucket);
-  } catch (const aws::TransportError& e) {
-    print_error(unreachable("S3 bucket " + cl.bucket, c.s3_endpoint, e));
-    return exit_failure;
-  }
-}
-
 // ---- check ----
 
 // Each check prints one line on success or one error and returns whether
@@ -289,7 +126,7 @@ bool check_table(Clients& c, const std::string& table, const std::string& bucket
     if (d.status != "ACTIVE" && d.status != "UPDATING") {
       print_error("DynamoDB table " + table + " is " + d.status +
                   ", not ACTIVE; wait until it is ACTIVE (or, when DELETING, create it again "
-                  "with `prevayler-aws setup`)");
+                  "with `prevayler setup`)");
       return false;
     }
     // A one-item strongly consistent Query proves the caller may read the
@@ -300,7 +137,7 @@ bool check_table(Clients& c, const std::string& table, const std::string& bucket
     return true;
   } catch (const aws::ResourceNotFoundError&) {
     print_error("DynamoDB table " + table + " does not exist in region " + c.region + " at " +
-                c.dynamodb_endpoint + "; create it with `prevayler-aws setup --table " + table +
+                c.dynamodb_endpoint + "; create it with `prevayler setup --table " + table +
                 " --bucket " + bucket + "`");
     return false;
   } catch (const ConfigError&) {
@@ -320,7 +157,7 @@ bool check_bucket(Clients& c, const std::string& table, const std::string& bucke
     c.s3->head_bucket(bucket);
   } catch (const aws::ResourceNotFoundError&) {
     print_error("S3 bucket " + bucket + " does not exist (at " + c.s3_endpoint +
-                "); create it with `prevayler-aws setup --table " + table + " --bucket " + bucket +
+                "); create it with `prevayler setup --table " + table + " --bucket " + bucket +
                 "`");
     return false;
   } catch (const aws::AwsError& e) {
@@ -368,41 +205,32 @@ bool check_bucket(Clients& c, const std::string& table, const std::string& bucke
   return true;
 }
 
-int run_prune(const CommandLine& cl) {
-  const std::uint64_t deleted = prune_aws_journal(storage_options(cl));
-  std::cout << "DynamoDB table " << cl.table << ": deleted " << deleted
-            << " journal items older than the snapshot s3://" << cl.bucket << "/"
-            << cl.snapshot_path << std::endl;
-  return exit_ok;
+}  // namespace
+
+int run_setup(const StorageFlags& cl) {
+  Clients c = detail::resolve_aws_clients(aws_options(cl), nullptr);
+  // The table first: it is the part that can be found unusable.
+  int status = exit_ok;
+  try {
+    status = setup_table(c, cl.table);
+  } catch (const aws::TransportError& e) {
+    print_error(unreachable("DynamoDB table " + cl.table, c.dynamodb_endpoint, e));
+    return exit_failure;
+  }
+  if (status != exit_ok) return status;
+  try {
+    return setup_bucket(c, cl.bucket);
+  } catch (const aws::TransportError& e) {
+    print_error(unreachable("S3 bucket " + cl.bucket, c.s3_endpoint, e));
+    return exit_failure;
+  }
 }
 
-int run_check(const CommandLine& cl) {
-  Clients c = make_clients(cl);
+int run_check(const StorageFlags& cl) {
+  Clients c = detail::resolve_aws_clients(aws_options(cl), nullptr);
   const bool table_ok = check_table(c, cl.table, cl.bucket);
   const bool bucket_ok = check_bucket(c, cl.table, cl.bucket, cl.snapshot_path);
   return table_ok && bucket_ok ? exit_ok : exit_failure;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CommandLine cl;
-  try {
-    cl = parse_command_line(argc, argv);
-  } catch (const UsageError& e) {
-    print_error(e.what());
-    std::cerr << "Run '" << program_name << " help' for usage." << std::endl;
-    return exit_usage;
-  }
-  if (cl.help || cl.command == "help") {
-    std::cout << usage_text;
-    return exit_ok;
-  }
-  try {
-    if (cl.command == "prune") return run_prune(cl);
-    return cl.command == "setup" ? run_setup(cl) : run_check(cl);
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return exit_failure;
-  }
-}
+}  // namespace prevayler::tool

@@ -1,0 +1,23 @@
+// The file storage's journal for operators: a read-only JournalSource over
+// a storage directory and a JournalDestination that lays a journal down in
+// an empty one (src/ops/journal_access.hpp).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "file/file_system.hpp"
+#include "ops/journal_access.hpp"
+
+namespace prevayler::ops {
+
+// Reads `directory` without locking it: safe beside a live instance.
+std::unique_ptr<JournalSource> make_file_journal_source(
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+
+// Writes into `directory`, created when missing; check_empty() refuses one
+// that holds any entry.
+std::unique_ptr<JournalDestination> make_file_journal_destination(
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+
+}  // namespace prevayler::ops

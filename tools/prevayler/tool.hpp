@@ -1,0 +1,85 @@
+// The `prevayler` operator command: what its subcommands share.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "ops/journal_access.hpp"
+#ifdef PREVAYLER_WITH_AWS
+#include "prevayler/aws_storage.hpp"
+#endif
+#include "prevayler/timestamp.hpp"
+
+namespace prevayler::tool {
+
+inline constexpr std::string_view program = "prevayler";
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;  // a problem found, a resource missing, a storage error
+inline constexpr int exit_usage = 2;
+
+// A mistake on the command line: exit 2 with a pointer to the help.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Where a journal is: `--dir PATH`, or `--aws --table T --bucket B
+// [--snapshot-path K]` with region, endpoint and credentials from the
+// standard AWS configuration (--region and --endpoint override them).
+struct StorageFlags {
+  std::string dir;
+  bool aws = false;
+  std::string table;
+  std::string bucket;
+  std::string snapshot_path = "snapshot";
+  std::string region;
+  std::string endpoint;
+};
+
+// Throw UsageError when the flags name no storage or both.
+void check_storage_flags(const StorageFlags& flags, std::string_view prefix = "");
+std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags);
+std::unique_ptr<ops::JournalDestination> open_destination(const StorageFlags& flags);
+
+void print_error(std::string_view message);
+
+// ISO 8601 UTC with milliseconds: 2026-12-01T10:55:13.042Z.
+std::string iso8601(Timestamp t);
+// Parses ISO 8601 UTC (`2026-12-01T10:55:13Z`, optional .mmm); nullopt if not one.
+std::optional<Timestamp> parse_iso8601(std::string_view text);
+std::string base64(std::string_view bytes);
+std::string hex64(std::uint64_t value);
+std::string position_text(const JournalPosition& p);
+
+struct InspectOptions {
+  bool json = false;
+};
+struct VerifyOptions {
+  bool json = false;
+};
+struct DumpOptions {
+  bool json = false;
+  std::string from;   // POS
+  std::string until;  // POS or TIME
+};
+struct CopyOptions {
+  bool all = false;
+};
+
+int run_inspect(const StorageFlags& flags, const InspectOptions& options);
+int run_verify(const StorageFlags& flags, const VerifyOptions& options);
+int run_dump(const StorageFlags& flags, const DumpOptions& options);
+int run_copy(const StorageFlags& from, const StorageFlags& to, const CopyOptions& options);
+int run_prune(const StorageFlags& flags, std::uint32_t keep_snapshots);
+#ifdef PREVAYLER_WITH_AWS
+// The storage options the flags give (region and endpoint only when set).
+AwsStorageOptions aws_options(const StorageFlags& flags);
+int run_setup(const StorageFlags& flags);
+int run_check(const StorageFlags& flags);
+#endif
+
+}  // namespace prevayler::tool
