@@ -13,7 +13,7 @@ packages=(
   g++ cmake make pkg-config
   libcereal-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libpugixml-dev libzstd-dev
   libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
+  libgtest-dev libgmock-dev librapidcheck-dev
 )
 with_test=0
 for arg in "$@"; do

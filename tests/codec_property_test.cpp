@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <cereal/types/vector.hpp>
+#include <variant>
 
 #include "core/crc32c.hpp"
 #include "core/entry_codec.hpp"
@@ -104,6 +105,41 @@ RC_GTEST_PROP(Core, AnyHistoryRecoversToTheFoldOfAcceptedEvents, (const std::vec
   }
   p.reset();
   RC_ASSERT(open()->state()->accepted == model);
+}
+
+// A std::variant Event compiles without <cereal/types/variant.hpp> (cereal's
+// trait is merely false) and is refused when the instance opens: the message
+// must name the missing header, the only clue the user gets. This file must
+// not include <cereal/types/variant.hpp>.
+struct Deposit {
+  int amount = 0;
+  template <class A>
+  void serialize(A& a) {
+    a(amount);
+  }
+};
+struct Withdrawal {
+  int amount = 0;
+  template <class A>
+  void serialize(A& a) {
+    a(amount);
+  }
+};
+using AccountEvent = std::variant<Deposit, Withdrawal>;
+
+TEST(Codec, VariantEventWithoutCerealHeaderNamesTheHeader) {
+  static_assert(!cereal_serializable<AccountEvent>,
+                "this test needs <cereal/types/variant.hpp> left out of this file");
+  Prevayler<Sum, AccountEvent>::Options o;
+  o.business = [](const Sum& s, const AccountEvent&, Timestamp) { return s; };
+  o.storage = make_memory_storage(std::make_shared<MemoryStore>());
+  try {
+    Prevayler<Sum, AccountEvent> p(std::move(o));
+    FAIL() << "opened with an Event cereal cannot serialise";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("<cereal/types/variant.hpp>"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

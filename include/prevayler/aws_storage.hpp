@@ -54,6 +54,8 @@ struct AwsStorageOptions {
   std::optional<bool> s3_path_style;
   // TLS certificate checks. Turn off only for a local test endpoint.
   bool verify_tls = true;
+  // Per attempt of a DynamoDB request. S3 requests use
+  // snapshot_request_timeout.
   std::chrono::milliseconds request_timeout{10'000};
   // Per request of a snapshot upload or download: a part, and above all the
   // completion of a large multipart upload, can take minutes.
@@ -93,8 +95,10 @@ struct AwsStorageOptions {
   StorageOptions common;
 };
 
-// Checks nothing yet: the table and bucket are checked by recover(), with
-// errors that name them (missing, wrong key schema, access denied, region).
+// Checks the options without I/O: ConfigError for an empty table, bucket
+// or snapshot path, a zero replay_page_size or replay_parallel_queries, or
+// no region. The table and bucket are checked by recover(), with errors
+// that name them (missing, wrong key schema, access denied, region).
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options);
 
 // Operator pruning: deletes the journal segments older than the snapshot in

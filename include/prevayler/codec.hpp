@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <variant>
 
 #include "prevayler/error.hpp"
 
@@ -33,6 +34,31 @@ template <class T>
 inline constexpr bool cereal_serializable =
     cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value&&
         cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
+
+namespace detail {
+template <class T>
+struct is_std_variant : std::false_type {};
+template <class... Alternatives>
+struct is_std_variant<std::variant<Alternatives...>> : std::true_type {};
+}  // namespace detail
+
+// Why T is not cereal-serialisable, for error messages. cereal serialises a
+// standard type only when its header from <cereal/types/> is included; a
+// forgotten header compiles (the trait is just false), so the message must
+// name it. A std::variant is the usual case: the documented way to have
+// several event types.
+template <class T>
+std::string cereal_remedy() {
+  if constexpr (detail::is_std_variant<T>::value) {
+    return "it is a std::variant: #include <cereal/types/variant.hpp> (and the "
+           "<cereal/types/...> header of each standard type inside it), give each "
+           "alternative cereal serialize functions, or";
+  } else {
+    return "give it cereal serialize/save/load functions, #include the "
+           "<cereal/types/...> header of each standard type it holds "
+           "(<cereal/types/string.hpp>, <cereal/types/vector.hpp>, ...), or";
+  }
+}
 
 // The default codec: cereal's portable binary archive.
 template <class T>

@@ -24,8 +24,9 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
-// A call on an instance that was closed, or that stopped after a fatal
-// storage failure.
+// A call on an instance that was closed. After a fatal storage failure a
+// call does not get this: the engine rethrows the StorageFailedError (or
+// SupersededError) that stopped the instance.
 class ClosedError : public Error {
  public:
   using Error::Error;

@@ -194,14 +194,16 @@ class Prevayler {
       if constexpr (cereal_serializable<State>) {
         options.state_codec = cereal_codec<State>();
       } else {
-        throw ConfigError("Prevayler options: State is not cereal-serialisable; set `state_codec`");
+        throw ConfigError("Prevayler options: State is not cereal-serialisable; " +
+                          cereal_remedy<State>() + " set `state_codec`");
       }
     }
     if (!options.event_codec) {
       if constexpr (cereal_serializable<Event>) {
         options.event_codec = cereal_codec<Event>();
       } else {
-        throw ConfigError("Prevayler options: Event is not cereal-serialisable; set `event_codec`");
+        throw ConfigError("Prevayler options: Event is not cereal-serialisable; " +
+                          cereal_remedy<Event>() + " set `event_codec`");
       }
     }
     if (!options.storage) options.storage = make_file_storage(FileStorageOptions{});
