@@ -134,8 +134,12 @@ class MetricsFile {
 };
 
 // Progress of a long recovery or snapshot on a terminal, overwriting one
-// line; a final newline once it is done.
+// line. An operation that finishes before its first interim report (most
+// of them) prints nothing.
 void print_progress(const prevayler::Progress& p) {
+  static bool shown = false;               // an interim line of this operation is on screen
+  if (!p.finished && p.done == 0) return;  // the start
+  if (p.finished && !shown) return;
   const char* what = p.what == prevayler::Progress::What::recovery        ? "replayed events"
                      : p.what == prevayler::Progress::What::snapshot_read ? "read snapshot bytes"
                                                                           : "wrote snapshot bytes";
@@ -143,6 +147,7 @@ void print_progress(const prevayler::Progress& p) {
   if (p.total) std::cerr << " of " << *p.total;
   if (p.finished) std::cerr << "\n";
   std::cerr << std::flush;
+  shown = !p.finished;
 }
 
 std::optional<bank::Amount> parse_amount(const std::string& text) {
