@@ -7,8 +7,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <string>
+#include <vector>
 
 #include "prevayler/stats.hpp"
 
@@ -45,8 +45,12 @@ struct Histogram {
 // storage's retries, by reason, and how many of them were throttling.
 // Empty for storages that do not retry (the file and memory storages).
 struct StorageCounters {
-  // Requests retried, by reason (e.g. "throttling", "timeout", "5xx").
-  std::map<std::string, std::uint64_t> retries_by_reason;
+  struct Retries {
+    std::string reason;  // e.g. "throttling", "transient", "transport"
+    std::uint64_t count = 0;
+  };
+  // Requests retried, one entry per reason (each reason once).
+  std::vector<Retries> retries_by_reason;
   // Requests the service throttled (a subset of the retries).
   std::uint64_t throttled = 0;
 };
