@@ -1,6 +1,12 @@
 // The bank example end to end, through its stdin/stdout interface.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "support/subprocess.hpp"
 #include "support/temp_dir.hpp"
 
@@ -115,6 +121,50 @@ TEST(BankExample, ADirectoryInUseIsReported) {
   EXPECT_EQ(status, 1);
   first.close_stdin();
   EXPECT_EQ(first.wait(), 0);
+}
+
+// --metrics-file: the file appears (written at start, every few seconds and
+// at exit, by rename: no temporary is left) and parses as the Prometheus
+// text format, with the events this run journaled.
+TEST(BankExample, MetricsFileIsWrittenAndParses) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  const std::filesystem::path file = tmp.path() / "bank.prom";
+  int status = -1;
+  const auto lines =
+      run_with_input({PREVAYLER_BANK_EXAMPLE, "--dir", dir, "--metrics-file", file.string()},
+                     "deposit a 10\ndeposit b 5\nsnapshot\n", &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(lines, (std::vector<std::string>{"ok 10", "ok 5", "ok"}));
+  ASSERT_TRUE(std::filesystem::exists(file));
+  EXPECT_FALSE(std::filesystem::exists(file.string() + ".tmp"));
+  std::ifstream in(file);
+  std::string line;
+  std::string family;
+  int samples = 0;
+  bool events_seen = false;
+  while (std::getline(in, line)) {
+    ASSERT_FALSE(line.empty());
+    if (line.rfind("# HELP ", 0) == 0) {
+      family = line.substr(7, line.find(' ', 7) - 7);
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      EXPECT_EQ(line.substr(7, line.find(' ', 7) - 7), family) << line;
+      const std::string type = line.substr(line.rfind(' ') + 1);
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << line;
+      continue;
+    }
+    EXPECT_EQ(line.rfind(family, 0), 0u) << "sample outside its family: " << line;
+    const std::string value = line.substr(line.rfind(' ') + 1);
+    std::size_t used = 0;
+    (void)std::stod(value, &used);
+    EXPECT_EQ(used, value.size()) << line;
+    ++samples;
+    if (line == "prevayler_bank_events_total 2") events_seen = true;
+  }
+  EXPECT_GT(samples, 100);  // five histograms of 34 samples each, and the rest
+  EXPECT_TRUE(events_seen) << "no prevayler_bank_events_total 2 in " << file;
 }
 
 TEST(BankExample, BadOptionIsAUsageError) {

@@ -13,19 +13,26 @@
 //   quit                        (or end of input) exits 0
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ledger.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/prevayler.hpp"
+#include "prevayler/prometheus.hpp"
 // The AWS storage is an optional component (CMake: PREVAYLER_WITH_AWS, which
 // defines this macro for the example when it is built).
 #ifdef PREVAYLER_WITH_AWS
@@ -37,8 +44,9 @@ namespace {
 using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
-    "usage: prevayler-bank [--dump] [--dir PATH]\n"
+    "usage: prevayler-bank [--dump] [--dir PATH] [--metrics-file PATH]\n"
     "       prevayler-bank [--dump] --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
+    "                      [--metrics-file PATH]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
     "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
@@ -55,6 +63,8 @@ constexpr const char* usage_text =
     "  --dump                print every journaled event, decoded, one JSON object per line,\n"
     "                        and exit; reads the journal without opening the ledger, so it\n"
     "                        may run beside a live instance\n"
+    "  --metrics-file PATH   write the metrics in the Prometheus text format to PATH\n"
+    "                        every few seconds, atomically (node_exporter textfile)\n"
 #ifndef PREVAYLER_WITH_AWS
     "(This build has no AWS storage: --aws needs a build with -DPREVAYLER_WITH_AWS=ON.)\n"
 #endif
@@ -125,6 +135,83 @@ void dump_events(const StorageOptions& storage) {
   std::cout << std::flush;
 }
 
+// Rewrites the metrics file every metrics_interval_ms, and once more when
+// stopped: written to PATH.tmp, then renamed over PATH, so a collector never
+// reads half a file (node_exporter's textfile convention).
+class MetricsFile {
+ public:
+  static constexpr int metrics_interval_ms = 5000;
+
+  MetricsFile(const Bank& bank, std::string path) : bank_(bank), path_(std::move(path)) {
+    write();
+    thread_ = std::thread([this] { run(); });
+  }
+  ~MetricsFile() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    write();
+  }
+  MetricsFile(const MetricsFile&) = delete;
+  MetricsFile& operator=(const MetricsFile&) = delete;
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      if (!wake_.wait_for(lock, std::chrono::milliseconds(metrics_interval_ms),
+                          [&] { return stop_; })) {
+        lock.unlock();
+        write();
+        lock.lock();
+      }
+    }
+  }
+
+  void write() {
+    const std::string temp = path_ + ".tmp";
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << prevayler::prometheus_text(bank_.metrics(), "prevayler_bank");
+      if (!out.flush()) {
+        std::cerr << "prevayler-bank: cannot write the metrics file " << temp << "\n";
+        return;
+      }
+    }
+    if (std::rename(temp.c_str(), path_.c_str()) != 0) {
+      std::cerr << "prevayler-bank: cannot rename " << temp << " to " << path_ << ": "
+                << std::strerror(errno) << "\n";
+    }
+  }
+
+  const Bank& bank_;
+  const std::string path_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Progress of a long recovery or snapshot on a terminal, overwriting one
+// line. An operation that finishes before its first interim report (most
+// of them) prints nothing.
+void print_progress(const prevayler::Progress& p) {
+  static bool shown = false;               // an interim line of this operation is on screen
+  if (!p.finished && p.done == 0) return;  // the start
+  if (p.finished && !shown) return;
+  const char* what = p.what == prevayler::Progress::What::recovery        ? "replayed events"
+                     : p.what == prevayler::Progress::What::snapshot_read ? "read snapshot bytes"
+                                                                          : "wrote snapshot bytes";
+  std::cerr << "\rprevayler-bank: " << what << ": " << p.done;
+  if (p.total) std::cerr << " of " << *p.total;
+  if (p.finished) std::cerr << "\n";
+  std::cerr << std::flush;
+  shown = !p.finished;
+}
+
 std::optional<bank::Amount> parse_amount(const std::string& text) {
   bank::Amount value = 0;
   const char* end = text.data() + text.size();
@@ -182,6 +269,7 @@ std::string run_command(Bank& bank, const std::vector<std::string>& words) {
 
 int main(int argc, char** argv) {
   std::string dir = "./bank-data";
+  std::string metrics_file;
   bool use_aws = false;
   bool dump = false;
   AwsLocation aws;
@@ -204,6 +292,8 @@ int main(int argc, char** argv) {
       aws.bucket = argv[++i];
     } else if (arg == "--snapshot-path" && has_value) {
       aws.snapshot_path = argv[++i];
+    } else if (arg == "--metrics-file" && has_value) {
+      metrics_file = argv[++i];
     } else {
       std::cerr << "prevayler-bank: unknown or incomplete option '" << arg << "'\n" << usage_text;
       return 2;
@@ -244,6 +334,9 @@ int main(int argc, char** argv) {
   try {
     Bank::Options options;
     options.business = bank::apply;
+    // Only a person watching a terminal wants the progress lines; logs and
+    // pipes stay as they were.
+    if (::isatty(STDERR_FILENO) != 0) options.progress = print_progress;
     if (use_aws) {
 #ifdef PREVAYLER_WITH_AWS
       options.storage = prevayler::make_aws_storage(aws_storage_options(aws));
@@ -264,6 +357,9 @@ int main(int argc, char** argv) {
     std::cerr << "prevayler-bank: ledger in " << where << " (" << bank->state()->accounts()
               << " accounts). Type a command, or quit.\n> " << std::flush;
   }
+
+  std::optional<MetricsFile> metrics;
+  if (!metrics_file.empty()) metrics.emplace(*bank, metrics_file);
 
   std::string line;
   int status = 0;
@@ -289,6 +385,7 @@ int main(int argc, char** argv) {
     }
     if (interactive) std::cerr << "> " << std::flush;
   }
+  metrics.reset();  // its last write shows the final counters
   try {
     bank->close();
   } catch (const std::exception& e) {

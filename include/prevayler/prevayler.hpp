@@ -28,6 +28,8 @@
 #include "prevayler/detail/engine_handle.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
+#include "prevayler/metrics.hpp"
+#include "prevayler/progress.hpp"
 #include "prevayler/stats.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
@@ -87,6 +89,11 @@ class Prevayler {
     // (the instance opens anyway: the snapshot only shortens the next
     // recovery). Default: a line on stderr.
     std::function<void(const std::string&)> warn;
+    // Optional. Called during recovery (events replayed), snapshot writes
+    // and snapshot reads (bytes), on the thread doing the work: at the
+    // start (done 0), at most every progress_interval_ms meanwhile, and
+    // once with `finished` (progress.hpp). It must not call this instance.
+    std::function<void(const Progress&)> progress;
   };
 
   // Opens the storage and recovers: the latest snapshot (or the initial
@@ -185,6 +192,11 @@ class Prevayler {
   // Thread-safe.
   Stats stats() const { return engine_.stats(); }
 
+  // Counters (stats() among them), gauges, latency histograms and the
+  // storage's own counters: see metrics.hpp and docs/metrics.md;
+  // prometheus_text() (prometheus.hpp) renders them. Thread-safe.
+  Metrics metrics() const { return engine_.metrics(); }
+
  private:
   detail::EngineHandle make_engine(Options options) {
     if (!options.business) {
@@ -236,6 +248,7 @@ class Prevayler {
       };
     }
     hooks.warn = std::move(options.warn);
+    hooks.progress = std::move(options.progress);
     hooks.timestamp = options.timestamp ? std::move(options.timestamp)
                                         : TimestampFunction(system_clock_timestamp);
     return detail::EngineHandle(

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "prevayler/metrics.hpp"
+
 namespace prevayler {
 
 // Where an entry lives in the journal, for error messages.
@@ -172,6 +174,11 @@ class Storage {
 
   // Human-readable location, for messages ("file storage at ./bank-data").
   virtual std::string describe() const = 0;
+
+  // What the storage counts inside itself (retries by reason, throttling),
+  // for Prevayler::metrics(). Thread-safe; called outside the event lock.
+  // Default: empty (a storage that does not retry).
+  virtual StorageCounters counters() const { return {}; }
 };
 
 }  // namespace prevayler

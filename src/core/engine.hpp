@@ -21,6 +21,8 @@
 
 #include "core/writes_in_flight_tuner.hpp"
 #include "prevayler/detail/engine_handle.hpp"
+#include "prevayler/metrics.hpp"
+#include "prevayler/progress.hpp"
 #include "prevayler/stats.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
@@ -50,6 +52,7 @@ class Engine {
   void close();
   Timestamp timestamp() const { return hooks_.timestamp(); }
   Stats stats() const;
+  Metrics metrics() const;
 
  private:
   struct Batch;
@@ -99,7 +102,8 @@ class Engine {
   bool closing_ = false;
   bool closed_ = false;
   std::exception_ptr fatal_;  // a StorageFailedError: the instance stopped
-  Stats stats_;
+  // Counters and histograms; stats() is metrics_.stats (one set).
+  Metrics metrics_;
 
   // Published only once durable. Readers never take the event lock.
   std::atomic<AnyState> durable_;

@@ -34,3 +34,9 @@ Timestamp EngineHandle::timestamp() const { return engine_->timestamp(); }
 Stats EngineHandle::stats() const { return engine_->stats(); }
 
 }  // namespace prevayler::detail
+
+namespace prevayler::detail {
+
+Metrics EngineHandle::metrics() const { return engine_->metrics(); }
+
+}  // namespace prevayler::detail

@@ -3,6 +3,7 @@
 // them are guarded by the event lock unless a comment says otherwise.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -13,12 +14,21 @@
 
 namespace prevayler::detail {
 
+// Microseconds since `start`, for the latency histograms.
+inline std::uint64_t microseconds_since(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - start)
+                                        .count());
+}
+
 // A group commit in the making, then in flight. Its callers wait on `done`.
 struct Engine::Batch {
   EntryBatch entries;  // handed to the storage when the write starts
   std::size_t events = 0;
   std::size_t bytes = 0;
   AnyState last_state;
+  // When its journal write started, for Metrics::journal_write_latency_us.
+  std::chrono::steady_clock::time_point write_started;
   bool done = false;
   std::exception_ptr error;
   // Only this batch's callers wait here: waking every waiting producer at

@@ -6,6 +6,7 @@
 #include "core/assert.hpp"
 #include "core/engine.hpp"
 #include "core/engine_parts.hpp"
+#include "core/progress_reporter.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::detail {
@@ -41,6 +42,24 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
 
 void Engine::snapshot() {
   std::lock_guard one_at_a_time(snapshot_mutex_);
+  const auto started = std::chrono::steady_clock::now();
+  bool written = false;
+  // Counts the outcome when this call returns or throws; snapshots are rare,
+  // so taking the event lock for it costs nothing on the hot path.
+  struct Outcome {
+    Engine& engine;
+    std::chrono::steady_clock::time_point started;
+    const bool& written;
+    ~Outcome() {
+      std::lock_guard lock(engine.mutex_);
+      if (written) {
+        ++engine.metrics_.snapshots_written;
+        engine.metrics_.snapshot_duration_us.record(microseconds_since(started));
+      } else {
+        ++engine.metrics_.snapshots_failed;
+      }
+    }
+  } outcome{*this, started, written};
   auto cut = std::make_shared<SnapshotCut>();
   {
     std::unique_lock lock(mutex_);
@@ -54,7 +73,19 @@ void Engine::snapshot() {
   // Serialise outside the event lock: the state is immutable, so writers
   // go on while a large state is written.
   try {
-    hooks_.encode_state(cut->state.get(), cut->writer->stream());
+    std::ostream& out = cut->writer->stream();
+    if (hooks_.progress) {
+      // Counting costs a copy per chunk: only when someone watches.
+      ProgressReporter reporter(hooks_.progress, Progress::What::snapshot_write, 1);
+      CountingOutBuffer counting(*out.rdbuf(), reporter);
+      std::ostream counted(&counting);
+      hooks_.encode_state(cut->state.get(), counted);
+      // The storage checks its own stream at commit(): pass a failure on.
+      if (!counted.flush() || !counting.flush_to_target()) out.setstate(std::ios::badbit);
+      reporter.finish(counting.bytes());
+    } else {
+      hooks_.encode_state(cut->state.get(), out);
+    }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -62,6 +93,7 @@ void Engine::snapshot() {
                      " for " + storage_->describe() + ": " + e.what());
   }
   cut->writer->commit();
+  written = true;
 }
 
 }  // namespace prevayler::detail

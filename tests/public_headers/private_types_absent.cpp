@@ -9,7 +9,10 @@
 #include <prevayler/error.hpp>
 #include <prevayler/file_storage.hpp>
 #include <prevayler/memory_storage.hpp>
+#include <prevayler/metrics.hpp>
 #include <prevayler/prevayler.hpp>
+#include <prevayler/progress.hpp>
+#include <prevayler/prometheus.hpp>
 #include <prevayler/stats.hpp>
 #include <prevayler/storage.hpp>
 #include <prevayler/storage_options.hpp>

@@ -30,6 +30,7 @@ class ForwardingStorage : public Storage {
   void close() override { inner_->close(); }
   std::size_t entry_bytes_max() const override { return inner_->entry_bytes_max(); }
   std::string describe() const override { return inner_->describe(); }
+  StorageCounters counters() const override { return inner_->counters(); }
 
  protected:
   std::unique_ptr<Storage> inner_;

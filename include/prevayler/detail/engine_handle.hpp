@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "prevayler/metrics.hpp"
+#include "prevayler/progress.hpp"
 #include "prevayler/stats.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
@@ -31,7 +33,8 @@ struct EngineHooks {
   std::function<AnyState(std::istream&)> decode_state;
   std::function<std::uint64_t(const void* state)> state_hash;  // empty: no check
   TimestampFunction timestamp;
-  std::function<void(const std::string&)> warn;  // empty: stderr
+  std::function<void(const std::string&)> warn;   // empty: stderr
+  std::function<void(const Progress&)> progress;  // empty: none
 };
 
 struct EngineLimits {
@@ -71,6 +74,7 @@ class EngineHandle {
   void close();
   Timestamp timestamp() const;
   Stats stats() const;
+  Metrics metrics() const;
 
  private:
   const std::unique_ptr<Engine> engine_;
