@@ -77,8 +77,8 @@ class Watcher {
 class VisibilityTest : public ::testing::Test {
  protected:
   std::unique_ptr<P> open(std::size_t writes_in_flight_max) {
-    return std::make_unique<P>(
-        event_log_options(std::make_unique<GatedStorage>(make_memory_storage(store), gate, writes_in_flight_max)));
+    return std::make_unique<P>(event_log_options(
+        std::make_unique<GatedStorage>(make_memory_storage(store), gate, writes_in_flight_max)));
   }
   // What a restart recovers from the same store (no gate).
   Events recovered() {

@@ -21,7 +21,6 @@ namespace {
 constexpr std::size_t decompress_start_ratio = 8;
 constexpr std::size_t decompress_start_bytes_min = std::size_t{64} << 10;
 
-
 CorruptionError malformed(const std::string& where, const std::string& what) {
   return CorruptionError(where + ": journal record is malformed (" + what + ")");
 }
