@@ -232,14 +232,7 @@ TEST(OperatorCommand, UsageErrorsExitTwo) {
       {"copy", "--dir", "d"},
       {"dump", "--dir", "d", "--from", "x:y"},
   };
-  for (const auto& args : mistakes) {
-    const RunResult r = tool(args);
-    std::string joined;
-    for (const auto& a : args) joined += a + " ";
-    EXPECT_EQ(r.status, 2) << joined << ": " << describe(r);
-    EXPECT_EQ(r.err.rfind("prevayler: error: ", 0), 0u) << joined << ": " << describe(r);
-    EXPECT_NE(r.err.find("prevayler help"), std::string::npos) << describe(r);
-  }
+  tool_testing::expect_usage_errors(tool, mistakes);
   for (const std::string arg : {"help", "--help", "-h"}) {
     const RunResult r = tool({arg});
     EXPECT_EQ(r.status, 0) << arg << ": " << describe(r);

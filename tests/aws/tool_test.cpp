@@ -26,6 +26,7 @@
 
 #include "aws/aws_test_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/operator_command.hpp"
 #include "support/run_program.hpp"
 
 namespace prevayler::testing {
@@ -246,14 +247,8 @@ TEST(OperatorCommandSetup, UsageErrorsExitTwo) {
       {"check", "--table=", "--bucket", "b"},
       {"setup", "extra", "--table", "t", "--bucket", "b"},
   };
-  for (const auto& args : mistakes) {
-    const RunResult r = tool(args);
-    std::string joined;
-    for (const auto& a : args) joined += a + " ";
-    EXPECT_EQ(r.status, 2) << joined << ": " << describe(r);
-    EXPECT_EQ(r.err.rfind("prevayler: error: ", 0), 0u) << joined << ": " << describe(r);
-    EXPECT_NE(r.err.find("prevayler help"), std::string::npos) << describe(r);
-  }
+  tool_testing::expect_usage_errors([](const std::vector<std::string>& args) { return tool(args); },
+                                    mistakes);
 }
 
 TEST(OperatorCommandSetup, SetupCreatesTheJournalTableAndTheBucket) {

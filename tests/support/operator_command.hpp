@@ -30,6 +30,20 @@ inline RunResult tool(std::vector<std::string> args, const Environment& environm
   return run(args, environment);
 }
 
+// Each of `mistakes` is a usage error: exit 2, the command's error prefix,
+// and a pointer to its help.
+template <class Tool>
+void expect_usage_errors(const Tool& tool, const std::vector<std::vector<std::string>>& mistakes) {
+  for (const auto& args : mistakes) {
+    const RunResult r = tool(args);
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    EXPECT_EQ(r.status, 2) << joined << ": " << describe(r);
+    EXPECT_EQ(r.err.rfind("prevayler: error: ", 0), 0u) << joined << ": " << describe(r);
+    EXPECT_NE(r.err.find("prevayler help"), std::string::npos) << describe(r);
+  }
+}
+
 inline std::uint64_t events_hash(const Events& events) {
   std::uint64_t h = 1469598103934665603ull;
   for (const std::int64_t e : events) h = (h ^ static_cast<std::uint64_t>(e)) * 1099511628211ull;
