@@ -10,10 +10,10 @@ include(CMakePackageConfigHelpers)
 set(PREVAYLER_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/prevayler)
 set(PREVAYLER_PKGCONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-# A shared libprevayler-aws finds libprevayler beside it; the tools find both.
+# A shared libprevayler-aws finds libprevayler beside it; the prevayler command finds both.
 if(BUILD_SHARED_LIBS)
   file(RELATIVE_PATH bin_to_lib /prefix/${CMAKE_INSTALL_BINDIR} /prefix/${CMAKE_INSTALL_LIBDIR})
-  foreach(tool prevayler-file prevayler-aws)
+  foreach(tool prevayler-cli)
     if(TARGET ${tool})
       set_target_properties(${tool} PROPERTIES INSTALL_RPATH "$ORIGIN/${bin_to_lib}")
     endif()

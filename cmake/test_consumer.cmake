@@ -101,8 +101,8 @@ elseif(MODE STREQUAL "shared")
   if(count EQUAL 0)
     message(FATAL_ERROR "consumer-shared: no versioned libprevayler*.so.* installed")
   endif()
-  # The installed tools find the installed libraries (their RPATH).
-  run("the installed prevayler-file" ${prefix}/bin/prevayler-file --help)
+  # The installed command finds the installed libraries (its RPATH).
+  run("the installed prevayler command" ${prefix}/bin/prevayler --help)
   build_consumer(-DCMAKE_PREFIX_PATH=${prefix} -DCONSUMER_AWS=ON)
   build_with_pkg_config(prevayler-aws main_aws.cpp)
 else()
