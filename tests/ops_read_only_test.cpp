@@ -135,7 +135,7 @@ TEST(OperatorCommandReadPath, ReadsWithoutSyncingOrWritingWhereRecoverySyncs) {
   auto source = ops::make_file_journal_source(dir.string(), io);
   const std::vector<ops::SnapshotInfo> snapshots = source->snapshots();
   const std::vector<ops::SegmentInfo> segments = source->segments();
-  ASSERT_EQ(snapshots.size(), 1u);
+  ASSERT_FALSE(snapshots.empty());
   ASSERT_EQ(segments.size(), 2u);
   EXPECT_EQ(segments.back().end, ops::SegmentEnd::tail);
   CollectingVisitor read;  // dump, inspect, copy's source, read_journal
