@@ -171,7 +171,7 @@ TEST(Prometheus, TextParsesWithTypesHelpAndCumulativeBuckets) {
   for (int i = 0; i < 5; ++i) p.handle(1);
   p.snapshot();
   Metrics m = p.metrics();
-  m.storage.retries_by_reason = {{"throttling", 3}, {"time\"out", 1}};
+  m.storage.retries_by_reason = {{"throttling", 3, ""}, {"time\"out", 1, ""}};
   m.storage.throttled = 3;
   const auto families = parse_exposition(prometheus_text(m, "bank"));
   const std::map<std::string, std::string> expected = {
