@@ -100,6 +100,8 @@ TEST(Metrics, CountEventsWritesSnapshotsAndRecovery) {
     EXPECT_EQ(s.journal_writes, m.stats.journal_writes);
     // The file storage does not retry.
     EXPECT_TRUE(m.storage.retries_by_reason.empty());
+    EXPECT_TRUE(m.storage.retries_exhausted_by_reason.empty());
+    EXPECT_TRUE(m.storage.backoff_ms_by_service.empty());
     EXPECT_EQ(m.storage.throttled, 0u);
     p.handle(2);
   }
@@ -169,7 +171,7 @@ TEST(Prometheus, TextParsesWithTypesHelpAndCumulativeBuckets) {
   for (int i = 0; i < 5; ++i) p.handle(1);
   p.snapshot();
   Metrics m = p.metrics();
-  m.storage.retries_by_reason = {{"throttling", 3}, {"time\"out", 1}};
+  m.storage.retries_by_reason = {{"throttling", 3, ""}, {"time\"out", 1, ""}};
   m.storage.throttled = 3;
   const auto families = parse_exposition(prometheus_text(m, "bank"));
   const std::map<std::string, std::string> expected = {
@@ -180,6 +182,8 @@ TEST(Prometheus, TextParsesWithTypesHelpAndCumulativeBuckets) {
       {"bank_snapshots_total", "counter"},
       {"bank_snapshots_failed_total", "counter"},
       {"bank_storage_retries_total", "counter"},
+      {"bank_storage_retries_exhausted_total", "counter"},
+      {"bank_storage_retry_backoff_seconds_total", "counter"},
       {"bank_storage_throttled_total", "counter"},
       {"bank_recovery_events_replayed", "gauge"},
       {"bank_recovery_snapshot_id", "gauge"},
@@ -237,6 +241,34 @@ TEST(Prometheus, TextParsesWithTypesHelpAndCumulativeBuckets) {
             (std::pair<std::string, std::string>{"bank_events_per_write_bucket{le=\"1\"}", "5"}));
   EXPECT_THROW(prometheus_text(m, "bad prefix"), ConfigError);
   EXPECT_THROW(prometheus_text(m, "9lives"), ConfigError);
+}
+
+// The AWS storage's counters carry a service label beside the reason, and
+// its backoff is rendered in seconds.
+TEST(Prometheus, StorageCountersByServiceAndReason) {
+  Metrics m;
+  m.storage.retries_by_reason = {{"throttled", 4, "dynamodb"}, {"transport", 2, "s3"}};
+  m.storage.retries_exhausted_by_reason = {{"throttled", 1, "dynamodb"}, {"server_error", 0, "s3"}};
+  m.storage.throttled = 5;
+  m.storage.backoff_ms_by_service = {{"dynamodb", 1'234}, {"s3", 0}, {"", 7}};
+  const auto families = parse_exposition(prometheus_text(m, "bank"));
+  using Samples = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(families.at("bank_storage_retries_total").samples,
+            (Samples{{"bank_storage_retries_total{service=\"dynamodb\",reason=\"throttled\"}", "4"},
+                     {"bank_storage_retries_total{service=\"s3\",reason=\"transport\"}", "2"}}));
+  EXPECT_EQ(
+      families.at("bank_storage_retries_exhausted_total").samples,
+      (Samples{
+          {"bank_storage_retries_exhausted_total{service=\"dynamodb\",reason=\"throttled\"}", "1"},
+          {"bank_storage_retries_exhausted_total{service=\"s3\",reason=\"server_error\"}", "0"}}));
+  EXPECT_EQ(families.at("bank_storage_retry_backoff_seconds_total").samples,
+            (Samples{{"bank_storage_retry_backoff_seconds_total{service=\"dynamodb\"}", "1.234"},
+                     {"bank_storage_retry_backoff_seconds_total{service=\"s3\"}", "0"},
+                     {"bank_storage_retry_backoff_seconds_total", "0.007"}}));
+  EXPECT_EQ(families.at("bank_storage_throttled_total").samples,
+            (Samples{{"bank_storage_throttled_total", "5"}}));
+  EXPECT_EQ(families.at("bank_storage_retries_exhausted_total").type, "counter");
+  EXPECT_EQ(families.at("bank_storage_retry_backoff_seconds_total").type, "counter");
 }
 
 std::vector<Progress> progress_of(const std::vector<Progress>& all, Progress::What what) {

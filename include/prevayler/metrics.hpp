@@ -42,17 +42,31 @@ struct Histogram {
 };
 
 // What a storage counts inside itself (Storage::counters()): the AWS
-// storage's retries, by reason, and how many of them were throttling.
-// Empty for storages that do not retry (the file and memory storages).
+// storage's retries, by service and reason, the requests that failed after
+// their retries, and the time it waited between attempts. Empty for
+// storages that do not retry (the file and memory storages).
 struct StorageCounters {
-  struct Retries {
-    std::string reason;  // e.g. "throttling", "transient", "transport"
+  // One count for one reason, of one service.
+  struct ReasonCount {
+    std::string reason;  // "throttled", "server_error", "transport", "damaged_response"
     std::uint64_t count = 0;
+    std::string service;  // "dynamodb", "s3"; empty for a storage with one service
   };
-  // Requests retried, one entry per reason (each reason once).
-  std::vector<Retries> retries_by_reason;
-  // Requests the service throttled (a subset of the retries).
+  struct ServiceMilliseconds {
+    std::string service;
+    std::uint64_t ms = 0;
+  };
+  // Failed attempts that were retried, one entry per (service, reason).
+  std::vector<ReasonCount> retries_by_reason;
+  // Requests that failed with a retryable error after their retries ran
+  // out (attempts, retry quota or time budget), by (service, reason of the
+  // last failure).
+  std::vector<ReasonCount> retries_exhausted_by_reason;
+  // Attempts the service answered by throttling, retried or not (the
+  // "throttled" entries of both lists, summed over the services).
   std::uint64_t throttled = 0;
+  // Milliseconds waited between attempts (the backoffs), by service.
+  std::vector<ServiceMilliseconds> backoff_ms_by_service;
 };
 
 // A consistent copy of the instance's metrics, taken under the event lock

@@ -175,8 +175,9 @@ class Storage {
   // Human-readable location, for messages ("file storage at ./bank-data").
   virtual std::string describe() const = 0;
 
-  // What the storage counts inside itself (retries by reason, throttling),
-  // for Prevayler::metrics(). Thread-safe; called outside the event lock.
+  // What the storage counts inside itself (retries by reason, throttling,
+  // backoff), for Prevayler::metrics(). Thread-safe; called outside the
+  // event lock.
   // Default: empty (a storage that does not retry).
   virtual StorageCounters counters() const { return {}; }
 };

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "aws/aws_config.hpp"
+#include "aws/counting_retry_strategy.hpp"
 #include "aws/credentials.hpp"
 #include "aws/curl_transport.hpp"
 #include "aws/retry.hpp"
@@ -44,6 +45,12 @@ AwsClients resolve_aws_clients(const AwsStorageOptions& options,
     transport = aws::make_curl_transport(curl);
   }
   AwsClients clients;
+  clients.retry_counters = std::make_shared<aws::AwsRetryCounters>();
+  // Aliasing pointers: each service's counters keep the whole set alive.
+  const std::shared_ptr<aws::RetryCounters> dynamodb_counters(clients.retry_counters,
+                                                              &clients.retry_counters->dynamodb);
+  const std::shared_ptr<aws::RetryCounters> s3_counters(clients.retry_counters,
+                                                        &clients.retry_counters->s3);
   clients.region = aws::resolve_region(options.region);
   const std::string& region = clients.region;
   auto credentials = resolve_credentials(options, transport, region);
@@ -61,7 +68,7 @@ AwsClients resolve_aws_clients(const AwsStorageOptions& options,
           .url;
   dynamodb.credentials = credentials;
   dynamodb.transport = transport;
-  dynamodb.retry = aws::make_standard_retry_strategy(retry);
+  dynamodb.retry = aws::counted(aws::make_standard_retry_strategy(retry), dynamodb_counters);
   dynamodb.request_timeout = options.request_timeout;
   clients.dynamodb_endpoint = dynamodb.endpoint;
   clients.dynamodb = std::make_unique<aws::DynamoDbClient>(dynamodb);
@@ -73,7 +80,7 @@ AwsClients resolve_aws_clients(const AwsStorageOptions& options,
                     .url;
   s3.credentials = credentials;
   s3.transport = transport;
-  s3.retry = aws::make_standard_retry_strategy(retry);
+  s3.retry = aws::counted(aws::make_standard_retry_strategy(retry), s3_counters);
   s3.path_style = options.s3_path_style;
   s3.request_timeout = options.snapshot_request_timeout;
   clients.s3_endpoint = s3.endpoint;
@@ -82,9 +89,10 @@ AwsClients resolve_aws_clients(const AwsStorageOptions& options,
   aws::BudgetRetryOptions reads;
   reads.budget = options.read_retry_budget;
   reads.sleep = hooks.sleep;
-  dynamodb.retry = std::make_shared<aws::BudgetRetryStrategy>(reads);
+  dynamodb.retry =
+      aws::counted(std::make_shared<aws::BudgetRetryStrategy>(reads), dynamodb_counters);
   clients.dynamodb_reads = std::make_unique<aws::DynamoDbClient>(dynamodb);
-  s3.retry = std::make_shared<aws::BudgetRetryStrategy>(reads);
+  s3.retry = aws::counted(std::make_shared<aws::BudgetRetryStrategy>(reads), s3_counters);
   clients.s3_reads = std::make_unique<aws::S3Client>(s3);
   return clients;
 }

@@ -14,6 +14,7 @@
 
 #include "aws/dynamodb.hpp"
 #include "aws/http.hpp"
+#include "aws/retry_counters.hpp"
 #include "aws/s3.hpp"
 #include "prevayler/aws_storage.hpp"
 
@@ -32,6 +33,7 @@ struct AwsStorageTestHooks {
 // standard retry mode (options.max_attempts attempts); reads, idempotent,
 // are retried within options.read_retry_budget so that an open rides out a
 // burst of transient faults. Each client is thread-safe (dynamodb.hpp).
+// Every client counts its retries in retry_counters, by service.
 struct AwsClients {
   std::string region;
   std::string dynamodb_endpoint;  // scheme://host[:port], for messages
@@ -40,6 +42,7 @@ struct AwsClients {
   std::unique_ptr<aws::S3Client> s3;
   std::unique_ptr<aws::DynamoDbClient> dynamodb_reads;
   std::unique_ptr<aws::S3Client> s3_reads;
+  std::shared_ptr<aws::AwsRetryCounters> retry_counters;
 };
 
 // Resolves the region (options.region, else the standard AWS configuration),

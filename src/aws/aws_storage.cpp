@@ -111,6 +111,8 @@ class AwsStorage : public Storage {
 
   std::size_t entry_bytes_max() const override { return journal_entry_bytes_max; }
 
+  StorageCounters counters() const override { return clients_.retry_counters->storage_counters(); }
+
   std::string describe() const override {
     return "DynamoDB table " + options_.table + " and s3://" + options_.bucket + "/" +
            options_.snapshot_path;

@@ -98,6 +98,18 @@ class Writer {
 };
 
 constexpr double microseconds_to_seconds = 1e-6;
+constexpr double milliseconds_to_seconds = 1e-3;
+
+// `service="..."`, or nothing for a storage that names no service.
+std::string service_label(std::string_view service) {
+  return service.empty() ? std::string() : "service=\"" + escape_label(service) + "\"";
+}
+
+// `service="...",reason="..."` (the service left out when empty).
+std::string reason_labels(const StorageCounters::ReasonCount& r) {
+  const std::string service = service_label(r.service);
+  return (service.empty() ? "" : service + ",") + "reason=\"" + escape_label(r.reason) + "\"";
+}
 
 }  // namespace
 
@@ -116,12 +128,24 @@ std::string prometheus_text(const Metrics& m, std::string_view prefix) {
   w.counter("journal_writes_failed_total", "Journal writes that failed.", m.failed_writes);
   w.counter("snapshots_total", "Snapshots made durable.", m.snapshots_written);
   w.counter("snapshots_failed_total", "Snapshots that failed or were refused.", m.snapshots_failed);
-  w.counter("storage_throttled_total", "Requests the storage's service throttled.",
+  w.counter("storage_throttled_total",
+            "Attempts the storage's service answered by throttling, retried or not.",
             m.storage.throttled);
-  w.header("storage_retries_total", "counter", "Requests the storage retried, by reason.");
-  for (const auto& [reason, count] : m.storage.retries_by_reason) {
-    w.sample("storage_retries_total", "reason=\"" + escape_label(reason) + "\"",
-             std::to_string(count));
+  w.header("storage_retries_total", "counter",
+           "Failed attempts the storage retried, by service and reason.");
+  for (const auto& r : m.storage.retries_by_reason) {
+    w.sample("storage_retries_total", reason_labels(r), std::to_string(r.count));
+  }
+  w.header("storage_retries_exhausted_total", "counter",
+           "Requests that failed after their retries ran out, by service and last reason.");
+  for (const auto& r : m.storage.retries_exhausted_by_reason) {
+    w.sample("storage_retries_exhausted_total", reason_labels(r), std::to_string(r.count));
+  }
+  w.header("storage_retry_backoff_seconds_total", "counter",
+           "Time the storage waited between attempts, by service.");
+  for (const auto& [service, ms] : m.storage.backoff_ms_by_service) {
+    w.sample("storage_retry_backoff_seconds_total", service_label(service),
+             number(static_cast<double>(ms) * milliseconds_to_seconds));
   }
   w.gauge("recovery_events_replayed", "Events the recovery at open replayed after its snapshot.",
           m.stats.events_replayed);
