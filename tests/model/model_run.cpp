@@ -54,7 +54,8 @@ class Driver {
         retention_(config.instance_retention),
         prune_(config.operator_prune),
         state_hash_(config.state_hash),
-        copy_destination_(config.copy_destination) {
+        copy_destination_(config.copy_destination),
+        copy_weight_(config.copy_weight) {
     hosts_.resize(pick(hosts_min, hosts_max));
   }
 
@@ -98,8 +99,8 @@ class Driver {
     // the slower simulated AWS storage costs the time of the rest of the
     // seed). A copy needs a journal an open wrote.
     const bool copy = copy_destination_ && opened_on_current_;
-    const int weights[] = {free.empty() ? 0 : 12, 16, 12,          16, 8, 4,
-                           prune_ ? 4 : 0,        4,  copy ? 1 : 0};
+    const int weights[] = {free.empty() ? 0 : 12,  16, 12, 16, 8, 4, prune_ ? 4 : 0, 4,
+                           copy ? copy_weight_ : 0};
     std::discrete_distribution<int> kinds(std::begin(weights), std::end(weights));
     switch (kinds(rng_)) {
       case kOpen:
@@ -504,6 +505,7 @@ class Driver {
   bool prune_;
   bool state_hash_;
   CopyDestinationFactory copy_destination_;
+  int copy_weight_;
   bool opened_on_current_ = false;  // an open succeeded on the current journal
   std::string last_copy_error_;
   History history_;

@@ -58,6 +58,9 @@ constexpr std::uint64_t coverage_seeds_min = 1000;
 constexpr std::uint64_t moto_coverage_seeds_min = 20;
 // The mutants must be caught within this many seeds (docs/model_test.md).
 constexpr std::uint64_t mutant_seeds_max = 20;
+// The copy mutant's seeds copy often (about 3 times in 40 operations), so
+// that it is caught in most of them, not only in a lucky few.
+constexpr int copy_weight_mutant = 8;
 
 FileFaults file_faults() {
   FileFaults f;
@@ -391,6 +394,7 @@ TEST(ModelMutants, CopyDroppingTheLastSegmentIsCaught) {
     return std::make_unique<FileBackend>(seed, FileFaults{});
   };
   ModelConfig config = mutant_config();
+  config.copy_weight = copy_weight_mutant;
   config.copy_destination = [](std::uint64_t seed, bool other_kind) -> std::unique_ptr<Backend> {
     std::unique_ptr<Backend> inner =
         other_kind
@@ -406,8 +410,9 @@ TEST(ModelMutants, CopyDroppingTheLastSegmentIsCaught) {
   const Totals t = run_seeds("file", factory, mutant_seeds(), config, false);
   ASSERT_GT(t.operations.count("copy") ? t.operations.at("copy") : 0, 0u) << "no copy ran";
   ASSERT_FALSE(t.failing.empty()) << "a copy that drops the last segment went unnoticed";
-  std::cout << "[model] last-segment-dropping copy: first caught at seed " << t.failing.front()
-            << ", caught in " << t.failing.size() << "/" << t.seeds
+  std::cout << "[model] last-segment-dropping copy: " << t.operations.at("copy")
+            << " copies; first caught at seed " << t.failing.front() << ", caught in "
+            << t.failing.size() << "/" << t.seeds
             << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
 }
 
