@@ -301,7 +301,7 @@ class Driver {
     if (!reference || !hosts_[host]) return;  // an injected fault failed the open
     const std::vector<std::uint64_t>& recovered = hosts_[host]->prevayler->state()->ids;
     if (recovered != *reference) {
-      history_.violation("copy: the first open after the copy recovered " +
+      history_.violation("I7: the first open after a copy recovered " +
                          std::to_string(recovered.size()) + " events, the source " +
                          std::to_string(reference->size()) + " (or in another order)");
     }
@@ -317,9 +317,9 @@ class Driver {
                         ops::CopyJournalOptions{all}, quiet);
       return true;
     } catch (const CorruptionError& e) {
-      history_.violation("[I6] " + kind + ": the source is corrupt: " + e.what());
+      history_.violation("I6: " + kind + ": the source is corrupt: " + e.what());
     } catch (const FormatVersionError& e) {
-      history_.violation("[I6] " + kind + ": " + e.what());
+      history_.violation("I6: " + kind + ": " + e.what());
     } catch (const StorageError& e) {
       last_copy_error_ = e.what();  // an injected fault, or the refusal
     } catch (const std::exception& e) {
@@ -337,7 +337,7 @@ class Driver {
     // snapshot and without events: the AWS destination stays empty).
     if (!before || !before->holds_data) return;
     if (copy(*backend_, to, all, "copy into a non-empty journal")) {
-      history_.violation("copy: a copy into the non-empty " + to.describe() + " was not refused");
+      history_.violation("I7: a copy into the non-empty " + to.describe() + " was not refused");
     } else if (last_copy_error_.find("is not empty") != std::string::npos) {
       count("copy_refused");
     } else {
@@ -345,7 +345,7 @@ class Driver {
     }
     const std::optional<Listing> after = listing(to);
     if (after && after->lines != before->lines) {
-      history_.violation("copy: a refused copy changed " + to.describe());
+      history_.violation("I7: a refused copy changed " + to.describe());
     }
   }
 
