@@ -146,12 +146,13 @@ void line(const std::string& name, double value, const char* unit) {
 struct Result {
   std::string label;
   double save_mb_s = 0, load_mb_s = 0, ratio = 0, save_added_pct = 0, load_added_pct = 0;
+  double load_peak_vs_state = 0;
 };
 
 // One save and one load; `open` makes a fresh storage over the same place.
 template <class Open, class StoredBytes>
-Result run(const std::string& label, const BenchState& state, std::uint64_t state_bytes, Open open,
-           StoredBytes stored_bytes) {
+Result run(const std::string& label, const BenchState& state, std::uint64_t state_bytes,
+           double state_rss_mb, Open open, StoredBytes stored_bytes) {
   const auto codec = prevayler::cereal_codec<BenchState>();
   const double mb = static_cast<double>(state_bytes) / 1e6;
   Result r;
@@ -199,10 +200,15 @@ Result run(const std::string& label, const BenchState& state, std::uint64_t stat
     // The decoded state itself is a second copy of the state: what matters
     // is what comes on top of it.
     r.load_added_pct = 100.0 * (peak - before) / before;
+    // What loading costs against the memory of the state it produces (the
+    // state built for the save, still alive, is in `before`): 1.0 means no
+    // copy beyond the decoded state itself.
+    r.load_peak_vs_state = (peak - before) / state_rss_mb;
     line(label + ".load_seconds", s, "s");
     line(label + ".load_mb_s", r.load_mb_s, "MB/s");
     line(label + ".load_rss_peak_mb", peak, "MB");
     line(label + ".load_peak_added_pct", r.load_added_pct, "%");
+    line(label + ".load_peak_vs_state_x", r.load_peak_vs_state, "x");
   }
   return r;
 }
@@ -259,6 +265,7 @@ int main(int argc, char** argv) {
 
   std::vector<Result> results;
   auto bench = [&](std::size_t state_mb, bool aws) {
+    const double rss_without_state = rss_mb();
     const auto t = Clock::now();
     BenchState state = make_state(state_mb << 20);
     CountingBuffer counter;
@@ -270,6 +277,8 @@ int main(int argc, char** argv) {
     line(where + ".state_bytes", static_cast<double>(counter.bytes), "B");
     line(where + ".state_build_seconds", seconds_since(t), "s");
     line(where + ".rss_with_state_mb", rss_mb(), "MB");
+    const double state_rss_mb = rss_mb() - rss_without_state;
+    line(where + ".state_rss_mb", state_rss_mb, "MB");
     int run_index = 0;
     for (const std::string& level : split(levels)) {
       const bool compress = level != "off";
@@ -293,7 +302,7 @@ int main(int argc, char** argv) {
           }
           return size;
         };
-        results.push_back(run(label, state, counter.bytes, open, stored));
+        results.push_back(run(label, state, counter.bytes, state_rss_mb, open, stored));
         fs::remove_all(d);
       } else {
         namespace aws = prevayler::aws;
@@ -310,7 +319,7 @@ int main(int argc, char** argv) {
           return prevayler::make_aws_storage(o);
         };
         auto stored = [&] { return s3.head_object(name, "snapshot").size; };
-        results.push_back(run(label, state, counter.bytes, open, stored));
+        results.push_back(run(label, state, counter.bytes, state_rss_mb, open, stored));
         try {
           s3.delete_object(name, "snapshot");
           s3.delete_bucket(name);
@@ -324,14 +333,17 @@ int main(int argc, char** argv) {
   line("ru_maxrss_mb", maxrss_mb(), "MB");
   fs::remove_all(dir);
 
-  std::printf("\n%-14s %10s %10s %7s %12s %12s\n", "run", "save MB/s", "load MB/s", "ratio",
-              "save +peak", "load +peak");
+  std::printf("\n%-14s %10s %10s %7s %12s %12s %12s\n", "run", "save MB/s", "load MB/s", "ratio",
+              "save +peak", "load +peak", "load/state");
   for (const auto& r : results) {
-    std::printf("%-14s %10.1f %10.1f %6.2fx %11.1f%% %11.1f%%\n", r.label.c_str(), r.save_mb_s,
-                r.load_mb_s, r.ratio, r.save_added_pct, r.load_added_pct);
+    std::printf("%-14s %10.1f %10.1f %6.2fx %11.1f%% %11.1f%% %11.2fx\n", r.label.c_str(),
+                r.save_mb_s, r.load_mb_s, r.ratio, r.save_added_pct, r.load_added_pct,
+                r.load_peak_vs_state);
   }
   std::printf(
       "(MB/s of the uncompressed serialised state; +peak: peak RSS during the phase over the RSS "
-      "before it, which holds the state; a load builds a second copy of the state)\n");
+      "before it, which holds the state built for the save; a load builds a second copy of the "
+      "state; load/state: the load's added peak over the state's own RSS, 1.00x = no copy "
+      "beyond the decoded state)\n");
   return 0;
 }

@@ -17,7 +17,10 @@ build="$root/build-fuzz"
 targets="${FUZZ_TARGETS:-fuzz_journal_record fuzz_file_recovery fuzz_dynamodb_json fuzz_s3_xml}"
 bash scripts/install-deps.sh --fuzz
 
-CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# Through ccache when installed (scripts/ccache-env.sh).
+# shellcheck source=scripts/ccache-env.sh
+source scripts/ccache-env.sh
+CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DPREVAYLER_FUZZ=ON -DPREVAYLER_BUILD_TESTS=OFF -DPREVAYLER_BUILD_EXAMPLES=OFF \
   -DPREVAYLER_BUILD_BENCH=OFF -DPREVAYLER_INSTALL=OFF >/dev/null
 # shellcheck disable=SC2086

@@ -20,7 +20,8 @@ for arg in "$@"; do
   case "$arg" in
     --test)
       with_test=1
-      packages+=(python3 python3-venv python3-pip awscli)
+      # ccache: the test run builds the library several times (scripts/ccache-env.sh).
+      packages+=(python3 python3-venv python3-pip awscli ccache)
       ;;
     --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
     --bench) packages+=(redis-server redis-tools gnuplot-nox sqlite3 libsqlite3-dev curl python3) ;;

@@ -165,10 +165,14 @@ run_model() {
   done
 }
 
+# Through ccache when installed (scripts/ccache-env.sh).
+# shellcheck source=scripts/ccache-env.sh
+source scripts/ccache-env.sh
+
 # build <dir> <sanitizers> <canary target>
 build() {
   local dir="$1" sanitize="$2" canary="$3" start=$SECONDS
-  CC=gcc CXX=g++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  CC=gcc CXX=g++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
     -DPREVAYLER_SANITIZE="$sanitize" -DPREVAYLER_BUILD_BENCH=OFF >/dev/null
   cmake --build "$dir" -j"$jobs" --target prevayler_tests prevayler_aws_tests \
     prevayler_model_tests "$canary"

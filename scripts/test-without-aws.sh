@@ -9,18 +9,14 @@
 #
 #   scripts/test-without-aws.sh [BUILD_DIR]   (default: build-without-aws)
 #
-# With ccache installed it compiles through ccache, sharing the objects of
-# the main build (build/) whose compile commands are the same.
+# With ccache installed it compiles through ccache (scripts/ccache-env.sh),
+# sharing the objects of the main build (build/) whose compile commands are
+# the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build-without-aws}"
-launcher=()
-if command -v ccache > /dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # ccache hashes the working directory of -g builds by default: without
-  # it, build/ and this directory share objects.
-  export CCACHE_NOHASHDIR=1
-fi
+# shellcheck source=scripts/ccache-env.sh
+source scripts/ccache-env.sh
 cmake -S . -B "$build" --no-warn-unused-cli -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DPREVAYLER_WITH_AWS=OFF -DPREVAYLER_BUILD_BENCH=OFF \
   -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON \

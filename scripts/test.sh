@@ -29,15 +29,9 @@ else
 fi
 venv="${PREVAYLER_MOTO_VENV:-$HOME/.cache/prevayler-cpp/moto-venv}"
 [ -x "$venv/bin/moto_server" ] && export PATH="$venv/bin:$PATH"
-# ccache, when installed, lets the extra builds (the consumer projects, the
-# shared libraries, the build without AWS) reuse the main build's objects.
-# (ccache hashes the working directory of -g builds by default; without it,
-# the same compile command in another build directory is a hit.)
-launcher=()
-if command -v ccache > /dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_NOHASHDIR=1
-fi
+# Through ccache when installed (scripts/ccache-env.sh).
+# shellcheck source=scripts/ccache-env.sh
+source scripts/ccache-env.sh
 start=$SECONDS
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}"
 cmake --build build -j"$(nproc)"

@@ -242,6 +242,35 @@ TEST(OperatorCommand, UsageErrorsExitTwo) {
   }
 }
 
+// A build without the AWS storage has the command with the file
+// subcommands only (tools/CMakeLists.txt; README, "Use it in your project").
+TEST(OperatorCommand, HasTheAwsSubcommandsAndFlagsOnlyWithTheAwsStorage) {
+#ifdef PREVAYLER_WITH_AWS
+  const bool with_aws = true;
+#else
+  const bool with_aws = false;
+#endif
+  const RunResult help = tool({"help"});
+  ASSERT_EQ(help.status, 0) << describe(help);
+  for (const std::string command : {"setup", "check"}) {
+    EXPECT_EQ(help.out.find("\n  " + command + " ") != std::string::npos, with_aws)
+        << command << ": " << describe(help);
+  }
+  for (const std::string command : {"inspect", "verify", "dump", "copy", "prune"}) {
+    EXPECT_NE(help.out.find("\n  " + command + " "), std::string::npos) << describe(help);
+    const RunResult flags = tool({command, "--help"});
+    ASSERT_EQ(flags.status, 0) << describe(flags);
+    EXPECT_NE(flags.out.find("--dir"), std::string::npos) << describe(flags);
+    EXPECT_EQ(flags.out.find("--aws") != std::string::npos, with_aws) << describe(flags);
+  }
+  if (!with_aws) {
+    tool_testing::expect_usage_errors(tool,
+                                      {{"setup", "--table", "t", "--bucket", "b"},
+                                       {"check", "--table", "t", "--bucket", "b"},
+                                       {"inspect", "--aws", "--table", "t", "--bucket", "b"}});
+  }
+}
+
 TEST(ReadJournal, DeliversEveryEventKeptDecodedWithItsPosition) {
   TempDir tmp;
   write_history(tmp.path());

@@ -135,6 +135,7 @@ class AwsStorage : public Storage {
     const std::uint64_t first_segment = cursor.segment;
     JournalReplay replay(*clients_.dynamodb_reads, options_);
     replay.replay(cursor, handler);
+    if (cursor.gap && gap_was_pruned(cursor)) return start_over_or_refuse(cursor, first_segment);
     const std::uint64_t owned =
         take_ownership(cursor, handler, replay, put_, writer_id_, options_.read_retry_budget);
     writer_.own(owned);
@@ -153,6 +154,47 @@ class AwsStorage : public Storage {
                          " to segment " + std::to_string(sealed) +
                          "; retention may have pruned what it read, so it starts over from there");
     return false;
+  }
+
+  // A gap is the journal's tail only if nothing was written after it. A
+  // writer enters segment S+1 only through a seal in S, written at or before
+  // the order where this replay found S's gap (a seal earlier in S would
+  // have been followed). So when S+1 holds items and the order at the gap is
+  // still empty (read after S+1, strongly consistent: an opener that sealed
+  // it since is then seen, and take_ownership follows its seal), something
+  // at or before that seal was deleted, and only retention deletes.
+  bool gap_was_pruned(const ReplayCursor& c) {
+    aws::DynamoDbClient& reads = *clients_.dynamodb_reads;
+    if (!reads.last_order(options_.table, c.segment + 1)) return false;
+    return !reads.get_item(options_.table, c.segment, c.expected);
+  }
+
+  // After a pruned gap: a newer snapshot than the one replayed from means
+  // retention ran under this replay, so it starts over from the newer one.
+  // Otherwise the snapshot is older than what retention kept (an older S3
+  // object version restored): sealing at the gap would drop every
+  // acknowledged event after it, so the open refuses before writing.
+  bool start_over_or_refuse(const ReplayCursor& c, std::uint64_t first_segment) {
+    const std::string gap = journal_item_name(options_.table, c.segment, c.expected);
+    const std::uint64_t newest =
+        read_s3_snapshot_id(*clients_.s3_reads, options_.bucket, options_.snapshot_path);
+    if (newest != first_segment) {
+      options_.common.warn(describe() + ": " + gap +
+                           " was pruned while recovery replayed it; recovery starts over from "
+                           "snapshot " +
+                           std::to_string(newest));
+      return false;
+    }
+    const std::string snapshot = first_segment == 0
+                                     ? "there is no snapshot object, but the journal was pruned"
+                                     : "the snapshot (segment " + std::to_string(first_segment) +
+                                           ") is older than the journal";
+    throw StorageError(describe() + ": " + snapshot + ": " + gap +
+                       " was deleted by retention and segment " + std::to_string(c.segment + 1) +
+                       " holds items, so recovering from it would drop acknowledged events. Was "
+                       "an older version of the snapshot object restored? Restore the newest "
+                       "version (the one retention kept the journal for), then open again; "
+                       "nothing was written");
   }
 
   [[noreturn]] void throw_open_gave_up(const StorageError& e) const {

@@ -196,7 +196,8 @@ class FileStorage : public Storage {
     // it is theirs to replay.
     segments.erase(segments.lower_bound(fence_), segments.end());
     check_consecutive(segments, first, fence_);
-    const ReplayOutcome outcome = replay_segments(*fs_, segments, handler, options_.common.warn);
+    const ReplayOutcome outcome =
+        replay_segments(*fs_, segments, handler, options_.common.warn, ReplayMode::recovery);
     journal_size_ = segments_.finish(journal_, fence_, writer_id_, outcome.next_start);
     segment_ = fence_;
     records_in_segment_ = 0;

@@ -134,7 +134,7 @@ struct SegmentEnd {
 // Replays one segment up to its end. Returns where it ends.
 std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string& path,
                              const SegmentEnd& segment_end, RecoveryHandler& handler,
-                             const Warn& warn) {
+                             const Warn& warn, ReplayMode mode) {
   std::uint64_t file_size = 0;
   File fd = open_for_read(fs, path, file_size);
   const std::optional<std::uint64_t>& end = segment_end.decided;
@@ -158,6 +158,8 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
     WindowReader reader(fs, fd.get(), file_size, path);
     reached = replay_checked(reader, id, true, handler, warn);
   }
+  // A reader decides nothing for anyone: it never syncs (ReplayMode).
+  if (mode == ReplayMode::read_only) return reached;
   // This recovery decides where the segment ends: what it read must be
   // durable first (another process may have written it and not synced).
   if (int error = fs.fdatasync(fd.get())) {
@@ -170,7 +172,7 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
 }  // namespace
 
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
-                              RecoveryHandler& handler, const Warn& warn) {
+                              RecoveryHandler& handler, const Warn& warn, ReplayMode mode) {
   const Decisions decisions = decide_ends(fs, segments);
   ReplayOutcome outcome;
   const std::uint64_t first = segments.begin()->first;
@@ -185,7 +187,7 @@ ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std:
       // was computed on an end of the previous segment we do not share.
       end.holds_nothing = true;
     }
-    const std::uint64_t reached = replay_segment(fs, id, path, end, handler, warn);
+    const std::uint64_t reached = replay_segment(fs, id, path, end, handler, warn, mode);
     if (id == last) {
       outcome.next_start.previous_end = reached;
     } else if (!end.decided) {

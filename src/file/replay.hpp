@@ -34,11 +34,25 @@ struct ReplayOutcome {
   StartRecord next_start;
 };
 
+// Whether the replay is a recovery's, which acts on the ends it decides,
+// or a reader's, which only looks.
+enum class ReplayMode {
+  // A recovery: every end it decides is recorded in the fence's start
+  // record, so what it read of those segments is made durable (fdatasync)
+  // first: another process may have written it and not synced.
+  recovery,
+  // An operator's read (src/ops: inspect, verify, dump, copy's source,
+  // read_journal): it decides nothing for anyone, so it never syncs or
+  // writes; it may run beside a live instance, on a read-only mount.
+  read_only,
+};
+
 // Replays `segments` (consecutive ids, the first one right after the
 // snapshot) into `handler`. Throws FileVanished when a file is gone
-// (retention on another host), CorruptionError on damage.
+// (retention on another host), CorruptionError on damage, and, in
+// ReplayMode::recovery, StorageError when a sync fails.
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
                               RecoveryHandler& handler,
-                              const std::function<void(const std::string&)>& warn);
+                              const std::function<void(const std::string&)>& warn, ReplayMode mode);
 
 }  // namespace prevayler::detail

@@ -135,8 +135,7 @@ class FileJournalSource : public JournalSource {
     check_consecutive(segments);
     VisitingHandler handler(visitor, segments, false);
     try {
-      detail::replay_segments(*fs_, segments, handler,
-                              [&](const std::string& m) { visitor.warning(m); });
+      replay(segments, handler, visitor);
     } catch (const detail::FileVanished& e) {
       throw_vanished(e.what());
     }
@@ -198,6 +197,14 @@ class FileJournalSource : public JournalSource {
     return detail::list_storage_files(*fs_, directory_);
   }
 
+  // Replays as a reader: never syncs or writes, so the ends a recovery
+  // would decide stay undecided (detail::ReplayMode::read_only).
+  void replay(const Segments& segments, VisitingHandler& handler, JournalVisitor& visitor) {
+    detail::replay_segments(
+        *fs_, segments, handler, [&](const std::string& m) { visitor.warning(m); },
+        detail::ReplayMode::read_only);
+  }
+
   void check_consecutive(const Segments& segments) const {
     std::uint64_t expected = segments.begin()->first;
     for (const auto& [id, path] : segments) {
@@ -217,8 +224,7 @@ class FileJournalSource : public JournalSource {
     for (std::size_t attempt = 0; attempt <= segments_max && !run.empty(); ++attempt) {
       VisitingHandler handler(visitor, run, true);
       try {
-        detail::replay_segments(*fs_, run, handler,
-                                [&](const std::string& m) { visitor.warning(m); });
+        replay(run, handler, visitor);
         return;
       } catch (const detail::FileVanished&) {
         return;  // pruned since the listing

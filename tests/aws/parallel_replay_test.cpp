@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aws/aws_test_storage.hpp"
+#include "aws/journal_retention.hpp"
 #include "core/record_codec.hpp"
 #include "prevayler/error.hpp"
 
@@ -209,12 +210,18 @@ TEST(ParallelReplay, ShortSegmentsAndPagesOfOne) {
 TEST(ParallelReplay, GapEndsTheTailAsInTheSequentialReplay) {
   // The same journal in two tables, order 377 of segment 1 missing: replay
   // stops before it, warns naming the table and order, and the new owner's
-  // seal goes into the gap, whichever way it was read.
+  // seal goes into the gap, whichever way it was read. Segment 1 is the
+  // tail, as a writer that died with writes in flight leaves it: unsealed,
+  // nothing after it (a gap before later segments is a pruned journal,
+  // which recovery refuses: AwsProtocolRegression.*AfterAPruneIsRefused).
   const std::uint64_t gap = 377;
   const Journal j = make_journal({120, 600, 30}, 5, {gap});
   std::vector<Item> items;
-  for (const Item& item : j.items)
-    if (!(item.segment == 1 && item.order == gap)) items.push_back(item);
+  for (const Item& item : j.items) {
+    const bool tail_or_later =
+        item.segment == 2 || (item.segment == 1 && detail::is_seal_content(item.content));
+    if (!(item.segment == 1 && item.order == gap) && !tail_or_later) items.push_back(item);
+  }
   std::vector<Entry> expected;
   for (const Entry& e : j.expected)
     if (e.segment == 0 || (e.segment == 1 && e.order < gap)) expected.push_back(e);

@@ -261,6 +261,78 @@ TEST(AwsProtocolRegression, OpenerWhoseSegmentsArePrunedUnderItStartsOver) {
   EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2, 3, 4, 5}));
 }
 
+// Every item of segments 0..segments_max, for "nothing was written".
+std::vector<std::pair<std::uint64_t, std::string>> all_items(const MotoJournal& journal) {
+  constexpr std::uint64_t segments_max = 16;
+  std::vector<std::pair<std::uint64_t, std::string>> items;
+  for (std::uint64_t segment = 0; segment <= segments_max; ++segment) {
+    std::optional<std::uint64_t> after;
+    do {
+      auto page = MotoJournal::dynamodb().query_page(journal.table, segment, after, 1000);
+      for (auto& item : page.items) items.emplace_back(segment, std::move(item.content));
+      after = page.last_evaluated_order;
+    } while (after);
+  }
+  return items;
+}
+
+// Issue 13 (docs/operations.md, "never restore an older snapshot version"):
+// after a prune, the snapshot object is put back to an older version. Its
+// segments are gone but their seals are kept, so replay met a gap, sealed
+// there and opened with the old state, dropping every acknowledged event
+// after it (and writing over the pruned orders). The open must refuse,
+// write nothing, and open normally once the newest version is back.
+TEST(AwsProtocolRegression, OlderSnapshotRestoredAfterAPruneIsRefused) {
+  MotoJournal journal;
+  const std::string key = journal.options().snapshot_path;
+  std::string older;
+  {
+    auto a = open(journal, 0);
+    a->handle(1);
+    a->snapshot();
+    older = MotoJournal::s3().get_object(journal.bucket, key).body;
+    a->handle(2);
+    a->snapshot();
+    a->handle(3);
+  }
+  EXPECT_GT(prune_aws_journal(journal.options()), 0u);
+  const std::string newest = MotoJournal::s3().get_object(journal.bucket, key).body;
+  MotoJournal::s3().put_object(journal.bucket, key, older);
+  const auto before = all_items(journal);
+  try {
+    open(journal, 0);
+    FAIL() << "opened from a snapshot older than the pruned journal";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("older than the journal"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(journal.table), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(all_items(journal), before) << "the refused open wrote to the journal";
+  MotoJournal::s3().put_object(journal.bucket, key, newest);
+  EXPECT_EQ(recovered(journal), (std::vector<int>{1, 2, 3}));
+}
+
+// The same after the snapshot object was deleted: replay from the start
+// meets the pruned first segment.
+TEST(AwsProtocolRegression, MissingSnapshotAfterAPruneIsRefused) {
+  MotoJournal journal;
+  {
+    auto a = open(journal, 0);
+    a->handle(1);
+    a->snapshot();
+    a->handle(2);
+  }
+  EXPECT_GT(prune_aws_journal(journal.options()), 0u);
+  MotoJournal::s3().delete_object(journal.bucket, journal.options().snapshot_path);
+  const auto before = all_items(journal);
+  try {
+    open(journal, 0);
+    FAIL() << "opened without the snapshot of a pruned journal";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no snapshot object"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(all_items(journal), before) << "the refused open wrote to the journal";
+}
+
 // Issue 9.3: the last attempt of a PutItem is a 2xx whose body fails its
 // CRC: the item landed. Reporting the write as failed made the next write
 // conflict with our own item (a false SupersededError) and a restart replay

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -40,12 +42,26 @@ void run_crash_rounds(const std::vector<std::string>& worker_argv,
       Subprocess worker(worker_argv);
       const int delay_ms =
           std::uniform_int_distribution<int>(run.delay_ms_min, run.delay_ms_max)(rng);
-      std::thread killer([&worker, delay_ms] {
+      const bool after_first_ack = round % 2 == 0;
+      std::mutex mutex;
+      std::condition_variable acked_cv;
+      bool first_ack_seen = false;
+      std::thread killer([&, delay_ms] {
+        if (after_first_ack) {
+          std::unique_lock lock(mutex);
+          acked_cv.wait_for(lock, std::chrono::milliseconds(run.first_ack_wait_ms_max),
+                            [&] { return first_ack_seen; });
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
         worker.kill(SIGKILL);
       });
       std::string line;
       while (worker.read_line(line)) {
+        {
+          std::lock_guard lock(mutex);
+          first_ack_seen = true;
+        }
+        acked_cv.notify_one();
         std::istringstream in(line);
         char tag;
         int producer;

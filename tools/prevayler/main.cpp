@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <optional>
 
 #include "prevayler/error.hpp"
 #include "tool.hpp"
@@ -64,68 +65,118 @@ void add_storage_flags(CLI::App& app, StorageFlags& flags) {
   add_aws_flags(app, flags, "", true);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app(description, std::string(program));
-  app.require_subcommand(1);
-  app.fallthrough(false);
+// What the command line fills in.
+struct Settings {
   StorageFlags flags;
-  StorageFlags to;
+  StorageFlags to;  // copy's destination
   InspectOptions inspect;
   VerifyOptions verify;
   DumpOptions dump;
   CopyOptions copy;
-  std::uint32_t keep = 1;
+  std::uint32_t keep = 1;  // prune
+};
 
-  auto* help = app.add_subcommand("help", "show this help");
+struct Subcommands {
+  CLI::App* help = nullptr;
+  CLI::App* setup = nullptr;  // AWS builds only
+  CLI::App* check = nullptr;  // AWS builds only
+  CLI::App* inspect = nullptr;
+  CLI::App* verify = nullptr;
+  CLI::App* dump = nullptr;
+  CLI::App* copy = nullptr;
+  CLI::App* prune = nullptr;
+};
+
+void add_aws_subcommands(CLI::App& app, StorageFlags& flags, Subcommands& commands) {
 #ifdef PREVAYLER_WITH_AWS
-  auto* setup = app.add_subcommand(
+  commands.setup = app.add_subcommand(
       "setup",
       "create the DynamoDB table (partkey N HASH + order N RANGE, on-demand) and the S3 bucket; "
       "idempotent: existing resources that fit are kept");
-  add_aws_flags(*setup, flags, "", true);
-  auto* check = app.add_subcommand(
+  add_aws_flags(*commands.setup, flags, "", true);
+  commands.check = app.add_subcommand(
       "check",
       "check that the table has the journal's key schema and is ACTIVE and that the "
       "bucket and the snapshot can be read; writes nothing");
-  add_aws_flags(*check, flags, "", true);
+  add_aws_flags(*commands.check, flags, "", true);
+#else
+  (void)app;
+  (void)flags;
+  (void)commands;
 #endif
-  auto* inspect_cmd =
+}
+
+CLI::App* add_inspect(CLI::App& app, StorageFlags& flags, InspectOptions& options) {
+  auto* command =
       app.add_subcommand("inspect", "the snapshots, each segment, retention and events_to_replay");
-  add_storage_flags(*inspect_cmd, flags);
-  inspect_cmd->add_flag("--json", inspect.json, "one JSON object");
-  auto* verify_cmd = app.add_subcommand(
+  add_storage_flags(*command, flags);
+  command->add_flag("--json", options.json, "one JSON object");
+  return command;
+}
+
+CLI::App* add_verify(CLI::App& app, StorageFlags& flags, VerifyOptions& options) {
+  auto* command = app.add_subcommand(
       "verify",
       "check everything a recovery reads and everything older still kept; read-only, "
       "safe beside a live instance; exit 1 when a problem is found");
-  add_storage_flags(*verify_cmd, flags);
-  verify_cmd->add_flag("--json", verify.json, "one JSON object");
-  auto* dump_cmd = app.add_subcommand(
+  add_storage_flags(*command, flags);
+  command->add_flag("--json", options.json, "one JSON object");
+  return command;
+}
+
+CLI::App* add_dump(CLI::App& app, StorageFlags& flags, DumpOptions& options) {
+  auto* command = app.add_subcommand(
       "dump", "one line per event: position, timestamp, size, state hash, event bytes (base64)");
-  add_storage_flags(*dump_cmd, flags);
-  dump_cmd->add_flag("--json", dump.json, "one JSON object per line");
-  dump_cmd->add_option("--from", dump.from, "first position, SEGMENT[:RECORD[:ENTRY]]")
+  add_storage_flags(*command, flags);
+  command->add_flag("--json", options.json, "one JSON object per line");
+  command->add_option("--from", options.from, "first position, SEGMENT[:RECORD[:ENTRY]]")
       ->check(non_empty);
-  dump_cmd
-      ->add_option("--until", dump.until,
+  command
+      ->add_option("--until", options.until,
                    "last position, or last time (ISO 8601 UTC, e.g. 2026-12-01T10:55:13Z)")
       ->check(non_empty);
-  auto* copy_cmd = app.add_subcommand(
+  return command;
+}
+
+CLI::App* add_copy(CLI::App& app, StorageFlags& flags, StorageFlags& to, CopyOptions& options) {
+  auto* command = app.add_subcommand(
       "copy",
       "copy the newest snapshot and the journal after it into an empty destination, "
       "positions preserved");
-  add_storage_flags(*copy_cmd, flags);
-  copy_cmd->add_option("--to-dir", to.dir, "destination directory (new or empty)")
-      ->check(non_empty);
-  add_aws_flags(*copy_cmd, to, "to-", true);
-  copy_cmd->add_flag("--all", copy.all, "every snapshot and segment kept");
-  auto* prune_cmd =
-      app.add_subcommand("prune", "delete what recovery no longer reads; safe while instances run");
-  add_storage_flags(*prune_cmd, flags);
-  prune_cmd->add_option("--keep", keep, "file storage: snapshots to keep (default 1)")
-      ->check(CLI::Range(1u, 1000000u));
+  add_storage_flags(*command, flags);
+  command->add_option("--to-dir", to.dir, "destination directory (new or empty)")->check(non_empty);
+  add_aws_flags(*command, to, "to-", true);
+  command->add_flag("--all", options.all, "every snapshot and segment kept");
+  return command;
+}
 
+CLI::App* add_prune(CLI::App& app, StorageFlags& flags, std::uint32_t& keep) {
+  auto* command =
+      app.add_subcommand("prune", "delete what recovery no longer reads; safe while instances run");
+  add_storage_flags(*command, flags);
+  command->add_option("--keep", keep, "file storage: snapshots to keep (default 1)")
+      ->check(CLI::Range(1u, 1000000u));
+  return command;
+}
+
+// Registers every subcommand, in the order the help lists them.
+Subcommands add_subcommands(CLI::App& app, Settings& settings) {
+  Subcommands commands;
+  commands.help = app.add_subcommand("help", "show this help");
+  add_aws_subcommands(app, settings.flags, commands);
+  commands.inspect = add_inspect(app, settings.flags, settings.inspect);
+  commands.verify = add_verify(app, settings.flags, settings.verify);
+  commands.dump = add_dump(app, settings.flags, settings.dump);
+  commands.copy = add_copy(app, settings.flags, settings.to, settings.copy);
+  commands.prune = add_prune(app, settings.flags, settings.keep);
+  return commands;
+}
+
+void print_usage_hint() { std::cerr << "Run '" << program << " help' for usage." << std::endl; }
+
+// Parses the command line. Returns the exit status when that ends the run
+// (help shown, or a usage error), nothing when a subcommand is to run.
+std::optional<int> parse(CLI::App& app, const Subcommands& commands, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -137,34 +188,51 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
     print_error(e.what());
-    std::cerr << "Run '" << program << " help' for usage." << std::endl;
+    print_usage_hint();
     return exit_usage;
   }
-  if (help->parsed()) {
+  if (commands.help->parsed()) {
     // app.help() would describe the subcommand parsed (help itself).
     std::cout << app.get_formatter()->make_help(&app, std::string(program),
                                                 CLI::AppFormatMode::Normal);
     return exit_ok;
   }
+  return std::nullopt;
+}
+
+// Runs the subcommand parsed; throws UsageError on flags that do not fit.
+int dispatch(const Subcommands& commands, Settings& settings) {
+#ifdef PREVAYLER_WITH_AWS
+  if (commands.setup->parsed() || commands.check->parsed()) {
+    settings.flags.aws = true;
+    check_storage_flags(settings.flags);
+    return commands.setup->parsed() ? run_setup(settings.flags) : run_check(settings.flags);
+  }
+#endif
+  check_storage_flags(settings.flags);
+  if (commands.inspect->parsed()) return run_inspect(settings.flags, settings.inspect);
+  if (commands.verify->parsed()) return run_verify(settings.flags, settings.verify);
+  if (commands.dump->parsed()) return run_dump(settings.flags, settings.dump);
+  if (commands.prune->parsed()) return run_prune(settings.flags, settings.keep);
+  check_storage_flags(settings.to, "to-");
+  return run_copy(settings.flags, settings.to, settings.copy);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app(description, std::string(program));
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  Settings settings;
+  const Subcommands commands = add_subcommands(app, settings);
+  if (const std::optional<int> status = parse(app, commands, argc, argv)) return *status;
   try {
     try {
-#ifdef PREVAYLER_WITH_AWS
-      if (setup->parsed() || check->parsed()) {
-        flags.aws = true;
-        check_storage_flags(flags);
-        return setup->parsed() ? run_setup(flags) : run_check(flags);
-      }
-#endif
-      check_storage_flags(flags);
-      if (inspect_cmd->parsed()) return run_inspect(flags, inspect);
-      if (verify_cmd->parsed()) return run_verify(flags, verify);
-      if (dump_cmd->parsed()) return run_dump(flags, dump);
-      if (prune_cmd->parsed()) return run_prune(flags, keep);
-      check_storage_flags(to, "to-");
-      return run_copy(flags, to, copy);
+      return dispatch(commands, settings);
     } catch (const UsageError& e) {
       print_error(e.what());
-      std::cerr << "Run '" << program << " help' for usage." << std::endl;
+      print_usage_hint();
       return exit_usage;
     }
   } catch (const std::exception& e) {
