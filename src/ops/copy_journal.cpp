@@ -61,6 +61,28 @@ class CopyingVisitor : public JournalVisitor {
   EntryBatch batch_;
 };
 
+// Ends a read at the segment recovery starts at.
+struct ReachedRecoveryStart {};
+
+// `--all`'s first read: the segments below the newest snapshot, which no
+// recovery reads. Prune may have left a gap in them (the DynamoDB storage
+// deletes a segment's items in batches, and a failed batch leaves some), and
+// a read ends at a gap: so what recovery reads is read apart, after it.
+class BelowSnapshotVisitor : public JournalVisitor {
+ public:
+  BelowSnapshotVisitor(CopyingVisitor& copying, std::uint64_t recovery_start)
+      : copying_(copying), recovery_start_(recovery_start) {}
+  void entry(const JournalPosition& position, std::string_view bytes) override {
+    if (position.segment >= recovery_start_) throw ReachedRecoveryStart{};
+    copying_.entry(position, bytes);
+  }
+  void warning(const std::string& message) override { copying_.warning(message); }
+
+ private:
+  CopyingVisitor& copying_;
+  std::uint64_t recovery_start_;
+};
+
 }  // namespace
 
 CopyJournalResult copy_journal(JournalSource& from, JournalDestination& to,
@@ -80,23 +102,35 @@ CopyJournalResult copy_journal(JournalSource& from, JournalDestination& to,
   for (const auto& s : copied) to.put_snapshot(s.id, from.snapshot_bytes(s.id));
 
   // Recovery starts at the newest snapshot's segment (or at the first one).
-  std::uint64_t first = snapshots.empty() ? 0 : snapshots.back().id;
+  const std::uint64_t recovery_start = snapshots.empty() ? 0 : snapshots.back().id;
+  std::uint64_t first = recovery_start;
   if (options.all && !segments.empty()) first = std::min(first, segments.front().id);
   std::optional<std::uint64_t> last;
+  bool recovery_reads = false;  // a segment from recovery_start on is kept
   std::uint64_t total_bytes = 0;
   for (const auto& s : segments) {
     if (s.id < first) continue;
     last = s.id;
+    recovery_reads = recovery_reads || s.id >= recovery_start;
     total_bytes += s.bytes;
   }
-  if (last && std::none_of(segments.begin(), segments.end(),
-                           [&](const SegmentInfo& s) { return s.id == first; })) {
-    throw CorruptionError(from.describe() + ": segment " + std::to_string(first) +
+  if (recovery_reads && std::none_of(segments.begin(), segments.end(), [&](const SegmentInfo& s) {
+        return s.id == recovery_start;
+      })) {
+    throw CorruptionError(from.describe() + ": segment " + std::to_string(recovery_start) +
                           ", where recovery starts, is missing; run verify");
   }
   observer.started(total_bytes);
   CopyingVisitor visitor(to, first, observer);
-  if (last) from.read(first, visitor);
+  if (last && first < recovery_start) {
+    BelowSnapshotVisitor below(visitor, recovery_start);
+    try {
+      from.read(first, below);
+    } catch (const ReachedRecoveryStart&) {
+      // The rest is read below, as recovery reads it.
+    }
+  }
+  if (recovery_reads) from.read(recovery_start, visitor);
   visitor.finish(last);
   to.finish();
   return CopyJournalResult{copied.size(), visitor.segments, visitor.events};
