@@ -2,6 +2,7 @@
 
 #include "aws/aws_clients.hpp"
 #include "aws/aws_error.hpp"
+#include "aws/aws_storage_impl.hpp"
 #include "aws/journal_items.hpp"
 #include "aws/journal_replay.hpp"
 #include "aws/s3_snapshot.hpp"
@@ -52,8 +53,10 @@ struct SegmentItems {
 
 class AwsJournalSource : public JournalSource {
  public:
-  explicit AwsJournalSource(AwsStorageOptions options)
-      : options_(std::move(options)), clients_(detail::resolve_aws_clients(options_, nullptr)) {}
+  AwsJournalSource(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
+                   const detail::AwsStorageTestHooks& hooks)
+      : options_(std::move(options)),
+        clients_(detail::resolve_aws_clients(options_, std::move(transport), hooks)) {}
 
   std::string describe() const override {
     return "DynamoDB table " + options_.table + " and s3://" + options_.bucket + "/" +
@@ -338,9 +341,10 @@ class AwsJournalSource : public JournalSource {
 
 class AwsJournalDestination : public JournalDestination {
  public:
-  explicit AwsJournalDestination(AwsStorageOptions options)
+  AwsJournalDestination(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
+                        const detail::AwsStorageTestHooks& hooks)
       : options_(std::move(options)),
-        clients_(detail::resolve_aws_clients(options_, nullptr)),
+        clients_(detail::resolve_aws_clients(options_, std::move(transport), hooks)),
         compressor_(copy_compress_records_over_bytes, copy_record_compression_level,
                     "copy destination") {}
 
@@ -429,14 +433,51 @@ class AwsJournalDestination : public JournalDestination {
   std::uint64_t order_ = 1;
 };
 
+class AwsJournalStore : public JournalStore {
+ public:
+  AwsJournalStore(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
+                  detail::AwsStorageTestHooks hooks)
+      : options_(std::move(options)), transport_(std::move(transport)), hooks_(std::move(hooks)) {}
+  std::string describe() const override {
+    return "DynamoDB table " + options_.table + " and s3://" + options_.bucket + "/" +
+           options_.snapshot_path;
+  }
+  std::unique_ptr<JournalSource> source() override {
+    return make_aws_journal_source(options_, transport_, hooks_);
+  }
+  std::unique_ptr<JournalDestination> destination() override {
+    return make_aws_journal_destination(options_, transport_, hooks_);
+  }
+  // The storage keeps one snapshot: `keep_snapshots` has no meaning here.
+  std::uint64_t prune(std::uint32_t) override {
+    return detail::prune_aws_journal(options_, transport_, hooks_);
+  }
+
+ private:
+  AwsStorageOptions options_;
+  std::shared_ptr<aws::HttpTransport> transport_;
+  detail::AwsStorageTestHooks hooks_;
+};
+
 }  // namespace
 
-std::unique_ptr<JournalSource> make_aws_journal_source(AwsStorageOptions options) {
-  return std::make_unique<AwsJournalSource>(std::move(options));
+std::unique_ptr<JournalSource> make_aws_journal_source(
+    AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
+    const detail::AwsStorageTestHooks& hooks) {
+  return std::make_unique<AwsJournalSource>(std::move(options), std::move(transport), hooks);
 }
 
-std::unique_ptr<JournalDestination> make_aws_journal_destination(AwsStorageOptions options) {
-  return std::make_unique<AwsJournalDestination>(std::move(options));
+std::unique_ptr<JournalDestination> make_aws_journal_destination(
+    AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
+    const detail::AwsStorageTestHooks& hooks) {
+  return std::make_unique<AwsJournalDestination>(std::move(options), std::move(transport), hooks);
+}
+
+std::unique_ptr<JournalStore> make_aws_journal_store(AwsStorageOptions options,
+                                                     std::shared_ptr<aws::HttpTransport> transport,
+                                                     detail::AwsStorageTestHooks hooks) {
+  return std::make_unique<AwsJournalStore>(std::move(options), std::move(transport),
+                                           std::move(hooks));
 }
 
 }  // namespace prevayler::ops

@@ -9,6 +9,7 @@
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "core/record_frame.hpp"
+#include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
 #include "file/record_reader.hpp"
 #include "file/replay.hpp"
@@ -333,7 +334,32 @@ class FileJournalDestination : public JournalDestination {
   std::optional<std::uint64_t> previous_end_;
 };
 
+class FileJournalStore : public JournalStore {
+ public:
+  FileJournalStore(std::string directory, std::shared_ptr<FileSystem> fs)
+      : directory_(std::move(directory)), fs_(std::move(fs)) {}
+  std::string describe() const override { return "directory " + directory_; }
+  std::unique_ptr<JournalSource> source() override {
+    return make_file_journal_source(directory_, fs_);
+  }
+  std::unique_ptr<JournalDestination> destination() override {
+    return make_file_journal_destination(directory_, fs_);
+  }
+  std::uint64_t prune(std::uint32_t keep_snapshots) override {
+    return detail::prune_file_storage(*fs_, directory_, keep_snapshots);
+  }
+
+ private:
+  std::string directory_;
+  std::shared_ptr<FileSystem> fs_;
+};
+
 }  // namespace
+
+std::unique_ptr<JournalStore> make_file_journal_store(std::string directory,
+                                                      std::shared_ptr<detail::FileSystem> fs) {
+  return std::make_unique<FileJournalStore>(std::move(directory), std::move(fs));
+}
 
 std::unique_ptr<JournalSource> make_file_journal_source(std::string directory,
                                                         std::shared_ptr<FileSystem> fs) {

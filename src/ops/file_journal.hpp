@@ -1,6 +1,6 @@
 // The file storage's journal for operators: a read-only JournalSource over
 // a storage directory and a JournalDestination that lays a journal down in
-// an empty one (src/ops/journal_access.hpp).
+// an empty one (src/ops/journal_access.hpp), and the JournalStore of both.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,11 @@ std::unique_ptr<JournalSource> make_file_journal_source(
 // Writes into `directory`, created when missing; check_empty() refuses one
 // that holds any entry.
 std::unique_ptr<JournalDestination> make_file_journal_destination(
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+
+// The directory as a JournalStore: its source and destination above, and
+// the file storage's prune (detail::prune_file_storage).
+std::unique_ptr<JournalStore> make_file_journal_store(
     std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
 
 }  // namespace prevayler::ops

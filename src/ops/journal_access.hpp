@@ -118,6 +118,26 @@ class JournalDestination {
   virtual void finish() = 0;
 };
 
+// Where one journal is (a directory, or a table, bucket and key), for the
+// operator's storage-level operations: what `prevayler` runs for inspect,
+// verify, dump, copy and prune, and what the model test runs as it does.
+// make_file_journal_store (file_journal.hpp), make_aws_journal_store
+// (aws_journal.hpp).
+class JournalStore {
+ public:
+  virtual ~JournalStore() = default;
+  virtual std::string describe() const = 0;
+  // Reads it without taking ownership (safe beside a live instance).
+  virtual std::unique_ptr<JournalSource> source() = 0;
+  // Writes a copy into it, when it is empty.
+  virtual std::unique_ptr<JournalDestination> destination() = 0;
+  // Deletes what recovery no longer reads, with the storage's own retention
+  // (safe while instances run; docs/protocol.md I4): the file storage keeps
+  // the newest `keep_snapshots` (>= 1) snapshots, the AWS storage its one
+  // snapshot. Returns the files or items deleted.
+  virtual std::uint64_t prune(std::uint32_t keep_snapshots) = 0;
+};
+
 // ---- For the implementations (file_journal, aws_journal) ----
 
 // Reads a snapshot's state to its end, so that its CRC and, compressed, its

@@ -8,6 +8,7 @@
 #include "aws/dynamodb.hpp"
 #include "aws/moto_server.hpp"
 #include "aws/s3.hpp"
+#include "ops/aws_journal.hpp"
 
 namespace prevayler::model {
 
@@ -102,13 +103,13 @@ void AwsBackend::crash(int host) {
   ++crash_cuts_;
 }
 
-std::uint64_t AwsBackend::prune(std::uint32_t /*keep*/) {
-  // The operator prune of the AWS storage keeps exactly the snapshot in S3
-  // (there is only one object): `keep` has no meaning there.
-  // The operator runs it from a machine of its own, through no host's
-  // crashable transport.
-  if (sim_) return detail::prune_aws_journal(options(), services_, hooks_);
-  return prune_aws_journal(options());
+std::unique_ptr<ops::JournalStore> AwsBackend::operator_store() {
+  // The operator runs from a machine of its own, through no host's
+  // crashable transport: against moto through the command's own (curl,
+  // real waits), on the simulator through it with the waits made no-ops.
+  // Its prune keeps exactly the snapshot in S3 (there is only one object).
+  if (sim_) return ops::make_aws_journal_store(options(), services_, hooks_);
+  return ops::make_aws_journal_store(options());
 }
 
 std::unique_ptr<Storage> AwsBackend::open_for_check() {

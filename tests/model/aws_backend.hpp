@@ -52,7 +52,7 @@ class AwsBackend : public Backend {
   std::string name() const override { return sim_ ? "aws-sim" : "aws"; }
   std::unique_ptr<Storage> open(int host, const Knobs& knobs) override;
   void crash(int host) override;
-  std::uint64_t prune(std::uint32_t keep) override;
+  std::unique_ptr<ops::JournalStore> operator_store() override;
   std::unique_ptr<Storage> open_for_check() override;
   FaultTally faults() const override;
   std::string describe() const override { return "table " + table_ + ", bucket " + bucket_; }

@@ -1,7 +1,9 @@
 // The seam between the model test and a real storage: a Backend creates
 // storages for several "hosts" on ONE shared journal (a directory, a
-// table+bucket), crashes a host, runs the operator prune, and opens the
-// journal once more for the final check. One Backend per seed.
+// table+bucket), crashes a host, gives the operator's access to the journal
+// (prune, copy: the code the `prevayler` command runs), and opens the
+// journal once more for the final check. One Backend per journal: a seed
+// starts with one, and each copy moves the run to a fresh one.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "ops/journal_access.hpp"
 #include "prevayler/storage.hpp"
 
 namespace prevayler::model {
@@ -36,10 +39,12 @@ class Backend {
   // on it fails at once (and, where the backend models it, unsynced data
   // is lost). Requests already on the wire may or may not land.
   virtual void crash(int host) = 0;
-  // The operator prune, keeping `keep` (>= 1) snapshots. Returns what it
-  // deleted (files or items).
-  virtual std::uint64_t prune(std::uint32_t keep) = 0;
-  // A storage without faults and without retention, for the final check.
+  // The journal as the `prevayler` command sees it (ops::JournalStore: its
+  // copy source and destination, its prune), from an operator's machine of
+  // its own: no host's crash cuts it, the seed's faults still hit it.
+  virtual std::unique_ptr<ops::JournalStore> operator_store() = 0;
+  // A storage without faults and without retention, for the final check
+  // (and for the reference recovery of a journal a copy moved away from).
   virtual std::unique_ptr<Storage> open_for_check() = 0;
   virtual FaultTally faults() const = 0;
   // Where the journal is, for a failure message (kept when a seed fails).
@@ -49,5 +54,9 @@ class Backend {
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>(std::uint64_t seed)>;
+// A fresh, empty journal for a copy: of the seed's storage kind, or, with
+// `other_kind`, of the other one (file <-> DynamoDB+S3).
+using CopyDestinationFactory =
+    std::function<std::unique_ptr<Backend>(std::uint64_t seed, bool other_kind)>;
 
 }  // namespace prevayler::model

@@ -1,7 +1,7 @@
 #include "model/file_backend.hpp"
 
 #include "file/file_storage_impl.hpp"
-#include "file/retention.hpp"
+#include "ops/file_journal.hpp"
 #include "prevayler/file_storage.hpp"
 #include "support/pipelined_storage.hpp"
 
@@ -57,10 +57,9 @@ void FileBackend::crash(int host) {
   }
 }
 
-std::uint64_t FileBackend::prune(std::uint32_t keep) {
-  // The operator runs it from a machine of its own.
-  auto fs = disk_->host();
-  return detail::prune_directory(*fs, model_directory, keep);
+std::unique_ptr<ops::JournalStore> FileBackend::operator_store() {
+  // The operator runs from a machine of its own.
+  return ops::make_file_journal_store(model_directory, disk_->host());
 }
 
 std::unique_ptr<Storage> FileBackend::open_for_check() {

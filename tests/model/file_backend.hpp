@@ -38,7 +38,7 @@ class FileBackend : public Backend {
   std::string name() const override { return "file"; }
   std::unique_ptr<Storage> open(int host, const Knobs& knobs) override;
   void crash(int host) override;
-  std::uint64_t prune(std::uint32_t keep) override;
+  std::unique_ptr<ops::JournalStore> operator_store() override;
   std::unique_ptr<Storage> open_for_check() override;
   FaultTally faults() const override;
   std::string describe() const override { return "simulated disk, seed " + std::to_string(seed_); }

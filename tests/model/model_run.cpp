@@ -16,6 +16,7 @@
 
 #include "model/history.hpp"
 #include "model/ledger.hpp"
+#include "ops/copy_journal.hpp"
 
 namespace prevayler::model {
 
@@ -31,6 +32,8 @@ constexpr int events_per_call_max = 6;
 constexpr int events_after_action = 3;
 constexpr int events_per_producer_max = 200;
 constexpr int async_window_max = 4;
+// The host a reference recovery is recorded under (no host's crash cuts it).
+constexpr int operator_host = -1;
 
 // One open Prevayler on a host.
 struct Instance {
@@ -43,12 +46,16 @@ struct Instance {
 class Driver {
  public:
   Driver(Backend& backend, std::uint64_t seed, const ModelConfig& config)
-      : backend_(backend),
+      : origin_(backend),
+        backend_(&backend),
+        seed_(seed),
         rng_(seed),
         trace_(config.trace),
         retention_(config.instance_retention),
         prune_(config.operator_prune),
-        state_hash_(config.state_hash) {
+        state_hash_(config.state_hash),
+        copy_destination_(config.copy_destination),
+        copy_weight_(config.copy_weight) {
     hosts_.resize(pick(hosts_min, hosts_max));
   }
 
@@ -85,9 +92,15 @@ class Driver {
       open(any_of(free));
       return;
     }
-    enum Kind { kOpen, kHandle, kAsync, kBurst, kSnapshot, kClose, kPrune, kCrash };
-    // Weights: mostly events, a takeover or crash every few operations.
-    const int weights[] = {free.empty() ? 0 : 3, 4, 3, 4, 2, 1, prune_ ? 1 : 0, 1};
+    enum Kind { kOpen, kHandle, kAsync, kBurst, kSnapshot, kClose, kPrune, kCrash, kCopy };
+    // Weights: mostly events, a takeover or crash every few operations, a
+    // copy in about one seed of four (at 20 operations: after a copy the
+    // seed runs on and the final check reads the destination, so a copy to
+    // the slower simulated AWS storage costs the time of the rest of the
+    // seed). A copy needs a journal an open wrote.
+    const bool copy = copy_destination_ && opened_on_current_;
+    const int weights[] = {free.empty() ? 0 : 12,  16, 12, 16, 8, 4, prune_ ? 4 : 0, 4,
+                           copy ? copy_weight_ : 0};
     std::discrete_distribution<int> kinds(std::begin(weights), std::end(weights));
     switch (kinds(rng_)) {
       case kOpen:
@@ -113,6 +126,9 @@ class Driver {
         break;
       case kCrash:
         crash(any_of(live));
+        break;
+      case kCopy:
+        migrate();
         break;
     }
   }
@@ -146,8 +162,9 @@ class Driver {
     const int index = history_.begin_open(host);
     try {
       auto prevayler = std::make_unique<LedgerPrevayler>(ledger_options(
-          backend_.open(host, knobs), snapshot_on_open, knobs.writes_in_flight_max, state_hash_));
+          backend_->open(host, knobs), snapshot_on_open, knobs.writes_in_flight_max, state_hash_));
       history_.opened(index, prevayler->state()->ids);
+      opened_on_current_ = true;
       if (trace_) {
         std::cout << "[trace]   instance " << index << " opened with "
                   << prevayler->state()->ids.size() << " events" << std::endl;
@@ -243,9 +260,134 @@ class Driver {
     const auto keep = static_cast<std::uint32_t>(pick(1, 3));
     count("prune", "keep " + std::to_string(keep));
     try {
-      backend_.prune(keep);
+      // What `prevayler prune` runs (tools/prevayler/prune.cpp).
+      backend_->operator_store()->prune(keep);
     } catch (const StorageError&) {
       count("prune_failed");
+    }
+  }
+
+  // The documented migration (docs/operations.md, copy): stop the writers,
+  // copy the journal into a fresh, empty one (what a recovery needs, or
+  // --all; of either storage kind) with the code `prevayler copy` runs,
+  // check that a second copy into it is refused and changes nothing, then
+  // go on there. Its first open must recover exactly the state a recovery
+  // of the source gives, which the checker holds to every acknowledged
+  // event (I1) like any open.
+  void migrate() {
+    const bool all = chance(0.5);
+    const bool other_kind = chance(0.5);
+    for (int h : hosts_with(true)) drop(h, false);
+    std::unique_ptr<Backend> destination =
+        copy_destination_(seed_ * 1000 + migrated_.size() + 1, other_kind);
+    count("copy", "from " + backend_->describe() + " to " + destination->describe() +
+                      (all ? " --all" : ""));
+    if (all) count("copy_all");
+    if (destination->name() != backend_->name()) count("copy_other_kind");
+    if (!copy(*backend_, *destination, all, "copy")) {
+      count("copy_failed", last_copy_error_);  // the run stays on the source
+      return;
+    }
+    refused_copy(*destination, !all);
+    // The source is abandoned now: its recovery, without faults, is the
+    // state the destination must give.
+    const std::optional<std::vector<std::uint64_t>> reference = reference_recovery(*backend_);
+    migrated_.push_back(std::move(destination));
+    backend_ = migrated_.back().get();
+    opened_on_current_ = false;
+    crashed_hosts_.clear();  // a fresh journal: the next opens are not restarts
+    const int host = any_of(hosts_with(false));
+    open(host);
+    if (!reference || !hosts_[host]) return;  // an injected fault failed the open
+    const std::vector<std::uint64_t>& recovered = hosts_[host]->prevayler->state()->ids;
+    if (recovered != *reference) {
+      history_.violation("I7: the first open after a copy recovered " +
+                         std::to_string(recovered.size()) + " events, the source " +
+                         std::to_string(reference->size()) + " (or in another order)");
+    }
+  }
+
+  // Runs ops::copy_journal from `from` into `to`. False when it failed
+  // (a StorageError's message in last_copy_error_).
+  bool copy(Backend& from, Backend& to, bool all, const std::string& kind) {
+    ops::CopyObserver quiet;  // the command's progress line, without a terminal
+    last_copy_error_.clear();
+    try {
+      ops::copy_journal(*from.operator_store()->source(), *to.operator_store()->destination(),
+                        ops::CopyJournalOptions{all}, quiet);
+      return true;
+    } catch (const CorruptionError& e) {
+      history_.violation("I6: " + kind + ": the source is corrupt: " + e.what());
+    } catch (const FormatVersionError& e) {
+      history_.violation("I6: " + kind + ": " + e.what());
+    } catch (const StorageError& e) {
+      last_copy_error_ = e.what();  // an injected fault, or the refusal
+    } catch (const std::exception& e) {
+      history_.violation(kind + " threw an unexpected " + std::string(typeid(e).name()) + ": " +
+                         e.what());
+    }
+    return false;
+  }
+
+  // A copy into `to`, which holds a journal now, must be refused before it
+  // writes anything: the listing stays the same.
+  void refused_copy(Backend& to, bool all) {
+    const std::optional<Listing> before = listing(to);
+    // A fault hid it, or the copy wrote nothing (a source without a
+    // snapshot and without events: the AWS destination stays empty).
+    if (!before || !before->holds_data) return;
+    if (copy(*backend_, to, all, "copy into a non-empty journal")) {
+      history_.violation("I7: a copy into the non-empty " + to.describe() + " was not refused");
+    } else if (last_copy_error_.find("is not empty") != std::string::npos) {
+      count("copy_refused");
+    } else {
+      count("copy_refused_failed", last_copy_error_);  // an injected fault came first
+    }
+    const std::optional<Listing> after = listing(to);
+    if (after && after->lines != before->lines) {
+      history_.violation("I7: a refused copy changed " + to.describe());
+    }
+  }
+
+  // What a journal holds: each snapshot and segment with its size.
+  struct Listing {
+    std::vector<std::string> lines;
+    bool holds_data = false;  // a snapshot, or a segment with bytes
+  };
+  static std::optional<Listing> listing(Backend& backend) {
+    try {
+      std::unique_ptr<ops::JournalSource> source = backend.operator_store()->source();
+      Listing out;
+      for (const auto& s : source->snapshots()) {
+        out.lines.push_back("snapshot " + std::to_string(s.id) + " " + std::to_string(s.bytes));
+        out.holds_data = true;
+      }
+      for (const auto& s : source->segments()) {
+        out.lines.push_back("segment " + std::to_string(s.id) + " " + std::to_string(s.bytes) +
+                            " " + ops::to_string(s.end));
+        out.holds_data = out.holds_data || s.bytes > 0;
+      }
+      return out;
+    } catch (const StorageError&) {
+      return std::nullopt;  // an injected fault
+    }
+  }
+
+  // Recovers `backend` without faults, recorded as an instance the
+  // checker holds to I1, I3 and I5 like any other open.
+  std::optional<std::vector<std::uint64_t>> reference_recovery(Backend& backend) {
+    const int index = history_.begin_open(operator_host);
+    try {
+      LedgerPrevayler check(ledger_options(backend.open_for_check(), false, 1, state_hash_));
+      std::vector<std::uint64_t> ids = check.state()->ids;
+      history_.opened(index, ids);
+      check.close();
+      history_.dropped(index, ids, false);
+      return ids;
+    } catch (const std::exception& e) {
+      history_.open_failed(index, std::string("[I6] reference recovery of ") + backend.describe() +
+                                      ": " + typeid(e).name() + ": " + e.what());
+      return std::nullopt;
     }
   }
 
@@ -272,7 +414,7 @@ class Driver {
   void cut(int host) {
     crashed_hosts_.insert(host);
     history_.crashed(host);  // stamped before the cut: later failures are unknown
-    backend_.crash(host);
+    backend_->crash(host);
   }
 
   void crash(int host) {
@@ -337,25 +479,35 @@ class Driver {
     std::optional<std::vector<std::uint64_t>> state;
     std::string error;
     try {
-      LedgerPrevayler check(ledger_options(backend_.open_for_check(), false, 1, state_hash_));
+      LedgerPrevayler check(ledger_options(backend_->open_for_check(), false, 1, state_hash_));
       state = check.state()->ids;
       check.close();
     } catch (const std::exception& e) {
       error = std::string(typeid(e).name()) + ": " + e.what();
     }
     result_.violations = history_.check(state, error);
-    result_.faults = backend_.faults();
+    result_.faults = origin_.faults();
+    for (const auto& b : migrated_) {
+      for (const auto& [kind, n] : b->faults()) result_.faults[kind] += n;
+    }
     result_.events = history_.events();
     result_.acknowledged = history_.acknowledged();
     return std::move(result_);
   }
 
-  Backend& backend_;
+  Backend& origin_;
+  Backend* backend_;  // the journal the run is on: origin_ or the last copy's
+  std::vector<std::unique_ptr<Backend>> migrated_;
+  std::uint64_t seed_;
   std::mt19937_64 rng_;
   bool trace_;
   bool retention_;
   bool prune_;
   bool state_hash_;
+  CopyDestinationFactory copy_destination_;
+  int copy_weight_;
+  bool opened_on_current_ = false;  // an open succeeded on the current journal
+  std::string last_copy_error_;
   History history_;
   std::mutex hosts_mutex_;
   std::vector<std::unique_ptr<Instance>> hosts_;

@@ -9,9 +9,9 @@
 // --ops=N (operations per seed, default 40), --trace (print each operation),
 // --without-retention (no keep_snapshots, no prune: tells retention's
 // failures from others; --without-instance-retention, --without-prune: one
-// of the two), --repeat=N (run the seeds N times: a seed fixes
-// the operations, not the threads' timing, so a timing-dependent failure
-// may need a few runs to show again).
+// of the two), --without-copy (no copy to a fresh journal), --repeat=N (run the seeds N times: a
+// seed fixes the operations, not the threads' timing, so a timing-dependent failure may need a few
+// runs to show again).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -45,6 +45,7 @@ struct Flags {
   bool trace = false;
   bool instance_retention = true;
   bool operator_prune = true;
+  bool copy = true;
   int repeat = 1;  // each seed this many times (the threads' timing varies)
   int jobs = 4;    // seeds run at once, each on its own journal
 };
@@ -57,6 +58,9 @@ constexpr std::uint64_t coverage_seeds_min = 1000;
 constexpr std::uint64_t moto_coverage_seeds_min = 20;
 // The mutants must be caught within this many seeds (docs/model_test.md).
 constexpr std::uint64_t mutant_seeds_max = 20;
+// The copy mutant's seeds copy often (about 3 times in 40 operations), so
+// that it is caught in most of them, not only in a lucky few.
+constexpr int copy_weight_mutant = 8;
 
 FileFaults file_faults() {
   FileFaults f;
@@ -103,6 +107,27 @@ BackendFactory aws_sim_factory() {
   };
 }
 
+// Where a copy goes: a fresh journal of the same kind (a new simulated
+// disk, a new simulator, a new table and bucket in moto) or of the other
+// kind in process (file -> simulated DynamoDB+S3, and back).
+CopyDestinationFactory file_copy_destination() {
+  return [](std::uint64_t seed, bool other_kind) {
+    return other_kind ? aws_sim_factory()(seed) : file_factory()(seed);
+  };
+}
+
+CopyDestinationFactory aws_sim_copy_destination() {
+  return [](std::uint64_t seed, bool other_kind) {
+    return other_kind ? file_factory()(seed) : aws_sim_factory()(seed);
+  };
+}
+
+CopyDestinationFactory aws_copy_destination() {
+  return [](std::uint64_t seed, bool other_kind) {
+    return other_kind ? file_factory()(seed) : aws_factory()(seed);
+  };
+}
+
 struct Totals {
   std::uint64_t seeds = 0;
   std::uint64_t failed_seeds = 0;
@@ -114,22 +139,33 @@ struct Totals {
   std::string first_violation;
 };
 
-ModelConfig config_from_flags() {
-  return ModelConfig{flags.ops, flags.trace, flags.instance_retention, flags.operator_prune};
+ModelConfig config_from_flags(CopyDestinationFactory copy_destination) {
+  return ModelConfig{flags.ops,
+                     flags.trace,
+                     flags.instance_retention,
+                     flags.operator_prune,
+                     true,
+                     flags.copy ? copy_destination : nullptr};
 }
 
 std::string config_flags(const ModelConfig& c) {
-  if (!c.instance_retention && !c.operator_prune) return " --without-retention";
-  if (!c.instance_retention) return " --without-instance-retention";
-  if (!c.operator_prune) return " --without-prune";
-  return "";
+  std::string out;
+  if (!c.instance_retention && !c.operator_prune) {
+    out = " --without-retention";
+  } else if (!c.instance_retention) {
+    out = " --without-instance-retention";
+  } else if (!c.operator_prune) {
+    out = " --without-prune";
+  }
+  if (!c.copy_destination) out += " --without-copy";
+  return out;
 }
 
 // Mutants run without retention and without faults, so that what catches
 // them is the mutant, not a known bug of retention or an injected fault;
 // and without the state hash, so that what catches them is the checker,
 // not the replay's hash check.
-ModelConfig mutant_config() { return ModelConfig{40, false, false, false, false}; }
+ModelConfig mutant_config() { return ModelConfig{40, false, false, false, false, nullptr}; }
 
 std::vector<std::uint64_t> seeds_to_run() {
   std::vector<std::uint64_t> seeds;
@@ -215,11 +251,30 @@ void print_totals(const std::string& storage, const Totals& t, double seconds) {
 void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kinds,
                      std::uint64_t seeds_min = coverage_seeds_min) {
   // A replay, a short run, or a run without some operations.
-  if (t.seeds < seeds_min || !flags.instance_retention || !flags.operator_prune) return;
-  for (const char* kind :
-       {"open", "takeover", "restart", "handle", "handle_async", "burst", "takeover_under_load",
-        "crash_under_load", "snapshot_under_load", "prune_under_load", "snapshot", "close", "prune",
-        "crash", "open_with_retention", "open_pipelined", "open_compressing"}) {
+  if (t.seeds < seeds_min || !flags.instance_retention || !flags.operator_prune || !flags.copy) {
+    return;
+  }
+  for (const char* kind : {"open",
+                           "takeover",
+                           "restart",
+                           "handle",
+                           "handle_async",
+                           "burst",
+                           "takeover_under_load",
+                           "crash_under_load",
+                           "snapshot_under_load",
+                           "prune_under_load",
+                           "snapshot",
+                           "close",
+                           "prune",
+                           "crash",
+                           "open_with_retention",
+                           "open_pipelined",
+                           "open_compressing",
+                           "copy",
+                           "copy_all",
+                           "copy_other_kind",
+                           "copy_refused"}) {
     EXPECT_GT(t.operations.count(kind) ? t.operations.at(kind) : 0, 0u)
         << "operation never exercised: " << kind;
   }
@@ -235,7 +290,8 @@ bool wants(const std::string& storage) {
 TEST(ModelTest, FileStorage) {
   if (!wants("file")) GTEST_SKIP() << "--storage=" << flags.storage;
   const auto start = std::chrono::steady_clock::now();
-  const Totals t = run_seeds("file", file_factory(), seeds_to_run(), config_from_flags(), true);
+  const Totals t = run_seeds("file", file_factory(), seeds_to_run(),
+                             config_from_flags(file_copy_destination()), true);
   print_totals("file", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
@@ -246,8 +302,8 @@ TEST(ModelTest, FileStorage) {
 TEST(ModelTest, AwsStorageOnTheSimulator) {
   if (!wants("aws-sim")) GTEST_SKIP() << "--storage=" << flags.storage;
   const auto start = std::chrono::steady_clock::now();
-  const Totals t =
-      run_seeds("aws-sim", aws_sim_factory(), seeds_to_run(), config_from_flags(), true);
+  const Totals t = run_seeds("aws-sim", aws_sim_factory(), seeds_to_run(),
+                             config_from_flags(aws_sim_copy_destination()), true);
   print_totals("aws-sim", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
@@ -265,7 +321,8 @@ TEST(ModelTest, AwsStorage) {
   // Started here, on the test's thread: the server dies with the thread that
   // started it (PR_SET_PDEATHSIG), and a worker thread ends before the others.
   aws::testing::moto();
-  const Totals t = run_seeds("aws", aws_factory(), seeds_to_run(), config_from_flags(), true);
+  const Totals t = run_seeds("aws", aws_factory(), seeds_to_run(),
+                             config_from_flags(aws_copy_destination()), true);
   print_totals("aws", t,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
@@ -332,6 +389,33 @@ TEST(ModelMutants, IgnoredFenceIsCaught) {
             << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
 }
 
+TEST(ModelMutants, CopyDroppingTheLastSegmentIsCaught) {
+  const BackendFactory factory = [](std::uint64_t seed) {
+    return std::make_unique<FileBackend>(seed, FileFaults{});
+  };
+  ModelConfig config = mutant_config();
+  config.copy_weight = copy_weight_mutant;
+  config.copy_destination = [](std::uint64_t seed, bool other_kind) -> std::unique_ptr<Backend> {
+    std::unique_ptr<Backend> inner =
+        other_kind
+            ? std::make_unique<AwsBackend>(seed, aws::FaultProbabilities{},
+                                           testing::SimAws::create(testing::SimFaultOptions{}))
+            : std::unique_ptr<Backend>(std::make_unique<FileBackend>(seed, FileFaults{}));
+    return std::make_unique<MutantBackend>(
+        std::move(inner), [](std::unique_ptr<Storage> s) { return s; },
+        [](std::unique_ptr<ops::JournalDestination> d) -> std::unique_ptr<ops::JournalDestination> {
+          return std::make_unique<LastSegmentDroppingDestination>(std::move(d));
+        });
+  };
+  const Totals t = run_seeds("file", factory, mutant_seeds(), config, false);
+  ASSERT_GT(t.operations.count("copy") ? t.operations.at("copy") : 0, 0u) << "no copy ran";
+  ASSERT_FALSE(t.failing.empty()) << "a copy that drops the last segment went unnoticed";
+  std::cout << "[model] last-segment-dropping copy: " << t.operations.at("copy")
+            << " copies; first caught at seed " << t.failing.front() << ", caught in "
+            << t.failing.size() << "/" << t.seeds
+            << " seeds; first violation: " << t.first_violation.substr(0, 200) << "\n";
+}
+
 // Takes the model's flags off argv; the rest goes to gtest.
 void parse_flags(int& argc, char** argv) {
   int out = 1;
@@ -356,6 +440,8 @@ void parse_flags(int& argc, char** argv) {
       flags.instance_retention = false;
     } else if (arg == "--without-prune") {
       flags.operator_prune = false;
+    } else if (arg == "--without-copy") {
+      flags.copy = false;
     } else if (auto v = value("--jobs=")) {
       flags.jobs = std::max(1, std::stoi(*v));
     } else if (auto v = value("--repeat=")) {

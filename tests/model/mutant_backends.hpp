@@ -7,10 +7,15 @@
 //   FenceBlindBackend: an instance ignores the fence: a write refused with
 //     SupersededError claims success (the old owner keeps acknowledging
 //     after a takeover: I2, and its events are lost: I1).
+//   LastSegmentDroppingDestination: a copy that leaves out the source's
+//     last segment (the journal after the newest snapshot's segment is
+//     lost at the destination: I1, and the copy check).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "model/backend.hpp"
 #include "support/storage_wrappers.hpp"
@@ -91,18 +96,74 @@ class FenceBlindStorage : public testing::ForwardingStorage {
   bool fenced_ = false;
 };
 
-// Forwards everything to `inner`, wrapping the storages it opens.
+// Holds back each segment until it ends, and drops the last one.
+class LastSegmentDroppingDestination : public ops::JournalDestination {
+ public:
+  explicit LastSegmentDroppingDestination(std::unique_ptr<ops::JournalDestination> inner)
+      : inner_(std::move(inner)) {}
+  std::string describe() const override { return inner_->describe(); }
+  void check_empty() override { inner_->check_empty(); }
+  void put_snapshot(std::uint64_t id, std::string_view bytes) override {
+    inner_->put_snapshot(id, bytes);
+  }
+  void begin_segment(std::uint64_t id) override {
+    held_.push_back([this, id] { inner_->begin_segment(id); });
+  }
+  void add_record(std::uint64_t record, const EntryBatch& entries) override {
+    held_.push_back([this, record, entries] { inner_->add_record(record, entries); });
+  }
+  void end_segment(bool last) override {
+    if (!last) {
+      for (auto& call : held_) call();
+      inner_->end_segment(false);
+    }
+    held_.clear();
+  }
+  void finish() override { inner_->finish(); }
+
+ private:
+  std::unique_ptr<ops::JournalDestination> inner_;
+  std::vector<std::function<void()>> held_;
+};
+
+// A journal whose destination (for a copy into it) is wrapped.
+class WrappedDestinationStore : public ops::JournalStore {
+ public:
+  using Wrap = std::function<std::unique_ptr<ops::JournalDestination>(
+      std::unique_ptr<ops::JournalDestination>)>;
+  WrappedDestinationStore(std::unique_ptr<ops::JournalStore> inner, Wrap wrap)
+      : inner_(std::move(inner)), wrap_(std::move(wrap)) {}
+  std::string describe() const override { return inner_->describe(); }
+  std::unique_ptr<ops::JournalSource> source() override { return inner_->source(); }
+  std::unique_ptr<ops::JournalDestination> destination() override {
+    return wrap_(inner_->destination());
+  }
+  std::uint64_t prune(std::uint32_t keep) override { return inner_->prune(keep); }
+
+ private:
+  std::unique_ptr<ops::JournalStore> inner_;
+  Wrap wrap_;
+};
+
+// Forwards everything to `inner`, wrapping the storages it opens and, when
+// `wrap_destination` is set, the destination of a copy into it.
 class MutantBackend : public Backend {
  public:
   MutantBackend(std::unique_ptr<Backend> inner,
-                std::function<std::unique_ptr<Storage>(std::unique_ptr<Storage>)> wrap)
-      : inner_(std::move(inner)), wrap_(std::move(wrap)) {}
+                std::function<std::unique_ptr<Storage>(std::unique_ptr<Storage>)> wrap,
+                WrappedDestinationStore::Wrap wrap_destination = nullptr)
+      : inner_(std::move(inner)),
+        wrap_(std::move(wrap)),
+        wrap_destination_(std::move(wrap_destination)) {}
   std::string name() const override { return "mutant-" + inner_->name(); }
   std::unique_ptr<Storage> open(int host, const Knobs& knobs) override {
     return wrap_(inner_->open(host, knobs));
   }
   void crash(int host) override { inner_->crash(host); }
-  std::uint64_t prune(std::uint32_t keep) override { return inner_->prune(keep); }
+  std::unique_ptr<ops::JournalStore> operator_store() override {
+    if (!wrap_destination_) return inner_->operator_store();
+    return std::make_unique<WrappedDestinationStore>(inner_->operator_store(), wrap_destination_);
+  }
   std::unique_ptr<Storage> open_for_check() override { return inner_->open_for_check(); }
   FaultTally faults() const override { return inner_->faults(); }
   std::string describe() const override { return inner_->describe(); }
@@ -111,6 +172,7 @@ class MutantBackend : public Backend {
  private:
   std::unique_ptr<Backend> inner_;
   std::function<std::unique_ptr<Storage>(std::unique_ptr<Storage>)> wrap_;
+  WrappedDestinationStore::Wrap wrap_destination_;
 };
 
 }  // namespace prevayler::model

@@ -43,18 +43,15 @@ AwsStorageOptions aws_options(const StorageFlags& flags) {
 }
 #endif
 
-std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags) {
+std::unique_ptr<ops::JournalStore> open_store(const StorageFlags& flags) {
 #ifdef PREVAYLER_WITH_AWS
-  if (flags.aws) return ops::make_aws_journal_source(aws_options(flags));
+  if (flags.aws) return ops::make_aws_journal_store(aws_options(flags));
 #endif
-  return ops::make_file_journal_source(flags.dir);
+  return ops::make_file_journal_store(flags.dir);
 }
 
-std::unique_ptr<ops::JournalDestination> open_destination(const StorageFlags& flags) {
-#ifdef PREVAYLER_WITH_AWS
-  if (flags.aws) return ops::make_aws_journal_destination(aws_options(flags));
-#endif
-  return ops::make_file_journal_destination(flags.dir);
+std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags) {
+  return open_store(flags)->source();
 }
 
 void print_error(std::string_view message) {

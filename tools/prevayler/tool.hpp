@@ -42,8 +42,9 @@ struct StorageFlags {
 
 // Throw UsageError when the flags name no storage or both.
 void check_storage_flags(const StorageFlags& flags, std::string_view prefix = "");
+// The journal the flags name: what copy and prune run on (src/ops).
+std::unique_ptr<ops::JournalStore> open_store(const StorageFlags& flags);
 std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags);
-std::unique_ptr<ops::JournalDestination> open_destination(const StorageFlags& flags);
 
 void print_error(std::string_view message);
 
