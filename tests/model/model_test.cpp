@@ -219,7 +219,8 @@ void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kind
   for (const char* kind :
        {"open", "takeover", "restart", "handle", "handle_async", "burst", "takeover_under_load",
         "crash_under_load", "snapshot_under_load", "prune_under_load", "snapshot", "close", "prune",
-        "crash", "open_with_retention", "open_pipelined", "open_compressing"}) {
+        "crash", "open_with_retention", "open_pipelined", "open_compressing",
+        "open_auto_snapshots"}) {
     EXPECT_GT(t.operations.count(kind) ? t.operations.at(kind) : 0, 0u)
         << "operation never exercised: " << kind;
   }
