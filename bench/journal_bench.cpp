@@ -16,13 +16,19 @@
 //       the N producers run (--read-with read: read() calls instead);
 //   bare.writes_per_s   (--bare) the baseline: a loop of write(--event-bytes
 //       bytes) + fdatasync on the same disk;
-//   replay.events / replay.seconds / replay.events_per_s
+//   replay.events / replay.seconds / replay.events_per_s / replay.journal_bytes
 //       (--replay-events E) E events written by 64 producers, then the time
-//       to open the directory again (recovery), without snapshot_on_open.
+//       to open the directory again (recovery), without snapshot_on_open;
+//   replay_policy.* (with --replay-snapshot-every N as well) the same E
+//       events written by an instance with snapshot_every_events = N and
+//       keep_snapshots = 2 (a long-running writer with an automatic
+//       snapshot policy), then the same open; replay_policy.snapshots is
+//       how many automatic snapshots it wrote.
 //
 //   prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64]
 //       [--event-bytes 100] [--readers R] [--read-with state|read] [--bare]
-//       [--no-prevayler] [--replay-events E] [--event-content fill|text|random]
+//       [--no-prevayler] [--replay-events E] [--replay-snapshot-every N]
+//       [--event-content fill|text|random]
 //       [--compress-over BYTES] [--journal-level L]
 #include <fcntl.h>
 #include <unistd.h>
@@ -212,15 +218,32 @@ void run_bare_fdatasync(const std::filesystem::path& dir, std::size_t event_byte
         "writes/s");
 }
 
-void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::size_t event_bytes) {
+// snapshot_every_events: 0 writes without a policy (one segment).
+void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::size_t event_bytes,
+                std::uint64_t snapshot_every_events) {
   std::filesystem::remove_all(dir);
+  const std::string name = snapshot_every_events ? "replay_policy." : "replay.";
   {
-    P p(options(dir));
+    P::Options o = options(dir);
+    if (snapshot_every_events) {
+      prevayler::FileStorageOptions storage;
+      storage.directory = dir;
+      storage.common.keep_snapshots = 2;
+      o.storage = prevayler::make_file_storage(storage);
+      o.snapshot_every_events = snapshot_every_events;
+    }
+    P p(std::move(o));
     bench::write_events(p, events, [&](int t) {
       return EventMaker(event_bytes, static_cast<char>('a' + t % alphabet_letters));
     });
+    p.close();
+    if (snapshot_every_events) {
+      print(name + "snapshots", static_cast<double>(p.metrics().automatic_snapshots_written),
+            "snapshots");
+    }
   }
-  bench::time_replay("replay.", options(dir), [] {});
+  print(name + "journal_bytes", static_cast<double>(journal_bytes(dir)), "bytes");
+  bench::time_replay(name, options(dir), [] {});
 }
 
 }  // namespace
@@ -234,6 +257,7 @@ int main(int argc, char** argv) {
   bool bare = false;
   bool prevayler_runs = true;
   std::uint64_t replay_events = 0;
+  std::uint64_t replay_snapshot_every = 0;
   for (int i = 1; i < argc; ++i) {
     const char* value = i + 1 < argc ? argv[i + 1] : "";
     if (!std::strcmp(argv[i], "--bare")) {
@@ -254,6 +278,8 @@ int main(int argc, char** argv) {
       readers = std::atoi(value), ++i;
     } else if (!std::strcmp(argv[i], "--replay-events")) {
       replay_events = std::strtoull(value, nullptr, 10), ++i;
+    } else if (!std::strcmp(argv[i], "--replay-snapshot-every")) {
+      replay_snapshot_every = std::strtoull(value, nullptr, 10), ++i;
     } else if (!std::strcmp(argv[i], "--event-content") &&
                (!std::strcmp(value, "fill") || !std::strcmp(value, "text") ||
                 !std::strcmp(value, "random"))) {
@@ -270,7 +296,8 @@ int main(int argc, char** argv) {
                    "usage: prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64] "
                    "[--event-bytes N] [--readers R] [--read-with state|read] [--bare] "
                    "[--no-prevayler] "
-                   "[--replay-events E] [--event-content fill|text|random] "
+                   "[--replay-events E] [--replay-snapshot-every N] "
+                   "[--event-content fill|text|random] "
                    "[--compress-over BYTES] [--journal-level L]\n");
       return 2;
     }
@@ -286,6 +313,11 @@ int main(int argc, char** argv) {
   if (prevayler_runs) {
     for (int n : producers) run_prevayler(dir, n, readers, event_bytes, seconds);
   }
-  if (replay_events > 0) run_replay(dir, replay_events, event_bytes);
+  if (replay_events > 0) {
+    run_replay(dir, replay_events, event_bytes, 0);
+    if (replay_snapshot_every > 0) {
+      run_replay(dir, replay_events, event_bytes, replay_snapshot_every);
+    }
+  }
   std::filesystem::remove_all(dir);
 }

@@ -85,6 +85,10 @@ struct Metrics {
   // failed.
   std::uint64_t snapshots_written = 0;
   std::uint64_t snapshots_failed = 0;
+  // Of those, the automatic ones (Options::snapshot_every_*). A failed one
+  // was also reported to Options::warn.
+  std::uint64_t automatic_snapshots_written = 0;
+  std::uint64_t automatic_snapshots_failed = 0;
   StorageCounters storage;
 
   // Gauges, at the moment of the copy.
@@ -92,6 +96,12 @@ struct Metrics {
   std::uint64_t pending_bytes = 0;
   // Journal writes started and not yet acknowledged.
   std::uint64_t writes_in_flight = 0;
+  // Events and bytes of journal entries made durable since the last
+  // snapshot's cut (at open: those the recovery replayed): what the next
+  // recovery would replay, and what the automatic snapshots' triggers
+  // count.
+  std::uint64_t events_since_snapshot = 0;
+  std::uint64_t journal_bytes_since_snapshot = 0;
 
   // Microseconds from handle()'s call to its return, for events that were
   // journaled (handle_async() is not timed: its caller decides when to wait).

@@ -85,6 +85,24 @@ class Prevayler {
     // it off for very large states whose snapshot takes long to write:
     // recovery is correct either way.
     bool snapshot_on_open = true;
+    // Automatic snapshots: a thread of this instance takes one, as
+    // snapshot() does (writers never stall), once this many events, or this
+    // many bytes of journal entries (Metrics::bytes_written's measure), or
+    // this many milliseconds of the timestamp function's clock, have gone
+    // by since the last snapshot's cut (manual, at open or automatic,
+    // written or failed: a failing storage is retried at the policy's pace,
+    // never in a loop). The time trigger only fires when at least one event
+    // was journaled since that cut. 0 (the default) turns a trigger off;
+    // with all three off no thread is started. One snapshot at a time: a
+    // trigger while one is written is served by the next, counted from its
+    // cut. With StorageOptions::keep_snapshots they bound both the journal
+    // and the recovery time (docs/operations.md). A failed automatic
+    // snapshot goes to `warn` and Metrics::automatic_snapshots_failed; the
+    // instance goes on, unless the storage threw StorageFailedError, which
+    // stops it as any storage call's does.
+    std::uint64_t snapshot_every_events = 0;
+    std::uint64_t snapshot_every_journal_bytes = 0;
+    std::uint64_t snapshot_every_ms = 0;
     // Receives warnings, e.g. a snapshot at open that could not be written
     // (the instance opens anyway: the snapshot only shortens the next
     // recovery). Default: a line on stderr.
@@ -175,16 +193,19 @@ class Prevayler {
   // not call the business function for earlier events. Writers do not stall
   // while it is written: the cut is one quick step in the journal, and the
   // state is serialised on the calling thread beside new events. Returns
-  // once the snapshot is durable. Thread-safe (snapshots are serialised).
+  // once the snapshot is durable. Thread-safe (snapshots are serialised,
+  // automatic ones too: this call waits for one being written). The
+  // automatic snapshots' triggers count from its cut.
   // Throws StorageError, CodecError, ClosedError.
   void snapshot() { engine_.snapshot(); }
 
   // Calls the timestamp function.
   Timestamp timestamp() const { return engine_.timestamp(); }
 
-  // Waits for events in flight and a snapshot in progress, then releases
-  // the storage. Idempotent. Later calls of handle() and snapshot() throw
-  // ClosedError; state() keeps returning the last state.
+  // Waits for events in flight and a snapshot in progress (an automatic
+  // one too, once it has its cut; one only triggered is not started), stops
+  // the automatic snapshots' thread, then releases the storage. Idempotent. Later calls of handle()
+  // and snapshot() throw ClosedError; state() keeps returning the last state.
   void close() { engine_.close(); }
 
   // The instance's counters (events journaled, journal writes, what
@@ -255,7 +276,9 @@ class Prevayler {
         std::move(hooks), std::move(options.storage),
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
                              options.limits.pending_bytes_max, options.limits.writes_in_flight_max},
-        options.snapshot_on_open);
+        options.snapshot_on_open,
+        detail::SnapshotPolicy{options.snapshot_every_events, options.snapshot_every_journal_bytes,
+                               options.snapshot_every_ms});
   }
 
   std::string encode_event(const Event& event) const {

@@ -13,7 +13,9 @@ namespace prevayler {
 // value the live call saw.
 using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 
-// The source of timestamps. Called under the event lock, once per handle().
+// The source of timestamps. Called under the event lock, once per handle();
+// with Options::snapshot_every_ms also by the automatic snapshots' thread
+// (under the event lock too), the clock their time trigger reads.
 using TimestampFunction = std::function<Timestamp()>;
 
 // The default timestamp function: the system clock, truncated to ms.

@@ -61,10 +61,11 @@ const void* Engine::current_state() const {
 }
 
 Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-               bool snapshot_on_open)
+               bool snapshot_on_open, SnapshotPolicy policy)
     : hooks_(with_default_warn(std::move(hooks))),
       storage_(std::move(storage)),
       limits_(limits),
+      policy_(policy),
       id_(next_engine_id.fetch_add(1) + 1) {
   if (limits_.batch_events_max == 0 || limits_.batch_bytes_max == 0 ||
       limits_.pending_bytes_max < limits_.batch_bytes_max) {
@@ -98,6 +99,9 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
       throw;
     }
   }
+  // Last: the snapshot at open (or the recovery) is where its triggers
+  // start counting, and nothing after this can throw.
+  if (policy_.any()) snapshotter_ = std::thread([this] { run_snapshotter(); });
 }
 
 Engine::~Engine() {
@@ -174,6 +178,7 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
   batch->events += 1;
   batch->bytes += head.size() + encoded_event.size();
   batch->last_state = next;
+  batch->last_timestamp = timestamp;
   head_ = next;
   pending_bytes_ += head.size() + encoded_event.size();
   PREVAYLER_ASSERT(pending_bytes_ >= batch->bytes);
@@ -330,6 +335,7 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
     if (writes_in_flight_max_ > 1) {
       tuner_.acknowledged(batch->events, WritesInFlightTuner::Clock::now());
     }
+    count_for_snapshot_triggers(batch->events, batch->bytes, batch->last_timestamp);
   } else {
     ++metrics_.failed_writes;
     try {
@@ -425,6 +431,11 @@ void Engine::close() {
   }
   work_ready_.notify_all();
   space_free_.notify_all();
+  snapshot_due_.notify_all();
+  // First: an automatic snapshot with its cut needs the writer to have
+  // reached it (its cut is queued, so the writer does before exiting); one
+  // not cut yet sees closing_ and is abandoned.
+  if (snapshotter_.joinable()) snapshotter_.join();
   if (writer_.joinable()) writer_.join();
   if (acknowledger_.joinable()) acknowledger_.join();
   {
@@ -455,6 +466,8 @@ Metrics Engine::metrics() const {
     // A synchronous append (or a pipelined start) is in flight while
     // writing_; a pipelined write stays in in_flight_ until acknowledged.
     metrics.writes_in_flight = in_flight_.size() + (writing_ ? 1 : 0);
+    metrics.events_since_snapshot = events_since_snapshot_;
+    metrics.journal_bytes_since_snapshot = bytes_since_snapshot_;
   }
   // Outside the event lock: the storage has its own synchronisation.
   metrics.storage = storage_->counters();

@@ -32,9 +32,10 @@ namespace prevayler::detail {
 class Engine {
  public:
   // Recovers from the storage, starts the writer thread, and, when
-  // snapshot_on_open, writes a snapshot of the recovered state.
+  // snapshot_on_open, writes a snapshot of the recovered state; then starts
+  // the automatic snapshots' thread when the policy has a trigger.
   Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-         bool snapshot_on_open);
+         bool snapshot_on_open, SnapshotPolicy policy);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -48,7 +49,7 @@ class Engine {
   AnyState state() const { return durable_.load(std::memory_order_acquire); }
   // The durable state through a per-thread cache: see EngineHandle.
   const void* current_state() const;
-  void snapshot();
+  void snapshot() { write_snapshot(false); }
   void close();
   Timestamp timestamp() const { return hooks_.timestamp(); }
   Stats stats() const;
@@ -74,10 +75,30 @@ class Engine {
   std::shared_ptr<Batch> accept(std::unique_lock<std::mutex>& lock, const void* event,
                                 std::string_view encoded_event, AnyState& next);
   void throw_if_unusable() const;
+  // snapshot(), or an automatic one: that one is abandoned (false) when the
+  // instance is closing or stopped, or when another snapshot's cut already
+  // served its trigger.
+  bool write_snapshot(bool automatic);
+  void serialise_snapshot(SnapshotCut& cut);
+
+  // Automatic snapshots (engine_auto_snapshot.cpp), under the event lock.
+  // The journal since the last cut reached a trigger of the policy, `now`
+  // read from the timestamp function.
+  bool automatic_snapshot_due(Timestamp now) const;
+  // A cut: the triggers count from here.
+  void restart_snapshot_triggers();
+  // After a journal write was acknowledged: wakes the thread when it has
+  // something to do.
+  void count_for_snapshot_triggers(std::uint64_t events, std::uint64_t bytes, Timestamp last);
+  // The timestamp function for the time trigger: a throw keeps `fallback`.
+  Timestamp snapshot_clock(Timestamp fallback) const;
+  void run_snapshotter();
+  void write_automatic_snapshot();
 
   const EngineHooks hooks_;
   const std::unique_ptr<Storage> storage_;
   const EngineLimits limits_;
+  const SnapshotPolicy policy_;
 
   // Most journal writes in flight at once: 1 for synchronous storages (the
   // file storage), more for pipelined ones (DynamoDB), capped by
@@ -104,6 +125,13 @@ class Engine {
   std::exception_ptr fatal_;  // a StorageFailedError: the instance stopped
   // Counters and histograms; stats() is metrics_.stats (one set).
   Metrics metrics_;
+  // The journal since the last snapshot's cut, for the automatic
+  // snapshots' triggers (and the gauges of the same name in Metrics).
+  std::uint64_t events_since_snapshot_ = 0;
+  std::uint64_t bytes_since_snapshot_ = 0;
+  Timestamp snapshot_cut_time_{};  // the timestamp function at the cut
+  // The automatic snapshots' thread waits here for a trigger or close.
+  std::condition_variable snapshot_due_;
 
   // Published only once durable. Readers never take the event lock.
   std::atomic<AnyState> durable_;
@@ -116,6 +144,8 @@ class Engine {
   std::thread writer_;
   // Waits for pipelined writes, in order (writes_in_flight_max_ > 1).
   std::thread acknowledger_;
+  // Takes the automatic snapshots (policy_.any()).
+  std::thread snapshotter_;
 };
 
 }  // namespace prevayler::detail

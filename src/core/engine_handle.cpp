@@ -6,9 +6,9 @@
 namespace prevayler::detail {
 
 EngineHandle::EngineHandle(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-                           bool snapshot_on_open)
+                           bool snapshot_on_open, SnapshotPolicy policy)
     : engine_(std::make_unique<Engine>(std::move(hooks), std::move(storage), limits,
-                                       snapshot_on_open)) {}
+                                       snapshot_on_open, policy)) {}
 
 EngineHandle::~EngineHandle() = default;
 

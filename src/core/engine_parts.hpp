@@ -27,6 +27,9 @@ struct Engine::Batch {
   std::size_t events = 0;
   std::size_t bytes = 0;
   AnyState last_state;
+  // The timestamp of its last event, for the automatic snapshots' time
+  // trigger (no clock read per write).
+  Timestamp last_timestamp{};
   // When its journal write started, for Metrics::journal_write_latency_us.
   std::chrono::steady_clock::time_point write_started;
   bool done = false;

@@ -26,6 +26,7 @@ class Engine::Replayer : public RecoveryHandler {
     engine_.head_ = engine_.hooks_.initial_state();
     engine_.metrics_.stats.snapshot_id = 0;
     engine_.metrics_.stats.events_replayed = 0;
+    engine_.bytes_since_snapshot_ = 0;
   }
 
   void snapshot(std::uint64_t snapshot_id, std::istream& in) override {
@@ -62,6 +63,7 @@ class Engine::Replayer : public RecoveryHandler {
                           " (it accepted this event when it was handled: is it pure?)");
     }
     ++engine_.metrics_.stats.events_replayed;
+    engine_.bytes_since_snapshot_ += bytes.size();
     progress_.advance(engine_.metrics_.stats.events_replayed);
     if (parsed.state_hash && engine_.hooks_.state_hash) {
       const std::uint64_t replayed = engine_.hooks_.state_hash(engine_.head_.get());
@@ -92,6 +94,10 @@ void Engine::recover() {
   storage_->recover(replayer);
   replayer.finish();
   durable_.store(head_, std::memory_order_release);
+  // The automatic snapshots' triggers count the journal since the
+  // snapshot recovery started from: what the next recovery would replay.
+  events_since_snapshot_ = metrics_.stats.events_replayed;
+  if (policy_.every_ms != 0) snapshot_cut_time_ = snapshot_clock(Timestamp{});
   // No other thread runs yet: the event lock is not needed.
   metrics_.recovery_duration_us.record(microseconds_since(started));
 }

@@ -18,6 +18,9 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
   } else {
     cut->state = durable_.load(std::memory_order_acquire);
     PREVAYLER_ASSERT(!writing_ && in_flight_.empty());
+    // Written or not, the automatic snapshots count from this attempt: a
+    // failing storage is retried at the policy's pace, not in a loop.
+    restart_snapshot_triggers();
     writing_ = true;
     lock.unlock();
     bool stopped = false;
@@ -40,29 +43,43 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
   work_done_.notify_all();
 }
 
-void Engine::snapshot() {
+bool Engine::write_snapshot(bool automatic) {
   std::lock_guard one_at_a_time(snapshot_mutex_);
   const auto started = std::chrono::steady_clock::now();
+  bool attempted = false;
   bool written = false;
   // Counts the outcome when this call returns or throws; snapshots are rare,
   // so taking the event lock for it costs nothing on the hot path.
   struct Outcome {
     Engine& engine;
     std::chrono::steady_clock::time_point started;
+    const bool automatic;
+    const bool& attempted;
     const bool& written;
     ~Outcome() {
+      if (!attempted) return;
       std::lock_guard lock(engine.mutex_);
       if (written) {
         ++engine.metrics_.snapshots_written;
+        if (automatic) ++engine.metrics_.automatic_snapshots_written;
         engine.metrics_.snapshot_duration_us.record(microseconds_since(started));
       } else {
         ++engine.metrics_.snapshots_failed;
+        if (automatic) ++engine.metrics_.automatic_snapshots_failed;
       }
     }
-  } outcome{*this, started, written};
+  } outcome{*this, started, automatic, attempted, written};
   auto cut = std::make_shared<SnapshotCut>();
   {
     std::unique_lock lock(mutex_);
+    if (automatic) {
+      // Abandoned cleanly: nothing was cut, nothing is counted. Checked
+      // under the lock close() sets closing_ under, so a cut queued here is
+      // one the writer reaches before it exits.
+      if (closing_ || closed_ || fatal_) return false;
+      if (!automatic_snapshot_due(snapshot_clock(snapshot_cut_time_))) return false;
+    }
+    attempted = true;
     throw_if_unusable();
     seal_open_batch();
     queue_.push_back(cut);
@@ -70,30 +87,35 @@ void Engine::snapshot() {
     work_done_.wait(lock, [&] { return cut->done; });
   }
   if (cut->error) std::rethrow_exception(cut->error);
-  // Serialise outside the event lock: the state is immutable, so writers
-  // go on while a large state is written.
+  serialise_snapshot(*cut);
+  cut->writer->commit();
+  written = true;
+  return true;
+}
+
+// Serialises outside the event lock: the state is immutable, so writers go
+// on while a large state is written.
+void Engine::serialise_snapshot(SnapshotCut& cut) {
   try {
-    std::ostream& out = cut->writer->stream();
+    std::ostream& out = cut.writer->stream();
     if (hooks_.progress) {
       // Counting costs a copy per chunk: only when someone watches.
       ProgressReporter reporter(hooks_.progress, Progress::What::snapshot_write, 1);
       CountingOutBuffer counting(*out.rdbuf(), reporter);
       std::ostream counted(&counting);
-      hooks_.encode_state(cut->state.get(), counted);
+      hooks_.encode_state(cut.state.get(), counted);
       // The storage checks its own stream at commit(): pass a failure on.
       if (!counted.flush() || !counting.flush_to_target()) out.setstate(std::ios::badbit);
       reporter.finish(counting.bytes());
     } else {
-      hooks_.encode_state(cut->state.get(), out);
+      hooks_.encode_state(cut.state.get(), out);
     }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw CodecError("cannot encode snapshot " + std::to_string(cut->writer->snapshot_id()) +
+    throw CodecError("cannot encode snapshot " + std::to_string(cut.writer->snapshot_id()) +
                      " for " + storage_->describe() + ": " + e.what());
   }
-  cut->writer->commit();
-  written = true;
 }
 
 }  // namespace prevayler::detail

@@ -128,6 +128,10 @@ std::string prometheus_text(const Metrics& m, std::string_view prefix) {
   w.counter("journal_writes_failed_total", "Journal writes that failed.", m.failed_writes);
   w.counter("snapshots_total", "Snapshots made durable.", m.snapshots_written);
   w.counter("snapshots_failed_total", "Snapshots that failed or were refused.", m.snapshots_failed);
+  w.counter("automatic_snapshots_total", "Automatic snapshots made durable.",
+            m.automatic_snapshots_written);
+  w.counter("automatic_snapshots_failed_total", "Automatic snapshots that failed.",
+            m.automatic_snapshots_failed);
   w.counter("storage_throttled_total",
             "Attempts the storage's service answered by throttling, retried or not.",
             m.storage.throttled);
@@ -154,6 +158,11 @@ std::string prometheus_text(const Metrics& m, std::string_view prefix) {
   w.gauge("pending_bytes", "Bytes of accepted events not yet durable.", m.pending_bytes);
   w.gauge("writes_in_flight", "Journal writes started and not yet acknowledged.",
           m.writes_in_flight);
+  w.gauge("events_since_snapshot", "Events made durable since the last snapshot's cut.",
+          m.events_since_snapshot);
+  w.gauge("journal_bytes_since_snapshot",
+          "Bytes of journal entries made durable since the last snapshot's cut.",
+          m.journal_bytes_since_snapshot);
   w.gauge("writes_in_flight_allowed", "Journal writes the instance allows in flight now.",
           m.stats.writes_in_flight_allowed);
   w.histogram("handle_latency_seconds", "Time from handle()'s call to its return.",

@@ -7,6 +7,7 @@
 #include "aws/aws_test_storage.hpp"
 #include "aws/journal_retention.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/storage_wrappers.hpp"
 #include "support/values.hpp"
 
 namespace prevayler::testing {
@@ -89,6 +90,51 @@ TEST(AwsRetention, PruneByHand) {
   EXPECT_EQ(seals_in(journal, 3), 1u);
   auto p = open(journal, 0);
   EXPECT_EQ(p->state()->v, (std::vector<int>{0, 1, 2, 5, 6}));
+}
+
+// Automatic snapshots with keep_snapshots 1: every segment below the last
+// automatic snapshot is emptied (the journal stays bounded), and a restart
+// recovers the same state replaying only the events after it.
+TEST(AwsRetention, AutomaticSnapshotsBoundTheJournal) {
+  constexpr int every_events = 4;
+  constexpr int rounds = 6;
+  MotoJournal journal;
+  auto watch = std::make_shared<SnapshotWatch>();
+  auto so = journal.options();
+  so.common.keep_snapshots = 1;
+  P::Options o;
+  o.business = [](const Values& s, const int& e, Timestamp) {
+    Values n = s;
+    n.v.push_back(e);
+    return n;
+  };
+  o.storage = std::make_unique<WatchedStorage>(detail::make_aws_storage(so, nullptr), watch);
+  o.snapshot_every_events = every_events;
+  std::vector<int> expected;
+  {
+    P p(std::move(o));
+    for (int round = 1; round <= rounds; ++round) {
+      for (int i = 0; i < every_events; ++i) {
+        expected.push_back(static_cast<int>(expected.size()));
+        p.handle(expected.back());
+      }
+      ASSERT_TRUE(watch->wait_committed(1 + static_cast<std::size_t>(round)));
+    }
+    for (int i = 0; i < every_events - 1; ++i) {
+      expected.push_back(static_cast<int>(expected.size()));
+      p.handle(expected.back());
+    }
+  }
+  // Snapshot 1 at open, 2..rounds+1 automatic: the journal is the last
+  // segment's events only.
+  const std::uint64_t last = rounds + 1;
+  for (std::uint64_t segment = 0; segment < last; ++segment) {
+    EXPECT_EQ(items_in(journal, segment), 0u) << "segment " << segment;
+  }
+  EXPECT_EQ(items_in(journal, last), static_cast<std::size_t>(every_events - 1));
+  auto p = open(journal, 1);
+  EXPECT_EQ(p->state()->v, expected);
+  EXPECT_EQ(p->stats().events_replayed, static_cast<std::uint64_t>(every_events - 1));
 }
 
 }  // namespace

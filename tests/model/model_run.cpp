@@ -148,21 +148,28 @@ class Driver {
     const bool others = !hosts_with(true).empty();
     const Knobs knobs = draw_knobs();
     const bool snapshot_on_open = chance(0.5);
+    // Automatic snapshots interleave with everything else: every 2-8
+    // events in about a third of the opens.
+    const std::uint64_t snapshot_every_events = chance(0.3) ? pick(2, 8) : 0;
     count(crashed_hosts_.count(host) ? "restart"
           : others                   ? "takeover"
                                      : "open",
           on(host) + " keep_snapshots=" + std::to_string(knobs.keep_snapshots) +
               " writes_in_flight_max=" + std::to_string(knobs.writes_in_flight_max) +
               " compress_over=" + std::to_string(knobs.compress_records_over) +
-              " snapshot_on_open=" + std::to_string(snapshot_on_open) + " instance " +
+              " snapshot_on_open=" + std::to_string(snapshot_on_open) +
+              " snapshot_every_events=" + std::to_string(snapshot_every_events) + " instance " +
               std::to_string(history_.peek_next_instance()));
     if (knobs.keep_snapshots > 0) count("open_with_retention");
     if (knobs.writes_in_flight_max > 1) count("open_pipelined");
     if (knobs.compress_records_over > 0) count("open_compressing");
+    if (snapshot_every_events > 0) count("open_auto_snapshots");
     const int index = history_.begin_open(host);
     try {
-      auto prevayler = std::make_unique<LedgerPrevayler>(ledger_options(
-          backend_->open(host, knobs), snapshot_on_open, knobs.writes_in_flight_max, state_hash_));
+      auto options = ledger_options(backend_->open(host, knobs), snapshot_on_open,
+                                    knobs.writes_in_flight_max, state_hash_);
+      options.snapshot_every_events = snapshot_every_events;
+      auto prevayler = std::make_unique<LedgerPrevayler>(std::move(options));
       history_.opened(index, prevayler->state()->ids);
       opened_on_current_ = true;
       if (trace_) {

@@ -274,7 +274,8 @@ void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kind
                            "copy",
                            "copy_all",
                            "copy_other_kind",
-                           "copy_refused"}) {
+                           "copy_refused",
+                           "open_auto_snapshots"}) {
     EXPECT_GT(t.operations.count(kind) ? t.operations.at(kind) : 0, 0u)
         << "operation never exercised: " << kind;
   }

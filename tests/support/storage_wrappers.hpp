@@ -254,4 +254,112 @@ class GateOpener {
   std::shared_ptr<WriteGate> gate_;
 };
 
+// Watches the snapshots a storage commits: counts them, lets a test wait
+// for a count, and, while held, makes each commit wait until the test
+// releases it (a slow snapshot upload), so the test can act WHILE a
+// snapshot is being written instead of guessing with sleeps.
+class SnapshotWatch {
+ public:
+  // A test that waits longer than this has hung: fail it instead.
+  static constexpr std::chrono::seconds wait_max{30};
+
+  // Test side.
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  // True once `count` snapshots were committed (durable).
+  bool wait_committed(std::size_t count) { return wait_for(committed_, count); }
+  // True once `count` commits reached the watch (held ones wait there).
+  bool wait_arrived(std::size_t count) { return wait_for(arrived_, count); }
+  std::size_t committed() const {
+    std::lock_guard lock(mutex_);
+    return committed_;
+  }
+  std::size_t begun() const {
+    std::lock_guard lock(mutex_);
+    return begun_;
+  }
+
+  // Storage side.
+  void note_begun() {
+    std::lock_guard lock(mutex_);
+    ++begun_;
+  }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++arrived_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return !held_; });
+  }
+  void note_committed() {
+    std::lock_guard lock(mutex_);
+    ++committed_;
+    changed_.notify_all();
+  }
+
+ private:
+  bool wait_for(const std::size_t& counter, std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, wait_max, [&] { return counter >= count; });
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  std::size_t begun_ = 0;
+  std::size_t arrived_ = 0;
+  std::size_t committed_ = 0;
+};
+
+// A storage whose snapshots go through a SnapshotWatch.
+class WatchedStorage : public ForwardingStorage {
+ public:
+  WatchedStorage(std::unique_ptr<Storage> inner, std::shared_ptr<SnapshotWatch> watch)
+      : ForwardingStorage(std::move(inner)), watch_(std::move(watch)) {}
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+    auto inner = inner_->begin_snapshot();
+    watch_->note_begun();
+    return std::make_unique<Writer>(std::move(inner), watch_);
+  }
+
+ private:
+  class Writer : public SnapshotWriter {
+   public:
+    Writer(std::unique_ptr<SnapshotWriter> inner, std::shared_ptr<SnapshotWatch> watch)
+        : inner_(std::move(inner)), watch_(std::move(watch)) {}
+    std::uint64_t snapshot_id() const override { return inner_->snapshot_id(); }
+    std::ostream& stream() override { return inner_->stream(); }
+    void commit() override {
+      watch_->pass();
+      inner_->commit();
+      watch_->note_committed();
+    }
+
+   private:
+    std::unique_ptr<SnapshotWriter> inner_;
+    std::shared_ptr<SnapshotWatch> watch_;
+  };
+
+  std::shared_ptr<SnapshotWatch> watch_;
+};
+
+// Releases held snapshots when the test's scope ends (declare it after the
+// instance, so it runs first): a failed assertion never leaves one held.
+class SnapshotReleaser {
+ public:
+  explicit SnapshotReleaser(std::shared_ptr<SnapshotWatch> watch) : watch_(std::move(watch)) {}
+  ~SnapshotReleaser() { watch_->release(); }
+  SnapshotReleaser(const SnapshotReleaser&) = delete;
+  SnapshotReleaser& operator=(const SnapshotReleaser&) = delete;
+
+ private:
+  std::shared_ptr<SnapshotWatch> watch_;
+};
+
 }  // namespace prevayler::testing

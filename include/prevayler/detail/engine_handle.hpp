@@ -44,6 +44,15 @@ struct EngineLimits {
   std::size_t writes_in_flight_max;  // 0: what the storage allows
 };
 
+// Automatic snapshots (Prevayler::Options::snapshot_every_*); 0 turns a
+// trigger off, all 0 starts no thread.
+struct SnapshotPolicy {
+  std::uint64_t every_events = 0;
+  std::uint64_t every_journal_bytes = 0;
+  std::uint64_t every_ms = 0;  // measured with the timestamp function
+  bool any() const { return every_events != 0 || every_journal_bytes != 0 || every_ms != 0; }
+};
+
 class Engine;
 
 // Owns one engine; each function forwards to it (contracts: prevayler.hpp).
@@ -52,7 +61,7 @@ class EngineHandle {
  public:
   // Recovers from the storage and starts the engine's threads.
   EngineHandle(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-               bool snapshot_on_open);
+               bool snapshot_on_open, SnapshotPolicy policy = {});
   ~EngineHandle();
   EngineHandle(const EngineHandle&) = delete;
   EngineHandle& operator=(const EngineHandle&) = delete;
