@@ -109,7 +109,8 @@ void check_entry(std::string_view input) {
   FUZZ_CHECK(parsed.event.data() + parsed.event.size() == input.data() + input.size());
   // Kinds 3 and 4 carry a schema version (2 bytes, never 0 or 1).
   FUZZ_CHECK(parsed.schema_version >= 1 && parsed.schema_version <= schema_version_max);
-  std::string encoded = encode_entry_head(parsed.timestamp, parsed.state_hash, parsed.schema_version);
+  std::string encoded =
+      encode_entry_head(parsed.timestamp, parsed.state_hash, parsed.schema_version);
   encoded.append(parsed.event);
   FUZZ_CHECK(encoded == input);
   const ParsedEntry again = parse_entry(encoded, kWhere);

@@ -39,7 +39,9 @@ template <class T>
 struct Codec {
   std::function<void(const T&, std::ostream&)> encode;
   std::function<T(std::istream&)> decode;
-  std::function<T(std::istream&, std::uint32_t version)> decode_versioned;
+  // The initializer keeps Codec<T>{encode, decode} free of
+  // -Wmissing-field-initializers in existing code.
+  std::function<T(std::istream&, std::uint32_t version)> decode_versioned = {};
   explicit operator bool() const { return encode && (decode || decode_versioned); }
   // Decodes bytes of schema version `version` with whichever decoder is set.
   T decode_version(std::istream& in, std::uint32_t version) const {

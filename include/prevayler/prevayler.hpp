@@ -251,13 +251,13 @@ class Prevayler {
     hooks.encode_state = [codec = options.state_codec](const void* state, std::ostream& out) {
       codec.encode(*static_cast<const State*>(state), out);
     };
-    hooks.decode_state = [codec = options.state_codec](
-                             std::istream& in, std::uint32_t version) -> detail::AnyState {
+    hooks.decode_state = [codec = options.state_codec](std::istream& in,
+                                                       std::uint32_t version) -> detail::AnyState {
       return std::make_shared<const State>(codec.decode_version(in, version));
     };
-    hooks.schema = detail::SchemaVersions{options.event_schema_version,
-                                          options.event_schema_version_min,
-                                          options.state_schema_version};
+    hooks.schema =
+        detail::SchemaVersions{options.event_schema_version, options.event_schema_version_min,
+                               options.state_schema_version};
     if (options.state_hash) {
       hooks.state_hash = [hash = std::move(options.state_hash)](const void* state) {
         return hash(*static_cast<const State*>(state));
@@ -309,7 +309,7 @@ class Prevayler {
   }
 
   static Event decode_event(const Codec<Event>& codec, std::string_view bytes,
-                           std::uint32_t version) {
+                            std::uint32_t version) {
     detail::MemoryInBuffer buffer(bytes);
     std::istream in(&buffer);
     try {

@@ -104,12 +104,11 @@ class AwsStorage : public Storage {
     if (!writer_.segment_empty()) writer_.seal_segment(writer_id_);
     S3SnapshotOptions snapshot_options = s3_snapshot_options(options_);
     snapshot_options.state_schema_version = state_schema_version;
-    return make_s3_snapshot_writer(*clients_.s3, snapshot_options, writer_.segment(),
-                                   snapshots_, [this](std::uint64_t) {
-                                     prune_after_snapshot(
-                                         *clients_.dynamodb_reads, options_.table, *snapshots_,
-                                         options_.common.keep_snapshots, options_.common.warn);
-                                   });
+    return make_s3_snapshot_writer(
+        *clients_.s3, snapshot_options, writer_.segment(), snapshots_, [this](std::uint64_t) {
+          prune_after_snapshot(*clients_.dynamodb_reads, options_.table, *snapshots_,
+                               options_.common.keep_snapshots, options_.common.warn);
+        });
   }
 
   void close() override { writer_.close(); }

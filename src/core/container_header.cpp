@@ -58,7 +58,8 @@ std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags,
                                  std::uint32_t state_schema_version) {
   PREVAYLER_ASSERT((flags & ~snapshot_flags_known) == 0);
   PREVAYLER_ASSERT(state_schema_version >= 1 &&
-                   state_schema_version <= (snapshot_flags_schema_mask >> snapshot_flags_schema_shift));
+                   state_schema_version <=
+                       (snapshot_flags_schema_mask >> snapshot_flags_schema_shift));
   if (state_schema_version != 1) flags |= state_schema_version << snapshot_flags_schema_shift;
   if (flags == 0) return make_container_header(snapshot_magic, snapshot_format_version, id);
   return make_header(snapshot_magic, snapshot_format_version_flags, flags, id);

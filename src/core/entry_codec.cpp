@@ -35,7 +35,8 @@ ParsedEntry parse_entry(std::string_view entry, const std::string& where) {
     throw FormatVersionError(where + ": journal entry of unknown kind " + std::to_string(kind) +
                              "; it was written by a newer prevayler-cpp");
   }
-  const bool hashed = kind == entry_kind_event_with_hash || kind == entry_kind_versioned_event_with_hash;
+  const bool hashed =
+      kind == entry_kind_event_with_hash || kind == entry_kind_versioned_event_with_hash;
   const bool versioned = kind >= entry_kind_versioned_event;
   const std::size_t head = entry_head_bytes_min + (hashed ? entry_hash_bytes : 0) +
                            (versioned ? entry_schema_version_bytes : 0);

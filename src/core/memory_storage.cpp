@@ -19,13 +19,13 @@ struct MemoryStoreContents {
     std::vector<std::string> records;  // each one group commit, entries framed
   };
   std::mutex mutex;
-  std::map<std::uint64_t, Segment> segments;       // by segment id
+  std::map<std::uint64_t, Segment> segments;  // by segment id
   struct Snapshot {
     std::uint32_t state_schema_version = 1;
     std::string bytes;
   };
   std::map<std::uint64_t, Snapshot> snapshots;  // by snapshot id
-  bool in_use = false;                             // the lock
+  bool in_use = false;                          // the lock
 };
 
 }  // namespace detail
