@@ -167,7 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (mode == 5) {
         std::string next = make_container_header(segment_magic, segment_format_version, 1);
         EntryBatch batch;
-        batch.add(encode_entry_head(Timestamp{}, std::nullopt), "next");
+        batch.add(encode_entry_head(Timestamp{}, std::nullopt, 1), "next");
         std::string record;
         encode_batch_record(record, 7, batch, 0, 1);
         append_frame(next, record);
@@ -207,7 +207,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // The directory must take new entries after whatever recovery cut.
     EntryBatch batch;
-    batch.add(encode_entry_head(Timestamp(std::chrono::milliseconds(42)), std::nullopt), "after");
+    batch.add(encode_entry_head(Timestamp(std::chrono::milliseconds(42)), std::nullopt, 1),
+              "after");
     storage->append(batch);
     storage->close();
   }
@@ -217,8 +218,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   storage->recover(second);  // must not throw: we only appended to a recovered journal
   storage->close();
   Recovered want = first.got;
-  want.entries.push_back(encode_entry_head(Timestamp(std::chrono::milliseconds(42)), std::nullopt) +
-                         "after");
+  want.entries.push_back(
+      encode_entry_head(Timestamp(std::chrono::milliseconds(42)), std::nullopt, 1) + "after");
   FUZZ_CHECK(second.got == want);
   return 0;
 }

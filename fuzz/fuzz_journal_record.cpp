@@ -18,6 +18,7 @@
 #include "core/entry_codec.hpp"
 #include "core/record_codec.hpp"
 #include "fuzz_check.hpp"
+#include "prevayler/codec.hpp"
 #include "prevayler/error.hpp"
 
 namespace {
@@ -106,12 +107,16 @@ void check_entry(std::string_view input) {
   }
   // The event is a view into the input, after the head.
   FUZZ_CHECK(parsed.event.data() + parsed.event.size() == input.data() + input.size());
-  std::string encoded = encode_entry_head(parsed.timestamp, parsed.state_hash);
+  // Kinds 3 and 4 carry a schema version (2 bytes, never 0 or 1).
+  FUZZ_CHECK(parsed.schema_version >= 1 && parsed.schema_version <= schema_version_max);
+  std::string encoded =
+      encode_entry_head(parsed.timestamp, parsed.state_hash, parsed.schema_version);
   encoded.append(parsed.event);
   FUZZ_CHECK(encoded == input);
   const ParsedEntry again = parse_entry(encoded, kWhere);
   FUZZ_CHECK(again.timestamp == parsed.timestamp);
   FUZZ_CHECK(again.state_hash == parsed.state_hash);
+  FUZZ_CHECK(again.schema_version == parsed.schema_version);
   FUZZ_CHECK(again.event == parsed.event);
 }
 

@@ -41,9 +41,28 @@ RC_GTEST_PROP(RecordCodec, TruncationIsAlwaysDetected, (const std::vector<std::s
 RC_GTEST_PROP(EntryCodec, RoundTripsTimestampHashAndEvent,
               (std::int64_t ms, bool with_hash, std::uint64_t hash, const std::string& event)) {
   const Timestamp t{std::chrono::milliseconds(ms)};
-  const auto head = detail::encode_entry_head(t, with_hash ? std::optional(hash) : std::nullopt);
+  const auto head = detail::encode_entry_head(t, with_hash ? std::optional(hash) : std::nullopt, 1);
   const std::string entry = head + event;  // parse_entry returns views into it
   const auto parsed = detail::parse_entry(entry, "test");
+  RC_ASSERT(parsed.timestamp == t);
+  RC_ASSERT(parsed.state_hash.has_value() == with_hash);
+  if (with_hash) RC_ASSERT(*parsed.state_hash == hash);
+  RC_ASSERT(parsed.event == event);
+}
+
+RC_GTEST_PROP(EntryCodec, RoundTripsTheSchemaVersionWithTheRest,
+              (std::int64_t ms, bool with_hash, std::uint64_t hash, const std::string& event)) {
+  const auto version = *rc::gen::inRange<std::uint32_t>(1, schema_version_max + 1);
+  const Timestamp t{std::chrono::milliseconds(ms)};
+  const auto head =
+      detail::encode_entry_head(t, with_hash ? std::optional(hash) : std::nullopt, version);
+  // Version 1 keeps the head of builds before schema versions (kinds 1, 2).
+  RC_ASSERT(head.size() ==
+            detail::entry_head_bytes_min + (with_hash ? 8u : 0u) + (version == 1 ? 0u : 2u));
+  RC_ASSERT(static_cast<int>(head[0]) == (version == 1 ? 1 : 3) + (with_hash ? 1 : 0));
+  const std::string entry = head + event;
+  const auto parsed = detail::parse_entry(entry, "test");
+  RC_ASSERT(parsed.schema_version == version);
   RC_ASSERT(parsed.timestamp == t);
   RC_ASSERT(parsed.state_hash.has_value() == with_hash);
   if (with_hash) RC_ASSERT(*parsed.state_hash == hash);

@@ -6,6 +6,7 @@
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
+#include <cstdint>
 #include <functional>
 #include <istream>
 #include <ostream>
@@ -19,14 +20,33 @@
 
 namespace prevayler {
 
+// Schema versions: the application numbers the shapes of its events and of
+// its state (Prevayler::Options::event_schema_version and
+// state_schema_version, from 1). The journal and snapshots record the
+// version they were written with; docs/evolution.md shows how to read old
+// versions into today's types.
+inline constexpr std::uint32_t schema_version_max = 65535;
+
 // Encodes a T into a stream and decodes one from a stream. decode must read
 // exactly what encode wrote. Both may throw; the library reports a throw as
 // CodecError naming what was being coded.
+//
+// decode_versioned (optional) reads bytes written with schema version
+// `version`, 1 up to the version the program declares, so old bytes can be
+// upcast into today's T. When it is set, every read goes through it (and
+// decode may stay empty); otherwise decode reads every version.
 template <class T>
 struct Codec {
   std::function<void(const T&, std::ostream&)> encode;
   std::function<T(std::istream&)> decode;
-  explicit operator bool() const { return encode && decode; }
+  // The initializer keeps Codec<T>{encode, decode} free of
+  // -Wmissing-field-initializers in existing code.
+  std::function<T(std::istream&, std::uint32_t version)> decode_versioned = {};
+  explicit operator bool() const { return encode && (decode || decode_versioned); }
+  // Decodes bytes of schema version `version` with whichever decoder is set.
+  T decode_version(std::istream& in, std::uint32_t version) const {
+    return decode_versioned ? decode_versioned(in, version) : decode(in);
+  }
 };
 
 // True when cereal's portable binary archive can save and load T.
@@ -60,7 +80,20 @@ std::string cereal_remedy() {
   }
 }
 
-// The default codec: cereal's portable binary archive.
+// Reads one T the way cereal_codec<T>() writes it: for a decode_versioned
+// that reads an old version's type before upcasting it.
+template <class T>
+T cereal_decode(std::istream& in) {
+  static_assert(cereal_serializable<T>,
+                "T has no cereal serialize/save/load functions: add them, or pass a Codec");
+  cereal::PortableBinaryInputArchive archive(in);
+  T value{};
+  archive(value);
+  return value;
+}
+
+// The default codec: cereal's portable binary archive. cereal's own class
+// versions (CEREAL_CLASS_VERSION) work through it: docs/evolution.md.
 template <class T>
 Codec<T> cereal_codec() {
   static_assert(cereal_serializable<T>,
@@ -69,12 +102,7 @@ Codec<T> cereal_codec() {
                     cereal::PortableBinaryOutputArchive archive(out);
                     archive(value);
                   },
-                  [](std::istream& in) {
-                    cereal::PortableBinaryInputArchive archive(in);
-                    T value{};
-                    archive(value);
-                    return value;
-                  }};
+                  [](std::istream& in) { return cereal_decode<T>(in); }};
 }
 
 namespace detail {

@@ -74,6 +74,17 @@ class CorruptionError : public StorageError {
   using StorageError::StorageError;
 };
 
+// Data written with an application schema version this program does not
+// read (Prevayler::Options::event_schema_version, state_schema_version,
+// event_schema_version_min): a newer release wrote it, or an old event
+// would go through business rules that no longer apply to it. Raised
+// during recovery, before any state is exposed; the message names the
+// version found, the versions this program reads, where, and the remedy.
+class SchemaVersionError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A file or object written by a format version this build does not know.
 class FormatVersionError : public StorageError {
  public:

@@ -37,6 +37,7 @@ struct JournalEntryView {
   Timestamp timestamp;
   std::optional<std::uint64_t> state_hash;  // when the writer had a state_hash function
   std::string_view event;
+  std::uint32_t schema_version = 1;  // the writer's event_schema_version
 };
 
 using JournalEntryCallback = std::function<void(const JournalEntryView&)>;
@@ -69,7 +70,7 @@ void read_journal(const StorageOptions& storage,
     std::istream in(&buffer);
     std::optional<Event> event;
     try {
-      event.emplace(codec.decode(in));
+      event.emplace(codec.decode_version(in, entry.schema_version));
     } catch (const std::exception& e) {
       throw CodecError("cannot decode the event at journal position " + entry.position.to_string() +
                        ": " + e.what());

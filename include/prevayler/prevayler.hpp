@@ -75,6 +75,16 @@ class Prevayler {
     // when the type is cereal-serialisable (otherwise required).
     Codec<State> state_codec;
     Codec<Event> event_codec;
+    // The application's schema versions (1 to schema_version_max), recorded
+    // with every event and snapshot written; the codecs' decode_versioned
+    // gets the version of what they read. Recovery stops with
+    // SchemaVersionError at a version above these (written by a newer
+    // release), and at an event below event_schema_version_min: raise it
+    // when old events must no longer reach the business function, after a
+    // snapshot with the previous release (docs/evolution.md).
+    std::uint32_t event_schema_version = 1;
+    std::uint32_t state_schema_version = 1;
+    std::uint32_t event_schema_version_min = 1;
     // Optional consistency check. When set, each journal entry carries the
     // hash of the state its event produced, and recovery throws
     // InconsistentStateError at the first event whose replay differs.
@@ -121,7 +131,7 @@ class Prevayler {
   // unless the storage refuses to continue).
   // Throws ConfigError (no business function, no codec), StorageError
   // subclasses (LockedError, CorruptionError, FormatVersionError, ...),
-  // CodecError, RecoveryError, InconsistentStateError.
+  // CodecError, RecoveryError, InconsistentStateError, SchemaVersionError.
   explicit Prevayler(Options options) : engine_(make_engine(std::move(options))) {}
 
   Prevayler(const Prevayler&) = delete;
@@ -239,6 +249,7 @@ class Prevayler {
                           cereal_remedy<Event>() + " set `event_codec`");
       }
     }
+    check_schema_versions(options);
     if (!options.storage) options.storage = make_file_storage(FileStorageOptions{});
     event_codec_ = options.event_codec;
 
@@ -253,16 +264,21 @@ class Prevayler {
           business(*static_cast<const State*>(state), *static_cast<const Event*>(event), t));
     };
     hooks.replay = [business = options.business, codec = options.event_codec](
-                       const void* state, std::string_view bytes, Timestamp t) -> detail::AnyState {
-      Event event = decode_event(codec, bytes);
+                       const void* state, std::string_view bytes, Timestamp t,
+                       std::uint32_t version) -> detail::AnyState {
+      Event event = decode_event(codec, bytes, version);
       return std::make_shared<const State>(business(*static_cast<const State*>(state), event, t));
     };
     hooks.encode_state = [codec = options.state_codec](const void* state, std::ostream& out) {
       codec.encode(*static_cast<const State*>(state), out);
     };
-    hooks.decode_state = [codec = options.state_codec](std::istream& in) -> detail::AnyState {
-      return std::make_shared<const State>(codec.decode(in));
+    hooks.decode_state = [codec = options.state_codec](std::istream& in,
+                                                       std::uint32_t version) -> detail::AnyState {
+      return std::make_shared<const State>(codec.decode_version(in, version));
     };
+    hooks.schema =
+        detail::SchemaVersions{options.event_schema_version, options.event_schema_version_min,
+                               options.state_schema_version};
     if (options.state_hash) {
       hooks.state_hash = [hash = std::move(options.state_hash)](const void* state) {
         return hash(*static_cast<const State*>(state));
@@ -281,6 +297,26 @@ class Prevayler {
                                options.snapshot_every_ms});
   }
 
+  static void check_schema_versions(const Options& options) {
+    const auto check = [](std::uint32_t version, const char* name) {
+      if (version < 1 || version > schema_version_max) {
+        throw ConfigError(std::string("Prevayler options: `") + name + "` is " +
+                          std::to_string(version) + "; schema versions run from 1 to " +
+                          std::to_string(schema_version_max));
+      }
+    };
+    check(options.event_schema_version, "event_schema_version");
+    check(options.state_schema_version, "state_schema_version");
+    check(options.event_schema_version_min, "event_schema_version_min");
+    if (options.event_schema_version_min > options.event_schema_version) {
+      throw ConfigError("Prevayler options: `event_schema_version_min` (" +
+                        std::to_string(options.event_schema_version_min) +
+                        ") is above `event_schema_version` (" +
+                        std::to_string(options.event_schema_version) +
+                        "): this program could not replay its own events");
+    }
+  }
+
   std::string encode_event(const Event& event) const {
     std::string encoded;
     try {
@@ -295,11 +331,12 @@ class Prevayler {
     return encoded;
   }
 
-  static Event decode_event(const Codec<Event>& codec, std::string_view bytes) {
+  static Event decode_event(const Codec<Event>& codec, std::string_view bytes,
+                            std::uint32_t version) {
     detail::MemoryInBuffer buffer(bytes);
     std::istream in(&buffer);
     try {
-      return codec.decode(in);
+      return codec.decode_version(in, version);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {

@@ -61,6 +61,14 @@ class RecoveryHandler {
   // restart()). Not called when there is no snapshot (recovery then starts
   // from the initial state).
   virtual void snapshot(std::uint64_t snapshot_id, std::istream& state) = 0;
+  // snapshot() with the state schema version the snapshot records (1 for
+  // one that records none). Storages call this one; the default ignores the
+  // version, for handlers that only copy or verify bytes.
+  virtual void versioned_snapshot(std::uint64_t snapshot_id, std::istream& state,
+                                  std::uint32_t state_schema_version) {
+    (void)state_schema_version;
+    snapshot(snapshot_id, state);
+  }
   // Recovery starts over: everything delivered so far is discarded and the
   // handler is back at the initial state. A storage calls it when what it
   // was reading changed under it (retention deleted a segment it was about
@@ -165,6 +173,14 @@ class Storage {
   // StorageFailedError (e.g. its seal met a new owner's), after which the
   // core calls nothing more but close().
   virtual std::unique_ptr<SnapshotWriter> begin_snapshot() = 0;
+
+  // begin_snapshot() for a state of the application's schema version
+  // `state_schema_version`, which the snapshot records and recovery hands
+  // to RecoveryHandler::versioned_snapshot(). The core calls this one. The
+  // default, for storages that record no version, calls begin_snapshot()
+  // for version 1 and throws ConfigError for any other.
+  virtual std::unique_ptr<SnapshotWriter> begin_versioned_snapshot(
+      std::uint32_t state_schema_version);
 
   // Releases the storage (files, lock, connections). Idempotent.
   virtual void close() = 0;

@@ -95,16 +95,20 @@ class AwsStorage : public Storage {
 
   void resume_after_failure() override { writer_.resume_after_failure(); }
 
-  std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override { return begin_versioned_snapshot(1); }
+
+  std::unique_ptr<SnapshotWriter> begin_versioned_snapshot(
+      std::uint32_t state_schema_version) override {
     // Nothing journaled in this segment yet: the state is the state at its
     // start, so the snapshot takes the segment's id and no seal is needed.
     if (!writer_.segment_empty()) writer_.seal_segment(writer_id_);
-    return make_s3_snapshot_writer(*clients_.s3, s3_snapshot_options(options_), writer_.segment(),
-                                   snapshots_, [this](std::uint64_t) {
-                                     prune_after_snapshot(
-                                         *clients_.dynamodb_reads, options_.table, *snapshots_,
-                                         options_.common.keep_snapshots, options_.common.warn);
-                                   });
+    S3SnapshotOptions snapshot_options = s3_snapshot_options(options_);
+    snapshot_options.state_schema_version = state_schema_version;
+    return make_s3_snapshot_writer(
+        *clients_.s3, snapshot_options, writer_.segment(), snapshots_, [this](std::uint64_t) {
+          prune_after_snapshot(*clients_.dynamodb_reads, options_.table, *snapshots_,
+                               options_.common.keep_snapshots, options_.common.warn);
+        });
   }
 
   void close() override { writer_.close(); }

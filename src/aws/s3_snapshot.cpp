@@ -163,7 +163,8 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
         part_bytes_(effective_part_bytes(options.part_bytes)),
         parallel_(std::max<std::uint32_t>(options.parallel_requests, 1)),
         stream_(this) {
-    pending_ = make_snapshot_header(id, options.compression_level ? snapshot_flag_zstd : 0);
+    pending_ = make_snapshot_header(id, options.compression_level ? snapshot_flag_zstd : 0,
+                                    options.state_schema_version);
     pending_.reserve(part_bytes_ + put_area_bytes);
     put_area_.resize(put_area_bytes);
     setp(put_area_.data(), put_area_.data() + put_area_.size());
@@ -452,7 +453,7 @@ std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& optio
   };
   try {
     std::istream in(zstd ? static_cast<std::streambuf*>(&*zstd) : &reader);
-    handler.snapshot(header.id, in);
+    handler.versioned_snapshot(header.id, in, header.state_schema_version);
     if (zstd) zstd->finish();
     reader.drain();
   } catch (...) {

@@ -43,6 +43,8 @@ struct S3SnapshotOptions {
   std::uint32_t parallel_requests = 4;
   // A zstd level, or nullopt to store the state uncompressed.
   std::optional<int> compression_level;
+  // What a writer's header records (the reader takes it from the header).
+  std::uint32_t state_schema_version = 1;
 };
 
 // The snapshot options of the storage's options. Throws ConfigError for a
@@ -57,7 +59,8 @@ std::unique_ptr<SnapshotWriter> make_s3_snapshot_writer(
     aws::S3Client& s3, const S3SnapshotOptions& options, std::uint64_t id,
     std::shared_ptr<SnapshotLedger> ledger, std::function<void(std::uint64_t)> on_committed);
 
-// Streams the snapshot object to `handler` and records it in the ledger.
+// Streams the snapshot object, with the state schema version its header
+// records, to `handler` and records it in the ledger.
 // Returns its id, or 0 when there is no snapshot object (the bucket exists:
 // NoSuchBucket is rethrown). Throws CorruptionError naming the object when
 // the body fails its checksum, also when the damage first showed as a

@@ -54,7 +54,13 @@ std::uint64_t check_container_header(std::string_view header, std::string_view m
   return get_u64(header.data() + header_id_offset);
 }
 
-std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags) {
+std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags,
+                                 std::uint32_t state_schema_version) {
+  PREVAYLER_ASSERT((flags & ~snapshot_flags_known) == 0);
+  PREVAYLER_ASSERT(state_schema_version >= 1 &&
+                   state_schema_version <=
+                       (snapshot_flags_schema_mask >> snapshot_flags_schema_shift));
+  if (state_schema_version != 1) flags |= state_schema_version << snapshot_flags_schema_shift;
   if (flags == 0) return make_container_header(snapshot_magic, snapshot_format_version, id);
   return make_header(snapshot_magic, snapshot_format_version_flags, flags, id);
 }
@@ -74,13 +80,16 @@ SnapshotHeader check_snapshot_header(std::string_view header, const std::string&
     throw CorruptionError(where + " at offset 0: snapshot header fails its checksum");
   }
   // Version 1 defines no flags; unknown flags mean a body this build cannot read.
-  const std::uint32_t known = version == snapshot_format_version ? 0 : snapshot_flags_known;
+  const std::uint32_t known =
+      version == snapshot_format_version ? 0 : snapshot_flags_known | snapshot_flags_schema_mask;
   if ((flags & ~known) != 0) {
     throw FormatVersionError(where + ": snapshot flags " + std::to_string(flags) +
                              " of format version " + std::to_string(version) +
                              " are unknown to this build; open it with a newer prevayler-cpp");
   }
-  return SnapshotHeader{get_u64(header.data() + header_id_offset), flags};
+  const std::uint32_t schema = flags >> snapshot_flags_schema_shift;
+  return SnapshotHeader{get_u64(header.data() + header_id_offset),
+                        flags & ~snapshot_flags_schema_mask, schema == 0 ? 1 : schema};
 }
 
 std::string make_snapshot_trailer(std::uint64_t body_bytes, std::uint32_t body_crc) {

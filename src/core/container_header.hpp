@@ -20,8 +20,12 @@ std::uint64_t check_container_header(std::string_view header, std::string_view m
 struct SnapshotHeader {
   std::uint64_t id = 0;
   std::uint32_t flags = 0;  // snapshot_flag_*
+  std::uint32_t state_schema_version = 1;
 };
-std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags);
+// Format version 1 when there is nothing to flag (no compression, state
+// schema version 1), so builds older than the flags still read it.
+std::string make_snapshot_header(std::uint64_t id, std::uint32_t flags,
+                                 std::uint32_t state_schema_version);
 // Checks magic, version (1 or 2), known flags (FormatVersionError) and CRC
 // (CorruptionError). `where` names the file or object.
 SnapshotHeader check_snapshot_header(std::string_view header, const std::string& where);

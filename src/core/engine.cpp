@@ -155,10 +155,11 @@ void Engine::handle_async(const void* event, std::string_view encoded_event,
 // returns that batch. Waits while too many bytes are unwritten.
 std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock, const void* event,
                                               std::string_view encoded_event, AnyState& next) {
-  if (encoded_event.size() + entry_head_bytes_max > storage_->entry_bytes_max()) {
+  const std::size_t head_bytes_max = entry_head_bytes_max_at(hooks_.schema.event);
+  if (encoded_event.size() + head_bytes_max > storage_->entry_bytes_max()) {
     throw EventTooLargeError("event of " + std::to_string(encoded_event.size()) +
                              " encoded bytes exceeds the limit of " +
-                             std::to_string(storage_->entry_bytes_max() - entry_head_bytes_max) +
+                             std::to_string(storage_->entry_bytes_max() - head_bytes_max) +
                              " bytes of " + storage_->describe());
   }
   space_free_.wait(lock, [&] {
@@ -170,7 +171,7 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
   next = hooks_.apply(head_.get(), event, timestamp);  // a throw changes nothing
   std::optional<std::uint64_t> hash;
   if (hooks_.state_hash) hash = hooks_.state_hash(next.get());
-  const std::string head = encode_entry_head(timestamp, hash);
+  const std::string head = encode_entry_head(timestamp, hash, hooks_.schema.event);
 
   if (!open_batch_) open_batch_ = std::make_shared<Batch>();
   std::shared_ptr<Batch> batch = open_batch_;

@@ -30,16 +30,29 @@ class Engine::Replayer : public RecoveryHandler {
   }
 
   void snapshot(std::uint64_t snapshot_id, std::istream& in) override {
+    versioned_snapshot(snapshot_id, in, 1);
+  }
+
+  void versioned_snapshot(std::uint64_t snapshot_id, std::istream& in,
+                          std::uint32_t version) override {
+    const SchemaVersions& known = engine_.hooks_.schema;
+    if (version > known.state) {
+      throw SchemaVersionError(
+          engine_.storage_->describe() + ", snapshot " + std::to_string(snapshot_id) +
+          ": state schema version " + std::to_string(version) +
+          ", this program reads state schema versions 1 to " + std::to_string(known.state) +
+          "; a newer release wrote it: open it with that release or a newer one");
+    }
     try {
       if (engine_.hooks_.progress) {
         // Counting costs a copy per chunk: only when someone watches.
         ProgressReporter reporter(engine_.hooks_.progress, Progress::What::snapshot_read, 1);
         CountingInBuffer counting(*in.rdbuf(), reporter);
         std::istream counted(&counting);
-        engine_.head_ = engine_.hooks_.decode_state(counted);
+        engine_.head_ = engine_.hooks_.decode_state(counted, version);
         reporter.finish(counting.bytes());
       } else {
-        engine_.head_ = engine_.hooks_.decode_state(in);
+        engine_.head_ = engine_.hooks_.decode_state(in, version);
       }
     } catch (const Error&) {
       throw;
@@ -53,8 +66,10 @@ class Engine::Replayer : public RecoveryHandler {
   void entry(const JournalPosition& position, std::string_view bytes) override {
     const std::string where = engine_.storage_->describe() + ", " + position.to_string();
     const ParsedEntry parsed = parse_entry(bytes, where);
+    check_event_version(parsed.schema_version, where);
     try {
-      engine_.head_ = engine_.hooks_.replay(engine_.head_.get(), parsed.event, parsed.timestamp);
+      engine_.head_ = engine_.hooks_.replay(engine_.head_.get(), parsed.event, parsed.timestamp,
+                                            parsed.schema_version);
     } catch (const CodecError& e) {
       throw CodecError(where + ": " + e.what());
     } catch (const std::exception& e) {
@@ -80,6 +95,30 @@ class Engine::Replayer : public RecoveryHandler {
   }
 
  private:
+  // Before the codec sees the bytes: a newer release's event must not be
+  // misread, and an event older than event_schema_version_min must not
+  // reach business rules that no longer apply to it.
+  void check_event_version(std::uint32_t version, const std::string& where) const {
+    const SchemaVersions& known = engine_.hooks_.schema;
+    if (version > known.event) {
+      throw SchemaVersionError(where + ": event schema version " + std::to_string(version) +
+                               ", this program reads event schema versions " +
+                               std::to_string(known.event_min) + " to " +
+                               std::to_string(known.event) +
+                               "; a newer release wrote it: open it with that release or a "
+                               "newer one");
+    }
+    if (version < known.event_min) {
+      throw SchemaVersionError(
+          where + ": event schema version " + std::to_string(version) +
+          ", this program replays event schema versions " + std::to_string(known.event_min) +
+          " to " + std::to_string(known.event) +
+          " (event_schema_version_min): its business rules no longer apply to older events. "
+          "Open the journal once with the previous release, which writes a snapshot at open "
+          "(or call snapshot() and close()), then open it with this one (docs/evolution.md)");
+    }
+  }
+
   // Replay runs millions of events a second: the clock is read only once
   // per this many.
   static constexpr std::uint64_t replay_clock_check_events = 1024;

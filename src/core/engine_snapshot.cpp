@@ -25,7 +25,7 @@ void Engine::cut_snapshot(std::unique_lock<std::mutex>& lock,
     lock.unlock();
     bool stopped = false;
     try {
-      cut->writer = storage_->begin_snapshot();
+      cut->writer = storage_->begin_versioned_snapshot(hooks_.schema.state);
     } catch (const StorageFailedError&) {
       cut->error = std::current_exception();
       stopped = true;

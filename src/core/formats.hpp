@@ -19,6 +19,12 @@ inline constexpr std::uint32_t snapshot_format_version = 1;
 inline constexpr std::uint32_t snapshot_format_version_flags = 2;
 inline constexpr std::uint32_t snapshot_flag_zstd = 1;  // the body is one zstd frame
 inline constexpr std::uint32_t snapshot_flags_known = snapshot_flag_zstd;
+// Version 2, flag bits 16 to 31: the application's state schema version
+// when it is not 1 (0: version 1, as in every snapshot written before
+// schema versions). A build older than them stops at these bits with
+// FormatVersionError, as at any flag it does not know.
+inline constexpr std::uint32_t snapshot_flags_schema_shift = 16;
+inline constexpr std::uint32_t snapshot_flags_schema_mask = 0xffff0000u;
 
 // The container header of segments and snapshots, at these offsets:
 // magic(8) version(4) flags(4) segment or snapshot id(8) masked crc32c of

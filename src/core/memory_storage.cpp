@@ -19,9 +19,13 @@ struct MemoryStoreContents {
     std::vector<std::string> records;  // each one group commit, entries framed
   };
   std::mutex mutex;
-  std::map<std::uint64_t, Segment> segments;       // by segment id
-  std::map<std::uint64_t, std::string> snapshots;  // by snapshot id
-  bool in_use = false;                             // the lock
+  std::map<std::uint64_t, Segment> segments;  // by segment id
+  struct Snapshot {
+    std::uint32_t state_schema_version = 1;
+    std::string bytes;
+  };
+  std::map<std::uint64_t, Snapshot> snapshots;  // by snapshot id
+  bool in_use = false;                          // the lock
 };
 
 }  // namespace detail
@@ -39,17 +43,19 @@ constexpr std::size_t memory_entry_bytes_max = std::size_t{1} << 30;
 
 class MemorySnapshotWriter : public SnapshotWriter {
  public:
-  MemorySnapshotWriter(Contents store, std::uint64_t id) : store_(std::move(store)), id_(id) {}
+  MemorySnapshotWriter(Contents store, std::uint64_t id, std::uint32_t state_schema_version)
+      : store_(std::move(store)), id_(id), state_schema_version_(state_schema_version) {}
   std::uint64_t snapshot_id() const override { return id_; }
   std::ostream& stream() override { return out_; }
   void commit() override {
     std::lock_guard lock(store_->mutex);
-    store_->snapshots[id_] = std::move(out_).str();
+    store_->snapshots[id_] = {state_schema_version_, std::move(out_).str()};
   }
 
  private:
   Contents store_;
   std::uint64_t id_;
+  std::uint32_t state_schema_version_;
   std::ostringstream out_;
 };
 
@@ -66,11 +72,12 @@ class MemoryStorage : public Storage {
     open_ = true;
     std::uint64_t start = 0;
     if (!store_->snapshots.empty()) {
-      const auto& [id, bytes] = *store_->snapshots.rbegin();
+      const auto& [id, snapshot] = *store_->snapshots.rbegin();
       start = id;
-      std::istringstream in(bytes);
+      const std::uint32_t version = snapshot.state_schema_version;
+      std::istringstream in(snapshot.bytes);
       lock.unlock();
-      handler.snapshot(id, in);
+      handler.versioned_snapshot(id, in, version);
       lock.lock();
     }
     segment_ = start;
@@ -99,13 +106,16 @@ class MemoryStorage : public Storage {
     store_->segments[segment_].records.push_back(std::move(record));
   }
 
-  std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override { return begin_versioned_snapshot(1); }
+
+  std::unique_ptr<SnapshotWriter> begin_versioned_snapshot(
+      std::uint32_t state_schema_version) override {
     std::lock_guard lock(store_->mutex);
     if (!store_->segments[segment_].records.empty()) {
       ++segment_;
       store_->segments[segment_];
     }
-    return std::make_unique<MemorySnapshotWriter>(store_, segment_);
+    return std::make_unique<MemorySnapshotWriter>(store_, segment_, state_schema_version);
   }
 
   void close() override {

@@ -1,7 +1,9 @@
 // The storage seam's shared parts (include/prevayler/storage.hpp): what a
-// storage that does not pipeline gets by default.
+// storage that does not pipeline, or records no schema version, gets by
+// default.
 #include <string>
 
+#include "prevayler/error.hpp"
 #include "prevayler/storage.hpp"
 
 namespace prevayler {
@@ -24,6 +26,18 @@ class CompletedAppend : public PendingAppend {
 std::unique_ptr<PendingAppend> Storage::start_append(EntryBatch batch) {
   append(batch);
   return std::make_unique<CompletedAppend>();
+}
+
+std::unique_ptr<SnapshotWriter> Storage::begin_versioned_snapshot(
+    std::uint32_t state_schema_version) {
+  if (state_schema_version != 1) {
+    throw ConfigError(describe() + " cannot record state schema version " +
+                      std::to_string(state_schema_version) +
+                      " in a snapshot: it does not implement "
+                      "Storage::begin_versioned_snapshot(); use the file, AWS or memory "
+                      "storage, or keep state_schema_version at 1");
+  }
+  return begin_snapshot();
 }
 
 }  // namespace prevayler

@@ -107,7 +107,10 @@ class FileStorage : public Storage {
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
 
-  std::unique_ptr<SnapshotWriter> begin_snapshot() override {
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override { return begin_versioned_snapshot(1); }
+
+  std::unique_ptr<SnapshotWriter> begin_versioned_snapshot(
+      std::uint32_t state_schema_version) override {
     check_usable();
     // Nothing journaled in this segment yet: the state is the state at its
     // start, so the snapshot takes the segment's own id and no new segment
@@ -117,7 +120,8 @@ class FileStorage : public Storage {
     if (options_.common.compress_snapshots) level = options_.common.snapshot_compression_level;
     std::function<void()> on_committed;
     if (options_.common.keep_snapshots > 0) on_committed = [this] { retain(); };
-    return make_snapshot_writer(dir_, segment_, level, std::move(on_committed));
+    return make_snapshot_writer(dir_, segment_, level, state_schema_version,
+                                std::move(on_committed));
   }
 
   void close() override {

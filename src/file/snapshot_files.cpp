@@ -97,7 +97,7 @@ class SnapshotFileBuffer : public std::streambuf {
 class FileSnapshotWriter : public SnapshotWriter {
  public:
   FileSnapshotWriter(Directory& dir, std::uint64_t id, std::optional<int> compression_level,
-                     std::function<void()> on_committed)
+                     std::uint32_t state_schema_version, std::function<void()> on_committed)
       : on_committed_(std::move(on_committed)),
         dir_(dir),
         id_(id),
@@ -107,7 +107,8 @@ class FileSnapshotWriter : public SnapshotWriter {
       throw StorageError("cannot create snapshot file " + temp_path_ + ": " +
                          write_failure_text(error));
     }
-    const std::string header = make_snapshot_header(id, compression_level ? snapshot_flag_zstd : 0);
+    const std::string header =
+        make_snapshot_header(id, compression_level ? snapshot_flag_zstd : 0, state_schema_version);
     if (int error = write_fully(dir_.fs(), fd_.get(), header, 0)) {
       fd_.reset();
       dir_.fs().unlink(temp_path_);  // no destructor runs for a throwing constructor
@@ -195,9 +196,10 @@ void verify_body(WindowReader& reader, std::uint64_t trailer_at, std::uint32_t s
 
 std::unique_ptr<SnapshotWriter> make_snapshot_writer(Directory& directory, std::uint64_t id,
                                                      std::optional<int> compression_level,
+                                                     std::uint32_t state_schema_version,
                                                      std::function<void()> on_committed) {
   return std::make_unique<FileSnapshotWriter>(directory, id, compression_level,
-                                              std::move(on_committed));
+                                              state_schema_version, std::move(on_committed));
 }
 
 void check_id(std::uint64_t found, std::uint64_t expected, const std::string& path,
@@ -227,12 +229,12 @@ void read_snapshot(FileSystem& fs, std::uint64_t id, const std::string& path,
   SnapshotBodyBuffer body(reader, snapshot_header_bytes, trailer_at);
   if ((header.flags & snapshot_flag_zstd) == 0) {
     std::istream in(&body);
-    handler.snapshot(id, in);
+    handler.versioned_snapshot(id, in, header.state_schema_version);
     return;
   }
   ZstdDecompressBuffer state(body, path);
   std::istream in(&state);
-  handler.snapshot(id, in);
+  handler.versioned_snapshot(id, in, header.state_schema_version);
   state.finish();
 }
 

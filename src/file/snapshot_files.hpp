@@ -15,12 +15,15 @@
 namespace prevayler::detail {
 
 // compression_level: a zstd level, or nullopt to store the state as it is.
-// `on_committed` runs once the snapshot is durable (retention).
+// The header records `state_schema_version`. `on_committed` runs once the
+// snapshot is durable (retention).
 std::unique_ptr<SnapshotWriter> make_snapshot_writer(Directory& directory, std::uint64_t id,
                                                      std::optional<int> compression_level,
+                                                     std::uint32_t state_schema_version,
                                                      std::function<void()> on_committed);
 
-// Delivers snapshot `id` at `path` to the handler. Throws FileVanished when
+// Delivers snapshot `id` at `path`, with the state schema version its
+// header records, to the handler. Throws FileVanished when
 // the file is gone, CorruptionError when it is damaged.
 void read_snapshot(FileSystem& fs, std::uint64_t id, const std::string& path,
                    RecoveryHandler& handler);

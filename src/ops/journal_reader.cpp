@@ -18,7 +18,8 @@ class CallbackVisitor : public JournalVisitor {
   void entry(const JournalPosition& position, std::string_view bytes) override {
     const detail::ParsedEntry parsed =
         detail::parse_entry(bytes, "journal position " + position.to_string());
-    callback_(JournalEntryView{position, parsed.timestamp, parsed.state_hash, parsed.event});
+    callback_(JournalEntryView{position, parsed.timestamp, parsed.state_hash, parsed.event,
+                               parsed.schema_version});
   }
   void warning(const std::string& message) override {
     if (warn_) {

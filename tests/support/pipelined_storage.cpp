@@ -88,14 +88,15 @@ std::unique_ptr<PendingAppend> PipelinedStorage::start_append(EntryBatch batch) 
   return std::make_unique<PendingWrite>(*this, write);
 }
 
-std::unique_ptr<SnapshotWriter> PipelinedStorage::begin_snapshot() {
+std::unique_ptr<SnapshotWriter> PipelinedStorage::begin_versioned_snapshot(
+    std::uint32_t state_schema_version) {
   {
     std::lock_guard lock(mutex_);
     if (unwaited_ != 0) {
       throw std::logic_error("begin_snapshot() called with appends in flight");
     }
   }
-  return inner_->begin_snapshot();
+  return inner_->begin_versioned_snapshot(state_schema_version);
 }
 
 void PipelinedStorage::close() {

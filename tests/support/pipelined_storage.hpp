@@ -55,7 +55,9 @@ class PipelinedStorage : public ForwardingStorage {
   std::size_t writes_in_flight_max() const override { return writes_in_flight_max_; }
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override;
   void resume_after_failure() override;
-  std::unique_ptr<SnapshotWriter> begin_snapshot() override;
+  std::unique_ptr<SnapshotWriter> begin_snapshot() override { return begin_versioned_snapshot(1); }
+  std::unique_ptr<SnapshotWriter> begin_versioned_snapshot(
+      std::uint32_t state_schema_version) override;
   void close() override;
 
  private:

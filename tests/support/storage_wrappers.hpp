@@ -27,6 +27,9 @@ class ForwardingStorage : public Storage {
   }
   void resume_after_failure() override { inner_->resume_after_failure(); }
   std::unique_ptr<SnapshotWriter> begin_snapshot() override { return inner_->begin_snapshot(); }
+  std::unique_ptr<SnapshotWriter> begin_versioned_snapshot(std::uint32_t version) override {
+    return version == 1 ? begin_snapshot() : inner_->begin_versioned_snapshot(version);
+  }
   void close() override { inner_->close(); }
   std::size_t entry_bytes_max() const override { return inner_->entry_bytes_max(); }
   std::string describe() const override { return inner_->describe(); }

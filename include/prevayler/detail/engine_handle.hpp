@@ -22,15 +22,26 @@ namespace prevayler::detail {
 
 using AnyState = std::shared_ptr<const void>;
 
+// The application's schema versions (Prevayler::Options).
+struct SchemaVersions {
+  std::uint32_t event = 1;      // written with each event; the newest replayed
+  std::uint32_t event_min = 1;  // the oldest event version replayed
+  std::uint32_t state = 1;      // written with each snapshot; the newest read
+};
+
 // What the typed front end supplies. Every function may throw.
 struct EngineHooks {
   std::function<AnyState()> initial_state;
   // Live path: applies a typed event (passed as const void*).
   std::function<AnyState(const void* state, const void* event, Timestamp)> apply;
-  // Replay path: decodes the event bytes, then applies.
-  std::function<AnyState(const void* state, std::string_view event, Timestamp)> replay;
+  // Replay path: decodes the event bytes of schema version `version`, then applies.
+  std::function<AnyState(const void* state, std::string_view event, Timestamp,
+                         std::uint32_t version)>
+      replay;
   std::function<void(const void* state, std::ostream&)> encode_state;
-  std::function<AnyState(std::istream&)> decode_state;
+  // Decodes a state of schema version `version`.
+  std::function<AnyState(std::istream&, std::uint32_t version)> decode_state;
+  SchemaVersions schema;
   std::function<std::uint64_t(const void* state)> state_hash;  // empty: no check
   TimestampFunction timestamp;
   std::function<void(const std::string&)> warn;   // empty: stderr
