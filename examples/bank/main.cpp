@@ -31,6 +31,7 @@
 #include "ledger.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/journal_reader.hpp"
+#include "prevayler/point_in_time.hpp"
 #include "prevayler/prevayler.hpp"
 #include "prevayler/prometheus.hpp"
 // The AWS storage is an optional component (CMake: PREVAYLER_WITH_AWS, which
@@ -44,9 +45,9 @@ namespace {
 using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
-    "usage: prevayler-bank [--dump] [--dir PATH] [--metrics-file PATH]\n"
-    "       prevayler-bank [--dump] --aws --table TABLE --bucket BUCKET [--snapshot-path KEY]\n"
-    "                      [--metrics-file PATH]\n"
+    "usage: prevayler-bank [--dump | --at POINT] [--dir PATH] [--metrics-file PATH]\n"
+    "       prevayler-bank [--dump | --at POINT] --aws --table TABLE --bucket BUCKET\n"
+    "                      [--snapshot-path KEY] [--metrics-file PATH]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
     "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
@@ -63,6 +64,10 @@ constexpr const char* usage_text =
     "  --dump                print every journaled event, decoded, one JSON object per line,\n"
     "                        and exit; reads the journal without opening the ledger, so it\n"
     "                        may run beside a live instance\n"
+    "  --at POINT            the ledger as of POINT, read-only: an ISO 8601 UTC time\n"
+    "                        (2026-12-01T12:00:00Z, or with milliseconds ...00.250Z) or a\n"
+    "                        journal position SEGMENT:RECORDS; balance and total answer as\n"
+    "                        of then, changes are refused\n"
     "  --metrics-file PATH   write the metrics in the Prometheus text format to PATH\n"
     "                        every few seconds, atomically (node_exporter textfile)\n"
 #ifndef PREVAYLER_WITH_AWS
@@ -222,6 +227,23 @@ std::optional<bank::Amount> parse_amount(const std::string& text) {
   return value;
 }
 
+// The ledger's storage: the file or AWS storage, or, with `at`, a
+// read-only view of it as of that point.
+std::unique_ptr<prevayler::Storage> open_storage(bool use_aws, const std::string& dir,
+                                                 [[maybe_unused]] const AwsLocation& aws,
+                                                 const std::optional<prevayler::PointInTime>& at) {
+  if (use_aws) {
+#ifdef PREVAYLER_WITH_AWS
+    if (at) return prevayler::make_aws_storage_as_of(aws_storage_options(aws), *at);
+    return prevayler::make_aws_storage(aws_storage_options(aws));
+#endif
+  }
+  prevayler::FileStorageOptions storage;
+  storage.directory = dir;
+  if (at) return prevayler::make_file_storage_as_of(storage, *at);
+  return prevayler::make_file_storage(storage);
+}
+
 std::string run_command(Bank& bank, const std::vector<std::string>& words) {
   const std::string& verb = words[0];
   auto amount_at = [&](std::size_t i) {
@@ -272,6 +294,7 @@ int main(int argc, char** argv) {
   std::string metrics_file;
   bool use_aws = false;
   bool dump = false;
+  std::optional<prevayler::PointInTime> at;
   AwsLocation aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -284,6 +307,13 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (arg == "--dump") {
       dump = true;
+    } else if (arg == "--at" && has_value) {
+      try {
+        at = prevayler::PointInTime::parse(argv[++i]);
+      } catch (const prevayler::ConfigError& e) {
+        std::cerr << "prevayler-bank: --at: " << e.what() << "\n";
+        return 2;
+      }
     } else if (arg == "--aws") {
       use_aws = true;
     } else if (arg == "--table" && has_value) {
@@ -327,7 +357,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const std::string where = use_aws ? "table " + aws.table + ", bucket " + aws.bucket : dir;
+  const std::string where = (use_aws ? "table " + aws.table + ", bucket " + aws.bucket : dir) +
+                            (at ? " as of " + at->to_string() + " (read-only)" : "");
 
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
   std::optional<Bank> bank;
@@ -337,15 +368,7 @@ int main(int argc, char** argv) {
     // Only a person watching a terminal wants the progress lines; logs and
     // pipes stay as they were.
     if (::isatty(STDERR_FILENO) != 0) options.progress = print_progress;
-    if (use_aws) {
-#ifdef PREVAYLER_WITH_AWS
-      options.storage = prevayler::make_aws_storage(aws_storage_options(aws));
-#endif
-    } else {
-      prevayler::FileStorageOptions storage;
-      storage.directory = dir;
-      options.storage = prevayler::make_file_storage(storage);
-    }
+    options.storage = open_storage(use_aws, dir, aws, at);
     // The consistency check costs O(1) per event: the ledger keeps its hash.
     options.state_hash = [](const bank::Ledger& ledger) { return ledger.fingerprint(); };
     bank.emplace(std::move(options));

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "prevayler/journal_reader.hpp"
+#include "prevayler/point_in_time.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/storage_options.hpp"
 
@@ -100,6 +101,13 @@ struct AwsStorageOptions {
 // no region. The table and bucket are checked by recover(), with errors
 // that name them (missing, wrong key schema, access denied, region).
 std::unique_ptr<Storage> make_aws_storage(AwsStorageOptions options);
+
+// A read-only storage showing the journal as of `point`
+// (prevayler/point_in_time.hpp), from the snapshot object and the segments
+// still in the table: on DynamoDB+S3 the oldest point kept is the snapshot
+// object's cut (it holds one snapshot). Reads only, strongly consistent.
+std::unique_ptr<Storage> make_aws_storage_as_of(const AwsStorageOptions& storage,
+                                                const PointInTime& point);
 
 // Operator pruning: deletes the journal segments older than the snapshot in
 // S3 (recovery starts there and never reads them). Safe while an instance

@@ -113,4 +113,21 @@ class SupersededError : public StorageFailedError {
   using StorageFailedError::StorageFailedError;
 };
 
+// A change asked of an instance that only shows a journal (opened as of a
+// point in time, prevayler/point_in_time.hpp): handle(), handle_async() and
+// snapshot() throw it before anything runs.
+class ReadOnlyError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The state as of a point in time cannot be rebuilt from what is kept:
+// retention removed the snapshots or segments it needs, or the point is
+// beyond the journal's end. The message names the point, what is kept,
+// and the remedy.
+class PointInTimeError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
 }  // namespace prevayler

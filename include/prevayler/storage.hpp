@@ -196,6 +196,13 @@ class Storage {
   // event lock.
   // Default: empty (a storage that does not retry).
   virtual StorageCounters counters() const { return {}; }
+
+  // A storage that only shows a journal (as of a point in time,
+  // prevayler/point_in_time.hpp) returns true: the engine then writes no
+  // snapshot at open, starts no automatic snapshots, and refuses handle(),
+  // handle_async() and snapshot() with ReadOnlyError before the business
+  // function runs, so append() and begin_snapshot() are never called.
+  virtual bool read_only() const { return false; }
 };
 
 }  // namespace prevayler

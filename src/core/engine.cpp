@@ -64,6 +64,7 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
                bool snapshot_on_open, SnapshotPolicy policy)
     : hooks_(with_default_warn(std::move(hooks))),
       storage_(std::move(storage)),
+      read_only_(storage_->read_only()),
       limits_(limits),
       policy_(policy),
       id_(next_engine_id.fetch_add(1) + 1) {
@@ -83,7 +84,7 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
   // Start wide open; measurement narrows it.
   tuner_ = WritesInFlightTuner(writes_in_flight_max_, writes_in_flight_max_);
   if (writes_in_flight_max_ > 1) acknowledger_ = std::thread([this] { run_acknowledger(); });
-  if (snapshot_on_open) {
+  if (snapshot_on_open && !read_only_) {
     try {
       snapshot();
     } catch (const StorageFailedError&) {
@@ -101,7 +102,7 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
   }
   // Last: the snapshot at open (or the recovery) is where its triggers
   // start counting, and nothing after this can throw.
-  if (policy_.any()) snapshotter_ = std::thread([this] { run_snapshotter(); });
+  if (policy_.any() && !read_only_) snapshotter_ = std::thread([this] { run_snapshotter(); });
 }
 
 Engine::~Engine() {
@@ -112,12 +113,20 @@ Engine::~Engine() {
   }
 }
 
+void Engine::throw_if_read_only() const {
+  if (read_only_) {
+    throw ReadOnlyError("read-only: " + storage_->describe() +
+                        " only shows a journal; changes and snapshots are refused");
+  }
+}
+
 void Engine::throw_if_unusable() const {
   if (fatal_) std::rethrow_exception(fatal_);
   if (closing_ || closed_) throw ClosedError("this Prevayler instance is closed");
 }
 
 AnyState Engine::handle(const void* event, std::string_view encoded_event) {
+  throw_if_read_only();
   const auto started = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   AnyState next;
@@ -144,6 +153,7 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
 
 void Engine::handle_async(const void* event, std::string_view encoded_event,
                           Completion completion) {
+  throw_if_read_only();
   std::unique_lock lock(mutex_);
   AnyState next;
   std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);

@@ -49,7 +49,10 @@ class Engine {
   AnyState state() const { return durable_.load(std::memory_order_acquire); }
   // The durable state through a per-thread cache: see EngineHandle.
   const void* current_state() const;
-  void snapshot() { write_snapshot(false); }
+  void snapshot() {
+    throw_if_read_only();
+    write_snapshot(false);
+  }
   void close();
   Timestamp timestamp() const { return hooks_.timestamp(); }
   Stats stats() const;
@@ -75,6 +78,7 @@ class Engine {
   std::shared_ptr<Batch> accept(std::unique_lock<std::mutex>& lock, const void* event,
                                 std::string_view encoded_event, AnyState& next);
   void throw_if_unusable() const;
+  void throw_if_read_only() const;
   // snapshot(), or an automatic one: that one is abandoned (false) when the
   // instance is closing or stopped, or when another snapshot's cut already
   // served its trigger.
@@ -97,6 +101,8 @@ class Engine {
 
   const EngineHooks hooks_;
   const std::unique_ptr<Storage> storage_;
+  // Storage::read_only(): changes are refused before they start.
+  const bool read_only_;
   const EngineLimits limits_;
   const SnapshotPolicy policy_;
 

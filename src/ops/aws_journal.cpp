@@ -13,6 +13,7 @@
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
 #include "ops/journal_reader.hpp"
+#include "ops/point_in_time.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler::ops {
@@ -123,6 +124,14 @@ class AwsJournalSource : public JournalSource {
       id = next_segment_;
     }
     return found;
+  }
+
+  // The object holds one snapshot: a newer one written since the listing
+  // reaches the handler with its own id, which the caller checks.
+  void read_snapshot(std::uint64_t, RecoveryHandler& handler) override {
+    detail::SnapshotLedger ledger;
+    (void)detail::read_s3_snapshot(*clients_.s3_reads, detail::s3_snapshot_options(options_),
+                                   ledger, handler);
   }
 
   std::string snapshot_bytes(std::uint64_t id) override {
@@ -483,6 +492,14 @@ std::unique_ptr<JournalStore> make_aws_journal_store(AwsStorageOptions options,
 }  // namespace prevayler::ops
 
 namespace prevayler {
+
+std::unique_ptr<Storage> make_aws_storage_as_of(const AwsStorageOptions& storage,
+                                                const PointInTime& point) {
+  // The table keeps the seals of pruned segments, so without the snapshot
+  // object a read from segment 0 could skip pruned records: refused.
+  return ops::make_point_in_time_storage(ops::make_aws_journal_source(storage), point,
+                                         storage.common.warn, false);
+}
 
 void read_journal_entries(const AwsStorageOptions& storage, const JournalEntryCallback& callback) {
   auto source = ops::make_aws_journal_source(storage);

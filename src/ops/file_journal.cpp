@@ -1,4 +1,5 @@
 #include "ops/file_journal.hpp"
+#include "ops/point_in_time.hpp"
 
 #include <filesystem>
 #include <map>
@@ -125,6 +126,15 @@ class FileJournalSource : public JournalSource {
       return bytes;
     } catch (const detail::FileVanished&) {
       throw_vanished(path);
+    }
+  }
+
+  void read_snapshot(std::uint64_t id, RecoveryHandler& handler) override {
+    const std::string path = detail::path_in(directory_, detail::snapshot_name(id));
+    try {
+      detail::read_snapshot(*fs_, id, path, handler);
+    } catch (const detail::FileVanished&) {
+      throw PointInTimeError(path + " was deleted (by retention) while it was being read");
     }
   }
 
@@ -372,3 +382,15 @@ std::unique_ptr<JournalDestination> make_file_journal_destination(std::string di
 }
 
 }  // namespace prevayler::ops
+
+namespace prevayler {
+
+std::unique_ptr<Storage> make_file_storage_as_of(const FileStorageOptions& storage,
+                                                 const PointInTime& point) {
+  // The file storage's retention deletes a segment only below a kept
+  // snapshot, so with none kept segment 0 is there and complete.
+  return ops::make_point_in_time_storage(ops::make_file_journal_source(storage.directory.string()),
+                                         point, storage.common.warn, true);
+}
+
+}  // namespace prevayler

@@ -82,6 +82,10 @@ class JournalSource {
   // The stored bytes of snapshot `id`, header to end magic, its CRC checked.
   // Throws CorruptionError naming the file or object.
   virtual std::string snapshot_bytes(std::uint64_t id) = 0;
+  // Delivers snapshot `id`'s state, with its schema version, to `handler`,
+  // as a recovery does. Throws PointInTimeError when it is no longer kept,
+  // CorruptionError naming the file or object when it is damaged.
+  virtual void read_snapshot(std::uint64_t id, RecoveryHandler& handler) = 0;
   // Reads the segments from `first_segment` on as a recovery reads them:
   // ends decided, torn tails and incomplete writes skipped with a warning.
   // Throws CorruptionError / FormatVersionError naming the location.

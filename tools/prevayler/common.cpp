@@ -58,50 +58,6 @@ void print_error(std::string_view message) {
   std::cerr << program << ": error: " << message << std::endl;
 }
 
-std::string iso8601(Timestamp t) {
-  const std::int64_t ms = t.time_since_epoch().count();
-  std::int64_t seconds = ms / 1000;
-  std::int64_t millis = ms % 1000;
-  if (millis < 0) {
-    millis += 1000;
-    --seconds;
-  }
-  const std::time_t time = static_cast<std::time_t>(seconds);
-  std::tm utc{};
-  ::gmtime_r(&time, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(millis));
-  return text;
-}
-
-std::optional<Timestamp> parse_iso8601(std::string_view text) {
-  std::tm utc{};
-  int millis = 0;
-  const std::string s(text);
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
-                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &consumed) != 6) {
-    return std::nullopt;
-  }
-  std::string_view rest = text.substr(static_cast<std::size_t>(consumed));
-  if (!rest.empty() && rest[0] == '.') {
-    rest.remove_prefix(1);
-    int digits = 0;
-    for (; !rest.empty() && rest[0] >= '0' && rest[0] <= '9'; rest.remove_prefix(1), ++digits) {
-      if (digits < 3) millis = millis * 10 + (rest[0] - '0');  // finer digits are dropped
-    }
-    if (digits == 0) return std::nullopt;
-    for (int d = digits; d < 3; ++d) millis *= 10;
-  }
-  if (rest != "Z") return std::nullopt;
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  const std::time_t seconds = ::timegm(&utc);
-  return Timestamp(std::chrono::milliseconds(static_cast<std::int64_t>(seconds) * 1000 + millis));
-}
-
 std::string base64(std::string_view bytes) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -60,16 +60,16 @@ class DumpVisitor : public ops::JournalVisitor {
                           {"segment", position.segment},
                           {"record", position.record},
                           {"entry", position.entry},
-                          {"timestamp", iso8601(e.timestamp)},
+                          {"timestamp", to_iso8601(e.timestamp)},
                           {"timestamp_ms", e.timestamp.time_since_epoch().count()},
                           {"bytes", e.event.size()},
                           {"event", base64(e.event)}};
       if (e.state_hash) j["state_hash"] = hex64(*e.state_hash);
       std::cout << j.dump() << "\n";
     } else {
-      std::cout << position_text(position) << " " << iso8601(e.timestamp) << " " << e.event.size()
-                << " " << (e.state_hash ? hex64(*e.state_hash) : "-") << " " << base64(e.event)
-                << "\n";
+      std::cout << position_text(position) << " " << to_iso8601(e.timestamp) << " "
+                << e.event.size() << " " << (e.state_hash ? hex64(*e.state_hash) : "-") << " "
+                << base64(e.event) << "\n";
     }
   }
   void warning(const std::string& message) override {

@@ -85,8 +85,8 @@ nlohmann::json segments_json(const Inspection& in) {
     nlohmann::json o = {
         {"id", s.id},          {"location", s.location}, {"records", st.records},
         {"events", st.events}, {"bytes", s.bytes},       {"ends", ops::to_string(s.end)}};
-    o["first_event"] = st.first ? nlohmann::json(iso8601(*st.first)) : nlohmann::json();
-    o["last_event"] = st.last ? nlohmann::json(iso8601(*st.last)) : nlohmann::json();
+    o["first_event"] = st.first ? nlohmann::json(to_iso8601(*st.first)) : nlohmann::json();
+    o["last_event"] = st.last ? nlohmann::json(to_iso8601(*st.last)) : nlohmann::json();
     segments.push_back(o);
   }
   return segments;

@@ -12,6 +12,7 @@
 #ifdef PREVAYLER_WITH_AWS
 #include "prevayler/aws_storage.hpp"
 #endif
+#include "prevayler/point_in_time.hpp"
 #include "prevayler/timestamp.hpp"
 
 namespace prevayler::tool {
@@ -48,10 +49,6 @@ std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags);
 
 void print_error(std::string_view message);
 
-// ISO 8601 UTC with milliseconds: 2026-12-01T10:55:13.042Z.
-std::string iso8601(Timestamp t);
-// Parses ISO 8601 UTC (`2026-12-01T10:55:13Z`, optional .mmm); nullopt if not one.
-std::optional<Timestamp> parse_iso8601(std::string_view text);
 std::string base64(std::string_view bytes);
 std::string hex64(std::uint64_t value);
 std::string position_text(const JournalPosition& p);

@@ -1,0 +1,110 @@
+// PointInTime's text form and the ISO 8601 UTC timestamps it reads
+// (include/prevayler/point_in_time.hpp).
+#include "prevayler/point_in_time.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "prevayler/error.hpp"
+
+namespace prevayler {
+namespace {
+
+// "SEGMENT[:RECORD[:ENTRY]]"; parts left out include the whole segment or record.
+std::optional<JournalPosition> parse_position(std::string_view text) {
+  constexpr std::uint64_t all = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t parts[3] = {all, all, all};
+  std::size_t count = 0;
+  for (; count < 3; ++count) {
+    const auto colon = text.find(':');
+    const std::string_view part = text.substr(0, colon);
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), parts[count]);
+    if (ec != std::errc() || end != part.data() + part.size() || part.empty()) return std::nullopt;
+    if (colon == std::string_view::npos) break;
+    if (count == 2) return std::nullopt;  // a fourth part
+    text.remove_prefix(colon + 1);
+  }
+  JournalPosition p;
+  p.segment = parts[0];
+  p.record = parts[1];
+  p.entry = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(parts[2], std::numeric_limits<std::uint32_t>::max()));
+  return p;
+}
+
+}  // namespace
+
+PointInTime PointInTime::parse(std::string_view text) {
+  PointInTime point;
+  if (auto time = parse_iso8601(text)) {
+    point.time = *time;
+  } else if (auto position = parse_position(text)) {
+    point.position = *position;
+  } else {
+    throw ConfigError("not a point in time: \"" + std::string(text) +
+                      "\"; give SEGMENT:RECORDS (e.g. 7:120) or an ISO 8601 UTC time (e.g. "
+                      "2026-12-01T12:00:00Z or 2026-12-01T12:00:00.250Z)");
+  }
+  return point;
+}
+
+std::string PointInTime::to_string() const {
+  if (time) return to_iso8601(*time);
+  if (!position) return "(no point)";
+  constexpr std::uint64_t all = std::numeric_limits<std::uint64_t>::max();
+  std::string text = std::to_string(position->segment);
+  if (position->record != all) text += ":" + std::to_string(position->record);
+  if (position->record != all && position->entry != std::numeric_limits<std::uint32_t>::max()) {
+    text += ":" + std::to_string(position->entry);
+  }
+  return text;
+}
+
+std::string to_iso8601(Timestamp time) {
+  const std::int64_t ms = time.time_since_epoch().count();
+  std::int64_t seconds = ms / 1000;
+  std::int64_t millis = ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    --seconds;
+  }
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(millis));
+  return text;
+}
+
+std::optional<Timestamp> parse_iso8601(std::string_view text) {
+  constexpr int millis_digits = 3;
+  std::tm utc{};
+  int millis = 0;
+  const std::string s(text);
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
+                  &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(static_cast<std::size_t>(consumed));
+  if (!rest.empty() && rest[0] == '.') {
+    rest.remove_prefix(1);
+    int digits = 0;
+    for (; !rest.empty() && rest[0] >= '0' && rest[0] <= '9'; rest.remove_prefix(1), ++digits) {
+      if (digits < millis_digits) millis = millis * 10 + (rest[0] - '0');  // finer ones dropped
+    }
+    if (digits == 0) return std::nullopt;
+    for (int d = digits; d < millis_digits; ++d) millis *= 10;
+  }
+  if (rest != "Z") return std::nullopt;
+  utc.tm_year -= 1900;
+  utc.tm_mon -= 1;
+  const std::time_t seconds = ::timegm(&utc);
+  return Timestamp(std::chrono::milliseconds(static_cast<std::int64_t>(seconds) * 1000 + millis));
+}
+
+}  // namespace prevayler

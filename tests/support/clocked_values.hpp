@@ -1,0 +1,46 @@
+// The Values state (values.hpp) on a clock the test sets: each event's
+// journaled timestamp is known, for the point-in-time tests.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "support/values.hpp"
+
+namespace prevayler::testing {
+
+using ValuesPrevayler = Prevayler<Values, int>;
+
+// Milliseconds since the epoch that the next event gets.
+struct TestClock {
+  std::shared_ptr<std::int64_t> now_ms = std::make_shared<std::int64_t>(0);
+  Timestamp at(std::int64_t ms) const { return Timestamp(std::chrono::milliseconds(ms)); }
+};
+
+inline ValuesPrevayler::Options clocked_values_options(std::unique_ptr<Storage> storage,
+                                                       const TestClock& clock) {
+  ValuesPrevayler::Options o;
+  o.business = [](const Values& s, const int& e, Timestamp) {
+    Values n = s;
+    n.v.push_back(e);
+    return n;
+  };
+  o.timestamp = [now = clock.now_ms] { return Timestamp(std::chrono::milliseconds(*now)); };
+  o.storage = std::move(storage);
+  return o;
+}
+
+// Opens `storage` read-only or not: what `state()` shows is the test's subject.
+inline std::vector<int> values_of(std::unique_ptr<Storage> storage) {
+  ValuesPrevayler p(clocked_values_options(std::move(storage), TestClock{}));
+  return p.state()->v;
+}
+
+// The first `n` of `all`.
+inline std::vector<int> prefix(const std::vector<int>& all, std::size_t n) {
+  return std::vector<int>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+}  // namespace prevayler::testing
