@@ -101,6 +101,36 @@ TEST(BankExample, SecondRunFindsTheBalancesOfTheFirst) {
   EXPECT_EQ(lines, (std::vector<std::string>{"ok 60", "ok 40", "ok 5", "ok 105"}));
 }
 
+TEST(BankExample, AtAPointAnswersAsOfThenAndRefusesChanges) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  // Positions as the dump numbers them: 0:1 and 0:2, then 1:1 after the snapshot.
+  bank(dir, "deposit alice 100\ntransfer alice bob 40\nsnapshot\ndeposit carol 5\n");
+  const auto at = [&](const std::string& point, const std::string& input) {
+    int status = -1;
+    auto lines =
+        run_with_input({PREVAYLER_BANK_EXAMPLE, "--at", point, "--dir", dir}, input, &status);
+    EXPECT_EQ(status, 0) << point;
+    return lines;
+  };
+  EXPECT_EQ(at("0:1", "balance alice\nbalance bob\ntotal\n"),
+            (std::vector<std::string>{"ok 100", "ok 0", "ok 100"}));
+  EXPECT_EQ(at("0:2", "balance alice\nbalance bob\n"),
+            (std::vector<std::string>{"ok 60", "ok 40"}));
+  EXPECT_EQ(at("1:1", "total\n"), std::vector<std::string>{"ok 105"});
+  EXPECT_EQ(at("2100-01-01T00:00:00Z", "total\n"), std::vector<std::string>{"ok 105"});
+  const auto refused = at("0:2", "deposit alice 1\nsnapshot\nbalance alice\n");
+  ASSERT_EQ(refused.size(), 3u);
+  EXPECT_EQ(refused[0].rfind("error: read-only", 0), 0u) << refused[0];
+  EXPECT_EQ(refused[1].rfind("error: read-only", 0), 0u) << refused[1];
+  EXPECT_EQ(refused[2], "ok 60");
+  // Nothing was written: the live ledger is as it was.
+  EXPECT_EQ(bank(dir, "total\n"), std::vector<std::string>{"ok 105"});
+  int status = -1;
+  run_with_input({PREVAYLER_BANK_EXAMPLE, "--at", "yesterday", "--dir", dir}, "", &status);
+  EXPECT_EQ(status, 2);
+}
+
 TEST(BankExample, OverdrawIsNotJournaled) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "bank").string();
