@@ -9,6 +9,11 @@
 //       (writes_in_flight_max = 1 when the library has it), i.e. the seed's
 //       algorithm. "batched" is the default configuration (group commit, and
 //       pipelined writes when the library has them), or --max-in-flight N.
+//       --event-content fill (the default: one repeated byte) | text |
+//       random: bench/bench_events.hpp.
+//   {batched|unbatched}.pN.events / failed_events
+//       events journaled, and handle() calls that threw (the producer
+//       counts the failure and carries on).
 //   asyncW.pN.* (--async-window W, instead of "batched") each producer keeps
 //       up to W events in flight with handle_async(); latency is from the
 //       call to its future seen ready.
@@ -21,7 +26,7 @@
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
 //       [--batching on|off|both] [--max-in-flight N] [--async-window W] [--replay-events E]
-//       [--replay-queries 1,2,4] [--table-prefix NAME]
+//       [--replay-queries 1,2,4] [--table-prefix NAME] [--event-content fill|text|random]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -44,6 +49,7 @@
 
 #include "bench_aws.hpp"
 #include "bench_counter.hpp"
+#include "bench_events.hpp"
 #include "bench_output.hpp"
 
 namespace {
@@ -86,17 +92,22 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   P p(options(target, batching, max_in_flight));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
+  std::atomic<std::uint64_t> failed{0};
   std::vector<std::thread> threads;
   const auto before_stats = p.stats();
   const auto start = Clock::now();
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
-      const std::string event(event_bytes - cereal_length_bytes, 'e');
+      EventMaker maker(event_bytes, 'e');
       // With an async window: up to that many events in flight per producer,
       // each one's latency from handle_async() to its future seen ready.
       std::deque<std::pair<Clock::time_point, std::future<std::shared_ptr<const Count>>>> window;
       auto settle_oldest = [&] {
-        window.front().second.get();
+        try {
+          window.front().second.get();
+        } catch (const std::exception&) {
+          failed.fetch_add(1, std::memory_order_relaxed);
+        }
         latencies[t].push_back(
             std::chrono::duration<double, std::milli>(Clock::now() - window.front().first).count());
         window.pop_front();
@@ -104,13 +115,18 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
       while (!stop.load(std::memory_order_relaxed)) {
         const auto before = Clock::now();
         if (async_window == 0) {
-          p.handle(event);
+          try {
+            p.handle(maker.next());
+          } catch (const std::exception&) {
+            failed.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
           latencies[t].push_back(
               std::chrono::duration<double, std::milli>(Clock::now() - before).count());
           continue;
         }
         if (window.size() == async_window) settle_oldest();
-        window.emplace_back(before, p.handle_async(event));
+        window.emplace_back(before, p.handle_async(maker.next()));
       }
       while (!window.empty()) settle_oldest();
     });
@@ -125,7 +141,9 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
                            : async_window == 0 ? "batched"
                                                : "async" + std::to_string(async_window);
   const std::string name = mode + ".p" + std::to_string(producers) + ".";
-  bench::print_throughput(name, before_stats, stats, elapsed);
+  const auto events = bench::print_throughput(name, before_stats, stats, elapsed);
+  print(name + "events", static_cast<double>(events), "events");
+  print(name + "failed_events", static_cast<double>(failed.load()), "events");
   print(name + "writes_in_flight", static_cast<double>(stats.writes_in_flight_allowed), "writes");
   print(name + "p50_ms", percentile(all, 0.50), "ms");
   print(name + "p99_ms", percentile(all, 0.99), "ms");
@@ -202,6 +220,8 @@ int main(int argc, char** argv) {
       replay_queries = parse_list(value);
     } else if (arg == "--table-prefix") {
       prefix = value;
+    } else if (arg == "--event-content") {
+      usage = usage || !parse_event_content(value.c_str(), event_content);
     } else {
       usage = true;
     }
@@ -210,11 +230,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
                  "[--batching on|off|both] [--max-in-flight N] [--async-window W] "
-                 "[--replay-events E] [--replay-queries 1,2,4] [--table-prefix NAME]\n");
+                 "[--replay-events E] [--replay-queries 1,2,4] [--table-prefix NAME] "
+                 "[--event-content fill|text|random]\n");
     return 2;
   }
-  std::printf("# AWS journal at %s, %zu-byte events, %.1f s per run\n", endpoint.c_str(),
-              event_bytes, seconds);
+  std::printf("# AWS journal at %s, %zu-byte %s events, %.1f s per run\n", endpoint.c_str(),
+              event_bytes, event_content_name(event_content), seconds);
+  make_event_source(event_bytes);
   int n = 0;
   for (bool batch : {false, true}) {
     if ((batch && batching == "off") || (!batch && batching == "on")) continue;

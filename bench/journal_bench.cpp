@@ -51,6 +51,7 @@
 #include "prevayler/prevayler.hpp"
 
 #include "bench_counter.hpp"
+#include "bench_events.hpp"
 #include "bench_output.hpp"
 
 namespace {
@@ -60,54 +61,9 @@ using namespace bench;  // Count, P, print, ...
 // Producer t fills its events with letter t of the alphabet.
 constexpr int alphabet_letters = 26;
 
-enum class Content { fill, text, random };
-Content event_content = Content::fill;
 // Unset: the library's defaults.
 std::optional<std::size_t> compress_over;
 std::optional<int> journal_level;
-
-// text and random events are slices at random offsets of one large source,
-// so that the events of a group commit differ as real ones would (copies of
-// one event would compress far better).
-std::string event_source;
-
-void make_event_source(std::size_t event_bytes) {
-  if (event_content == Content::fill) return;
-  const std::size_t size = std::max<std::size_t>(std::size_t{32} << 20, 4 * event_bytes);
-  std::mt19937 rng(42);
-  event_source.reserve(size + 16);
-  if (event_content == Content::text) {
-    static const char* vocabulary[] = {"account", "deposit", "withdraw", "balance", "euro",
-                                       "ledger",  "event",   "snapshot", "journal", "42"};
-    while (event_source.size() < size) {
-      event_source += vocabulary[rng() % 10];
-      event_source += ' ';
-    }
-  } else {
-    event_source.resize(size);
-    for (char& c : event_source) c = static_cast<char>(rng());
-  }
-}
-
-class EventMaker {
- public:
-  EventMaker(std::size_t encoded_bytes, char fill)
-      : size_(encoded_bytes > cereal_length_bytes ? encoded_bytes - cereal_length_bytes : 0),
-        rng_(static_cast<unsigned>(fill)) {
-    if (event_content == Content::fill) event_.assign(size_, fill);
-  }
-  const std::string& next() {
-    if (event_content != Content::fill) {
-      event_.assign(event_source, rng_() % (event_source.size() - size_), size_);
-    }
-    return event_;
-  }
-
- private:
-  std::size_t size_;
-  std::mt19937 rng_;
-  std::string event_;
-};
 
 std::uintmax_t journal_bytes(const std::filesystem::path& dir) {
   std::uintmax_t total = 0;
@@ -281,11 +237,7 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--replay-snapshot-every")) {
       replay_snapshot_every = std::strtoull(value, nullptr, 10), ++i;
     } else if (!std::strcmp(argv[i], "--event-content") &&
-               (!std::strcmp(value, "fill") || !std::strcmp(value, "text") ||
-                !std::strcmp(value, "random"))) {
-      event_content = value[0] == 'f'   ? Content::fill
-                      : value[0] == 't' ? Content::text
-                                        : Content::random;
+               parse_event_content(value, event_content)) {
       ++i;
     } else if (!std::strcmp(argv[i], "--compress-over")) {
       compress_over = std::strtoull(value, nullptr, 10), ++i;
@@ -302,11 +254,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  static const char* content_names[] = {"fill", "text", "random"};
   std::printf(
       "# file journal, %zu-byte %s events, fsync on, %.1f s per run, dir %s, records compressed "
       "from %s bytes\n",
-      event_bytes, content_names[static_cast<int>(event_content)], seconds, dir.c_str(),
+      event_bytes, event_content_name(event_content), seconds, dir.c_str(),
       compress_over ? std::to_string(*compress_over).c_str() : "the default");
   make_event_source(event_bytes);
   if (bare) run_bare_fdatasync(dir, event_bytes, seconds);

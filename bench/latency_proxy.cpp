@@ -8,6 +8,29 @@
 //   prevayler_latency_proxy --listen [127.0.0.1:]PORT --upstream [127.0.0.1:]PORT
 //                           [--delay-ms D]
 //
+// With --model dynamodb the proxy reads HTTP/1.1 instead of bytes (one
+// request at a time per connection: our client and boto3 do not pipeline)
+// and models DynamoDB's published limits (bench/dynamodb_capacity_model.hpp):
+// a DynamoDB request (X-Amz-Target DynamoDB_20120810.*) over its partition's
+// write or read capacity is answered here with HTTP 400
+// ProvisionedThroughputExceededException, not forwarded. Writes (PutItem,
+// DeleteItem, UpdateItem, BatchWriteItem: all or nothing) are charged before
+// they are forwarded. Reads (GetItem, Query) are admitted while the
+// partition's read bucket is not in debt and charged after the reply, when
+// their size is known: a burst of parallel reads can overdraw the bucket
+// once, then waits for it to refill (DynamoDB charges them up front). Other
+// requests (S3, CreateTable, ...) get the delay only. Each request is
+// delayed by a latency drawn from a lognormal distribution
+// (--latency-median-ms, --latency-p99-ms, --seed) or by --delay-ms.
+// Counters (`name value unit` lines, per table and in total) go to stdout
+// every --report-every-s seconds (0: never), on SIGUSR1, and on SIGINT or
+// SIGTERM, which then end the proxy.
+//
+//   prevayler_latency_proxy --model dynamodb --listen PORT --upstream PORT
+//       [--latency-median-ms 5 --latency-p99-ms 20 | --delay-ms D] [--seed N]
+//       [--write-units-per-s 1000] [--read-units-per-s 3000] [--burst-s 1]
+//       [--report-every-s 0]
+//
 // PORT 0 picks a free port. Prints "listening 127.0.0.1:PORT" once ready.
 // Refuses any address outside 127.0.0.0/8: it is a benchmark tool, not a
 // relay. One thread per direction and connection; keep-alive connections
@@ -15,11 +38,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -27,9 +53,14 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "dynamodb_capacity_model.hpp"
 
 namespace {
 
@@ -153,12 +184,346 @@ void read_upstream(std::shared_ptr<Connection> c) {
   ::shutdown(c->client, SHUT_RDWR);  // wakes read_client
 }
 
+// --- --model dynamodb: HTTP/1.1, one request at a time per connection ------
+
+constexpr std::size_t head_bytes_max = 64 * 1024;
+constexpr std::size_t body_bytes_max = std::size_t{1} << 30;  // a bench snapshot fits
+constexpr std::size_t chunks_max = std::size_t{1} << 20;
+constexpr std::string_view dynamodb_target_prefix = "DynamoDB_20120810.";
+constexpr std::string_view partition_key_name = "partkey";  // ours and the seed's
+
+struct Model {
+  bench::CapacityModel capacity;
+  // Latency: lognormal(mu, sigma), or fixed when sigma == 0.
+  double median_ms = 0;
+  double sigma = 0;
+  std::mutex rng_mutex;
+  std::mt19937_64 rng;
+  Model(bench::CapacityLimits limits, double median, double p99, std::uint64_t seed)
+      : capacity(limits), median_ms(median), rng(seed) {
+    // p99 = median * exp(2.326 sigma): z(0.99) = 2.326.
+    if (p99 > median && median > 0) sigma = std::log(p99 / median) / 2.326347874;
+  }
+  Clock::duration latency() {
+    double ms = median_ms;
+    if (sigma > 0) {
+      std::lock_guard lock(rng_mutex);
+      ms = std::lognormal_distribution<double>(std::log(median_ms), sigma)(rng);
+    }
+    return std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double, std::milli>(ms));
+  }
+};
+
+// Buffered reads from one socket.
+class Reader {
+ public:
+  explicit Reader(int fd) : fd_(fd) {}
+  // Up to and including the blank line; false at EOF or on a head too large.
+  bool head(std::string& out) {
+    for (;;) {
+      if (const auto end = buffer_.find("\r\n\r\n"); end != std::string::npos) {
+        out = buffer_.substr(0, end + 4);
+        buffer_.erase(0, end + 4);
+        return true;
+      }
+      if (buffer_.size() > head_bytes_max || !fill()) return false;
+    }
+  }
+  bool line(std::string& out) {
+    for (;;) {
+      if (const auto end = buffer_.find("\r\n"); end != std::string::npos) {
+        out = buffer_.substr(0, end + 2);
+        buffer_.erase(0, end + 2);
+        return true;
+      }
+      if (buffer_.size() > head_bytes_max || !fill()) return false;
+    }
+  }
+  bool exact(std::size_t size, std::string& out) {
+    while (buffer_.size() < size) {
+      if (!fill()) return false;
+    }
+    out.append(buffer_, 0, size);
+    buffer_.erase(0, size);
+    return true;
+  }
+  void rest(std::string& out) {
+    while (fill()) {
+    }
+    out += buffer_;
+    buffer_.clear();
+  }
+
+ private:
+  bool fill() {
+    char chunk[chunk_bytes_max];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_;
+  std::string buffer_;
+};
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The value of header `name` (lower case) in `head`, trimmed; "" if absent.
+std::string header(const std::string& head, const std::string& name) {
+  std::size_t at = head.find("\r\n");
+  while (at != std::string::npos && at + 2 < head.size()) {
+    const std::size_t next = head.find("\r\n", at + 2);
+    if (next == std::string::npos) break;
+    const std::string line = head.substr(at + 2, next - at - 2);
+    if (const auto colon = line.find(':');
+        colon != std::string::npos && lower(line.substr(0, colon)) == name) {
+      const auto first = line.find_first_not_of(" \t", colon + 1);
+      return first == std::string::npos
+                 ? ""
+                 : line.substr(first, line.find_last_not_of(" \t") - first + 1);
+    }
+    at = next;
+  }
+  return "";
+}
+
+// Drops header `name` (lower case) from `head`.
+void remove_header(std::string& head, const std::string& name) {
+  std::size_t at = head.find("\r\n");
+  while (at != std::string::npos && at + 2 < head.size()) {
+    const std::size_t next = head.find("\r\n", at + 2);
+    if (next == std::string::npos) break;
+    const std::string line = head.substr(at + 2, next - at - 2);
+    const auto colon = line.find(':');
+    if (colon != std::string::npos && lower(line.substr(0, colon)) == name) {
+      head.erase(at, next - at);
+      continue;
+    }
+    at = next;
+  }
+}
+
+// Reads the body `head` announces, raw (as sent, to forward) and decoded
+// (to inspect). no_body: a reply to HEAD, or a 1xx/204/304 status.
+bool read_body(Reader& reader, const std::string& head, bool no_body, bool is_reply,
+               std::string& raw, std::string& body, bool& until_close) {
+  until_close = false;
+  if (no_body) return true;
+  if (lower(header(head, "transfer-encoding")).find("chunked") != std::string::npos) {
+    for (std::size_t i = 0; i < chunks_max; ++i) {
+      std::string size_line;
+      if (!reader.line(size_line)) return false;
+      raw += size_line;
+      const std::size_t size = std::strtoull(size_line.c_str(), nullptr, 16);
+      if (size > body_bytes_max - body.size()) return false;
+      if (size == 0) {
+        for (std::size_t t = 0; t < chunks_max; ++t) {  // trailers, then the blank line
+          std::string trailer;
+          if (!reader.line(trailer)) return false;
+          raw += trailer;
+          if (trailer == "\r\n") return true;
+        }
+        return false;
+      }
+      std::string data;
+      if (!reader.exact(size + 2, data)) return false;
+      raw += data;
+      body.append(data, 0, size);
+    }
+    return false;
+  }
+  const std::string length = header(head, "content-length");
+  if (!length.empty()) {
+    const std::size_t size = std::strtoull(length.c_str(), nullptr, 10);
+    if (size > body_bytes_max || !reader.exact(size, raw)) return false;
+    body = raw;
+    return true;
+  }
+  if (is_reply) {  // no length: the body runs to the end of the connection
+    until_close = true;
+    reader.rest(raw);
+    body = raw;
+  }
+  return true;
+}
+
+std::string partkey_of(const nlohmann::json& item) {
+  if (!item.is_object() || !item.contains(partition_key_name)) return "";
+  return item[std::string(partition_key_name)].dump();
+}
+
+// The partition a Query reads: the value of the first placeholder in its
+// key condition (ours and the seed's name the partition key first).
+std::string query_partkey(const nlohmann::json& request) {
+  const std::string condition = request.value("KeyConditionExpression", "");
+  const auto colon = condition.find(':');
+  if (colon == std::string::npos) return "";
+  auto end = colon + 1;
+  while (end < condition.size() &&
+         (std::isalnum(static_cast<unsigned char>(condition[end])) || condition[end] == '_'))
+    ++end;
+  const auto values = request.value("ExpressionAttributeValues", nlohmann::json::object());
+  const std::string placeholder = condition.substr(colon, end - colon);
+  return values.contains(placeholder) ? values[placeholder].dump() : "";
+}
+
+// What the model decided for one DynamoDB request.
+struct Decision {
+  bool throttled = false;
+  bool read = false;  // charge the reply's size to (table, partkey)
+  bool consistent = false;
+  std::string table;
+  std::string partkey;
+};
+
+Decision decide(Model& model, const std::string& operation, const std::string& body) {
+  Decision d;
+  const nlohmann::json request = nlohmann::json::parse(body, nullptr, false);
+  if (request.is_discarded() || !request.is_object()) return d;
+  d.table = request.value("TableName", "");
+  if (operation == "PutItem") {
+    const auto& item = request["Item"];
+    d.throttled = !model.capacity.admit_write(
+        d.table, partkey_of(item), bench::units(bench::item_bytes(item), bench::write_unit_bytes));
+  } else if (operation == "DeleteItem" || operation == "UpdateItem") {
+    // The item's size is not in the request: one unit, the least it costs.
+    d.throttled = !model.capacity.admit_write(d.table, partkey_of(request["Key"]), 1);
+  } else if (operation == "BatchWriteItem" && request.contains("RequestItems")) {
+    for (const auto& [table, requests] : request["RequestItems"].items()) {
+      for (const auto& r : requests) {
+        double units = 1;
+        std::string partkey;
+        if (r.contains("PutRequest")) {
+          const auto& item = r["PutRequest"]["Item"];
+          units = bench::units(bench::item_bytes(item), bench::write_unit_bytes);
+          partkey = partkey_of(item);
+        } else if (r.contains("DeleteRequest")) {
+          partkey = partkey_of(r["DeleteRequest"]["Key"]);
+        }
+        if (!model.capacity.admit_write(table, partkey, units)) d.throttled = true;
+      }
+    }
+  } else if (operation == "GetItem" || operation == "Query") {
+    d.read = true;
+    d.consistent = request.value("ConsistentRead", false);
+    d.partkey = operation == "GetItem" ? partkey_of(request["Key"]) : query_partkey(request);
+    d.throttled = !model.capacity.admit_read(d.table, d.partkey);
+  }
+  return d;
+}
+
+void charge_read(Model& model, const Decision& d, const std::string& reply_body) {
+  const nlohmann::json reply = nlohmann::json::parse(reply_body, nullptr, false);
+  double bytes = 0;
+  if (!reply.is_discarded() && reply.is_object()) {
+    if (reply.contains("Item")) bytes += bench::item_bytes(reply["Item"]);
+    if (reply.contains("Items") && reply["Items"].is_array()) {
+      for (const auto& item : reply["Items"]) bytes += bench::item_bytes(item);
+    }
+  }
+  // Eventually consistent reads cost half a unit per 4 KB.
+  const double read_units = bench::units(bytes, bench::read_unit_bytes) * (d.consistent ? 1 : 0.5);
+  model.capacity.charge_read(d.table, d.partkey, read_units);
+}
+
+std::string throttled_reply() {
+  const std::string body =
+      "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException\","
+      "\"message\":\"The level of configured provisioned throughput for the table was exceeded "
+      "(prevayler_latency_proxy --model dynamodb)\"}";
+  return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\n"
+         "x-amzn-RequestId: LATENCY-PROXY-MODEL\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// One client connection, one request at a time: read it whole, delay it,
+// answer it here (throttled) or forward it and relay the whole reply.
+void serve_http(std::shared_ptr<Connection> c, Model* model) {
+  Reader client(c->client);
+  Reader upstream(c->upstream);
+  for (;;) {
+    std::string head;
+    if (!client.head(head)) return;
+    if (lower(header(head, "expect")) == "100-continue") {
+      // Answered here, so that the whole body arrives before it is judged.
+      remove_header(head, "expect");
+      if (!write_all(c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25)) return;
+    }
+    std::string raw;
+    std::string body;
+    bool until_close = false;
+    if (!read_body(client, head, false, false, raw, body, until_close)) return;
+    const std::string target = header(head, "x-amz-target");
+    Decision d;
+    if (target.rfind(dynamodb_target_prefix, 0) == 0) {
+      d = decide(*model, target.substr(dynamodb_target_prefix.size()), body);
+    }
+    std::this_thread::sleep_for(model->latency());
+    if (d.throttled) {
+      const std::string reply = throttled_reply();
+      if (!write_all(c->client, reply.data(), reply.size())) return;
+      continue;
+    }
+    if (!write_all(c->upstream, head.data(), head.size()) ||
+        !write_all(c->upstream, raw.data(), raw.size())) {
+      return;
+    }
+    const bool head_request = head.rfind("HEAD ", 0) == 0;
+    std::string reply_head;
+    for (int interim = 0;; ++interim) {  // skip (relay) 1xx replies
+      if (interim > 8 || !upstream.head(reply_head)) return;
+      if (!write_all(c->client, reply_head.data(), reply_head.size())) return;
+      if (reply_head.size() < 12 || reply_head[9] != '1') break;
+    }
+    const int status = std::atoi(reply_head.c_str() + 9);
+    std::string reply_raw;
+    std::string reply_body;
+    if (!read_body(upstream, reply_head, head_request || status == 204 || status == 304, true,
+                   reply_raw, reply_body, until_close) ||
+        !write_all(c->client, reply_raw.data(), reply_raw.size())) {
+      return;
+    }
+    if (d.read && status == 200) charge_read(*model, d, reply_body);
+    if (until_close || lower(header(reply_head, "connection")) == "close") return;
+  }
+}
+
+// Prints the counters every report_every_s seconds and on SIGUSR1; on
+// SIGINT or SIGTERM prints them and ends the process. The signals are
+// blocked in every thread, so only this one receives them.
+void report_counters(Model* model, double report_every_s, sigset_t signals) {
+  for (;;) {
+    int signal = 0;
+    if (report_every_s > 0) {
+      timespec timeout{};
+      timeout.tv_sec = static_cast<time_t>(report_every_s);
+      timeout.tv_nsec = static_cast<long>((report_every_s - std::floor(report_every_s)) * 1e9);
+      signal = ::sigtimedwait(&signals, nullptr, &timeout);
+    } else if (::sigwait(&signals, &signal) != 0) {
+      continue;
+    }
+    if (signal < 0 && errno == EINTR) continue;
+    model->capacity.print(stdout);
+    if (signal == SIGINT || signal == SIGTERM) std::_Exit(0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string listen_text;
   std::string upstream_text;
   double delay_ms = 0;
+  std::string model_name;
+  double latency_median_ms = 0;
+  double latency_p99_ms = 0;
+  std::uint64_t seed = 1;
+  double report_every_s = 0;
+  bench::CapacityLimits limits;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) die("missing value after " + arg);
@@ -168,15 +533,52 @@ int main(int argc, char** argv) {
       upstream_text = argv[++i];
     } else if (arg == "--delay-ms") {
       delay_ms = std::atof(argv[++i]);
+    } else if (arg == "--model") {
+      model_name = argv[++i];
+      if (model_name != "dynamodb") die("unknown model " + model_name + " (known: dynamodb)");
+    } else if (arg == "--latency-median-ms") {
+      latency_median_ms = std::atof(argv[++i]);
+    } else if (arg == "--latency-p99-ms") {
+      latency_p99_ms = std::atof(argv[++i]);
+    } else if (arg == "--seed") {
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--write-units-per-s") {
+      limits.write_units_per_s = std::atof(argv[++i]);
+    } else if (arg == "--read-units-per-s") {
+      limits.read_units_per_s = std::atof(argv[++i]);
+    } else if (arg == "--burst-s") {
+      limits.burst_s = std::atof(argv[++i]);
+    } else if (arg == "--report-every-s") {
+      report_every_s = std::atof(argv[++i]);
     } else {
       die("unknown argument " + arg);
     }
   }
-  if (listen_text.empty() || upstream_text.empty() || delay_ms < 0) {
+  const bool modelled = !model_name.empty();
+  if (listen_text.empty() || upstream_text.empty() || delay_ms < 0 || latency_median_ms < 0 ||
+      (latency_p99_ms > 0 && latency_p99_ms < latency_median_ms) ||
+      (!modelled && (latency_median_ms > 0 || latency_p99_ms > 0)) ||
+      limits.write_units_per_s <= 0 || limits.read_units_per_s <= 0 || limits.burst_s <= 0) {
     std::fprintf(stderr,
                  "usage: prevayler_latency_proxy --listen [127.0.0.1:]PORT "
-                 "--upstream [127.0.0.1:]PORT [--delay-ms D]\n");
+                 "--upstream [127.0.0.1:]PORT [--delay-ms D]\n"
+                 "       [--model dynamodb [--latency-median-ms M --latency-p99-ms P] [--seed N]\n"
+                 "        [--write-units-per-s 1000] [--read-units-per-s 3000] [--burst-s 1]\n"
+                 "        [--report-every-s S]]\n");
     return 2;
+  }
+  if (latency_median_ms == 0) latency_median_ms = delay_ms;
+  std::unique_ptr<Model> model;
+  if (modelled) {
+    model = std::make_unique<Model>(limits, latency_median_ms, latency_p99_ms, seed);
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGUSR1);
+    // Blocked before any thread starts, so every thread inherits the mask.
+    ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::thread(report_counters, model.get(), report_every_s, signals).detach();
   }
   const Address listen_at = parse_address(listen_text);
   const Address upstream = parse_address(upstream_text);
@@ -195,8 +597,19 @@ int main(int argc, char** argv) {
   sockaddr_in bound{};
   socklen_t bound_size = sizeof bound;
   ::getsockname(server, reinterpret_cast<sockaddr*>(&bound), &bound_size);
-  std::printf("listening 127.0.0.1:%u -> 127.0.0.1:%u, delay %.3f ms\n", ntohs(bound.sin_port),
-              upstream.port, delay_ms);
+  if (modelled) {
+    std::printf(
+        "listening 127.0.0.1:%u -> 127.0.0.1:%u, model dynamodb: latency median %.3f ms, "
+        "p99 %.3f ms, seed %llu; per partition %.6g write units/s, %.6g read units/s, "
+        "burst %.6g s\n",
+        ntohs(bound.sin_port), upstream.port, latency_median_ms,
+        latency_p99_ms > 0 ? latency_p99_ms : latency_median_ms,
+        static_cast<unsigned long long>(seed), limits.write_units_per_s, limits.read_units_per_s,
+        limits.burst_s);
+  } else {
+    std::printf("listening 127.0.0.1:%u -> 127.0.0.1:%u, delay %.3f ms\n", ntohs(bound.sin_port),
+                upstream.port, delay_ms);
+  }
   std::fflush(stdout);
 
   const sockaddr_in upstream_address = to_sockaddr(upstream);
@@ -216,6 +629,10 @@ int main(int argc, char** argv) {
     }
     no_delay(c->client);
     no_delay(c->upstream);
+    if (model) {
+      std::thread(serve_http, c, model.get()).detach();
+      continue;
+    }
     std::thread(read_client, c, delay).detach();
     std::thread(send_upstream, c).detach();
     std::thread(read_upstream, c).detach();
