@@ -3,7 +3,8 @@
 # the same run:
 #   1. the AWS journal against moto_server, 1/8/64 producers, direct and
 #      through prevayler_latency_proxy (+5 ms), vs the seed's algorithm in
-#      boto3 and our library with batching off;
+#      boto3 and our library with batching off; then through the latency
+#      proxy's DynamoDB capacity model (--model dynamodb), ours vs the seed;
 #   3. the file journal, fsync on, 1/64 producers, vs a bare write+fdatasync
 #      loop, SQLite (WAL, synchronous=FULL) and Redis (appendfsync always);
 #   4. recovery: file replay of 1M events, moto replay of 100k events vs a
@@ -183,6 +184,40 @@ for path in direct delayed; do
       --table "seed-$path-$threads" --threads "$threads" --seconds "$aws_seconds"
   done
 done
+
+# --- 1b. through the DynamoDB capacity model --------------------------------
+# prevayler_latency_proxy --model dynamodb (docs/benchmarks.md): 5 ms median,
+# 20 ms p99, 1,000 write units/s per partition, text events. Guarded: a
+# failure here is reported and the rest of the suite still runs.
+capacity_model_run() {
+  "$bin/prevayler_latency_proxy" --model dynamodb --listen 127.0.0.1:0 \
+    --upstream "127.0.0.1:$moto_port" --latency-median-ms 5 --latency-p99-ms 20 --seed 1 \
+    >"$results/model-proxy.log" 2>&1 &
+  local proxy=$!
+  pids+=("$proxy")
+  # Not wait_for: it ends the whole suite when a service does not start.
+  local tries
+  for tries in $(seq 300); do
+    grep -q listening "$results/model-proxy.log" && break
+    [ "$tries" = 300 ] && return 1
+    sleep 0.1
+  done
+  local port
+  port=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$results/model-proxy.log")
+  run "aws.model." "$bin/prevayler_aws_bench" --endpoint "http://127.0.0.1:$port" \
+    --seconds "$aws_seconds" --producers 1,8,64 --batching on --event-content text \
+    --table-prefix bench-model "${aws_extra[@]}"
+  for threads in 1 8 64; do
+    run "aws.model." "$python" bench/seed_boto3.py --endpoint "http://127.0.0.1:$port" \
+      --table "seed-model-$threads" --threads "$threads" --seconds "$aws_seconds" \
+      --event-content text
+  done
+  # SIGTERM makes the proxy print its counters (model.TABLE.*) and exit.
+  kill -TERM "$proxy"
+  wait "$proxy" || true
+  awk '/^model\./ && NF == 3 { print "aws." $0 }' "$results/model-proxy.log" >>"$results/results.txt"
+}
+capacity_model_run || echo "the capacity model run failed (see $results/model-proxy.log)" >&2
 
 # --- 3. file journal: prevayler vs bare loop, SQLite, Redis -------------------
 run "file." "$bin/prevayler_journal_bench" --bare --producers 1,64 --seconds "$file_seconds" \
