@@ -27,6 +27,7 @@
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
 //       [--batching on|off|both] [--max-in-flight N] [--async-window W] [--replay-events E]
 //       [--replay-queries 1,2,4] [--table-prefix NAME] [--event-content fill|text|random]
+//       [--compress-over BYTES]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #include <cstring>
 #include <deque>
 #include <future>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -55,6 +57,10 @@
 namespace {
 
 using namespace bench;  // Count, P, print, ...
+
+// --compress-over BYTES: StorageOptions::compress_journal_records_over
+// (unset: the storage's default).
+std::optional<std::size_t> compress_over;
 
 constexpr std::size_t event_bytes = 100;
 
@@ -82,6 +88,7 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
     o.limits.writes_in_flight_max = max_in_flight;
     s.writes_in_flight_max = max_in_flight;
   }
+  if (compress_over) s.common.compress_journal_records_over = *compress_over;
   if (replay_queries > 0) s.replay_parallel_queries = static_cast<std::uint32_t>(replay_queries);
   o.storage = prevayler::make_aws_storage(s);
   return o;
@@ -222,6 +229,8 @@ int main(int argc, char** argv) {
       prefix = value;
     } else if (arg == "--event-content") {
       usage = usage || !parse_event_content(value.c_str(), event_content);
+    } else if (arg == "--compress-over") {
+      compress_over = std::strtoull(value.c_str(), nullptr, 10);
     } else {
       usage = true;
     }
@@ -231,7 +240,7 @@ int main(int argc, char** argv) {
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
                  "[--batching on|off|both] [--max-in-flight N] [--async-window W] "
                  "[--replay-events E] [--replay-queries 1,2,4] [--table-prefix NAME] "
-                 "[--event-content fill|text|random]\n");
+                 "[--event-content fill|text|random] [--compress-over BYTES]\n");
     return 2;
   }
   std::printf("# AWS journal at %s, %zu-byte %s events, %.1f s per run\n", endpoint.c_str(),

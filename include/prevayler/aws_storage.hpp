@@ -33,6 +33,16 @@ struct AwsCredentials {
   std::string session_token;  // empty unless temporary credentials
 };
 
+// AwsStorageOptions::common.compress_journal_records_over's default: one
+// DynamoDB write unit's worth of item.
+inline constexpr std::size_t dynamodb_compress_records_over_bytes = 1024;
+
+inline StorageOptions dynamodb_storage_options_defaults() {
+  StorageOptions common;
+  common.compress_journal_records_over = dynamodb_compress_records_over_bytes;
+  return common;
+}
+
 struct AwsStorageOptions {
   std::string table;   // required
   std::string bucket;  // required
@@ -92,8 +102,12 @@ struct AwsStorageOptions {
   // a new snapshot is durable; the S3 object is always the newest
   // snapshot), compression (a large group commit is compressed before it
   // is cut into fragments: fewer items, fewer write units) and warnings
-  // (e.g. an incomplete group commit ignored at replay).
-  StorageOptions common;
+  // (e.g. an incomplete group commit ignored at replay). Records compress
+  // from 1 KiB here (4 KiB on the file storage): DynamoDB charges a write
+  // unit per started KB of an item, so a group commit of 1 KB or more is
+  // where compression saves units (measured: docs/benchmarks.md, DynamoDB
+  // capacity model).
+  StorageOptions common = dynamodb_storage_options_defaults();
 };
 
 // Checks the options without I/O: ConfigError for an empty table, bucket

@@ -43,6 +43,28 @@ TEST(AwsRecordCompression, LargeCompressibleEventsTakeOneItemEachAndRecover) {
   EXPECT_EQ(p->stats().events_replayed, events.size());
 }
 
+// The default compresses from one write unit (1 KB) of item: a 2 KB record
+// of text takes one unit compressed instead of two; a 900-byte one stays
+// as it is (it costs one unit either way).
+TEST(AwsRecordCompression, DefaultCompressesRecordsFromOneWriteUnit) {
+  MotoJournal journal;
+  EXPECT_EQ(journal.options().common.compress_journal_records_over, 1024u);
+  const std::string two_kb = compressible_text(2048, 1);
+  const std::string under_one_kb = compressible_text(900, 2);
+  {
+    auto p = open_string_log(journal.open());
+    p->handle(two_kb);
+    p->handle(under_one_kb);
+  }
+  const auto items = all_items(journal.table, 1);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(type_of(items[0].content), 5u);
+  EXPECT_LT(items[0].content.size(), 1024u);
+  EXPECT_EQ(type_of(items[1].content), 1u);
+  auto p = open_string_log(journal.open());
+  EXPECT_EQ(p->state()->items, (std::vector<std::string>{two_kb, under_one_kb}));
+}
+
 TEST(AwsRecordCompression, CompressedRecordTooLargeForAnItemIsFragmented) {
   MotoJournal journal;
   // 8 MiB of text compresses to more than one 350 KiB item: fragments of a
