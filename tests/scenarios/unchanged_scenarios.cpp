@@ -160,6 +160,7 @@ TEST_P(UnchangedEvents, FailWithTheEarlierWriteTheyDependOn) {
     EXPECT_TRUE(p.state()->v.empty());
     EXPECT_EQ(p.metrics().events_unchanged, 0u);
     // The instance goes on from the durable state: the same event changes it now.
+    gate->open();
     EXPECT_EQ(p.handle(1)->v, (std::vector<int>{1}));
   }
   std::uint64_t replayed = 0;
