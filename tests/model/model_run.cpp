@@ -42,8 +42,9 @@ constexpr int operator_host = -1;
 // One open Prevayler on a host.
 struct Instance {
   int index = -1;
-  // It deletes or snapshots on its own (retention, automatic snapshots):
-  // the directory may change under an operator's prune.
+  // It snapshots on its own (automatic snapshots), and so may delete too
+  // (its retention runs after each snapshot): the directory may change
+  // under an operator's prune. Others change it only within operations.
   bool changes_files = false;
   int host = -1;
   std::unique_ptr<LedgerPrevayler> prevayler;
@@ -197,8 +198,7 @@ class Driver {
       instance->index = index;
       instance->host = host;
       instance->prevayler = std::move(prevayler);
-      instance->changes_files =
-          knobs.keep_snapshots > 0 || knobs.keep_monthly_snapshots > 0 || snapshot_every_events > 0;
+      instance->changes_files = snapshot_every_events > 0;
       std::lock_guard lock(hosts_mutex_);
       hosts_[host] = std::move(instance);
     } catch (const CorruptionError& e) {
