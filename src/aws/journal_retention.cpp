@@ -64,12 +64,13 @@ std::uint64_t retention_boundary(const SnapshotLedger& ledger, RetentionPolicy p
   if (!policy.any()) return 0;
   auto ids = ledger.ids;
   std::sort(ids.begin(), ids.end());
-  // A snapshot at open with nothing journaled rewrites the object under
-  // the same id: one snapshot.
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   // The newest N: older ones the ledger does not know may be among them.
   if (ids.empty() || ids.size() < policy.keep_snapshots) return 0;
   if (policy.keep_monthly_snapshots == 0) return ids[ids.size() - policy.keep_snapshots];
+  // A snapshot at open with nothing journaled rewrites the object under
+  // the same id: one snapshot, dated by its last commit.
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() < policy.keep_snapshots) return 0;
   std::vector<DatedSnapshot> dated;
   for (const std::uint64_t id : ids) {
     const auto committed = ledger.committed_ms.find(id);
