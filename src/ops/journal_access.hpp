@@ -133,7 +133,7 @@ class JournalStore {
   // Writes a copy into it, when it is empty.
   virtual std::unique_ptr<JournalDestination> destination() = 0;
   // Deletes what recovery no longer reads, with the storage's own retention
-  // (safe while instances run; docs/protocol.md I4, I8): the file storage
+  // (safe while instances run; docs/protocol.md I4, I9): the file storage
   // keeps the newest `keep_snapshots` snapshots and the monthly restore
   // points of `keep_monthly_snapshots` (one of them at least 1), with the
   // journal from the oldest kept; the AWS storage its one snapshot, and

@@ -287,7 +287,7 @@ class Driver {
     const auto months = pick_age(0, 2) == 0 ? static_cast<std::uint32_t>(pick_age(1, 3)) : 0u;
     count("prune", "keep " + std::to_string(keep) + " keep_months " + std::to_string(months));
     if (months > 0) count("prune_by_age");
-    // I8 is checked when nothing else changes the directory meanwhile.
+    // I9 is checked when nothing else changes the directory meanwhile.
     bool quiet = months > 0;
     {
       std::lock_guard lock(hosts_mutex_);
@@ -303,7 +303,7 @@ class Driver {
     if (before) check_restore_points(*before, keep, months);
   }
 
-  // I8: a prune deletes no snapshot its policy keeps (the newest `keep`,
+  // I9: a prune deletes no snapshot its policy keeps (the newest `keep`,
   // and the newest of each of the last `months` months, by the time the
   // storage dates it), nor a segment from the oldest of them on; also
   // when it failed midway.
@@ -334,14 +334,14 @@ class Driver {
     }
     for (const std::uint64_t id : kept) {
       if (!after->snapshots.count(id)) {
-        history_.violation("I8: prune --keep " + std::to_string(keep) + " --keep-months " +
+        history_.violation("I9: prune --keep " + std::to_string(keep) + " --keep-months " +
                            std::to_string(months) + " deleted snapshot " + std::to_string(id) +
                            ", which it keeps");
       }
     }
     for (const std::uint64_t segment : before.segments) {
       if (segment >= *kept.begin() && !after->segments.count(segment)) {
-        history_.violation("I8: prune --keep-months " + std::to_string(months) +
+        history_.violation("I9: prune --keep-months " + std::to_string(months) +
                            " deleted segment " + std::to_string(segment) +
                            ", after the restore point " + std::to_string(*kept.begin()));
       }
