@@ -190,13 +190,14 @@ TEST(AwsRetention, ByAgeKeepsTheJournalFromEachMonthsNewestSnapshotAndNothingItC
     at(5, 1);
     p->handle(10);
     p->snapshot();  // 7, May: the window is April and May, after the open
+    p->handle(11);
   }
   for (std::uint64_t segment = 4; segment < 7; ++segment) {
     EXPECT_EQ(items_in(journal, segment), 0u) << "segment " << segment;
   }
   EXPECT_GT(items_in(journal, 7), 0u);
   auto p = open(journal, 0);
-  EXPECT_EQ(p->state()->v, (std::vector<int>{0, 1, 2, 3, 9, 10}));
+  EXPECT_EQ(p->state()->v, (std::vector<int>{0, 1, 2, 3, 9, 10, 11}));
 }
 
 // The operator prune cannot date the snapshots before the one in S3: with
