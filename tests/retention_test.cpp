@@ -1,7 +1,7 @@
 // Retention: old snapshots and the journal segments only they need are
 // deleted once a newer snapshot is durable; recovery is unaffected.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cereal/types/vector.hpp>
