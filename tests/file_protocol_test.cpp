@@ -427,7 +427,7 @@ TEST(FileProtocol, RetentionInterruptedMidwayIsResumed) {
   };
   disk->fail_next(SimOp::unlink, EIO, seg(2));
   auto pruner = disk->host();
-  EXPECT_THROW(detail::prune_file_storage(*pruner, dir, 1), StorageError);
+  EXPECT_THROW(detail::prune_file_storage(*pruner, dir, {1, 0}), StorageError);
   EXPECT_FALSE(disk->exists(seg(1)));
   EXPECT_TRUE(disk->exists(seg(2)));
   EXPECT_TRUE(segments_deleted_in_order(*disk));
@@ -440,7 +440,7 @@ TEST(FileProtocol, RetentionInterruptedMidwayIsResumed) {
       EXPECT_TRUE(segments_deleted_in_order(*disk));
     }
   };
-  EXPECT_EQ(detail::prune_file_storage(*pruner, dir, 1), 5u);  // segments 2, 3; snapshots 1-3
+  EXPECT_EQ(detail::prune_file_storage(*pruner, dir, {1, 0}), 5u);  // segments 2, 3; snapshots 1-3
   disk->before = nullptr;
   EXPECT_GT(checked, 0);
   EXPECT_FALSE(disk->exists(seg(3)));
@@ -473,7 +473,7 @@ TEST(FileProtocol, RetentionLosingPowerMidwayKeepsTheOrder) {
         disk->power_loss();
       }
     };
-    EXPECT_THROW(detail::prune_file_storage(*pruner, dir, 1), StorageError);
+    EXPECT_THROW(detail::prune_file_storage(*pruner, dir, {1, 0}), StorageError);
     disk->before = nullptr;
     ASSERT_TRUE(segments_deleted_in_order(*disk)) << "seed " << seed;
     ASSERT_EQ(recovered(*disk), all) << "seed " << seed;
@@ -512,14 +512,14 @@ TEST(FileProtocol, RetentionMakesTheSnapshotItReliesOnDurableFirst) {
   a.append("a2");
   a.snapshot();
   auto pruner = disk->host();
-  ASSERT_EQ(detail::prune_file_storage(*pruner, dir, 1), 3u);  // segments from 2 on
+  ASSERT_EQ(detail::prune_file_storage(*pruner, dir, {1, 0}), 3u);  // segments from 2 on
   a.append("a3");
   bool renamed = false, pruned = false, unlinked = false, lost = false;
   disk->before = [&](int host, SimOp op, const std::string& path) {
     if (host == a.fs->host_id() && op == SimOp::rename) renamed = true;
     if (renamed && !pruned && host == a.fs->host_id() && op == SimOp::fsync && path == dir) {
       pruned = true;  // snapshot 3 renamed, the directory not synced yet
-      EXPECT_THROW(detail::prune_file_storage(*pruner, dir, 1), StorageError);
+      EXPECT_THROW(detail::prune_file_storage(*pruner, dir, {1, 0}), StorageError);
     }
     if (pruned && host == pruner->host_id() && op == SimOp::unlink) unlinked = true;
     if (unlinked && !lost && host == pruner->host_id() && op == SimOp::fsync) {
@@ -762,8 +762,8 @@ class SharedDirectoryModel {
 
   void prune() {
     try {
-      const auto n =
-          detail::prune_file_storage(*pruner_, dir, 1 + static_cast<std::uint32_t>(rng_() % 2));
+      const auto n = detail::prune_file_storage(*pruner_, dir,
+                                                {1 + static_cast<std::uint32_t>(rng_() % 2), 0});
       if (trace_) std::cout << "prune: " << n << "\n";
     } catch (const StorageError& e) {
       if (trace_) std::cout << "prune: " << e.what() << "\n";

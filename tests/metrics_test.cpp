@@ -179,6 +179,7 @@ TEST(Prometheus, TextParsesWithTypesHelpAndCumulativeBuckets) {
       {"bank_journal_writes_total", "counter"},
       {"bank_journal_bytes_written_total", "counter"},
       {"bank_journal_writes_failed_total", "counter"},
+      {"bank_events_unchanged_total", "counter"},
       {"bank_snapshots_total", "counter"},
       {"bank_snapshots_failed_total", "counter"},
       {"bank_automatic_snapshots_total", "counter"},

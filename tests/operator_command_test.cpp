@@ -167,6 +167,52 @@ TEST(OperatorCommand, DumpRoundTrips) {
   EXPECT_EQ(bad.status, 2) << describe(bad);
 }
 
+// Each entry shows the event schema version it was written with: 1 for
+// the entries of kinds 1 and 2, the writer's version for kinds 3 and 4.
+TEST(OperatorCommand, DumpShowsEachEventsSchemaVersion) {
+  TempDir tmp;
+  const auto storage = [&] { return make_file_storage(file_options(tmp.path())); };
+  {
+    tool_testing::P p(tool_testing::options(storage));
+    p.handle(1);
+  }
+  {
+    auto o = tool_testing::options(storage);
+    o.event_schema_version = 3;
+    tool_testing::P p(std::move(o));
+    p.handle(2);  // kind 4: with the hash
+  }
+  {
+    auto o = tool_testing::options(storage);
+    o.event_schema_version = 3;
+    o.state_hash = nullptr;  // kind 3, without the hash
+    tool_testing::P p(std::move(o));
+    p.handle(3);
+  }
+  const RunResult j = tool({"dump", "--json", "--dir", tmp.path().string()});
+  ASSERT_EQ(j.status, 0) << describe(j);
+  std::vector<std::uint32_t> versions;
+  std::istringstream json_lines(j.out);
+  for (std::string line; std::getline(json_lines, line);) {
+    versions.push_back(json::parse(line).at("schema_version").get<std::uint32_t>());
+  }
+  EXPECT_EQ(versions, (std::vector<std::uint32_t>{1, 3, 3})) << j.out;
+
+  // Text: position, timestamp, bytes, hash, version, event.
+  const RunResult text = tool({"dump", "--dir", tmp.path().string()});
+  ASSERT_EQ(text.status, 0) << describe(text);
+  std::vector<std::string> columns;
+  std::istringstream text_lines(text.out);
+  for (std::string line; std::getline(text_lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string word; words >> word;) w.push_back(word);
+    ASSERT_EQ(w.size(), 6u) << line;
+    columns.push_back((w[3] == "-" ? "-" : "hash") + (" " + w[4]));
+  }
+  EXPECT_EQ(columns, (std::vector<std::string>{"hash 1", "hash 3", "- 3"})) << text.out;
+}
+
 TEST(OperatorCommand, CopyGivesTheSameStateAndACleanVerify) {
   TempDir tmp;
   const fs::path source = tmp.path() / "source";

@@ -30,7 +30,9 @@ struct FileStorageOptions {
   bool sync = true;
   // Retention (keep_snapshots: the snapshot files older than the newest N
   // and the journal segments only those need are deleted once a new
-  // snapshot is durable, and at open, finishing a run that failed),
+  // snapshot is durable, and at open, finishing a run that failed;
+  // keep_monthly_snapshots also keeps the newest snapshot file of each of
+  // the last N months, by its modification time, and the journal after it),
   // compression and warnings (recovery: a torn record cut off the
   // journal's end).
   StorageOptions common;
@@ -40,13 +42,17 @@ struct FileStorageOptions {
 std::unique_ptr<Storage> make_file_storage(FileStorageOptions options);
 
 // Operator pruning: deletes the snapshots older than the newest
-// `keep_snapshots` (at least 1) and the journal segments only they need.
+// `keep_snapshots` (at least 1, or 0 with keep_monthly_snapshots: the newest
+// only) that are not the newest of one of the last `keep_monthly_snapshots`
+// calendar months (StorageOptions), and the journal segments below the
+// oldest snapshot kept.
 // Safe while instances run, on this host or another: the current owner
 // keeps its fence (docs/protocol.md), and a recovery whose files it deletes
 // starts over from the newer snapshot. A run that fails midway leaves a
 // readable directory; the next run finishes it. Returns the number of
 // files deleted.
 std::size_t prune_file_storage(const std::filesystem::path& directory,
-                               std::uint32_t keep_snapshots = 1);
+                               std::uint32_t keep_snapshots = 1,
+                               std::uint32_t keep_monthly_snapshots = 0);
 
 }  // namespace prevayler

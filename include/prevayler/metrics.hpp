@@ -81,6 +81,10 @@ struct Metrics {
   std::uint64_t bytes_written = 0;
   // Journal writes that failed (their events were never visible).
   std::uint64_t failed_writes = 0;
+  // Events not journaled because they left the state unchanged
+  // (Options::skip_unchanged), counted once acknowledged; not in
+  // stats.events_journaled.
+  std::uint64_t events_unchanged = 0;
   // Snapshots made durable by snapshot() (and at open), and those that
   // failed.
   std::uint64_t snapshots_written = 0;
@@ -104,7 +108,9 @@ struct Metrics {
   std::uint64_t journal_bytes_since_snapshot = 0;
 
   // Microseconds from handle()'s call to its return, for events that were
-  // journaled (handle_async() is not timed: its caller decides when to wait).
+  // journaled or waited for an earlier write (an unchanged event whose state
+  // was durable already is not timed; nor is handle_async(): its caller
+  // decides when to wait).
   Histogram handle_latency_us;
   // Microseconds one journal write took in the storage (append, or start
   // to acknowledgement when pipelined).

@@ -59,6 +59,7 @@ class Prevayler {
  public:
   using BusinessFunction = std::function<State(const State&, const Event&, Timestamp)>;
   using StateHashFunction = std::function<std::uint64_t(const State&)>;
+  using StateEqualFunction = std::function<bool(const State& before, const State& after)>;
 
   struct Options {
     // Required. Must be pure: same inputs, same result, no side effects;
@@ -89,6 +90,21 @@ class Prevayler {
     // hash of the state its event produced, and recovery throws
     // InconsistentStateError at the first event whose replay differs.
     StateHashFunction state_hash;
+    // Opt-in: events that change nothing are not journaled. Called with the
+    // state an event was applied to and the one the business function
+    // returned; true means "unchanged" (e.g. std::equal_to<State>{} for a
+    // State with ==, or a cheaper check such as a revision counter). The
+    // business function returns a new value, so object identity cannot
+    // tell: the application decides. It must be exact for everything the
+    // state codec and state_hash see, or recovery diverges. Such an event
+    // still returns the state (the one it was applied to) from handle()
+    // and handle_async(), only once that state is durable, and fails when
+    // an earlier journal write fails; Metrics::events_unchanged counts it.
+    // Its timestamp is taken and passed to the business function, then
+    // forgotten: docs/unchanged_events.md. A throw rejects the event as the
+    // business function's does. Empty (the default): every event is
+    // journaled.
+    StateEqualFunction skip_unchanged;
     WriterLimits limits;
     // Write a snapshot of the recovered state when opening, as the seed
     // does, so the next start replays only the events since this one. Turn
@@ -146,7 +162,8 @@ class Prevayler {
   // Thread-safe: concurrent calls are applied one at a time in one total
   // order, and events arriving while a journal write is in flight go out
   // together in the next write (group commit). Returns once this event is
-  // durable.
+  // durable. With Options::skip_unchanged, an event that changes nothing is
+  // not journaled and returns the state it was applied to, once durable.
   // Throws: whatever the business function throws (nothing journaled, state
   // unchanged); EventTooLargeError; CodecError; StorageError when the journal
   // write failed (the event is not journaled and not visible; later calls
@@ -206,7 +223,9 @@ class Prevayler {
   // once the snapshot is durable. Thread-safe (snapshots are serialised,
   // automatic ones too: this call waits for one being written). The
   // automatic snapshots' triggers count from its cut.
-  // Throws StorageError, CodecError, ClosedError.
+  // Throws StorageError, CodecError, ClosedError; a StorageFailedError
+  // (from the storage, at the cut or the commit) stops the instance, as
+  // any storage call's does.
   void snapshot() { engine_.snapshot(); }
 
   // Calls the timestamp function.
@@ -282,6 +301,12 @@ class Prevayler {
     if (options.state_hash) {
       hooks.state_hash = [hash = std::move(options.state_hash)](const void* state) {
         return hash(*static_cast<const State*>(state));
+      };
+    }
+    if (options.skip_unchanged) {
+      hooks.unchanged = [equal = std::move(options.skip_unchanged)](const void* before,
+                                                                    const void* after) {
+        return equal(*static_cast<const State*>(before), *static_cast<const State*>(after));
       };
     }
     hooks.warn = std::move(options.warn);

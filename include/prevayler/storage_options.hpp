@@ -21,6 +21,16 @@ struct StorageOptions {
   // older than the newest N need. Details per storage: file_storage.hpp,
   // aws_storage.hpp.
   std::uint32_t keep_snapshots = 0;
+  // Retention by age, as prevayler-clj 5: N > 0 also keeps, as restore
+  // points, the newest snapshot of each of the last N calendar months (UTC;
+  // the month of the newest snapshot and the N - 1 before it), and the
+  // whole journal from the oldest of them on, so every moment since it can
+  // still be recovered. Set alone (keep_snapshots 0), it turns retention on
+  // and keeps the newest snapshot. A snapshot's time: the file's
+  // modification time in a directory; on DynamoDB+S3, when the instance
+  // saw it committed or read it, and the storage deletes nothing it cannot
+  // date (docs/operations.md#retention-by-age).
+  std::uint32_t keep_monthly_snapshots = 0;
   // Snapshots are compressed with zstd (format version 2, docs/format.md)
   // as they are written, in bounded memory. Uncompressed snapshots, old or
   // new, are read either way.

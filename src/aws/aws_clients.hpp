@@ -27,6 +27,9 @@ namespace prevayler::detail {
 struct AwsStorageTestHooks {
   std::function<void(std::chrono::milliseconds)> sleep;  // real sleeps when unset
   std::optional<std::uint64_t> retry_seed;               // random when unset
+  // Dates snapshots for retention by age (ms since the Unix epoch); the
+  // system clock when unset.
+  std::function<std::int64_t()> now_ms;
 };
 
 // The clients of one storage (or one tool run). Writes go through the AWS

@@ -56,7 +56,9 @@ class AwsStorage : public Storage {
       : options_(validated(std::move(options))),
         clients_(resolve_aws_clients(options_, std::move(transport), hooks)),
         put_(*clients_.dynamodb, options_.table, options_.unknown_outcome_budget, hooks.sleep),
-        writer_(put_, writes_in_flight_max()) {}
+        writer_(put_, writes_in_flight_max()) {
+    snapshots_->now_ms = std::move(hooks.now_ms);
+  }
 
   void recover(RecoveryHandler& handler) override {
     try {
@@ -106,8 +108,10 @@ class AwsStorage : public Storage {
     snapshot_options.state_schema_version = state_schema_version;
     return make_s3_snapshot_writer(
         *clients_.s3, snapshot_options, writer_.segment(), snapshots_, [this](std::uint64_t) {
-          prune_after_snapshot(*clients_.dynamodb_reads, options_.table, *snapshots_,
-                               options_.common.keep_snapshots, options_.common.warn);
+          prune_after_snapshot(
+              *clients_.dynamodb_reads, options_.table, *snapshots_,
+              {options_.common.keep_snapshots, options_.common.keep_monthly_snapshots},
+              options_.common.warn);
         });
   }
 

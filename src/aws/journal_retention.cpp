@@ -60,18 +60,45 @@ std::uint64_t prune_journal_below(aws::DynamoDbClient& dynamo, const std::string
   return deleted;
 }
 
+std::uint64_t retention_boundary(const SnapshotLedger& ledger, RetentionPolicy policy) {
+  if (!policy.any()) return 0;
+  auto ids = ledger.ids;
+  std::sort(ids.begin(), ids.end());
+  // The newest N: older ones the ledger does not know may be among them.
+  if (ids.empty() || ids.size() < policy.keep_snapshots) return 0;
+  if (policy.keep_monthly_snapshots == 0) return ids[ids.size() - policy.keep_snapshots];
+  // A snapshot at open with nothing journaled rewrites the object under
+  // the same id: one snapshot, dated by its last commit.
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() < policy.keep_snapshots) return 0;
+  std::vector<DatedSnapshot> dated;
+  for (const std::uint64_t id : ids) {
+    const auto committed = ledger.committed_ms.find(id);
+    // Read at open, not written since: at most as old as the open.
+    dated.push_back({id, committed != ledger.committed_ms.end()
+                             ? std::optional<std::int64_t>(committed->second)
+                             : ledger.opened_ms});
+  }
+  if (ledger.opened_ms) {
+    std::int64_t newest_month = month_index_of(*ledger.opened_ms);
+    for (const DatedSnapshot& s : dated) {
+      if (s.time_ms) newest_month = std::max(newest_month, month_index_of(*s.time_ms));
+    }
+    const std::int64_t window_first = newest_month - policy.keep_monthly_snapshots + 1;
+    if (month_index_of(*ledger.opened_ms) >= window_first) return 0;
+  }
+  return snapshots_to_keep(dated, policy.keep_snapshots, policy.keep_monthly_snapshots).front();
+}
+
 void prune_after_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
-                          SnapshotLedger& ledger, std::uint32_t keep_snapshots,
+                          SnapshotLedger& ledger, RetentionPolicy policy,
                           const std::function<void(const std::string&)>& warn) {
-  if (keep_snapshots == 0) return;
   std::uint64_t boundary = 0;
   {
     std::lock_guard lock(ledger.mutex);
-    auto ids = ledger.ids;
-    std::sort(ids.begin(), ids.end());
-    if (ids.size() < keep_snapshots) return;
-    boundary = ids[ids.size() - keep_snapshots];
+    boundary = retention_boundary(ledger, policy);
   }
+  if (boundary == 0) return;
   try {
     prune_journal_below(dynamo, table, boundary);
   } catch (const std::exception& e) {

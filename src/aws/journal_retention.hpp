@@ -24,6 +24,7 @@
 
 #include "aws/dynamodb.hpp"
 #include "aws/s3.hpp"
+#include "core/monthly_retention.hpp"
 
 namespace prevayler::detail {
 
@@ -39,12 +40,21 @@ struct SnapshotLedger;
 
 // The storage's retention, once a new snapshot is durable (and, thanks to
 // conditional writes, cannot be replaced by an older one): prunes the
-// segments that only the snapshots older than the last `keep_snapshots` in
-// the ledger need. 0 keeps everything. A failure is only warned about: the
+// segments below the oldest snapshot retention_boundary() keeps. A policy
+// with both 0 keeps everything. A failure is only warned about: the
 // segments are kept, and the next snapshot tries again.
 void prune_after_snapshot(aws::DynamoDbClient& dynamo, const std::string& table,
-                          SnapshotLedger& ledger, std::uint32_t keep_snapshots,
+                          SnapshotLedger& ledger, RetentionPolicy policy,
                           const std::function<void(const std::string&)>& warn);
+
+// The segment below which the ledger's snapshots allow deleting, 0 for
+// none: below the last `keep_snapshots` it knows (when it knows that many)
+// and below the monthly restore points (keep_monthly_snapshots), dated as
+// the ledger records them. The ledger cannot date the snapshots before the
+// one recovery read (at most as old as the open): while the window of
+// months reaches the month of the open, they may be restore points, and
+// nothing is deleted by age.
+std::uint64_t retention_boundary(const SnapshotLedger& ledger, RetentionPolicy policy);
 
 // The operator prune (prevayler prune --aws): the segments below the snapshot
 // in S3, whose id is read from the object's header. Returns the items deleted.

@@ -1,6 +1,7 @@
 #include "aws/s3_snapshot.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <exception>
 #include <future>
@@ -248,6 +249,7 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
       ledger_->exists = true;
       ledger_->etag = etag;
       ledger_->ids.push_back(id_);
+      ledger_->committed_ms[id_] = ledger_now_ms(*ledger_);
     }
     if (on_committed_) on_committed_(id_);
   }
@@ -408,6 +410,13 @@ std::unique_ptr<SnapshotWriter> make_s3_snapshot_writer(
                                             std::move(on_committed));
 }
 
+std::int64_t ledger_now_ms(const SnapshotLedger& ledger) {
+  if (ledger.now_ms) return ledger.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& options,
                                SnapshotLedger& ledger, RecoveryHandler& handler) {
   const std::string where = object_name(options.bucket, options.key);
@@ -417,7 +426,9 @@ std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& optio
     first = s3.get_object(options.bucket, options.key, aws::ByteRange{0, range_bytes - 1});
   } catch (const aws::ResourceNotFoundError& e) {
     if (e.code() == "NoSuchBucket") throw;
-    return 0;  // no snapshot yet: the initial state
+    std::lock_guard lock(ledger.mutex);
+    ledger.opened_ms.reset();  // nothing before this instance to date
+    return 0;                  // no snapshot yet: the initial state
   }
   const std::uint64_t total = first.total_size;
   if (total < snapshot_header_bytes + snapshot_trailer_bytes ||
@@ -431,6 +442,8 @@ std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& optio
     ledger.exists = true;
     ledger.etag = first.etag;
     ledger.ids = {header.id};
+    ledger.committed_ms.clear();
+    ledger.opened_ms = ledger_now_ms(ledger);
   }
   const std::uint64_t body_end = total - snapshot_trailer_bytes;
   // The trailer: from the first chunk when it reached the end, else one

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,13 +26,25 @@ namespace prevayler::detail {
 
 // What this instance knows of the snapshot object: its ETag (for
 // conditional writes, so an old writer can never put an older snapshot
-// back) and the ids of the snapshots it read or wrote (for retention).
+// back) and the ids of the snapshots it read or wrote (for retention),
+// with the times of those it wrote (for retention by age).
 struct SnapshotLedger {
   std::mutex mutex;
   bool exists = false;
   std::string etag;
   std::vector<std::uint64_t> ids;
+  // The clock that dates snapshots, in ms since the Unix epoch: when one is
+  // committed, and when recovery read the object (every snapshot before it
+  // is at least that old). Default: the system clock.
+  std::function<std::int64_t()> now_ms;
+  std::map<std::uint64_t, std::int64_t> committed_ms;
+  // When recovery read the snapshot object; nullopt when there was none
+  // (no snapshot is older than this instance).
+  std::optional<std::int64_t> opened_ms;
 };
+
+// ledger.now_ms(), or the system clock when unset.
+std::int64_t ledger_now_ms(const SnapshotLedger& ledger);
 
 struct S3SnapshotOptions {
   std::string bucket;

@@ -131,6 +131,7 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   std::unique_lock lock(mutex_);
   AnyState next;
   std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);
+  if (!batch) return next;  // unchanged, and that state is durable: nothing to wait for
   // Nobody writing and nothing else queued (a lone producer, or the first
   // of a burst): write on this thread instead of handing over to the
   // writer thread and back, which costs two thread wake-ups per event.
@@ -157,6 +158,12 @@ void Engine::handle_async(const void* event, std::string_view encoded_event,
   std::unique_lock lock(mutex_);
   AnyState next;
   std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);
+  if (!batch) {
+    // Unchanged and durable already: ready now (under the lock, as the
+    // completion's contract says).
+    completion(next, nullptr);
+    return;
+  }
   batch->completions.emplace_back(std::move(next), std::move(completion));
   work_ready_.notify_one();
 }
@@ -179,6 +186,9 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
 
   const Timestamp timestamp = hooks_.timestamp();
   next = hooks_.apply(head_.get(), event, timestamp);  // a throw changes nothing
+  if (hooks_.unchanged && hooks_.unchanged(head_.get(), next.get())) {
+    return accept_unchanged(next);
+  }
   std::optional<std::uint64_t> hash;
   if (hooks_.state_hash) hash = hooks_.state_hash(next.get());
   const std::string head = encode_entry_head(timestamp, hash, hooks_.schema.event);
@@ -190,6 +200,7 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
   batch->bytes += head.size() + encoded_event.size();
   batch->last_state = next;
   batch->last_timestamp = timestamp;
+  last_batch_ = batch;
   head_ = next;
   pending_bytes_ += head.size() + encoded_event.size();
   PREVAYLER_ASSERT(pending_bytes_ >= batch->bytes);
@@ -198,6 +209,29 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
     seal_open_batch();
   }
   return batch;
+}
+
+// Not journaled (Options::skip_unchanged). The caller gets the head state,
+// which its equality found equal to what the business function returned,
+// and that state is visible only once durable: so the event waits for the
+// newest batch not yet settled, and fails with it (read-your-writes, and
+// no acknowledgement ahead of an earlier event's).
+std::shared_ptr<Engine::Batch> Engine::accept_unchanged(AnyState& next) {
+  next = head_;
+  std::shared_ptr<Batch> wait_for = last_batch_;
+  if (!wait_for && failing_) {
+    // The head is a state a failed write computed, not durable yet being
+    // rolled back: wait in the open batch, which fail_pipeline() fails.
+    if (!open_batch_) open_batch_ = std::make_shared<Batch>();
+    wait_for = open_batch_;
+  }
+  if (!wait_for) {
+    PREVAYLER_ASSERT(head_ == durable_.load(std::memory_order_acquire));
+    ++metrics_.events_unchanged;
+    return nullptr;
+  }
+  wait_for->unchanged_events += 1;
+  return wait_for;
 }
 
 void Engine::seal_open_batch() {
@@ -335,7 +369,12 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
   PREVAYLER_ASSERT(pending_bytes_ >= batch->bytes);
   pending_bytes_ -= batch->bytes;
   batch->entries = EntryBatch{};
+  // Settled in journal order: a newer batch is still pending otherwise.
+  if (last_batch_ == batch) last_batch_.reset();
   if (!error) {
+    // Only fail_pipeline() fails an empty batch (unchanged events alone).
+    PREVAYLER_ASSERT(batch->events > 0);
+    metrics_.events_unchanged += batch->unchanged_events;
     durable_.store(batch->last_state, std::memory_order_release);
     durable_version_.fetch_add(1, std::memory_order_release);
     metrics_.stats.events_journaled += batch->events;

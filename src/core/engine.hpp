@@ -74,7 +74,11 @@ class Engine {
   void settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error);
   void fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error);
   void cut_snapshot(std::unique_lock<std::mutex>& lock, const std::shared_ptr<SnapshotCut>& cut);
+  std::shared_ptr<Batch> accept_unchanged(AnyState& next);
   void seal_open_batch();
+  // Applies the event; returns the batch whose acknowledgement is the
+  // event's, or null when the event left the state unchanged and that state
+  // is durable already (`next` is then final).
   std::shared_ptr<Batch> accept(std::unique_lock<std::mutex>& lock, const void* event,
                                 std::string_view encoded_event, AnyState& next);
   void throw_if_unusable() const;
@@ -84,6 +88,9 @@ class Engine {
   // served its trigger.
   bool write_snapshot(bool automatic);
   void serialise_snapshot(SnapshotCut& cut);
+  // Stops the instance with a StorageFailedError (unless it stopped
+  // already) and wakes whoever waits. Takes the event lock.
+  void stop(std::exception_ptr error);
 
   // Automatic snapshots (engine_auto_snapshot.cpp), under the event lock.
   // The journal since the last cut reached a trigger of the policy, `now`
@@ -118,6 +125,9 @@ class Engine {
   std::condition_variable acks_ready_;
   AnyState head_;  // state after every accepted event, durable or not
   std::shared_ptr<Batch> open_batch_;
+  // The newest batch with events not yet settled (open, queued, being
+  // written or in flight): an unchanged event waits for it.
+  std::shared_ptr<Batch> last_batch_;
   std::deque<Work> queue_;
   std::deque<InFlight> in_flight_;  // pipelined writes, oldest first
   // How many of them now (writes_in_flight_allowed), up to writes_in_flight_max_.

@@ -100,9 +100,9 @@ void Engine::write_automatic_snapshot() {
     return;
   } catch (const StorageFailedError& e) {
     // One failure protocol (storage.hpp): the storage refuses to go on, so
-    // does the instance; later calls see why.
-    std::lock_guard lock(mutex_);
-    if (!fatal_) fatal_ = std::current_exception();
+    // does the instance (write_snapshot() stopped it, or the cut found it
+    // stopped); later calls see why.
+    stop(std::current_exception());
     failure = std::string(e.what()) + "; this instance stopped";
   } catch (const std::exception& e) {
     failure = std::string(e.what()) +
@@ -110,9 +110,6 @@ void Engine::write_automatic_snapshot() {
   } catch (...) {
     failure = "unknown error; the instance goes on";
   }
-  // A stop wakes whoever waits for room or work, as a failed write's does.
-  space_free_.notify_all();
-  work_ready_.notify_all();
   hooks_.warn("automatic snapshot not written: " + failure);
 }
 

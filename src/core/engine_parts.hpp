@@ -38,6 +38,10 @@ struct Engine::Batch {
   // each write (a herd of 64 threads on 2 cores) would cost more than the
   // write.
   std::condition_variable done_cv;
+  // Events that left the state unchanged (Options::skip_unchanged) and
+  // wait for this batch: not journaled, acknowledged with it, because the
+  // state they returned is durable only once this batch is.
+  std::size_t unchanged_events = 0;
   // handle_async()'s events: each one's state and how to report it.
   std::vector<std::pair<AnyState, Engine::Completion>> completions;
 };

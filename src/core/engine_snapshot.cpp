@@ -87,10 +87,28 @@ bool Engine::write_snapshot(bool automatic) {
     work_done_.wait(lock, [&] { return cut->done; });
   }
   if (cut->error) std::rethrow_exception(cut->error);
-  serialise_snapshot(*cut);
-  cut->writer->commit();
+  try {
+    serialise_snapshot(*cut);
+    cut->writer->commit();
+  } catch (const StorageFailedError&) {
+    // One failure protocol (storage.hpp), for snapshot() as for the
+    // automatic ones: the storage refuses to go on, so does the instance.
+    stop(std::current_exception());
+    throw;
+  }
   written = true;
   return true;
+}
+
+void Engine::stop(std::exception_ptr error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!fatal_) fatal_ = std::move(error);
+  }
+  // Whoever waits for room or work sees the stop, as after a failed write.
+  space_free_.notify_all();
+  work_ready_.notify_all();
+  snapshot_due_.notify_all();
 }
 
 // Serialises outside the event lock: the state is immutable, so writers go

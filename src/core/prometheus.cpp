@@ -126,6 +126,8 @@ std::string prometheus_text(const Metrics& m, std::string_view prefix) {
             "Bytes of journal entries made durable (before framing and compression).",
             m.bytes_written);
   w.counter("journal_writes_failed_total", "Journal writes that failed.", m.failed_writes);
+  w.counter("events_unchanged_total", "Events not journaled because they left the state unchanged.",
+            m.events_unchanged);
   w.counter("snapshots_total", "Snapshots made durable.", m.snapshots_written);
   w.counter("snapshots_failed_total", "Snapshots that failed or were refused.", m.snapshots_failed);
   w.counter("automatic_snapshots_total", "Automatic snapshots made durable.",

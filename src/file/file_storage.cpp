@@ -119,7 +119,7 @@ class FileStorage : public Storage {
     std::optional<int> level;
     if (options_.common.compress_snapshots) level = options_.common.snapshot_compression_level;
     std::function<void()> on_committed;
-    if (options_.common.keep_snapshots > 0) on_committed = [this] { retain(); };
+    if (retention().any()) on_committed = [this] { retain(); };
     return make_snapshot_writer(dir_, segment_, level, state_schema_version,
                                 std::move(on_committed));
   }
@@ -351,10 +351,14 @@ class FileStorage : public Storage {
     records_in_segment_ = 0;
   }
 
+  RetentionPolicy retention() const {
+    return {options_.common.keep_snapshots, options_.common.keep_monthly_snapshots};
+  }
+
   void retain() {
-    if (options_.common.keep_snapshots == 0) return;
+    if (!retention().any()) return;
     try {
-      prune_directory(*fs_, dir(), options_.common.keep_snapshots);
+      prune_directory(*fs_, dir(), retention());
     } catch (const std::exception& e) {
       options_.common.warn("retention: " + std::string(e.what()) +
                            " (kept; the next snapshot tries again)");
@@ -386,8 +390,8 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options,
 }
 
 std::size_t prune_file_storage(FileSystem& fs, const std::string& directory,
-                               std::uint32_t keep_snapshots) {
-  return prune_directory(fs, directory, keep_snapshots);
+                               RetentionPolicy policy) {
+  return prune_directory(fs, directory, policy);
 }
 
 }  // namespace detail
@@ -396,9 +400,10 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options) {
   return detail::make_file_storage(std::move(options), detail::posix_file_system());
 }
 
-std::size_t prune_file_storage(const std::filesystem::path& directory,
-                               std::uint32_t keep_snapshots) {
-  return detail::prune_directory(*detail::posix_file_system(), directory.string(), keep_snapshots);
+std::size_t prune_file_storage(const std::filesystem::path& directory, std::uint32_t keep_snapshots,
+                               std::uint32_t keep_monthly_snapshots) {
+  return detail::prune_directory(*detail::posix_file_system(), directory.string(),
+                                 {keep_snapshots, keep_monthly_snapshots});
 }
 
 }  // namespace prevayler

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "core/monthly_retention.hpp"
 #include "file/file_system.hpp"
 #include "prevayler/file_storage.hpp"
 
@@ -17,6 +18,6 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options,
 
 // prune_file_storage() through the seam.
 std::size_t prune_file_storage(FileSystem& fs, const std::string& directory,
-                               std::uint32_t keep_snapshots);
+                               RetentionPolicy policy);
 
 }  // namespace prevayler::detail

@@ -45,6 +45,8 @@ int flags_of(OpenMode mode) {
 FileStat to_file_stat(const struct stat& st) {
   FileStat out;
   out.size_bytes = static_cast<std::uint64_t>(st.st_size);
+  out.modified_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 +
+                    static_cast<std::int64_t>(st.st_mtim.tv_nsec) / 1'000'000;
   out.identity = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
   out.directory = S_ISDIR(st.st_mode);
   return out;

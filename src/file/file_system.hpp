@@ -26,6 +26,9 @@ struct FileIdentity {
 
 struct FileStat {
   std::uint64_t size_bytes = 0;
+  // Last modification, milliseconds since the Unix epoch (retention by age
+  // dates snapshot files with it).
+  std::int64_t modified_ms = 0;
   FileIdentity identity;
   bool directory = false;
 };

@@ -1,6 +1,8 @@
 #include "file/retention.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "file/naming.hpp"
 #include "file/segment_files.hpp"
@@ -22,15 +24,37 @@ bool delete_file(Directory& dir, const std::string& path) {
   return true;
 }
 
+// The snapshots, ascending, each with its file's modification time. One
+// that cannot be read (deleted meanwhile by a concurrent run) is undated,
+// which keeps it.
+std::vector<DatedSnapshot> date_snapshots(FileSystem& fs, const Listing& listing) {
+  std::vector<DatedSnapshot> dated;
+  dated.reserve(listing.snapshots.size());
+  for (const auto& [id, path] : listing.snapshots) {  // std::map: ascending ids
+    FileStat st;
+    DatedSnapshot snapshot{id, std::nullopt};
+    if (fs.stat(path, st) == 0) snapshot.time_ms = st.modified_ms;
+    dated.push_back(snapshot);
+  }
+  return dated;
+}
+
 }  // namespace
 
-std::size_t prune_directory(FileSystem& fs, const std::string& directory, std::uint32_t keep) {
-  if (keep == 0) throw ConfigError("pruning " + directory + ": keep at least 1 snapshot");
+std::size_t prune_directory(FileSystem& fs, const std::string& directory, RetentionPolicy policy) {
+  if (!policy.any()) {
+    throw ConfigError("pruning " + directory +
+                      ": keep at least 1 snapshot, or the snapshots of at least 1 month");
+  }
   const Listing listing = list_storage_files(fs, directory);
-  if (listing.snapshots.size() <= keep) return 0;
-  auto newest_kept = listing.snapshots.rbegin();
-  std::advance(newest_kept, keep - 1);
-  const std::uint64_t boundary = newest_kept->first;
+  if (listing.snapshots.empty()) return 0;
+  const std::vector<std::uint64_t> kept = snapshots_to_keep(
+      date_snapshots(fs, listing), policy.keep_snapshots, policy.keep_monthly_snapshots);
+  if (kept.size() == listing.snapshots.size()) return 0;
+  const std::uint64_t boundary = kept.front();
+  const auto is_kept = [&](std::uint64_t id) {
+    return std::binary_search(kept.begin(), kept.end(), id);
+  };
   Directory dir(fs, directory);
   dir.open(/*create=*/false);
   // The snapshots kept may have been renamed by another process that has
@@ -38,11 +62,12 @@ std::size_t prune_directory(FileSystem& fs, const std::string& directory, std::u
   // a recovery without them would need.
   dir.sync();
   std::size_t deleted = 0;
-  for (const auto& files : {listing.segments, listing.snapshots}) {
-    for (const auto& [id, path] : files) {  // std::map: ascending ids
-      if (id >= boundary) break;
-      if (delete_file(dir, path)) ++deleted;
-    }
+  for (const auto& [id, path] : listing.segments) {  // std::map: ascending ids
+    if (id >= boundary) break;
+    if (delete_file(dir, path)) ++deleted;
+  }
+  for (const auto& [id, path] : listing.snapshots) {
+    if (!is_kept(id) && delete_file(dir, path)) ++deleted;
   }
   return deleted;
 }

@@ -458,7 +458,12 @@ class AwsJournalStore : public JournalStore {
     return make_aws_journal_destination(options_, transport_, hooks_);
   }
   // The storage keeps one snapshot: `keep_snapshots` has no meaning here.
-  std::uint64_t prune(std::uint32_t) override {
+  // The snapshot in S3 is the newest, so it is the restore point of its
+  // month; the months before it would need the snapshots before it, which
+  // this storage cannot date (one object; its versions are not listed):
+  // kept, by deleting nothing.
+  std::uint64_t prune(detail::RetentionPolicy policy) override {
+    if (policy.keep_monthly_snapshots >= 2) return 0;
     return detail::prune_aws_journal(options_, transport_, hooks_);
   }
 

@@ -355,8 +355,8 @@ class FileJournalStore : public JournalStore {
   std::unique_ptr<JournalDestination> destination() override {
     return make_file_journal_destination(directory_, fs_);
   }
-  std::uint64_t prune(std::uint32_t keep_snapshots) override {
-    return detail::prune_file_storage(*fs_, directory_, keep_snapshots);
+  std::uint64_t prune(detail::RetentionPolicy policy) override {
+    return detail::prune_file_storage(*fs_, directory_, policy);
   }
 
  private:

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/monthly_retention.hpp"
 #include "prevayler/storage.hpp"
 
 namespace prevayler::ops {
@@ -136,10 +137,13 @@ class JournalStore {
   // Writes a copy into it, when it is empty.
   virtual std::unique_ptr<JournalDestination> destination() = 0;
   // Deletes what recovery no longer reads, with the storage's own retention
-  // (safe while instances run; docs/protocol.md I4): the file storage keeps
-  // the newest `keep_snapshots` (>= 1) snapshots, the AWS storage its one
-  // snapshot. Returns the files or items deleted.
-  virtual std::uint64_t prune(std::uint32_t keep_snapshots) = 0;
+  // (safe while instances run; docs/protocol.md I4, I9): the file storage
+  // keeps the newest `keep_snapshots` snapshots and the monthly restore
+  // points of `keep_monthly_snapshots` (one of them at least 1), with the
+  // journal from the oldest kept; the AWS storage its one snapshot, and
+  // with keep_monthly_snapshots >= 2 it deletes nothing (it cannot date
+  // the snapshots before that one). Returns the files or items deleted.
+  virtual std::uint64_t prune(detail::RetentionPolicy policy) = 0;
 };
 
 // ---- For the implementations (file_journal, aws_journal) ----

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cereal/types/vector.hpp>
+#include <chrono>
+#include <memory>
 
+#include "aws/aws_storage_impl.hpp"
 #include "aws/aws_test_storage.hpp"
 #include "aws/journal_retention.hpp"
+#include "ops/aws_journal.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/storage_wrappers.hpp"
 #include "support/values.hpp"
@@ -135,6 +139,84 @@ TEST(AwsRetention, AutomaticSnapshotsBoundTheJournal) {
   auto p = open(journal, 1);
   EXPECT_EQ(p->state()->v, expected);
   EXPECT_EQ(p->stats().events_replayed, static_cast<std::uint64_t>(every_events - 1));
+}
+
+// Retention by age: the storage dates the snapshots it commits with its
+// clock (here the test's), keeps the journal from the newest snapshot of
+// each of the last N months, and deletes nothing it cannot date: the
+// snapshots before the one an open read.
+TEST(AwsRetention, ByAgeKeepsTheJournalFromEachMonthsNewestSnapshotAndNothingItCannotDate) {
+  MotoJournal journal;
+  auto now_ms = std::make_shared<std::int64_t>(0);
+  const auto at = [&](int month, int day) {
+    using namespace std::chrono;
+    const sys_days date =
+        year_month_day(year(2026), std::chrono::month(static_cast<unsigned>(month)),
+                       std::chrono::day(static_cast<unsigned>(day)));
+    *now_ms = duration_cast<milliseconds>(date.time_since_epoch()).count();
+  };
+  const auto open_dated = [&] {
+    auto so = journal.options();
+    so.common.keep_monthly_snapshots = 2;
+    detail::AwsStorageTestHooks hooks;
+    hooks.now_ms = [now_ms] { return *now_ms; };
+    return open_values(detail::make_aws_storage(so, nullptr, hooks));
+  };
+  at(1, 10);
+  {
+    auto p = open_dated();  // snapshot 1, January
+    const std::pair<int, int> dates[] = {{1, 20}, {2, 5}, {2, 25}, {3, 3}};
+    for (int i = 0; i < 4; ++i) {
+      at(dates[i].first, dates[i].second);
+      p->handle(i);
+      p->snapshot();  // snapshots 2 (January), 3, 4 (February), 5 (March)
+    }
+    p->handle(9);
+  }
+  // February and March: restore points 4 and 5, the journal from 4 on.
+  for (std::uint64_t segment = 0; segment < 4; ++segment) {
+    EXPECT_EQ(items_in(journal, segment), 0u) << "segment " << segment;
+    EXPECT_EQ(seals_in(journal, segment), 1u) << "segment " << segment << " lost its seal";
+  }
+  EXPECT_GT(items_in(journal, 4), 0u);
+  EXPECT_GT(items_in(journal, 5), 0u);
+
+  // A restart cannot date what came before snapshot 5: while the window
+  // reaches its month, nothing is deleted by age (segment 4 stays).
+  at(3, 10);
+  {
+    auto p = open_dated();  // recovers 5; its snapshot at open is 6, March
+    EXPECT_GT(items_in(journal, 4), 0u) << "deleted the journal of February's restore point";
+    at(5, 1);
+    p->handle(10);
+    p->snapshot();  // 7, May: the window is April and May, after the open
+    p->handle(11);
+  }
+  for (std::uint64_t segment = 4; segment < 7; ++segment) {
+    EXPECT_EQ(items_in(journal, segment), 0u) << "segment " << segment;
+  }
+  EXPECT_GT(items_in(journal, 7), 0u);
+  auto p = open(journal, 0);
+  EXPECT_EQ(p->state()->v, (std::vector<int>{0, 1, 2, 3, 9, 10, 11}));
+}
+
+// The operator prune cannot date the snapshots before the one in S3: with
+// --keep-months 2 or more it deletes nothing; with 1 it prunes as usual.
+TEST(AwsRetention, PruneByAgeDeletesNothingItCannotDate) {
+  MotoJournal journal;
+  {
+    auto p = open(journal, 0);
+    for (int i = 0; i < 3; ++i) {
+      p->handle(i);
+      p->snapshot();
+    }
+  }
+  auto store = ops::make_aws_journal_store(journal.options(), nullptr, {});
+  EXPECT_EQ(store->prune({1, 2}), 0u);
+  EXPECT_GT(items_in(journal, 1), 0u);
+  EXPECT_GT(store->prune({1, 1}), 0u);
+  EXPECT_EQ(items_in(journal, 1), 0u);
+  EXPECT_EQ(seals_in(journal, 1), 1u);
 }
 
 }  // namespace

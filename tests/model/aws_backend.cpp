@@ -89,6 +89,7 @@ std::unique_ptr<Storage> AwsBackend::open(int host, const Knobs& knobs) {
   }
   AwsStorageOptions o = options();
   o.common.keep_snapshots = knobs.keep_snapshots;
+  o.common.keep_monthly_snapshots = knobs.keep_monthly_snapshots;
   o.writes_in_flight_max = knobs.writes_in_flight_max;
   o.common.compress_journal_records_over = knobs.compress_records_over;
   o.common.compress_snapshots = knobs.compress_snapshots;

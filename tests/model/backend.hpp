@@ -10,6 +10,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "ops/journal_access.hpp"
@@ -19,10 +21,18 @@ namespace prevayler::model {
 
 // Per-open settings, drawn from the seed.
 struct Knobs {
-  std::uint32_t keep_snapshots = 0;       // retention of this instance, 0..3
-  std::size_t writes_in_flight_max = 1;   // journal writes in flight
-  std::size_t compress_records_over = 0;  // bytes; 0 never compresses
+  std::uint32_t keep_snapshots = 0;          // retention of this instance, 0..3
+  std::uint32_t keep_monthly_snapshots = 0;  // retention by age, 0..2
+  std::size_t writes_in_flight_max = 1;      // journal writes in flight
+  std::size_t compress_records_over = 0;     // bytes; 0 never compresses
   bool compress_snapshots = true;
+};
+
+// The snapshots a journal holds, each with the time retention by age dates
+// it by, and its segments.
+struct JournalFiles {
+  std::map<std::uint64_t, std::int64_t> snapshots;  // id -> ms since the epoch
+  std::set<std::uint64_t> segments;
 };
 
 // Injected faults by kind ("file.pwrite_enospc", "aws.throttle", ...).
@@ -51,6 +61,12 @@ class Backend {
   virtual std::string describe() const = 0;
   // Keep the journal after the run (a failing seed), for inspection.
   virtual void keep() {}
+  // Moves the journal's clock on (the one retention by age dates snapshots
+  // by), where the backend has one it controls.
+  virtual void advance_clock_ms(std::int64_t) {}
+  // What the journal holds, where the backend can list and date it (the
+  // directory; not the AWS storage's one snapshot object).
+  virtual std::optional<JournalFiles> files() { return std::nullopt; }
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>(std::uint64_t seed)>;

@@ -1,6 +1,7 @@
 #include "model/file_backend.hpp"
 
 #include "file/file_storage_impl.hpp"
+#include "file/naming.hpp"
 #include "ops/file_journal.hpp"
 #include "prevayler/file_storage.hpp"
 #include "support/pipelined_storage.hpp"
@@ -9,6 +10,8 @@ namespace prevayler::model {
 namespace {
 
 constexpr const char* model_directory = "/model-journal";
+// Where the disk's clock starts: 2026-01-01T00:00:00Z.
+constexpr std::int64_t clock_start_ms = 1'767'225'600'000;
 
 FileStorageOptions storage_options() {
   FileStorageOptions options;
@@ -27,6 +30,7 @@ FileBackend::FileBackend(std::uint64_t seed, FileFaults faults)
   disk_->rates.sync_failure = faults.sync_failure;
   disk_->rates.rename_failure = faults.rename_failure;
   disk_->rates.pread_failure = faults.pread_failure;
+  disk_->advance_clock_ms(clock_start_ms);
 }
 
 std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
@@ -37,6 +41,7 @@ std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
   }
   FileStorageOptions options = storage_options();
   options.common.keep_snapshots = knobs.keep_snapshots;
+  options.common.keep_monthly_snapshots = knobs.keep_monthly_snapshots;
   options.common.compress_journal_records_over = knobs.compress_records_over;
   options.common.compress_snapshots = knobs.compress_snapshots;
   auto storage = detail::make_file_storage(options, fs, /*lock_directory=*/false);
@@ -68,6 +73,19 @@ std::unique_ptr<Storage> FileBackend::open_for_check() {
   FileStorageOptions options = storage_options();
   options.create_directory = false;
   return detail::make_file_storage(options, disk_->host(), /*lock_directory=*/false);
+}
+
+std::optional<JournalFiles> FileBackend::files() {
+  // Listing and stat take no injected faults.
+  auto fs = disk_->host();
+  const detail::Listing listing = detail::list_storage_files(*fs, model_directory);
+  JournalFiles files;
+  for (const auto& [id, path] : listing.snapshots) {
+    detail::FileStat st;
+    if (fs->stat(path, st) == 0) files.snapshots[id] = st.modified_ms;
+  }
+  for (const auto& [id, path] : listing.segments) files.segments.insert(id);
+  return files;
 }
 
 FaultTally FileBackend::faults() const {

@@ -42,6 +42,8 @@ class FileBackend : public Backend {
   std::unique_ptr<Storage> open_for_check() override;
   FaultTally faults() const override;
   std::string describe() const override { return "simulated disk, seed " + std::to_string(seed_); }
+  void advance_clock_ms(std::int64_t ms) override { disk_->advance_clock_ms(ms); }
+  std::optional<JournalFiles> files() override;
 
  private:
   std::uint64_t seed_;

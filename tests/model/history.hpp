@@ -1,5 +1,6 @@
 // What the model test observed, on one global logical clock, and the
-// checker of the library's promises (docs/protocol.md, I1..I7) against it.
+// checker of the library's promises (docs/protocol.md, I1..I7; the
+// driver checks I9 at each prune) against it.
 //
 // Times are ticks of one counter, taken right before a call starts
 // (submitted, open_started) and right after it returns (done,

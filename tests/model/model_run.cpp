@@ -1,11 +1,14 @@
 #include "model/model_run.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <chrono>
 #include <functional>
 #include <future>
 #include <iostream>
 #include <latch>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +25,7 @@ namespace prevayler::model {
 
 namespace {
 
+constexpr std::int64_t ms_per_day = 24 * 3600 * 1000;
 constexpr int hosts_min = 2;
 constexpr int hosts_max = 3;
 constexpr int producers_max = 4;
@@ -38,6 +42,10 @@ constexpr int operator_host = -1;
 // One open Prevayler on a host.
 struct Instance {
   int index = -1;
+  // It snapshots on its own (automatic snapshots), and so may delete too
+  // (its retention runs after each snapshot): the directory may change
+  // under an operator's prune. Others change it only within operations.
+  bool changes_files = false;
   int host = -1;
   std::unique_ptr<LedgerPrevayler> prevayler;
   std::atomic<bool> stopped{false};  // it reported StorageFailedError
@@ -50,6 +58,7 @@ class Driver {
         backend_(&backend),
         seed_(seed),
         rng_(seed),
+        age_rng_(seed * 7919 + 17),
         trace_(config.trace),
         retention_(config.instance_retention),
         prune_(config.operator_prune),
@@ -66,6 +75,9 @@ class Driver {
 
  private:
   int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  // Retention by age draws from a stream of its own, so the seeds keep the
+  // operations they had before it (and the findings they reproduce).
+  int pick_age(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(age_rng_); }
   static std::string on(int host) { return "host " + std::to_string(host); }
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   void count(const std::string& kind, const std::string& detail = {}) {
@@ -86,6 +98,9 @@ class Driver {
   int any_of(const std::vector<int>& v) { return v[pick(0, static_cast<int>(v.size()) - 1)]; }
 
   void step() {
+    // Days pass between operations (0-20): over a seed the snapshots span
+    // months, which retention by age dates them by.
+    backend_->advance_clock_ms(std::int64_t{pick_age(0, 20)} * ms_per_day);
     const std::vector<int> live = hosts_with(true);
     const std::vector<int> free = hosts_with(false);
     if (live.empty()) {
@@ -136,7 +151,8 @@ class Driver {
   Knobs draw_knobs() {
     Knobs k;
     k.keep_snapshots = static_cast<std::uint32_t>(pick(0, 3));
-    if (!retention_) k.keep_snapshots = 0;
+    k.keep_monthly_snapshots = pick_age(0, 2) == 0 ? static_cast<std::uint32_t>(pick_age(1, 2)) : 0;
+    if (!retention_) k.keep_snapshots = k.keep_monthly_snapshots = 0;
     k.writes_in_flight_max = chance(0.5) ? 1 : static_cast<std::size_t>(pick(2, 4));
     const std::size_t thresholds[] = {0, 16, 4096};
     k.compress_records_over = thresholds[pick(0, 2)];
@@ -155,12 +171,14 @@ class Driver {
           : others                   ? "takeover"
                                      : "open",
           on(host) + " keep_snapshots=" + std::to_string(knobs.keep_snapshots) +
+              " keep_monthly_snapshots=" + std::to_string(knobs.keep_monthly_snapshots) +
               " writes_in_flight_max=" + std::to_string(knobs.writes_in_flight_max) +
               " compress_over=" + std::to_string(knobs.compress_records_over) +
               " snapshot_on_open=" + std::to_string(snapshot_on_open) +
               " snapshot_every_events=" + std::to_string(snapshot_every_events) + " instance " +
               std::to_string(history_.peek_next_instance()));
     if (knobs.keep_snapshots > 0) count("open_with_retention");
+    if (knobs.keep_monthly_snapshots > 0) count("open_with_retention_by_age");
     if (knobs.writes_in_flight_max > 1) count("open_pipelined");
     if (knobs.compress_records_over > 0) count("open_compressing");
     if (snapshot_every_events > 0) count("open_auto_snapshots");
@@ -180,6 +198,7 @@ class Driver {
       instance->index = index;
       instance->host = host;
       instance->prevayler = std::move(prevayler);
+      instance->changes_files = snapshot_every_events > 0;
       std::lock_guard lock(hosts_mutex_);
       hosts_[host] = std::move(instance);
     } catch (const CorruptionError& e) {
@@ -265,12 +284,67 @@ class Driver {
 
   void prune() {
     const auto keep = static_cast<std::uint32_t>(pick(1, 3));
-    count("prune", "keep " + std::to_string(keep));
+    const auto months = pick_age(0, 2) == 0 ? static_cast<std::uint32_t>(pick_age(1, 3)) : 0u;
+    count("prune", "keep " + std::to_string(keep) + " keep_months " + std::to_string(months));
+    if (months > 0) count("prune_by_age");
+    // I9 is checked when nothing else changes the directory meanwhile.
+    bool quiet = months > 0;
+    {
+      std::lock_guard lock(hosts_mutex_);
+      for (const auto& host : hosts_) quiet = quiet && (!host || !host->changes_files);
+    }
+    const std::optional<JournalFiles> before = quiet ? backend_->files() : std::nullopt;
     try {
       // What `prevayler prune` runs (tools/prevayler/prune.cpp).
-      backend_->operator_store()->prune(keep);
+      backend_->operator_store()->prune({keep, months});
     } catch (const StorageError&) {
       count("prune_failed");
+    }
+    if (before) check_restore_points(*before, keep, months);
+  }
+
+  // I9: a prune deletes no snapshot its policy keeps (the newest `keep`,
+  // and the newest of each of the last `months` months, by the time the
+  // storage dates it), nor a segment from the oldest of them on; also
+  // when it failed midway.
+  void check_restore_points(const JournalFiles& before, std::uint32_t keep, std::uint32_t months) {
+    const std::optional<JournalFiles> after = backend_->files();
+    if (!after || before.snapshots.empty()) return;
+    count("prune_by_age_checked");
+    const auto month_of = [](std::int64_t ms) {
+      const std::chrono::year_month_day date(std::chrono::floor<std::chrono::days>(
+          std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms))));
+      return static_cast<int>(date.year()) * 12 + static_cast<int>(unsigned(date.month()));
+    };
+    int last_month = 0;
+    for (const auto& [id, ms] : before.snapshots) last_month = std::max(last_month, month_of(ms));
+    std::map<int, std::uint64_t> newest_of_month;
+    for (const auto& [id, ms] : before.snapshots) {
+      const int month = month_of(ms);
+      if (month > last_month - static_cast<int>(months)) {
+        newest_of_month[month] = std::max(newest_of_month[month], id);
+      }
+    }
+    std::set<std::uint64_t> kept;
+    for (const auto& [month, id] : newest_of_month) kept.insert(id);
+    std::uint32_t newest = 0;
+    for (auto it = before.snapshots.rbegin(); it != before.snapshots.rend() && newest < keep;
+         ++it, ++newest) {
+      kept.insert(it->first);
+    }
+    for (const std::uint64_t id : kept) {
+      if (!after->snapshots.count(id)) {
+        history_.violation("I9: prune --keep " + std::to_string(keep) + " --keep-months " +
+                           std::to_string(months) + " deleted snapshot " + std::to_string(id) +
+                           ", which it keeps");
+      }
+    }
+    for (const std::uint64_t segment : before.segments) {
+      if (segment >= *kept.begin() && !after->segments.count(segment)) {
+        history_.violation("I9: prune --keep-months " + std::to_string(months) +
+                           " deleted segment " + std::to_string(segment) +
+                           ", after the restore point " + std::to_string(*kept.begin()));
+      }
     }
   }
 
@@ -507,6 +581,7 @@ class Driver {
   std::vector<std::unique_ptr<Backend>> migrated_;
   std::uint64_t seed_;
   std::mt19937_64 rng_;
+  std::mt19937_64 age_rng_;
   bool trace_;
   bool retention_;
   bool prune_;

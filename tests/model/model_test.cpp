@@ -275,7 +275,10 @@ void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kind
                            "copy_all",
                            "copy_other_kind",
                            "copy_refused",
-                           "open_auto_snapshots"}) {
+                           "open_auto_snapshots",
+                           "open_with_retention_by_age",
+                           "prune_by_age",
+                           "prune_by_age_checked"}) {
     EXPECT_GT(t.operations.count(kind) ? t.operations.at(kind) : 0, 0u)
         << "operation never exercised: " << kind;
   }

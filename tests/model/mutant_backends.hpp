@@ -138,7 +138,7 @@ class WrappedDestinationStore : public ops::JournalStore {
   std::unique_ptr<ops::JournalDestination> destination() override {
     return wrap_(inner_->destination());
   }
-  std::uint64_t prune(std::uint32_t keep) override { return inner_->prune(keep); }
+  std::uint64_t prune(detail::RetentionPolicy policy) override { return inner_->prune(policy); }
 
  private:
   std::unique_ptr<ops::JournalStore> inner_;

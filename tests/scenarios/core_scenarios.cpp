@@ -433,6 +433,24 @@ TEST_P(Scenario, FatalStorageFailureStopsTheInstance) {
   EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{1}));
 }
 
+// snapshot() whose upload fails with StorageFailedError stops the
+// instance, as the automatic snapshots' does (one failure protocol).
+TEST_P(Scenario, FatalSnapshotCommitFailureStopsTheInstance) {
+  auto plan = std::make_shared<FaultPlan>();
+  {
+    P p(make_options(std::make_unique<FaultyStorage>(location->open(), plan)));
+    p.handle(1);
+    plan->fatal = true;
+    plan->fail_snapshot_commits = true;
+    EXPECT_THROW(p.snapshot(), StorageFailedError);
+    EXPECT_THROW(p.handle(2), StorageFailedError);  // stopped for good
+    EXPECT_THROW(p.snapshot(), StorageFailedError);
+    EXPECT_EQ(p.state()->events, (std::vector<std::int64_t>{1}));
+  }
+  auto p = open();
+  EXPECT_EQ(p->state()->events, (std::vector<std::int64_t>{1}));
+}
+
 TEST_P(Scenario, FailedWriteUnderConcurrencyLosesNoAcknowledgedEvent) {
   auto plan = std::make_shared<FaultPlan>();
   std::mutex acked_mutex;

@@ -228,6 +228,7 @@ int SimFileSystem::pwrite(int fd, const char* data, std::size_t size, std::uint6
     auto land = [&](std::size_t n) {
       SimDisk::Write w{host_, offset, std::string(data, n), std::nullopt};
       SimDisk::apply_write(node.data, w);
+      node.modified_ms = d.clock_ms_;
       node.unsynced.push_back(std::move(w));
     };
     if (auto hit = d.take_targeted(SimOp::pwrite, path)) {
@@ -293,6 +294,7 @@ int SimFileSystem::ftruncate(int fd, std::uint64_t size) {
     SimDisk::Inode& node = disk_->inodes_[h->inode];
     SimDisk::Write w{host_, 0, "", size};
     SimDisk::apply_write(node.data, w);
+    node.modified_ms = disk_->clock_ms_;
     node.unsynced.push_back(w);
     return 0;
   });
@@ -306,7 +308,10 @@ int SimFileSystem::fstat(int fd, detail::FileStat& st) {
   st = {};
   st.directory = h->inode == 0;
   st.identity = {1, h->inode};
-  if (h->inode != 0) st.size_bytes = disk_->inodes_[h->inode].data.size();
+  if (h->inode != 0) {
+    st.size_bytes = disk_->inodes_[h->inode].data.size();
+    st.modified_ms = disk_->inodes_[h->inode].modified_ms;
+  }
   return 0;
 }
 
@@ -323,6 +328,7 @@ int SimFileSystem::stat(const std::string& raw, detail::FileStat& st) {
     if (it == disk_->names_.end()) return ENOENT;
     st.identity = {1, it->second};
     st.size_bytes = disk_->inodes_[it->second].data.size();
+    st.modified_ms = disk_->inodes_[it->second].modified_ms;
     return 0;
   });
 }

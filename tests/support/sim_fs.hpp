@@ -26,6 +26,7 @@
 // host's.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -101,6 +102,12 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
   SimFaultRates rates;
   SimFaultCounts counts;
 
+  // The disk's clock, in ms since the Unix epoch: each write stamps its
+  // file's modification time with it (retention by age dates snapshot
+  // files so). It moves only when the test moves it.
+  void advance_clock_ms(std::int64_t ms) { clock_ms_ += ms; }
+  std::int64_t clock_ms() const { return clock_ms_; }
+
   // Test inspection and damage, outside the model.
   std::optional<std::string> content(const std::string& path);
   bool exists(const std::string& path);
@@ -118,6 +125,7 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
   struct Inode {
     std::string data, durable;
     std::vector<Write> unsynced;
+    std::int64_t modified_ms = 0;
   };
   struct NameOp {
     int host;
@@ -147,6 +155,7 @@ class SimDisk : public std::enable_shared_from_this<SimDisk> {
   static void apply_write(std::string& data, const Write& write);
 
   std::recursive_mutex mutex_;
+  std::atomic<std::int64_t> clock_ms_{0};
   std::mt19937_64 rng_;
   int next_host_ = 1;
   int next_fd_ = 3;

@@ -71,7 +71,8 @@ class CountingStorage : public ForwardingStorage {
 };
 
 // Fails appends on demand: `fail_next` appends throw StorageError before
-// reaching the inner storage; `fatal` makes them throw StorageFailedError.
+// reaching the inner storage; `fatal` makes them (and the failing snapshot
+// commits) throw StorageFailedError.
 struct FaultPlan {
   std::atomic<int> fail_next{0};
   std::atomic<bool> fatal{false};
@@ -84,14 +85,18 @@ struct FaultPlan {
 // snapshot (a sealed segment, a new one started): the upload that failed.
 class FailingCommitSnapshotWriter : public SnapshotWriter {
  public:
-  explicit FailingCommitSnapshotWriter(std::unique_ptr<SnapshotWriter> inner)
-      : inner_(std::move(inner)) {}
+  explicit FailingCommitSnapshotWriter(std::unique_ptr<SnapshotWriter> inner, bool fatal = false)
+      : inner_(std::move(inner)), fatal_(fatal) {}
   std::uint64_t snapshot_id() const override { return inner_->snapshot_id(); }
   std::ostream& stream() override { return inner_->stream(); }
-  void commit() override { throw StorageError("injected snapshot commit failure"); }
+  void commit() override {
+    if (fatal_) throw StorageFailedError("injected fatal snapshot commit failure");
+    throw StorageError("injected snapshot commit failure");
+  }
 
  private:
   std::unique_ptr<SnapshotWriter> inner_;
+  const bool fatal_;
 };
 
 class FaultyStorage : public ForwardingStorage {
@@ -117,7 +122,8 @@ class FaultyStorage : public ForwardingStorage {
   std::unique_ptr<SnapshotWriter> begin_snapshot() override {
     if (plan_->fail_snapshots) throw StorageError("injected snapshot failure");
     if (plan_->fail_snapshot_commits) {
-      return std::make_unique<FailingCommitSnapshotWriter>(inner_->begin_snapshot());
+      return std::make_unique<FailingCommitSnapshotWriter>(inner_->begin_snapshot(),
+                                                           plan_->fatal.load());
     }
     return inner_->begin_snapshot();
   }

@@ -1,7 +1,7 @@
 // `prevayler dump [--json] [--from POS] [--until POS|TIME]`: one line per
-// event: position, timestamp, size, state hash if present, the event bytes
-// in base64. POS is SEGMENT[:RECORD[:ENTRY]]; TIME is ISO 8601 UTC. Both
-// bounds are inclusive.
+// event: position, timestamp, size, state hash if present, the event's
+// schema version, the event bytes in base64. POS is SEGMENT[:RECORD[:ENTRY]]; TIME is ISO 8601 UTC.
+// Both bounds are inclusive.
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -63,13 +63,14 @@ class DumpVisitor : public ops::JournalVisitor {
                           {"timestamp", to_iso8601(e.timestamp)},
                           {"timestamp_ms", e.timestamp.time_since_epoch().count()},
                           {"bytes", e.event.size()},
+                          {"schema_version", e.schema_version},
                           {"event", base64(e.event)}};
       if (e.state_hash) j["state_hash"] = hex64(*e.state_hash);
       std::cout << j.dump() << "\n";
     } else {
       std::cout << position_text(position) << " " << to_iso8601(e.timestamp) << " "
                 << e.event.size() << " " << (e.state_hash ? hex64(*e.state_hash) : "-") << " "
-                << base64(e.event) << "\n";
+                << e.schema_version << " " << base64(e.event) << "\n";
     }
   }
   void warning(const std::string& message) override {

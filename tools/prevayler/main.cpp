@@ -5,7 +5,7 @@
 //   prevayler verify [--json]               STORAGE
 //   prevayler dump [--json] [--from POS] [--until POS|TIME] STORAGE
 //   prevayler copy [--all] STORAGE (--to-dir PATH | --to-aws --to-table T --to-bucket B)
-//   prevayler prune [--keep N]              STORAGE
+//   prevayler prune [--keep N] [--keep-months M] STORAGE
 // where STORAGE is `--dir PATH` or `--aws --table T --bucket B
 // [--snapshot-path K]`. Exit status: 0 success (verify: clean), 1 a problem
 // found or a failure, 2 a usage error. Errors go to stderr. Docs:
@@ -73,7 +73,8 @@ struct Settings {
   VerifyOptions verify;
   DumpOptions dump;
   CopyOptions copy;
-  std::uint32_t keep = 1;  // prune
+  std::uint32_t keep = 1;         // prune
+  std::uint32_t keep_months = 0;  // prune
 };
 
 struct Subcommands {
@@ -150,12 +151,18 @@ CLI::App* add_copy(CLI::App& app, StorageFlags& flags, StorageFlags& to, CopyOpt
   return command;
 }
 
-CLI::App* add_prune(CLI::App& app, StorageFlags& flags, std::uint32_t& keep) {
+CLI::App* add_prune(CLI::App& app, StorageFlags& flags, std::uint32_t& keep,
+                    std::uint32_t& keep_months) {
   auto* command =
       app.add_subcommand("prune", "delete what recovery no longer reads; safe while instances run");
   add_storage_flags(*command, flags);
   command->add_option("--keep", keep, "file storage: snapshots to keep (default 1)")
       ->check(CLI::Range(1u, 1000000u));
+  command
+      ->add_option("--keep-months", keep_months,
+                   "also keep the newest snapshot of each of the last M months and the journal "
+                   "from it (StorageOptions::keep_monthly_snapshots; default 0)")
+      ->check(CLI::Range(0u, 1000000u));
   return command;
 }
 
@@ -168,7 +175,7 @@ Subcommands add_subcommands(CLI::App& app, Settings& settings) {
   commands.verify = add_verify(app, settings.flags, settings.verify);
   commands.dump = add_dump(app, settings.flags, settings.dump);
   commands.copy = add_copy(app, settings.flags, settings.to, settings.copy);
-  commands.prune = add_prune(app, settings.flags, settings.keep);
+  commands.prune = add_prune(app, settings.flags, settings.keep, settings.keep_months);
   return commands;
 }
 
@@ -213,7 +220,9 @@ int dispatch(const Subcommands& commands, Settings& settings) {
   if (commands.inspect->parsed()) return run_inspect(settings.flags, settings.inspect);
   if (commands.verify->parsed()) return run_verify(settings.flags, settings.verify);
   if (commands.dump->parsed()) return run_dump(settings.flags, settings.dump);
-  if (commands.prune->parsed()) return run_prune(settings.flags, settings.keep);
+  if (commands.prune->parsed()) {
+    return run_prune(settings.flags, {settings.keep, settings.keep_months});
+  }
   check_storage_flags(settings.to, "to-");
   return run_copy(settings.flags, settings.to, settings.copy);
 }

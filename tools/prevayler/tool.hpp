@@ -72,7 +72,7 @@ int run_inspect(const StorageFlags& flags, const InspectOptions& options);
 int run_verify(const StorageFlags& flags, const VerifyOptions& options);
 int run_dump(const StorageFlags& flags, const DumpOptions& options);
 int run_copy(const StorageFlags& from, const StorageFlags& to, const CopyOptions& options);
-int run_prune(const StorageFlags& flags, std::uint32_t keep_snapshots);
+int run_prune(const StorageFlags& flags, detail::RetentionPolicy policy);
 #ifdef PREVAYLER_WITH_AWS
 // The storage options the flags give (region and endpoint only when set).
 AwsStorageOptions aws_options(const StorageFlags& flags);

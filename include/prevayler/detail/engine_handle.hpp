@@ -43,6 +43,9 @@ struct EngineHooks {
   std::function<AnyState(std::istream&, std::uint32_t version)> decode_state;
   SchemaVersions schema;
   std::function<std::uint64_t(const void* state)> state_hash;  // empty: no check
+  // Whether an event left the state unchanged (`before`, `after`): such an
+  // event is not journaled. Empty: every event is journaled.
+  std::function<bool(const void* before, const void* after)> unchanged;
   TimestampFunction timestamp;
   std::function<void(const std::string&)> warn;   // empty: stderr
   std::function<void(const Progress&)> progress;  // empty: none
