@@ -34,6 +34,12 @@ const unsigned char* bytes(std::string_view s) {
 constexpr std::size_t evp_slice_bytes = std::size_t{1} << 30;
 static_assert(evp_slice_bytes <= static_cast<std::size_t>(INT_MAX));
 
+[[noreturn]] void throw_no_provider(const std::string& where, const std::string& id) {
+  throw DecryptionError(where + ": encrypted under key id \"" + id +
+                        "\", but no key provider is configured; set "
+                        "StorageOptions::encryption.key to one that has this key");
+}
+
 [[noreturn]] void evp_failed(const char* step) {
   throw StorageError(std::string("AES-256-GCM: OpenSSL failed to ") + step);
 }
@@ -63,11 +69,7 @@ KeyRing::KeyRing(EncryptionOptions options, std::string owner)
 std::shared_ptr<const Key> KeyRing::key(const std::string& id, const std::string& where) const {
   std::lock_guard lock(mutex_);
   if (auto found = cache_.find(id); found != cache_.end()) return found->second;
-  if (!options_.key) {
-    throw DecryptionError(where + ": encrypted under key id \"" + id +
-                          "\", but no key provider is configured; set "
-                          "StorageOptions::encryption.key to one that has this key");
-  }
+  if (!options_.key) throw_no_provider(where, id);
   std::optional<std::string> bytes = options_.key(id);
   if (!bytes) {
     throw DecryptionError(where + ": encrypted under key id \"" + id +
@@ -85,6 +87,12 @@ std::shared_ptr<const Key> KeyRing::key(const std::string& id, const std::string
   }
   cache_.emplace(id, key);
   return key;
+}
+
+std::shared_ptr<const Key> key_for(const KeyRing* keys, const std::string& id,
+                                   const std::string& where) {
+  if (!keys) throw_no_provider(where, id);
+  return keys->key(id, where);
 }
 
 void random_bytes(unsigned char* out, std::size_t size) {

@@ -65,6 +65,12 @@ class KeyRing {
   mutable std::map<std::string, std::shared_ptr<const Key>> cache_;
 };
 
+// The key for `id` from `keys`, which may be null (no keys configured):
+// then, as when the ring has no provider, a DecryptionError naming `where`
+// and the id says so.
+std::shared_ptr<const Key> key_for(const KeyRing* keys, const std::string& id,
+                                   const std::string& where);
+
 // How a reader treats encrypted records and snapshots.
 struct Decryption {
   // The storage's keys. Null: none configured, so encrypted data is a

@@ -58,12 +58,7 @@ std::unique_ptr<char[]> open_sealed_record(const SealedRecord& record, const Key
                                            RecordPosition position, const std::string& where,
                                            std::size_t& size) {
   const std::string key_id(record.key_id);
-  if (!keys) {
-    throw DecryptionError(where + ": journal record encrypted under key id \"" + key_id +
-                          "\", but no key provider is configured; set "
-                          "StorageOptions::encryption.key to one that has this key");
-  }
-  const std::shared_ptr<const Key> key = keys->key(key_id, where);
+  const std::shared_ptr<const Key> key = key_for(keys, key_id, where);
   size = record.sealed.size() - gcm_tag_bytes;
   std::unique_ptr<char[]> plain(new char[size]);
   if (!gcm_open(*key, record.nonce, aad_of(record.aad_prefix, position), record.sealed,

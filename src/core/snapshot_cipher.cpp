@@ -129,12 +129,7 @@ DecryptBuffer::~DecryptBuffer() { OPENSSL_cleanse(plain_.data(), plain_.size());
 
 void DecryptBuffer::open_head() {
   read_head(source_, resource_, prefix_, key_id_, nonce_);
-  if (!keys_) {
-    throw DecryptionError(resource_ + ": snapshot encrypted under key id \"" + key_id_ +
-                          "\", but no key provider is configured; set "
-                          "StorageOptions::encryption.key to one that has this key");
-  }
-  key_ = keys_->key(key_id_, resource_ + " (snapshot)");
+  key_ = key_for(keys_, key_id_, resource_ + " (snapshot)");
   head_done_ = true;
 }
 

@@ -27,10 +27,14 @@ const std::string kSecret = "IBAN DE89 3704 0044 0532 0130 00";
 unsigned type_of(const std::string& content) { return static_cast<unsigned char>(content[1]); }
 
 struct EncryptedJournal : MotoJournal {
-  std::unique_ptr<P> open_with(EncryptionOptions encryption) const {
-    AwsStorageOptions o = options();
-    o.common.encryption = std::move(encryption);
-    return open_string_log(detail::make_aws_storage(o, nullptr));
+  std::unique_ptr<P> open_with(EncryptionOptions encryption, bool snapshot_on_open = true) const {
+    AwsStorageOptions storage = options();
+    storage.common.encryption = std::move(encryption);
+    P::Options o;
+    o.business = append_string;
+    o.storage = detail::make_aws_storage(storage, nullptr);
+    o.snapshot_on_open = snapshot_on_open;
+    return std::make_unique<P>(std::move(o));
   }
   std::string snapshot_object() const { return s3().get_object(bucket, "snapshot").body; }
   void put_snapshot_object(const std::string& bytes) const {
@@ -95,10 +99,10 @@ TEST(AwsEncryption, WrongOrMissingKeyIsAnErrorNamingKeyAndResource) {
                                 {"key id \"A\"", "no key provider is configured"});
   // A journal without a snapshot: its first item fails.
   EncryptedJournal fresh;
-  fresh.open_with(test_encryption("A", {{"A", test_key('a')}}))->handle(kSecret);
+  fresh.open_with(test_encryption("A", {{"A", test_key('a')}}), false)->handle(kSecret);
   expect_error<DecryptionError>(
       [&] {
-        fresh.open_with(test_encryption("A", {{"A", test_key('x')}}));
+        fresh.open_with(test_encryption("A", {{"A", test_key('x')}}), false);
       },
       "wrong key, item",
       {"key id \"A\"", "table " + fresh.table + ", item (partkey 1, order 1)",
