@@ -21,6 +21,7 @@
 #include "support/compressible_text.hpp"
 #include "support/encryption_keys.hpp"
 #include "support/expect_error.hpp"
+#include "support/file_bytes.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 
@@ -31,15 +32,6 @@ namespace fs = std::filesystem;
 using P = Prevayler<StringLog, std::string>;
 
 const std::string kSecret = "IBAN DE89 3704 0044 0532 0130 00";
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
 
 // The offsets of the records (frames) of a segment file's bytes.
 std::vector<std::size_t> frames(const std::string& segment) {

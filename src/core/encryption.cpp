@@ -44,6 +44,34 @@ static_assert(evp_slice_bytes <= static_cast<std::size_t>(INT_MAX));
   throw StorageError(std::string("AES-256-GCM: OpenSSL failed to ") + step);
 }
 
+// Feeds `in` through the cipher in slices OpenSSL's int lengths take;
+// `out` null: authenticated data only. Returns the bytes written to `out`.
+std::size_t update(EVP_CIPHER_CTX* ctx, unsigned char* out, std::string_view in) {
+  std::size_t written = 0;
+  for (std::size_t at = 0; at < in.size(); at += evp_slice_bytes) {
+    const std::string_view part = in.substr(at, evp_slice_bytes);
+    int n = 0;
+    if (EVP_CipherUpdate(ctx, out ? out + written : nullptr, &n, bytes(part),
+                         static_cast<int>(part.size())) != 1) {
+      evp_failed(out ? "encrypt or decrypt" : "authenticate");
+    }
+    if (out) written += static_cast<std::size_t>(n);
+  }
+  return written;
+}
+
+// This thread's context, set up for AES-256-GCM with `key` and `nonce`, in
+// the direction `encrypt` says, with `aad` authenticated.
+EVP_CIPHER_CTX* start(const Key& key, std::string_view nonce, std::string_view aad, bool encrypt) {
+  EVP_CIPHER_CTX* ctx = thread_context();
+  if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), bytes(nonce),
+                        encrypt ? 1 : 0) != 1) {
+    evp_failed(encrypt ? "start encrypting" : "start decrypting");
+  }
+  (void)update(ctx, nullptr, aad);
+  return ctx;
+}
+
 }  // namespace
 
 Key::Key(std::string_view bytes) {
@@ -105,30 +133,13 @@ void random_bytes(unsigned char* out, std::size_t size) {
 void gcm_seal(const Key& key, std::string_view nonce, std::string_view aad,
               std::string_view plaintext, std::string& out) {
   PREVAYLER_ASSERT(nonce.size() == gcm_nonce_bytes);
-  EVP_CIPHER_CTX* ctx = thread_context();
+  EVP_CIPHER_CTX* ctx = start(key, nonce, aad, true);
+  const std::size_t start_at = out.size();
+  out.resize(start_at + plaintext.size() + gcm_tag_bytes);
+  auto* sink = reinterpret_cast<unsigned char*>(out.data() + start_at);
+  std::size_t written = update(ctx, sink, plaintext);
   int n = 0;
-  if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), bytes(nonce)) != 1) {
-    evp_failed("start encrypting");
-  }
-  for (std::size_t at = 0; at < aad.size(); at += evp_slice_bytes) {
-    const std::string_view part = aad.substr(at, evp_slice_bytes);
-    if (EVP_EncryptUpdate(ctx, nullptr, &n, bytes(part), static_cast<int>(part.size())) != 1) {
-      evp_failed("authenticate");
-    }
-  }
-  const std::size_t start = out.size();
-  out.resize(start + plaintext.size() + gcm_tag_bytes);
-  auto* sink = reinterpret_cast<unsigned char*>(out.data() + start);
-  std::size_t written = 0;
-  for (std::size_t at = 0; at < plaintext.size(); at += evp_slice_bytes) {
-    const std::string_view part = plaintext.substr(at, evp_slice_bytes);
-    if (EVP_EncryptUpdate(ctx, sink + written, &n, bytes(part), static_cast<int>(part.size())) !=
-        1) {
-      evp_failed("encrypt");
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (EVP_EncryptFinal_ex(ctx, sink + written, &n) != 1) evp_failed("end encrypting");
+  if (EVP_CipherFinal_ex(ctx, sink + written, &n) != 1) evp_failed("end encrypting");
   written += static_cast<std::size_t>(n);
   PREVAYLER_ASSERT(written == plaintext.size(), "GCM is a stream cipher: no padding");
   if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(gcm_tag_bytes),
@@ -143,33 +154,16 @@ bool gcm_open(const Key& key, std::string_view nonce, std::string_view aad, std:
   const std::string_view ciphertext = sealed.substr(0, sealed.size() - gcm_tag_bytes);
   std::array<unsigned char, gcm_tag_bytes> tag{};
   std::copy(sealed.end() - gcm_tag_bytes, sealed.end(), tag.begin());
-  EVP_CIPHER_CTX* ctx = thread_context();
-  int n = 0;
-  if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), bytes(nonce)) != 1) {
-    evp_failed("start decrypting");
-  }
-  for (std::size_t at = 0; at < aad.size(); at += evp_slice_bytes) {
-    const std::string_view part = aad.substr(at, evp_slice_bytes);
-    if (EVP_DecryptUpdate(ctx, nullptr, &n, bytes(part), static_cast<int>(part.size())) != 1) {
-      evp_failed("authenticate");
-    }
-  }
+  EVP_CIPHER_CTX* ctx = start(key, nonce, aad, false);
   auto* sink = reinterpret_cast<unsigned char*>(out);
-  std::size_t written = 0;
-  for (std::size_t at = 0; at < ciphertext.size(); at += evp_slice_bytes) {
-    const std::string_view part = ciphertext.substr(at, evp_slice_bytes);
-    if (EVP_DecryptUpdate(ctx, sink + written, &n, bytes(part), static_cast<int>(part.size())) !=
-        1) {
-      evp_failed("decrypt");
-    }
-    written += static_cast<std::size_t>(n);
-  }
+  const std::size_t written = update(ctx, sink, ciphertext);
   if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(gcm_tag_bytes), tag.data()) !=
       1) {
     evp_failed("take the tag");
   }
   // The tag is checked here: until then nothing decrypted may be used.
-  return EVP_DecryptFinal_ex(ctx, sink + written, &n) == 1;
+  int n = 0;
+  return EVP_CipherFinal_ex(ctx, sink + written, &n) == 1;
 }
 
 void put_key_id(std::string& out, std::string_view id) {
