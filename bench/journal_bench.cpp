@@ -29,7 +29,10 @@
 //       [--event-bytes 100] [--readers R] [--read-with state|read] [--bare]
 //       [--no-prevayler] [--replay-events E] [--replay-snapshot-every N]
 //       [--event-content fill|text|random]
-//       [--compress-over BYTES] [--journal-level L]
+//       [--compress-over BYTES] [--journal-level L] [--encrypt]
+//
+//   --encrypt: records (and the replay's snapshots) sealed with AES-256-GCM
+//   under one fixed key (docs/encryption.md), to measure encryption's cost.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -64,6 +67,18 @@ constexpr int alphabet_letters = 26;
 // Unset: the library's defaults.
 std::optional<std::size_t> compress_over;
 std::optional<int> journal_level;
+bool encrypt = false;
+
+// One fixed key: what is measured is the cipher, not the key store.
+prevayler::EncryptionOptions bench_encryption() {
+  prevayler::EncryptionOptions e;
+  if (!encrypt) return e;
+  e.current_key_id = "bench";
+  e.key = [](const std::string&) -> std::optional<std::string> {
+    return std::string(prevayler::encryption_key_bytes, 'k');
+  };
+  return e;
+}
 
 std::uintmax_t journal_bytes(const std::filesystem::path& dir) {
   std::uintmax_t total = 0;
@@ -80,6 +95,7 @@ P::Options options(const std::filesystem::path& dir) {
   storage.directory = dir;
   if (compress_over) storage.common.compress_journal_records_over = *compress_over;
   if (journal_level) storage.common.journal_compression_level = *journal_level;
+  storage.common.encryption = bench_encryption();
   o.storage = prevayler::make_file_storage(storage);
   return o;
 }
@@ -185,6 +201,7 @@ void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::siz
       prevayler::FileStorageOptions storage;
       storage.directory = dir;
       storage.common.keep_snapshots = 2;
+      storage.common.encryption = bench_encryption();
       o.storage = prevayler::make_file_storage(storage);
       o.snapshot_every_events = snapshot_every_events;
     }
@@ -243,6 +260,8 @@ int main(int argc, char** argv) {
       compress_over = std::strtoull(value, nullptr, 10), ++i;
     } else if (!std::strcmp(argv[i], "--journal-level")) {
       journal_level = std::atoi(value), ++i;
+    } else if (!std::strcmp(argv[i], "--encrypt")) {
+      encrypt = true;
     } else {
       std::fprintf(stderr,
                    "usage: prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64] "
@@ -250,15 +269,16 @@ int main(int argc, char** argv) {
                    "[--no-prevayler] "
                    "[--replay-events E] [--replay-snapshot-every N] "
                    "[--event-content fill|text|random] "
-                   "[--compress-over BYTES] [--journal-level L]\n");
+                   "[--compress-over BYTES] [--journal-level L] [--encrypt]\n");
       return 2;
     }
   }
   std::printf(
       "# file journal, %zu-byte %s events, fsync on, %.1f s per run, dir %s, records compressed "
-      "from %s bytes\n",
+      "from %s bytes%s\n",
       event_bytes, event_content_name(event_content), seconds, dir.c_str(),
-      compress_over ? std::to_string(*compress_over).c_str() : "the default");
+      compress_over ? std::to_string(*compress_over).c_str() : "the default",
+      encrypt ? ", encrypted (AES-256-GCM)" : "");
   make_event_source(event_bytes);
   if (bare) run_bare_fdatasync(dir, event_bytes, seconds);
   if (prevayler_runs) {

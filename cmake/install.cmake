@@ -3,7 +3,8 @@
 #   find_package(prevayler REQUIRED COMPONENTS aws)   -> prevayler::aws too
 #   pkg-config --cflags --libs prevayler | prevayler-aws
 # work against an installed prevayler-cpp. The file-only package needs
-# Threads, cereal and zstd; the aws component adds curl, OpenSSL and pugixml.
+# Threads, cereal, zstd and OpenSSL (libcrypto); the aws component adds curl
+# and pugixml.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

@@ -1,8 +1,9 @@
 # Run by ctest (tests/CMakeLists.txt): builds and runs tests/consumer the
 # ways users consume prevayler-cpp.
 #   MODE=package       the installed build, find_package(prevayler) with
-#                      curl, OpenSSL, nlohmann-json and pugixml hidden (the
-#                      file-only package must not need them), and pkg-config
+#                      curl, nlohmann-json and pugixml hidden (the file-only
+#                      package must not need them; it needs OpenSSL's
+#                      libcrypto for encryption at rest), and pkg-config
 #   MODE=aws           the installed build, find_package(prevayler COMPONENTS
 #                      aws), and pkg-config prevayler-aws
 #   MODE=subdirectory  the source tree, add_subdirectory, both targets
@@ -16,7 +17,7 @@
 set(work ${BINARY_DIR}/consumer-${MODE})
 file(REMOVE_RECURSE ${work})
 set(prefix ${work}/prefix)
-set(no_aws_packages -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON
+set(no_aws_packages -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON
   -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON -DCMAKE_DISABLE_FIND_PACKAGE_pugixml=ON)
 set(common_args -DCMAKE_CXX_COMPILER=${CXX})
 if(LAUNCHER)

@@ -19,6 +19,7 @@
 #include "prevayler/prevayler.hpp"
 #include "support/compressible_text.hpp"
 #include "support/expect_error.hpp"
+#include "support/file_bytes.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 #include "support/v1_snapshot.hpp"
@@ -29,15 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using P = Prevayler<StringLog, std::string>;
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
 
 class SnapshotCompressionTest : public ::testing::Test {
  protected:

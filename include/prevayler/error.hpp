@@ -85,6 +85,18 @@ class SchemaVersionError : public Error {
   using Error::Error;
 };
 
+// Encrypted data (StorageOptions::encryption, docs/encryption.md) that could
+// not be decrypted: no key provider is configured, the provider has no key
+// for its key id, or its authentication tag does not match (the key given
+// for that id is not the one it was written with, or the stored bytes were
+// altered). Raised before any of it reaches the codec: never garbage state.
+// The message names the key id and the resource (file and offset; table,
+// partkey and order; bucket and key), never the key.
+class DecryptionError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A file or object written by a format version this build does not know.
 class FormatVersionError : public StorageError {
  public:

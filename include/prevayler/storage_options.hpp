@@ -1,4 +1,5 @@
-// The options every storage shares: retention, compression and warnings.
+// The options every storage shares: retention, compression, encryption and
+// warnings.
 // FileStorageOptions and AwsStorageOptions hold them as their `common`
 // field:
 //
@@ -11,6 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "prevayler/encryption.hpp"
 
 namespace prevayler {
 
@@ -45,6 +48,10 @@ struct StorageOptions {
   std::size_t compress_journal_records_over = 4096;
   // zstd level of journal records, as snapshot_compression_level.
   int journal_compression_level = 1;
+  // Authenticated encryption (AES-256-GCM) of journal records and snapshots,
+  // after compression, under rotating key ids (docs/encryption.md). Off by
+  // default; encrypted data needs `encryption.key` to be read.
+  EncryptionOptions encryption;
   // Receives warnings (a torn record cut off the journal's end, an
   // incomplete group commit ignored at replay, a retention run that
   // failed). Default: a line on stderr.

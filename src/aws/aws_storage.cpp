@@ -83,16 +83,14 @@ class AwsStorage : public Storage {
     }
   }
 
-  void append(const EntryBatch& batch) override {
-    writer_.append(encode_journal_items(batch, writer_id_, &compressor_));
-  }
+  void append(const EntryBatch& batch) override { writer_.append(encode(batch)); }
 
   std::size_t writes_in_flight_max() const override {
     return std::max<std::size_t>(1, options_.writes_in_flight_max);
   }
 
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
-    return writer_.start(encode_journal_items(batch, writer_id_, &compressor_));
+    return writer_.start(encode(batch));
   }
 
   void resume_after_failure() override { writer_.resume_after_failure(); }
@@ -106,6 +104,7 @@ class AwsStorage : public Storage {
     if (!writer_.segment_empty()) writer_.seal_segment(writer_id_);
     S3SnapshotOptions snapshot_options = s3_snapshot_options(options_);
     snapshot_options.state_schema_version = state_schema_version;
+    if (keys_.encrypts()) snapshot_options.encrypt = &keys_;
     return make_s3_snapshot_writer(
         *clients_.s3, snapshot_options, writer_.segment(), snapshots_, [this](std::uint64_t) {
           prune_after_snapshot(
@@ -127,6 +126,19 @@ class AwsStorage : public Storage {
   }
 
  private:
+  // The items of a group commit, encrypted (after compression) when a key
+  // is current, bound to where the writer puts them.
+  std::vector<std::string> encode(const EntryBatch& batch) {
+    if (!keys_.encrypts()) return encode_journal_items(batch, writer_id_, &compressor_);
+    return encode_journal_items(batch, writer_id_, &compressor_, &keys_, writer_.next_position());
+  }
+
+  S3SnapshotOptions reading_options() const {
+    S3SnapshotOptions options = s3_snapshot_options(options_);
+    options.decryption = Decryption{&keys_, false};
+    return options;
+  }
+
   // One recovery: the snapshot, the journal after it, and the seal that
   // takes ownership. False when it must start over: the snapshot object
   // was replaced while it was downloaded, or a newer snapshot appeared and
@@ -135,7 +147,7 @@ class AwsStorage : public Storage {
     ReplayCursor cursor;
     try {
       cursor.segment =
-          read_s3_snapshot(*clients_.s3_reads, s3_snapshot_options(options_), *snapshots_, handler);
+          read_s3_snapshot(*clients_.s3_reads, reading_options(), *snapshots_, handler);
     } catch (const aws::PreconditionFailedError&) {
       options_.common.warn(describe() +
                            ": the snapshot object was replaced while recovery read it; " +
@@ -143,7 +155,7 @@ class AwsStorage : public Storage {
       return false;
     }
     const std::uint64_t first_segment = cursor.segment;
-    JournalReplay replay(*clients_.dynamodb_reads, options_);
+    JournalReplay replay(*clients_.dynamodb_reads, options_, Decryption{&keys_, false});
     replay.replay(cursor, handler);
     if (cursor.gap && gap_was_pruned(cursor)) return start_over_or_refuse(cursor, first_segment);
     const std::uint64_t owned =
@@ -221,6 +233,7 @@ class AwsStorage : public Storage {
   // Compresses before encode_journal_items fragments; used by the engine's writer.
   RecordCompressor compressor_{options_.common.compress_journal_records_over,
                                options_.common.journal_compression_level, "AWS storage"};
+  KeyRing keys_{options_.common.encryption, "AWS storage"};
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::uint64_t writer_id_ = 0;
   JournalWriter writer_;  // last: its pool's threads use the members above

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "core/assert.hpp"
+#include "core/record_cipher.hpp"
 
 namespace prevayler::detail {
 
@@ -13,9 +14,11 @@ std::string journal_item_name(const std::string& table, std::uint64_t segment,
 }
 
 std::vector<std::string> encode_journal_items(const EntryBatch& batch, std::uint64_t writer_id,
-                                              RecordCompressor* compressor) {
+                                              RecordCompressor* compressor, const KeyRing* keys,
+                                              RecordPosition position) {
   std::vector<std::string> items(1);
   encode_batch_record(items[0], writer_id, batch, 0, batch.size(), compressor);
+  if (keys) encrypt_record(items[0], 0, *keys, position);
   if (items[0].size() <= journal_item_content_bytes_max) return items;
   const std::string record = std::move(items[0]);
   items.clear();

@@ -42,9 +42,14 @@ inline constexpr std::size_t journal_entry_bytes_max = std::size_t{256} << 20;
 // "table T, item (partkey S, order O)", for messages.
 std::string journal_item_name(const std::string& table, std::uint64_t segment, std::uint64_t order);
 
-// The items of one group commit (see the contract above).
+// The items of one group commit (see the contract above). With `keys`,
+// the record is encrypted under its current key after compression and
+// before it is cut into fragments, bound to `position` (the segment and
+// order of its first item).
 std::vector<std::string> encode_journal_items(const EntryBatch& batch, std::uint64_t writer_id,
-                                              RecordCompressor* compressor);
+                                              RecordCompressor* compressor,
+                                              const KeyRing* keys = nullptr,
+                                              RecordPosition position = {});
 
 // Reassembles fragmented group commits during replay (see the contract).
 class FragmentAssembler {

@@ -100,8 +100,12 @@ class RangeReader {
 
 }  // namespace
 
-JournalReplay::JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options)
-    : dynamodb_(dynamodb), options_(options), fragments_(options.table, options.common.warn) {}
+JournalReplay::JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options,
+                             const Decryption& decryption)
+    : dynamodb_(dynamodb),
+      options_(options),
+      decryption_(decryption),
+      fragments_(options.table, options.common.warn) {}
 
 void JournalReplay::replay(ReplayCursor& c, RecoveryHandler& handler) {
   // Bounded by the journal: each pass follows one seal to a later segment.
@@ -195,7 +199,9 @@ bool JournalReplay::apply_item(ReplayCursor& c, const aws::JournalItem& item,
   const std::uint64_t segment = c.segment;
   const std::string where = journal_item_name(options_.table, segment, item.order);
   ++c.expected;
-  const DecodedRecord record = decode_record(item.content, where);
+  // An encrypted record is bound to the order of its (first) item.
+  const DecodedRecord record =
+      decode_record(item.content, where, decryption_, RecordPosition{segment, item.order});
   if (record.type == RecordType::seal) {
     fragments_.drop_partial(segment, "followed by a seal");
     c = ReplayCursor{record.next_segment, 1, false};
@@ -204,7 +210,9 @@ bool JournalReplay::apply_item(ReplayCursor& c, const aws::JournalItem& item,
   if (record.type == RecordType::fragment) {
     if (std::optional<FragmentAssembler::Whole> whole =
             fragments_.add(segment, item.order, record)) {
-      deliver(handler, segment, whole->first_order, decode_record(whole->record, where));
+      deliver(handler, segment, whole->first_order,
+              decode_record(whole->record, where, decryption_,
+                            RecordPosition{segment, whole->first_order}));
     }
     return false;
   }

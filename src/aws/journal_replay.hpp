@@ -28,6 +28,7 @@
 
 #include "aws/dynamodb.hpp"
 #include "aws/journal_items.hpp"
+#include "core/encryption.hpp"
 #include "prevayler/aws_storage.hpp"
 #include "prevayler/storage.hpp"
 
@@ -49,7 +50,10 @@ struct ReplayCursor {
 class JournalReplay {
  public:
   // `dynamodb` (the reads client) and `options` must outlive the replay.
-  JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options);
+  // Encrypted records are opened with `decryption` (its keys must outlive
+  // the replay too).
+  JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options,
+                const Decryption& decryption = {});
 
   // Replays from the cursor, segment after segment, up to the tail or a gap.
   void replay(ReplayCursor& c, RecoveryHandler& handler);
@@ -72,6 +76,7 @@ class JournalReplay {
 
   aws::DynamoDbClient& dynamodb_;
   const AwsStorageOptions& options_;
+  Decryption decryption_;
   FragmentAssembler fragments_;
 };
 

@@ -85,6 +85,11 @@ bool JournalWriter::segment_empty() const {
   return next_order_ == 1;
 }
 
+RecordPosition JournalWriter::next_position() const {
+  std::lock_guard lock(mutex_);
+  return RecordPosition{segment_, next_order_};
+}
+
 void JournalWriter::put_durably(std::uint64_t order, const std::string& content) {
   if (put_.put_or_conflict(segment_, order, content)) {
     std::rethrow_exception(put_.superseded_at(segment_, order));

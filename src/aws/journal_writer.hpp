@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "aws/journal_put.hpp"
+#include "core/record_codec.hpp"
 #include "core/task_pool.hpp"
 #include "prevayler/storage.hpp"
 
@@ -57,6 +58,10 @@ class JournalWriter {
   std::uint64_t segment() const;
   // Nothing written yet in the owned segment.
   bool segment_empty() const;
+  // Where the next write's first item goes (segment, order), for what is
+  // bound to its position (encryption). Call from the thread that then
+  // starts or appends that write: nothing else moves it meanwhile.
+  RecordPosition next_position() const;
 
   // The items of one group commit, durable on return. A failure part-way
   // leaves an incomplete fragment sequence that replay ignores; the next

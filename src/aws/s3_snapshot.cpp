@@ -14,6 +14,7 @@
 #include "core/container_header.hpp"
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
+#include "core/snapshot_cipher.hpp"
 #include "core/zstd_stream.hpp"
 #include "prevayler/error.hpp"
 
@@ -164,16 +165,20 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
         part_bytes_(effective_part_bytes(options.part_bytes)),
         parallel_(std::max<std::uint32_t>(options.parallel_requests, 1)),
         stream_(this) {
-    pending_ = make_snapshot_header(id, options.compression_level ? snapshot_flag_zstd : 0,
-                                    options.state_schema_version);
+    const std::uint32_t flags = (options.compression_level ? snapshot_flag_zstd : 0) |
+                                (options.encrypt ? snapshot_flag_encrypted : 0);
+    pending_ = make_snapshot_header(id, flags, options.state_schema_version);
+    const std::string header = pending_;
     pending_.reserve(part_bytes_ + put_area_bytes);
     put_area_.resize(put_area_bytes);
     setp(put_area_.data(), put_area_.data() + put_area_.size());
+    // state -> zstd -> AES-GCM -> parts: encryption after compression.
+    std::streambuf* sink = this;
+    if (options.encrypt) sink = &cipher_.emplace(*sink, *options.encrypt, header);
     if (options.compression_level) {
-      zstd_.emplace(*static_cast<std::streambuf*>(this), *options.compression_level,
-                    object_name(bucket_, key_));
-      stream_.rdbuf(&*zstd_);
+      sink = &zstd_.emplace(*sink, *options.compression_level, object_name(bucket_, key_));
     }
+    stream_.rdbuf(sink);
     stream_.exceptions(std::ios::badbit);
   }
   ~S3SnapshotWriter() override {
@@ -186,7 +191,7 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   std::ostream& stream() override { return stream_; }
 
   void commit() override {
-    if (zstd_ && !zstd_->finish()) {
+    if ((zstd_ && !zstd_->finish()) || (cipher_ && !cipher_->finish())) {
       if (error_) std::rethrow_exception(error_);
       throw StorageError("snapshot " + std::to_string(id_) + " for " + object_name(bucket_, key_) +
                          ": the compressed state could not be buffered");
@@ -380,7 +385,9 @@ class S3SnapshotWriter : public SnapshotWriter, private std::streambuf {
   std::uint32_t crc_ = 0;
   std::exception_ptr error_;
   bool committed_ = false;
-  // Declared last, destroyed first: it may still write into this object.
+  // Declared last, destroyed first: they may still write into this object
+  // (zstd into the cipher).
+  std::optional<EncryptBuffer> cipher_;
   std::optional<ZstdCompressBuffer> zstd_;
 };
 
@@ -455,19 +462,35 @@ std::uint64_t read_s3_snapshot(aws::S3Client& s3, const S3SnapshotOptions& optio
                                   .body;
   const std::uint32_t stored_crc =
       check_snapshot_trailer(trailer, body_end - snapshot_header_bytes, where, body_end);
+  const std::string header_bytes = first.body.substr(0, snapshot_header_bytes);
   S3SnapshotReader reader(s3, options.bucket, options.key, first.etag, std::move(first.body),
                           body_end, range_bytes, options.parallel_requests);
+  const bool encrypted = (header.flags & snapshot_flag_encrypted) != 0;
+  const bool check_only = encrypted && options.decryption.check_only;
+  // S3 -> AES-GCM -> zstd -> state, as written.
+  std::optional<DecryptBuffer> plain;
+  std::streambuf* source = &reader;
+  if (encrypted && !check_only) {
+    source = &plain.emplace(reader, options.decryption.keys, header_bytes, where);
+  }
   std::optional<ZstdDecompressBuffer> zstd;
-  if (header.flags & snapshot_flag_zstd) zstd.emplace(reader, where);
+  if ((header.flags & snapshot_flag_zstd) && !check_only) zstd.emplace(*source, where);
   const auto checksum_error = [&] {
     return CorruptionError(where +
                            ": snapshot body fails its checksum; restore the object from "
                            "a backup or a previous version");
   };
   try {
-    std::istream in(zstd ? static_cast<std::streambuf*>(&*zstd) : &reader);
-    handler.versioned_snapshot(header.id, in, header.state_schema_version);
-    if (zstd) zstd->finish();
+    if (check_only) {
+      (void)check_sealed_body(reader, where);  // verify without the key
+    } else {
+      std::istream in(zstd ? static_cast<std::streambuf*>(&*zstd) : source);
+      // A chunk that fails authentication reaches the caller as itself.
+      if (plain) in.exceptions(std::ios::badbit);
+      handler.versioned_snapshot(header.id, in, header.state_schema_version);
+      if (zstd) zstd->finish();
+      if (plain) plain->finish();
+    }
     reader.drain();
   } catch (...) {
     // A failed ranged GET (the object replaced: PreconditionFailedError)

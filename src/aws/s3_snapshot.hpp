@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "aws/s3.hpp"
+#include "core/encryption.hpp"
 #include "prevayler/aws_storage.hpp"
 #include "prevayler/storage.hpp"
 
@@ -58,6 +59,12 @@ struct S3SnapshotOptions {
   std::optional<int> compression_level;
   // What a writer's header records (the reader takes it from the header).
   std::uint32_t state_schema_version = 1;
+  // A writer encrypts under this key ring's current key, after compression
+  // (null: not). It must outlive the writer.
+  const KeyRing* encrypt = nullptr;
+  // How a reader opens an encrypted snapshot (check_only: its CRC and
+  // structure are checked, nothing is delivered).
+  Decryption decryption;
 };
 
 // The snapshot options of the storage's options. Throws ConfigError for a

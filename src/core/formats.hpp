@@ -18,7 +18,10 @@ inline constexpr std::uint32_t segment_format_version = 1;
 inline constexpr std::uint32_t snapshot_format_version = 1;
 inline constexpr std::uint32_t snapshot_format_version_flags = 2;
 inline constexpr std::uint32_t snapshot_flag_zstd = 1;  // the body is one zstd frame
-inline constexpr std::uint32_t snapshot_flags_known = snapshot_flag_zstd;
+// The body is sealed with AES-256-GCM in chunks (core/snapshot_cipher.hpp),
+// after compression when both flags are set.
+inline constexpr std::uint32_t snapshot_flag_encrypted = 2;
+inline constexpr std::uint32_t snapshot_flags_known = snapshot_flag_zstd | snapshot_flag_encrypted;
 // Version 2, flag bits 16 to 31: the application's state schema version
 // when it is not 1 (0: version 1, as in every snapshot written before
 // schema versions). A build older than them stops at these bits with

@@ -8,6 +8,7 @@
 
 #include "core/assert.hpp"
 #include "core/bytes.hpp"
+#include "core/record_cipher.hpp"
 #include "core/zstd_stream.hpp"
 #include "prevayler/error.hpp"
 
@@ -230,18 +231,61 @@ void encode_seal_record(std::string& out, std::uint64_t writer_id, std::uint64_t
   put_u64(out, next_segment);
 }
 
-DecodedRecord decode_record(std::string_view payload, const std::string& where) {
+namespace {
+
+// An encrypted batch: decrypted, then decoded as the batch or compressed
+// batch it seals (never another encrypted one).
+DecodedRecord decode_encrypted(std::string_view payload, const std::string& where,
+                               const Decryption& decryption, RecordPosition position) {
+  const SealedRecord sealed = parse_sealed_record(payload, where);
+  if (decryption.check_only) {
+    DecodedRecord record;
+    record.writer_id = get_u64(payload.data() + record_kind_bytes);
+    record.encrypted = true;
+    return record;
+  }
+  std::size_t size = 0;
+  std::unique_ptr<char[]> plain =
+      open_sealed_record(sealed, decryption.keys, position, where, size);
+  const std::string_view inner(plain.get(), size);
+  const auto type = static_cast<unsigned char>(inner[1]);
+  if (type != static_cast<unsigned char>(RecordType::batch) &&
+      type != static_cast<unsigned char>(RecordType::compressed_batch)) {
+    throw malformed(where, "an encrypted record seals a record that is not a batch");
+  }
+  DecodedRecord record = decode_record(inner, where);
+  if (record.writer_id != get_u64(payload.data() + record_kind_bytes)) {
+    throw malformed(where, "an encrypted record's writer id differs from its sealed record's");
+  }
+  record.encrypted = true;
+  record.decrypted = std::move(plain);
+  return record;
+}
+
+}  // namespace
+
+DecodedRecord decode_record(std::string_view payload, const std::string& where,
+                            const Decryption& decryption, RecordPosition position) {
   auto corrupt = [&](const char* what) { return malformed(where, what); };
   if (payload.size() < record_kind_bytes) throw corrupt("shorter than its header");
   const auto version = static_cast<unsigned char>(payload[0]);
-  if (version != record_format_version && version != record_format_version_compressed) {
+  if (version != record_format_version && version != record_format_version_compressed &&
+      version != record_format_version_encrypted) {
     throw FormatVersionError(
         where + ": journal record has format version " + std::to_string(version) +
-        ", this build reads versions " + std::to_string(record_format_version) + " to " +
-        std::to_string(record_format_version_compressed) + "; open it with a newer prevayler-cpp");
+        ", this build reads versions " + std::to_string(record_format_version) + ", " +
+        std::to_string(record_format_version_compressed) + " and " +
+        std::to_string(record_format_version_encrypted) + "; open it with a newer prevayler-cpp");
+  }
+  const auto type = static_cast<unsigned char>(payload[1]);
+  if ((version == record_format_version_encrypted) !=
+      (type == static_cast<unsigned char>(RecordType::encrypted_batch))) {
+    throw corrupt("record format version 4 is for encrypted batches only, and they are version 4");
+  }
+  if (version == record_format_version_encrypted) {
+    return decode_encrypted(payload, where, decryption, position);
   }
   DecodedRecord record;
-  const auto type = static_cast<unsigned char>(payload[1]);
   payload.remove_prefix(record_kind_bytes);
   if (payload.size() < writer_id_bytes) throw corrupt("truncated writer id");
   record.writer_id = get_u64(payload.data());

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/encryption.hpp"
 #include "core/formats.hpp"
 #include "prevayler/storage.hpp"
 
@@ -22,6 +23,9 @@ namespace prevayler::detail {
 // FormatVersionError and still reads every other record.
 inline constexpr std::uint8_t record_format_version = 1;
 inline constexpr std::uint8_t record_format_version_compressed = 2;
+// Version 4 adds type 7 (version 3, type 6, is the file storage's:
+// file/start_record.hpp).
+inline constexpr std::uint8_t record_format_version_encrypted = 4;
 
 enum class RecordType : std::uint8_t {
   batch = 1,          // one group commit: one or more entries
@@ -31,6 +35,9 @@ enum class RecordType : std::uint8_t {
   // Never a DecodedRecord's type: a batch whose body is one zstd frame,
   // decoded as a `batch`.
   compressed_batch = 5,
+  // Never a DecodedRecord's type: a batch or compressed batch sealed with
+  // AES-256-GCM (core/record_cipher.hpp), decoded as a `batch`.
+  encrypted_batch = 7,
 };
 
 // Bytes of every record before its body: version (1) and type (1), which
@@ -51,8 +58,12 @@ struct DecodedRecord {
   std::uint64_t writer_id = 0;
   // batch: views into the payload, or into `owned` when `compressed`.
   std::vector<std::string_view> entries;
-  bool compressed = false;           // batch: stored as a compressed_batch record
-  std::unique_ptr<char[]> owned;     // compressed batch: the decompressed body
+  bool compressed = false;        // batch: stored as a compressed_batch record
+  std::unique_ptr<char[]> owned;  // compressed batch: the decompressed body
+  bool encrypted = false;         // batch: stored as an encrypted_batch record
+  // encrypted batch: the decrypted record, which the entries (or `owned`)
+  // come from; null when only its structure was checked (no entries).
+  std::unique_ptr<char[]> decrypted;
   std::uint32_t fragment_index = 0;  // fragment: 0-based
   std::uint32_t fragment_count = 0;  // fragment: > 1
   std::string_view fragment_bytes;   // fragment: a slice of the batch record
@@ -116,10 +127,23 @@ void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryB
                          std::size_t first, std::size_t count,
                          RecordCompressor* compressor = nullptr);
 
+// Where a record is stored, bound into an encrypted record's authenticated
+// data so that it cannot be moved: the segment, and the byte offset of its
+// frame (file) or the order of its (first) item (DynamoDB).
+struct RecordPosition {
+  std::uint64_t segment = 0;
+  std::uint64_t position = 0;
+};
+
 // Decodes a record; throws CorruptionError / FormatVersionError whose
 // message starts with `where` (the file and offset, or table and key). A
 // compressed batch decodes as a batch, its entries in the result's `owned`;
-// otherwise the views point into `payload`, which must outlive them.
-DecodedRecord decode_record(std::string_view payload, const std::string& where);
+// otherwise the views point into `payload`, which must outlive them. An
+// encrypted batch decodes as a batch too, decrypted with
+// `decryption.keys` at `position` (DecryptionError naming `where` and the
+// key id when it cannot be), or, check_only, with its structure checked
+// and no entries.
+DecodedRecord decode_record(std::string_view payload, const std::string& where,
+                            const Decryption& decryption = {}, RecordPosition position = {});
 
 }  // namespace prevayler::detail

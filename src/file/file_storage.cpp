@@ -10,6 +10,7 @@
 
 #include "core/assert.hpp"
 #include "core/formats.hpp"
+#include "core/record_cipher.hpp"
 #include "core/record_codec.hpp"
 #include "core/record_frame.hpp"
 #include "core/warning.hpp"
@@ -59,7 +60,8 @@ class FileStorage : public Storage {
         dir_(*fs_, options_.directory.string()),
         segments_(dir_),
         compressor_(options_.common.compress_journal_records_over,
-                    options_.common.journal_compression_level, "file storage") {}
+                    options_.common.journal_compression_level, "file storage"),
+        keys_(options_.common.encryption, "file storage") {}
   ~FileStorage() override { close(); }
 
   void recover(RecoveryHandler& handler) override {
@@ -87,6 +89,12 @@ class FileStorage : public Storage {
     record_.clear();
     const std::size_t frame = open_frame(record_);
     encode_batch_record(record_, writer_id_, batch, 0, batch.size(), &compressor_);
+    // After compression (ciphertext does not compress), bound to where the
+    // frame goes: a record copied elsewhere in the journal does not open.
+    if (keys_.encrypts()) {
+      encrypt_record(record_, frame + record_header_bytes, keys_,
+                     RecordPosition{segment_, journal_size_});
+    }
     const std::size_t payload_bytes = record_.size() - frame - record_header_bytes;
     if (payload_bytes > record_payload_bytes_max) {
       throw EventTooLargeError("a journal record of " + std::to_string(payload_bytes) +
@@ -120,8 +128,8 @@ class FileStorage : public Storage {
     if (options_.common.compress_snapshots) level = options_.common.snapshot_compression_level;
     std::function<void()> on_committed;
     if (retention().any()) on_committed = [this] { retain(); };
-    return make_snapshot_writer(dir_, segment_, level, state_schema_version,
-                                std::move(on_committed));
+    return make_snapshot_writer(dir_, segment_, level, keys_.encrypts() ? &keys_ : nullptr,
+                                state_schema_version, std::move(on_committed));
   }
 
   void close() override {
@@ -135,6 +143,7 @@ class FileStorage : public Storage {
 
  private:
   std::string dir() const { return dir_.path(); }
+  Decryption decryption() const { return Decryption{&keys_, false}; }
   std::string journal_path() const { return segments_.path(segment_); }
 
   void check_usable() const {
@@ -179,7 +188,7 @@ class FileStorage : public Storage {
     std::uint64_t first = 0;
     if (!listing.snapshots.empty()) {
       first = listing.snapshots.rbegin()->first;
-      read_snapshot(*fs_, first, listing.snapshots.rbegin()->second, handler);
+      read_snapshot(*fs_, first, listing.snapshots.rbegin()->second, handler, decryption());
     } else if (!listing.segments.empty() && listing.segments.begin()->first != 0) {
       throw CorruptionError(dir() + ": the journal starts at " + listing.segments.begin()->second +
                             " but there is no snapshot it follows; restore the missing files");
@@ -200,8 +209,8 @@ class FileStorage : public Storage {
     // it is theirs to replay.
     segments.erase(segments.lower_bound(fence_), segments.end());
     check_consecutive(segments, first, fence_);
-    const ReplayOutcome outcome =
-        replay_segments(*fs_, segments, handler, options_.common.warn, ReplayMode::recovery);
+    const ReplayOutcome outcome = replay_segments(*fs_, segments, handler, options_.common.warn,
+                                                  ReplayMode::recovery, decryption());
     journal_size_ = segments_.finish(journal_, fence_, writer_id_, outcome.next_start);
     segment_ = fence_;
     records_in_segment_ = 0;
@@ -371,6 +380,7 @@ class FileStorage : public Storage {
   Directory dir_;
   SegmentFiles segments_;
   RecordCompressor compressor_;
+  KeyRing keys_;
   File lock_fd_;
   File journal_;                    // the segment appends go to
   std::uint64_t journal_size_ = 0;  // where the next record goes

@@ -61,7 +61,9 @@ bool valid_record_after(WindowReader& reader, std::uint64_t from) {
         version == record_format_version && type == static_cast<unsigned char>(RecordType::batch);
     const bool compressed_batch = version == record_format_version_compressed &&
                                   type == static_cast<unsigned char>(RecordType::compressed_batch);
-    if (!batch && !compressed_batch) continue;
+    const bool encrypted_batch = version == record_format_version_encrypted &&
+                                 type == static_cast<unsigned char>(RecordType::encrypted_batch);
+    if (!batch && !compressed_batch && !encrypted_batch) continue;
     std::string_view payload;
     if (check_record(reader, offset, payload) == FrameCheck::ok) return true;
   }

@@ -81,7 +81,7 @@ Decisions decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>
 // the reader. Returns the offset after the last record replayed.
 std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_ended,
                              RecoveryHandler& handler, const Warn& warn,
-                             std::uint64_t& record_number) {
+                             const Decryption& decryption, std::uint64_t& record_number) {
   std::uint64_t offset = segment_header_bytes;
   while (offset < reader.file_size()) {
     std::string_view payload;
@@ -96,13 +96,14 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
       break;
     }
     const std::string where = reader.path() + " at offset " + std::to_string(offset);
+    const RecordPosition position{id, offset};
     offset += record_header_bytes + payload.size();
     // check_record saw the whole record inside the file.
     PREVAYLER_ASSERT(offset <= reader.file_size());
     if (is_start_record(payload)) continue;
     // The entries are views into the reader's window (or, decompressed,
     // into the record), valid until its next read, after they are handled.
-    const DecodedRecord record = decode_record(payload, where);
+    const DecodedRecord record = decode_record(payload, where, decryption, position);
     if (record.type != RecordType::batch) {
       throw CorruptionError(where + ": a journal record of a type the file storage never writes");
     }
@@ -116,12 +117,13 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
 
 // Checks the header and replays the records the reader covers.
 std::uint64_t replay_checked(WindowReader& reader, std::uint64_t id, bool open_ended,
-                             RecoveryHandler& handler, const Warn& warn) {
+                             RecoveryHandler& handler, const Warn& warn,
+                             const Decryption& decryption) {
   check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
                                   segment_format_version, reader.path(), "journal segment"),
            id, reader.path(), "journal segment");
   std::uint64_t records = 0;
-  return replay_records(reader, id, open_ended, handler, warn, records);
+  return replay_records(reader, id, open_ended, handler, warn, decryption, records);
 }
 
 // How a segment's end is known: decided by a start record, open (its last
@@ -134,7 +136,7 @@ struct SegmentEnd {
 // Replays one segment up to its end. Returns where it ends.
 std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string& path,
                              const SegmentEnd& segment_end, RecoveryHandler& handler,
-                             const Warn& warn, ReplayMode mode) {
+                             const Warn& warn, ReplayMode mode, const Decryption& decryption) {
   std::uint64_t file_size = 0;
   File fd = open_for_read(fs, path, file_size);
   const std::optional<std::uint64_t>& end = segment_end.decided;
@@ -151,12 +153,12 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
                             std::to_string(file_size) + " bytes; restore it from a backup");
     }
     WindowReader reader(fs, fd.get(), *end, path);
-    return replay_checked(reader, id, false, handler, warn);
+    return replay_checked(reader, id, false, handler, warn, decryption);
   } else if (file_size < segment_header_bytes) {
     reached = file_size;
   } else {
     WindowReader reader(fs, fd.get(), file_size, path);
-    reached = replay_checked(reader, id, true, handler, warn);
+    reached = replay_checked(reader, id, true, handler, warn, decryption);
   }
   // A reader decides nothing for anyone: it never syncs (ReplayMode).
   if (mode == ReplayMode::read_only) return reached;
@@ -172,7 +174,8 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
 }  // namespace
 
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
-                              RecoveryHandler& handler, const Warn& warn, ReplayMode mode) {
+                              RecoveryHandler& handler, const Warn& warn, ReplayMode mode,
+                              const Decryption& decryption) {
   const Decisions decisions = decide_ends(fs, segments);
   ReplayOutcome outcome;
   const std::uint64_t first = segments.begin()->first;
@@ -187,7 +190,8 @@ ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std:
       // was computed on an end of the previous segment we do not share.
       end.holds_nothing = true;
     }
-    const std::uint64_t reached = replay_segment(fs, id, path, end, handler, warn, mode);
+    const std::uint64_t reached =
+        replay_segment(fs, id, path, end, handler, warn, mode, decryption);
     if (id == last) {
       outcome.next_start.previous_end = reached;
     } else if (!end.decided) {

@@ -22,6 +22,7 @@
 #include <map>
 #include <string>
 
+#include "core/encryption.hpp"
 #include "file/file_system.hpp"
 #include "file/start_record.hpp"
 #include "prevayler/storage.hpp"
@@ -50,9 +51,11 @@ enum class ReplayMode {
 // Replays `segments` (consecutive ids, the first one right after the
 // snapshot) into `handler`. Throws FileVanished when a file is gone
 // (retention on another host), CorruptionError on damage, and, in
-// ReplayMode::recovery, StorageError when a sync fails.
+// ReplayMode::recovery, StorageError when a sync fails. Encrypted records
+// are opened with `decryption` (DecryptionError when they cannot be).
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
                               RecoveryHandler& handler,
-                              const std::function<void(const std::string&)>& warn, ReplayMode mode);
+                              const std::function<void(const std::string&)>& warn, ReplayMode mode,
+                              const Decryption& decryption = {});
 
 }  // namespace prevayler::detail

@@ -8,6 +8,7 @@
 #include "core/container_header.hpp"
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
+#include "core/snapshot_cipher.hpp"
 #include "core/zstd_stream.hpp"
 #include "file/naming.hpp"
 #include "file/record_reader.hpp"
@@ -97,7 +98,8 @@ class SnapshotFileBuffer : public std::streambuf {
 class FileSnapshotWriter : public SnapshotWriter {
  public:
   FileSnapshotWriter(Directory& dir, std::uint64_t id, std::optional<int> compression_level,
-                     std::uint32_t state_schema_version, std::function<void()> on_committed)
+                     const KeyRing* keys, std::uint32_t state_schema_version,
+                     std::function<void()> on_committed)
       : on_committed_(std::move(on_committed)),
         dir_(dir),
         id_(id),
@@ -107,20 +109,20 @@ class FileSnapshotWriter : public SnapshotWriter {
       throw StorageError("cannot create snapshot file " + temp_path_ + ": " +
                          write_failure_text(error));
     }
-    const std::string header =
-        make_snapshot_header(id, compression_level ? snapshot_flag_zstd : 0, state_schema_version);
+    const std::uint32_t flags =
+        (compression_level ? snapshot_flag_zstd : 0) | (keys ? snapshot_flag_encrypted : 0);
+    const std::string header = make_snapshot_header(id, flags, state_schema_version);
     if (int error = write_fully(dir_.fs(), fd_.get(), header, 0)) {
       fd_.reset();
       dir_.fs().unlink(temp_path_);  // no destructor runs for a throwing constructor
       throw StorageError("cannot write snapshot " + temp_path_ + ": " + write_failure_text(error));
     }
     buffer_.emplace(dir_.fs(), fd_.get(), temp_path_, header.size());
-    if (compression_level) {
-      zstd_.emplace(*buffer_, *compression_level, temp_path_);
-      stream_.rdbuf(&*zstd_);
-    } else {
-      stream_.rdbuf(&*buffer_);
-    }
+    // state -> zstd -> AES-GCM -> file: encryption after compression.
+    std::streambuf* sink = &*buffer_;
+    if (keys) sink = &cipher_.emplace(*sink, *keys, header);
+    if (compression_level) sink = &zstd_.emplace(*sink, *compression_level, temp_path_);
+    stream_.rdbuf(sink);
     stream_.exceptions(std::ios::badbit);
   }
 
@@ -135,7 +137,7 @@ class FileSnapshotWriter : public SnapshotWriter {
   std::ostream& stream() override { return stream_; }
 
   void commit() override {
-    if (zstd_ && !zstd_->finish()) {
+    if ((zstd_ && !zstd_->finish()) || (cipher_ && !cipher_->finish())) {
       buffer_->flush_all();  // throws the write error that stopped the compressor
       throw StorageError("cannot write snapshot " + temp_path_);
     }
@@ -169,6 +171,7 @@ class FileSnapshotWriter : public SnapshotWriter {
   std::string temp_path_;
   File fd_;
   std::optional<SnapshotFileBuffer> buffer_;
+  std::optional<EncryptBuffer> cipher_;
   std::optional<ZstdCompressBuffer> zstd_;
   std::ostream stream_{nullptr};
   bool committed_ = false;
@@ -196,9 +199,10 @@ void verify_body(WindowReader& reader, std::uint64_t trailer_at, std::uint32_t s
 
 std::unique_ptr<SnapshotWriter> make_snapshot_writer(Directory& directory, std::uint64_t id,
                                                      std::optional<int> compression_level,
+                                                     const KeyRing* keys,
                                                      std::uint32_t state_schema_version,
                                                      std::function<void()> on_committed) {
-  return std::make_unique<FileSnapshotWriter>(directory, id, compression_level,
+  return std::make_unique<FileSnapshotWriter>(directory, id, compression_level, keys,
                                               state_schema_version, std::move(on_committed));
 }
 
@@ -211,7 +215,7 @@ void check_id(std::uint64_t found, std::uint64_t expected, const std::string& pa
 }
 
 void read_snapshot(FileSystem& fs, std::uint64_t id, const std::string& path,
-                   RecoveryHandler& handler) {
+                   RecoveryHandler& handler, const Decryption& decryption) {
   std::uint64_t size = 0;
   File fd = open_for_read(fs, path, size);
   if (size < snapshot_header_bytes + snapshot_trailer_bytes) {
@@ -219,7 +223,8 @@ void read_snapshot(FileSystem& fs, std::uint64_t id, const std::string& path,
                           " bytes is shorter than its header and trailer");
   }
   WindowReader reader(fs, fd.get(), size, path);
-  const SnapshotHeader header = check_snapshot_header(reader.view(0, snapshot_header_bytes), path);
+  const std::string header_bytes(reader.view(0, snapshot_header_bytes));
+  const SnapshotHeader header = check_snapshot_header(header_bytes, path);
   check_id(header.id, id, path, "snapshot");
   const std::uint64_t trailer_at = size - snapshot_trailer_bytes;
   const std::uint32_t stored_crc =
@@ -227,15 +232,24 @@ void read_snapshot(FileSystem& fs, std::uint64_t id, const std::string& path,
                              trailer_at - snapshot_header_bytes, path, trailer_at);
   verify_body(reader, trailer_at, stored_crc);  // before decoding: damage never reaches the codec
   SnapshotBodyBuffer body(reader, snapshot_header_bytes, trailer_at);
-  if ((header.flags & snapshot_flag_zstd) == 0) {
-    std::istream in(&body);
-    handler.versioned_snapshot(id, in, header.state_schema_version);
+  const bool encrypted = (header.flags & snapshot_flag_encrypted) != 0;
+  if (encrypted && decryption.check_only) {
+    (void)check_sealed_body(body, path);
     return;
   }
-  ZstdDecompressBuffer state(body, path);
-  std::istream in(&state);
+  // file -> AES-GCM -> zstd -> state, as written.
+  std::optional<DecryptBuffer> plain;
+  std::streambuf* source = &body;
+  if (encrypted) source = &plain.emplace(body, decryption.keys, header_bytes, path);
+  std::optional<ZstdDecompressBuffer> state;
+  if (header.flags & snapshot_flag_zstd) source = &state.emplace(*source, path);
+  std::istream in(source);
+  // A chunk that fails authentication reaches the caller as itself, not as
+  // an end of stream the codec would misread.
+  if (encrypted) in.exceptions(std::ios::badbit);
   handler.versioned_snapshot(id, in, header.state_schema_version);
-  state.finish();
+  if (state) state->finish();
+  if (plain) plain->finish();
 }
 
 }  // namespace prevayler::detail

@@ -57,7 +57,8 @@ class AwsJournalSource : public JournalSource {
   AwsJournalSource(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
                    const detail::AwsStorageTestHooks& hooks)
       : options_(std::move(options)),
-        clients_(detail::resolve_aws_clients(options_, std::move(transport), hooks)) {}
+        clients_(detail::resolve_aws_clients(options_, std::move(transport), hooks)),
+        keys_(options_.common.encryption, "journal reader") {}
 
   std::string describe() const override {
     return "DynamoDB table " + options_.table + " and s3://" + options_.bucket + "/" +
@@ -165,7 +166,8 @@ class AwsJournalSource : public JournalSource {
     check_resources();
     AwsStorageOptions options = options_;
     options.common.warn = [&visitor](const std::string& m) { visitor.warning(m); };
-    detail::JournalReplay replay(*clients_.dynamodb_reads, options);
+    detail::JournalReplay replay(*clients_.dynamodb_reads, options,
+                                 detail::Decryption{&keys_, false});
     detail::ReplayCursor cursor;
     cursor.segment = first_segment;
     VisitingHandler handler(visitor);
@@ -178,11 +180,14 @@ class AwsJournalSource : public JournalSource {
     try {
       DrainingHandler drain;
       detail::SnapshotLedger ledger;
-      (void)detail::read_s3_snapshot(*clients_.s3_reads, detail::s3_snapshot_options(options_),
-                                     ledger, drain);
+      detail::S3SnapshotOptions snapshot = detail::s3_snapshot_options(options_);
+      snapshot.decryption = verifying();
+      (void)detail::read_s3_snapshot(*clients_.s3_reads, snapshot, ledger, drain);
     } catch (const aws::AwsError& e) {
       if (e.code() != "InvalidRange") throw;
       problems.push_back({object_name(), "an empty object, not a snapshot"});
+    } catch (const DecryptionError& e) {
+      problems.push_back({object_name(), e.what()});
     } catch (const StorageError& e) {
       if (dynamic_cast<const CorruptionError*>(&e) == nullptr &&
           dynamic_cast<const FormatVersionError*>(&e) == nullptr) {
@@ -264,7 +269,9 @@ class AwsJournalSource : public JournalSource {
     // pipelined write that landed behind it) are never read.
     for (const auto& item : s.items) {
       try {
-        const DecodedRecord r = detail::decode_record(item.content, "");
+        // Only seals matter here: encrypted batches are not opened.
+        const DecodedRecord r =
+            detail::decode_record(item.content, "", detail::Decryption{nullptr, true});
         if (r.type == RecordType::seal) {
           s.sealed = true;
           next_segment_ = r.next_segment;
@@ -303,7 +310,8 @@ class AwsJournalSource : public JournalSource {
       }
       ++expected;
       try {
-        const DecodedRecord record = detail::decode_record(item.content, where);
+        const DecodedRecord record = detail::decode_record(item.content, where, verifying(),
+                                                           detail::RecordPosition{id, item.order});
         if (record.type == RecordType::seal) {
           fragments.drop_partial(id, "followed by a seal");
           if (record.next_segment != id + 1) {
@@ -314,7 +322,9 @@ class AwsJournalSource : public JournalSource {
           sealed = true;
         } else if (record.type == RecordType::fragment) {
           if (auto whole = fragments.add(id, item.order, record)) {
-            check_entries(id, whole->first_order, detail::decode_record(whole->record, where),
+            check_entries(id, whole->first_order,
+                          detail::decode_record(whole->record, where, verifying(),
+                                                detail::RecordPosition{id, whole->first_order}),
                           where, visitor);
           }
         } else if (record.type == RecordType::batch) {
@@ -330,6 +340,10 @@ class AwsJournalSource : public JournalSource {
     fragments.drop_partial(id, "at the end of the segment");
   }
 
+  // Without the key, verify checks what it can: structure (and the S3
+  // snapshot's CRC), not the content (docs/encryption.md).
+  detail::Decryption verifying() const { return detail::Decryption{&keys_, !keys_.has_provider()}; }
+
   static void check_entries(std::uint64_t segment, std::uint64_t order, const DecodedRecord& record,
                             const std::string& where, JournalVisitor& visitor) {
     if (record.type != RecordType::batch) {
@@ -343,6 +357,7 @@ class AwsJournalSource : public JournalSource {
 
   AwsStorageOptions options_;
   detail::AwsClients clients_;
+  detail::KeyRing keys_;
   bool checked_ = false;
   std::uint64_t next_segment_ = 0;
   std::optional<std::uint64_t> missing_below_;

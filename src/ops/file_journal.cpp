@@ -6,6 +6,7 @@
 
 #include "core/bytes.hpp"
 #include "core/container_header.hpp"
+#include "core/encryption.hpp"
 #include "core/entry_codec.hpp"
 #include "core/formats.hpp"
 #include "core/record_codec.hpp"
@@ -66,8 +67,11 @@ std::optional<std::int64_t> modified_ms(const std::string& path) {
 
 class FileJournalSource : public JournalSource {
  public:
-  FileJournalSource(std::string directory, std::shared_ptr<FileSystem> fs)
-      : directory_(std::move(directory)), fs_(std::move(fs)) {}
+  FileJournalSource(std::string directory, std::shared_ptr<FileSystem> fs,
+                    EncryptionOptions encryption)
+      : directory_(std::move(directory)),
+        fs_(std::move(fs)),
+        keys_(std::move(encryption), "journal reader") {}
 
   std::string describe() const override { return "directory " + directory_; }
 
@@ -116,7 +120,7 @@ class FileJournalSource : public JournalSource {
     const std::string path = detail::path_in(directory_, detail::snapshot_name(id));
     try {
       DrainingHandler drain;
-      detail::read_snapshot(*fs_, id, path, drain);  // checks the CRC and the body
+      detail::read_snapshot(*fs_, id, path, drain, reading());  // checks the CRC and the body
       std::uint64_t size = 0;
       File fd = detail::open_for_read(*fs_, path, size);
       std::string bytes(static_cast<std::size_t>(size), '\0');
@@ -145,7 +149,7 @@ class FileJournalSource : public JournalSource {
     check_consecutive(segments);
     VisitingHandler handler(visitor, segments, false);
     try {
-      replay(segments, handler, visitor);
+      replay(segments, handler, visitor, reading());
     } catch (const detail::FileVanished& e) {
       throw_vanished(e.what());
     }
@@ -157,7 +161,7 @@ class FileJournalSource : public JournalSource {
     for (const auto& [id, path] : listing.snapshots) {
       try {
         DrainingHandler drain;
-        detail::read_snapshot(*fs_, id, path, drain);
+        detail::read_snapshot(*fs_, id, path, drain, verifying());
       } catch (const detail::FileVanished&) {
         // Pruned since the listing: no longer kept.
       } catch (const Error& e) {
@@ -209,11 +213,16 @@ class FileJournalSource : public JournalSource {
 
   // Replays as a reader: never syncs or writes, so the ends a recovery
   // would decide stay undecided (detail::ReplayMode::read_only).
-  void replay(const Segments& segments, VisitingHandler& handler, JournalVisitor& visitor) {
+  void replay(const Segments& segments, VisitingHandler& handler, JournalVisitor& visitor,
+              const detail::Decryption& decryption) {
     detail::replay_segments(
         *fs_, segments, handler, [&](const std::string& m) { visitor.warning(m); },
-        detail::ReplayMode::read_only);
+        detail::ReplayMode::read_only, decryption);
   }
+
+  detail::Decryption reading() const { return detail::Decryption{&keys_, false}; }
+  // Without the key, verify checks what it can: frames, CRCs, structure.
+  detail::Decryption verifying() const { return detail::Decryption{&keys_, !keys_.has_provider()}; }
 
   void check_consecutive(const Segments& segments) const {
     std::uint64_t expected = segments.begin()->first;
@@ -234,7 +243,7 @@ class FileJournalSource : public JournalSource {
     for (std::size_t attempt = 0; attempt <= segments_max && !run.empty(); ++attempt) {
       VisitingHandler handler(visitor, run, true);
       try {
-        replay(run, handler, visitor);
+        replay(run, handler, visitor, verifying());
         return;
       } catch (const detail::FileVanished&) {
         return;  // pruned since the listing
@@ -253,6 +262,7 @@ class FileJournalSource : public JournalSource {
 
   std::string directory_;
   std::shared_ptr<FileSystem> fs_;
+  detail::KeyRing keys_;
 };
 
 class FileJournalDestination : public JournalDestination {
@@ -372,8 +382,10 @@ std::unique_ptr<JournalStore> make_file_journal_store(std::string directory,
 }
 
 std::unique_ptr<JournalSource> make_file_journal_source(std::string directory,
-                                                        std::shared_ptr<FileSystem> fs) {
-  return std::make_unique<FileJournalSource>(std::move(directory), std::move(fs));
+                                                        std::shared_ptr<FileSystem> fs,
+                                                        EncryptionOptions encryption) {
+  return std::make_unique<FileJournalSource>(std::move(directory), std::move(fs),
+                                             std::move(encryption));
 }
 
 std::unique_ptr<JournalDestination> make_file_journal_destination(std::string directory,

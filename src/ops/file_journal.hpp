@@ -8,12 +8,18 @@
 
 #include "file/file_system.hpp"
 #include "ops/journal_access.hpp"
+#include "prevayler/encryption.hpp"
 
 namespace prevayler::ops {
 
 // Reads `directory` without locking it: safe beside a live instance.
+// `encryption`: the keys of an encrypted journal. Without a provider, read
+// and snapshot_bytes stop at encrypted data with DecryptionError, and
+// verify checks encrypted records and snapshots without opening them
+// (docs/encryption.md).
 std::unique_ptr<JournalSource> make_file_journal_source(
-    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system(),
+    EncryptionOptions encryption = {});
 
 // Writes into `directory`, created when missing; check_empty() refuses one
 // that holds any entry.

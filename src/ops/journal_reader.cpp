@@ -49,7 +49,8 @@ void read_all_entries(JournalSource& source, const JournalEntryCallback& callbac
 namespace prevayler {
 
 void read_journal_entries(const FileStorageOptions& storage, const JournalEntryCallback& callback) {
-  auto source = ops::make_file_journal_source(storage.directory.string());
+  auto source = ops::make_file_journal_source(
+      storage.directory.string(), detail::posix_file_system(), storage.common.encryption);
   ops::read_all_entries(*source, callback, storage.common.warn);
 }
 

@@ -6,6 +6,7 @@
 // these definitions collide with it and the build fails here.
 #include <prevayler/aws_storage.hpp>
 #include <prevayler/codec.hpp>
+#include <prevayler/encryption.hpp>
 #include <prevayler/error.hpp>
 #include <prevayler/file_storage.hpp>
 #include <prevayler/memory_storage.hpp>
