@@ -13,6 +13,7 @@
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/point_in_time.hpp"
 #include "support/clocked_values.hpp"
+#include "support/encryption_keys.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -135,6 +136,37 @@ TEST_F(PointInTimeFile, WhatRetentionRemovedIsAClearError) {
   }
   // What is still kept still answers.
   EXPECT_EQ(values_of(as_of(dir, iso(7'200'000))), all);  // an hour from now
+}
+
+// Encryption at rest and a point in time together: the view decrypts
+// snapshots and records with the storage options' keys, and without them
+// it fails naming the key id instead of showing anything.
+TEST(PointInTimeEncrypted, ReadsWithTheKeysAndRefusesWithoutThem) {
+  TempDir dir;
+  TestClock clock;
+  FileStorageOptions o;
+  o.directory = dir.path();
+  o.common.encryption = test_encryption("k1", {{"k1", test_key('a')}});
+  std::vector<int> all;
+  {
+    ValuesPrevayler p(clocked_values_options(make_file_storage(o), clock));
+    for (int e = 1; e <= 6; ++e) {
+      *clock.now_ms = base_ms + e * 1000;
+      p.handle(e);
+      all.push_back(e);
+      if (e == 2) p.snapshot();
+    }
+  }
+  EXPECT_EQ(values_of(make_file_storage_as_of(o, PointInTime::parse(iso(1500)))), prefix(all, 1));
+  EXPECT_EQ(values_of(make_file_storage_as_of(o, PointInTime::parse(iso(4000)))), prefix(all, 4));
+  FileStorageOptions no_key = o;
+  no_key.common.encryption = {};
+  try {
+    values_of(make_file_storage_as_of(no_key, PointInTime::parse(iso(4000))));
+    FAIL() << "no error";
+  } catch (const DecryptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"k1\""), std::string::npos) << e.what();
+  }
 }
 
 TEST(PointInTimeText, ParsesTimesAndPositions) {

@@ -136,7 +136,7 @@ class FileJournalSource : public JournalSource {
   void read_snapshot(std::uint64_t id, RecoveryHandler& handler) override {
     const std::string path = detail::path_in(directory_, detail::snapshot_name(id));
     try {
-      detail::read_snapshot(*fs_, id, path, handler);
+      detail::read_snapshot(*fs_, id, path, handler, reading());
     } catch (const detail::FileVanished&) {
       throw PointInTimeError(path + " was deleted (by retention) while it was being read");
     }
@@ -401,8 +401,10 @@ std::unique_ptr<Storage> make_file_storage_as_of(const FileStorageOptions& stora
                                                  const PointInTime& point) {
   // The file storage's retention deletes a segment only below a kept
   // snapshot, so with none kept segment 0 is there and complete.
-  return ops::make_point_in_time_storage(ops::make_file_journal_source(storage.directory.string()),
-                                         point, storage.common.warn, true);
+  return ops::make_point_in_time_storage(
+      ops::make_file_journal_source(storage.directory.string(), detail::posix_file_system(),
+                                    storage.common.encryption),
+      point, storage.common.warn, true);
 }
 
 }  // namespace prevayler
