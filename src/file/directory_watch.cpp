@@ -1,0 +1,50 @@
+#include "file/directory_watch.hpp"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <thread>
+
+namespace prevayler::detail {
+namespace {
+
+// Enough for a burst of events; more are drained by the next wait.
+constexpr std::size_t inotify_buffer_bytes = 4096;
+// Reads of queued events per wait, so a flood cannot keep it busy.
+constexpr int inotify_drains_max = 16;
+
+}  // namespace
+
+DirectoryWatch::DirectoryWatch(const std::string& directory) {
+  fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) return;
+  const std::uint32_t events = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE;
+  if (::inotify_add_watch(fd_, directory.c_str(), events) < 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+DirectoryWatch::~DirectoryWatch() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DirectoryWatch::wait(std::uint64_t timeout_ms) {
+  if (fd_ < 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+    return;
+  }
+  pollfd p{fd_, POLLIN, 0};
+  const int timeout = static_cast<int>(std::min<std::uint64_t>(timeout_ms, INT_MAX));
+  if (::poll(&p, 1, timeout) <= 0) return;  // timed out or interrupted: the caller looks anyway
+  char buffer[inotify_buffer_bytes];
+  for (int i = 0; i < inotify_drains_max; ++i) {
+    if (::read(fd_, buffer, sizeof buffer) <= 0) break;
+  }
+}
+
+}  // namespace prevayler::detail
