@@ -87,7 +87,7 @@ TEST(BankExample, CommandsPrintOneLineEach) {
       "error: invalid amount '99999999999999999999999' (want cents, e.g. 1250)",
       "error: usage: deposit ACCOUNT AMOUNT",
       "error: unknown command 'frobnicate' (deposit, withdraw, transfer, balance, total, "
-      "snapshot, quit)",
+      "snapshot, position, sync, promote, quit)",
       "ok",
   };
   EXPECT_EQ(lines, expected);
@@ -130,14 +130,14 @@ TEST(BankExample, FollowerReadsSyncsAndIsPromotedOnceTheWriterIsGone) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "bank").string();
   Subprocess writer({PREVAYLER_BANK_EXAMPLE, "--dir", dir});
-  Subprocess follower({PREVAYLER_BANK_EXAMPLE, "--follow", "--dir", dir});
   std::string line;
   const auto ask = [&line](Subprocess& process, const std::string& command) {
     process.write_stdin(command + "\n");
     EXPECT_TRUE(process.read_line(line)) << command;
     return line;
   };
-  EXPECT_EQ(ask(writer, "deposit alice 100"), "ok 100");
+  EXPECT_EQ(ask(writer, "deposit alice 100"), "ok 100");  // the directory exists from here
+  Subprocess follower({PREVAYLER_BANK_EXAMPLE, "--follow", "--dir", dir});
   EXPECT_EQ(ask(writer, "transfer alice bob 30"), "ok 70 30");
   const std::string writer_position = ask(writer, "position");
   EXPECT_EQ(writer_position.rfind("ok ", 0), 0u) << writer_position;

@@ -5,12 +5,14 @@
 // with the same fences as an open.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "file/file_storage_impl.hpp"
@@ -229,6 +231,63 @@ TEST(FileFollower, StartsOverFromANewerSnapshotWhenRetentionDeletedItsSegment) {
   EXPECT_EQ(values(*follower), (std::vector<int>{1, 2, 3, 4, 5}));
   EXPECT_EQ(follower->position().segment, writer->position().segment);
   EXPECT_EQ(follower->position().record, writer->position().record);
+}
+
+bool is_prefix(const std::vector<int>& prefix, const std::vector<int>& of) {
+  return prefix.size() <= of.size() && std::equal(prefix.begin(), prefix.end(), of.begin());
+}
+
+// Seeded rounds of group commits in flight, snapshots with retention and
+// takeovers by a writer on another host, while the follower applies on its
+// own thread: whatever it shows is a prefix of the acknowledged history,
+// after catch_up() it is all of it, and its promotion keeps every event.
+TEST(FileFollower, RandomRunsShowPrefixesOfTheAcknowledgedHistory) {
+  constexpr int rounds = 40;
+  constexpr int events_per_round_max = 12;
+  const std::uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  TempDir tmp;
+  FileStorageOptions so = file_options(tmp.path());
+  so.common.keep_snapshots = 1;
+  // Hosts on a shared filesystem: no lock, so a second writer takes over.
+  const auto open_on_host = [&] {
+    return std::make_unique<P>(
+        values_options(detail::make_file_storage(so, detail::posix_file_system(), false)));
+  };
+  auto writer = open_on_host();
+  auto follower = open_follower(detail::make_file_storage(so, detail::posix_file_system(), false));
+  int next = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const int action = pick(0, 9);
+    if (action == 0) {
+      writer->snapshot();
+    } else if (action == 1) {
+      auto successor = open_on_host();  // fences the writer off
+      EXPECT_THROW(writer->handle(-1), SupersededError);
+      writer = std::move(successor);
+    } else {
+      std::vector<std::future<std::shared_ptr<const Values>>> pending;
+      const int events = pick(1, events_per_round_max);
+      for (int i = 0; i < events; ++i) pending.push_back(writer->handle_async(next++));
+      const std::vector<int> seen_in_flight = values(*follower);
+      for (auto& f : pending) f.get();
+      EXPECT_TRUE(is_prefix(seen_in_flight, values(*writer))) << "round " << round;
+    }
+    const std::vector<int> seen = values(*follower);
+    EXPECT_TRUE(is_prefix(seen, values(*writer))) << "round " << round;
+    if (pick(0, 2) == 0) {
+      follower->catch_up();
+      EXPECT_EQ(values(*follower), values(*writer)) << "round " << round;
+      EXPECT_EQ(follower->position().segment, writer->position().segment);
+      EXPECT_EQ(follower->position().record, writer->position().record);
+    }
+  }
+  const std::vector<int> acknowledged = values(*writer);
+  writer.reset();
+  auto promoted = follower->promote();
+  EXPECT_EQ(values(*promoted), acknowledged);
 }
 
 TEST(FileFollower, LagCountsTimeSinceTheNewestAppliedEvent) {
