@@ -129,9 +129,10 @@ class JournalFollower {
   // after it instead. Returns the number of records delivered; does not
   // block beyond the reads.
   virtual std::uint64_t poll(RecoveryHandler& handler) = 0;
-  // Returns after at most `timeout_ms`, sooner when the journal may have
-  // changed (the file storage: inotify, where it works).
-  virtual void wait_for_change(std::uint64_t timeout_ms) = 0;
+  // Returns after at most `timeout_ms`: true sooner when the journal may
+  // have changed (the file storage: inotify, where it works), false at the
+  // timeout.
+  virtual bool wait_for_change(std::uint64_t timeout_ms) = 0;
   // How long the follower thread waits at most between two looks.
   virtual std::uint64_t poll_interval_ms() const = 0;
   // The last record delivered: its segment and its number in it (0: none

@@ -3,7 +3,9 @@
 // then one thread waits for changes (inotify or the poll interval) and
 // applies what became durable, publishing each state only after whole
 // records. catch_up() applies on the caller's thread; one look at a time.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -17,6 +19,9 @@
 
 namespace prevayler::detail {
 namespace {
+
+// The follower's thread checks for close() or promote() at least this often.
+constexpr std::uint64_t stop_check_ms_max = 50;
 
 bool reached(const JournalPosition& at, const JournalPosition& wanted) {
   return at.segment > wanted.segment ||
@@ -125,9 +130,16 @@ class FollowerCore {
   }
 
   void run() {
-    const std::uint64_t interval_ms = journal_->poll_interval_ms();
+    const auto interval = std::chrono::milliseconds(journal_->poll_interval_ms());
+    auto last_look = std::chrono::steady_clock::now();
     for (;;) {
-      journal_->wait_for_change(interval_ms);
+      // Short waits, so close() and promote() never wait for a long poll
+      // interval; a look only on a change or once the interval is over.
+      const auto slice = std::min<std::uint64_t>(journal_->poll_interval_ms(), stop_check_ms_max);
+      const bool changed = journal_->wait_for_change(slice);
+      if (stopping_.load()) return;
+      if (!changed && std::chrono::steady_clock::now() - last_look < interval) continue;
+      last_look = std::chrono::steady_clock::now();
       const std::lock_guard apply(apply_mutex_);
       if (stopping_.load()) return;
       try {

@@ -33,18 +33,21 @@ DirectoryWatch::~DirectoryWatch() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void DirectoryWatch::wait(std::uint64_t timeout_ms) {
+bool DirectoryWatch::wait(std::uint64_t timeout_ms) {
   if (fd_ < 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
-    return;
+    return false;
   }
   pollfd p{fd_, POLLIN, 0};
   const int timeout = static_cast<int>(std::min<std::uint64_t>(timeout_ms, INT_MAX));
-  if (::poll(&p, 1, timeout) <= 0) return;  // timed out or interrupted: the caller looks anyway
+  const int ready = ::poll(&p, 1, timeout);
+  if (ready < 0) return true;  // interrupted: looking once more costs little
+  if (ready == 0) return false;
   char buffer[inotify_buffer_bytes];
   for (int i = 0; i < inotify_drains_max; ++i) {
     if (::read(fd_, buffer, sizeof buffer) <= 0) break;
   }
+  return true;
 }
 
 }  // namespace prevayler::detail

@@ -18,9 +18,10 @@ class DirectoryWatch {
   DirectoryWatch(const DirectoryWatch&) = delete;
   DirectoryWatch& operator=(const DirectoryWatch&) = delete;
 
-  // Returns after at most `timeout_ms`, as soon as a file in the directory
-  // was created, written, renamed or deleted since the last call.
-  void wait(std::uint64_t timeout_ms);
+  // Returns after at most `timeout_ms` (false), or true as soon as a file
+  // in the directory was created, written, renamed or deleted since the
+  // last call.
+  bool wait(std::uint64_t timeout_ms);
   // Whether the kernel watches the directory (false: wait() only sleeps).
   bool watching() const { return fd_ >= 0; }
 

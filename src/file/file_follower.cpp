@@ -51,7 +51,7 @@ class FileFollower : public JournalFollower {
     }
   }
 
-  void wait_for_change(std::uint64_t timeout_ms) override { watch_.wait(timeout_ms); }
+  bool wait_for_change(std::uint64_t timeout_ms) override { return watch_.wait(timeout_ms); }
   std::uint64_t poll_interval_ms() const override { return options_.follow_poll_interval_ms; }
 
   JournalPosition position() const override {
