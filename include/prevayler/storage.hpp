@@ -133,6 +133,9 @@ class JournalFollower {
   // have changed (the file storage: inotify, where it works), false at the
   // timeout.
   virtual bool wait_for_change(std::uint64_t timeout_ms) = 0;
+  // Makes a wait_for_change() in progress return at once (close,
+  // promotion). Thread-safe.
+  virtual void wake() = 0;
   // How long the follower thread waits at most between two looks.
   virtual std::uint64_t poll_interval_ms() const = 0;
   // The last record delivered: its segment and its number in it (0: none

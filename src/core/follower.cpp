@@ -20,7 +20,8 @@
 namespace prevayler::detail {
 namespace {
 
-// The follower's thread checks for close() or promote() at least this often.
+// The follower's thread checks for close() or promote() at least this often
+// (they also wake it at once, JournalFollower::wake()).
 constexpr std::uint64_t stop_check_ms_max = 50;
 
 bool reached(const JournalPosition& at, const JournalPosition& wanted) {
@@ -162,9 +163,9 @@ class FollowerCore {
     thread_ = std::thread([this] { run(); });
   }
 
-  // The thread notices within one poll interval.
   void stop_thread() {
     stopping_ = true;
+    if (journal_) journal_->wake();
     if (thread_.joinable()) thread_.join();
     {
       const std::lock_guard lock(mutex_);

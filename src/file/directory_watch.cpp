@@ -1,6 +1,7 @@
 #include "file/directory_watch.hpp"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ constexpr int inotify_drains_max = 16;
 }  // namespace
 
 DirectoryWatch::DirectoryWatch(const std::string& directory) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd_ < 0) return;
   const std::uint32_t events = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE;
@@ -31,21 +33,35 @@ DirectoryWatch::DirectoryWatch(const std::string& directory) {
 
 DirectoryWatch::~DirectoryWatch() {
   if (fd_ >= 0) ::close(fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void DirectoryWatch::wake() {
+  if (wake_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
 }
 
 bool DirectoryWatch::wait(std::uint64_t timeout_ms) {
-  if (fd_ < 0) {
+  if (fd_ < 0 && wake_fd_ < 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
     return false;
   }
-  pollfd p{fd_, POLLIN, 0};
+  // An fd of -1 is ignored by poll().
+  pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   const int timeout = static_cast<int>(std::min<std::uint64_t>(timeout_ms, INT_MAX));
-  const int ready = ::poll(&p, 1, timeout);
+  const int ready = ::poll(p, 2, timeout);
   if (ready < 0) return true;  // interrupted: looking once more costs little
   if (ready == 0) return false;
-  char buffer[inotify_buffer_bytes];
-  for (int i = 0; i < inotify_drains_max; ++i) {
-    if (::read(fd_, buffer, sizeof buffer) <= 0) break;
+  if (p[1].revents & POLLIN) {
+    std::uint64_t count = 0;
+    (void)!::read(wake_fd_, &count, sizeof count);
+  }
+  if (p[0].revents & POLLIN) {
+    char buffer[inotify_buffer_bytes];
+    for (int i = 0; i < inotify_drains_max; ++i) {
+      if (::read(fd_, buffer, sizeof buffer) <= 0) break;
+    }
   }
   return true;
 }

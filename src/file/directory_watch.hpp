@@ -22,11 +22,15 @@ class DirectoryWatch {
   // in the directory was created, written, renamed or deleted since the
   // last call.
   bool wait(std::uint64_t timeout_ms);
+  // Makes a wait() in progress (or the next one) return at once.
+  // Thread-safe.
+  void wake();
   // Whether the kernel watches the directory (false: wait() only sleeps).
   bool watching() const { return fd_ >= 0; }
 
  private:
-  int fd_ = -1;
+  int fd_ = -1;       // inotify
+  int wake_fd_ = -1;  // eventfd written by wake()
 };
 
 }  // namespace prevayler::detail

@@ -52,6 +52,7 @@ class FileFollower : public JournalFollower {
   }
 
   bool wait_for_change(std::uint64_t timeout_ms) override { return watch_.wait(timeout_ms); }
+  void wake() override { watch_.wake(); }
   std::uint64_t poll_interval_ms() const override { return options_.follow_poll_interval_ms; }
 
   JournalPosition position() const override {
