@@ -87,7 +87,7 @@ TEST(BankExample, CommandsPrintOneLineEach) {
       "error: invalid amount '99999999999999999999999' (want cents, e.g. 1250)",
       "error: usage: deposit ACCOUNT AMOUNT",
       "error: unknown command 'frobnicate' (deposit, withdraw, transfer, balance, total, "
-      "snapshot, quit)",
+      "snapshot, position, sync, promote, quit)",
       "ok",
   };
   EXPECT_EQ(lines, expected);
@@ -151,6 +151,45 @@ TEST(BankExample, ADirectoryInUseIsReported) {
   EXPECT_EQ(status, 1);
   first.close_stdin();
   EXPECT_EQ(first.wait(), 0);
+}
+
+// --follow beside a live writer: reads answer from the follower's state,
+// changes are refused until `promote`, which fails while the writer holds
+// the directory and works once it is gone; `position` agrees once synced.
+TEST(BankExample, FollowerReadsSyncsAndIsPromotedOnceTheWriterIsGone) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "bank").string();
+  Subprocess writer({PREVAYLER_BANK_EXAMPLE, "--dir", dir});
+  std::string line;
+  const auto ask = [&line](Subprocess& process, const std::string& command) {
+    process.write_stdin(command + "\n");
+    EXPECT_TRUE(process.read_line(line)) << command;
+    return line;
+  };
+  EXPECT_EQ(ask(writer, "deposit alice 100"), "ok 100");  // the directory exists from here
+  Subprocess follower({PREVAYLER_BANK_EXAMPLE, "--follow", "--dir", dir});
+  EXPECT_EQ(ask(writer, "transfer alice bob 30"), "ok 70 30");
+  const std::string writer_position = ask(writer, "position");
+  EXPECT_EQ(writer_position.rfind("ok ", 0), 0u) << writer_position;
+  EXPECT_EQ(ask(follower, "sync"), "ok");
+  EXPECT_EQ(ask(follower, "position"), writer_position);
+  EXPECT_EQ(ask(follower, "balance alice"), "ok 70");
+  EXPECT_EQ(ask(follower, "total"), "ok 100");
+  EXPECT_EQ(ask(follower, "deposit carol 5"), "error: read-only follower (promote it first)");
+  EXPECT_EQ(ask(follower, "snapshot"), "error: read-only follower (promote it first)");
+  const std::string refused = ask(follower, "promote");
+  EXPECT_EQ(refused.rfind("error: ", 0), 0u) << refused;
+  EXPECT_NE(refused.find("in use by another process"), std::string::npos) << refused;
+
+  EXPECT_EQ(ask(writer, "deposit bob 1"), "ok 31");
+  writer.close_stdin();
+  EXPECT_EQ(writer.wait(), 0);
+  EXPECT_EQ(ask(follower, "promote"), "ok");
+  EXPECT_EQ(ask(follower, "balance bob"), "ok 31");
+  EXPECT_EQ(ask(follower, "deposit carol 5"), "ok 5");
+  follower.close_stdin();
+  EXPECT_EQ(follower.wait(), 0);
+  EXPECT_EQ(bank(dir, "total\n"), std::vector<std::string>{"ok 106"});
 }
 
 // --metrics-file: the file appears (written at start, every few seconds and

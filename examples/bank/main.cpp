@@ -10,7 +10,14 @@
 //   balance ACCOUNT             -> ok <balance>
 //   total                       -> ok <sum of all balances>
 //   snapshot                    -> ok
+//   position                    -> ok <segment> <records>
+//   sync                        -> ok (a follower: once caught up)
+//   promote                     -> ok (a follower becomes the writer)
 //   quit                        (or end of input) exits 0
+//
+// With --follow it is a read-only follower of a ledger another process
+// writes (docs/followers.md): balance and total answer from its state,
+// changes answer `error: read-only follower (promote it first)`.
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +37,7 @@
 
 #include "ledger.hpp"
 #include "prevayler/file_storage.hpp"
+#include "prevayler/follower.hpp"
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/point_in_time.hpp"
 #include "prevayler/prevayler.hpp"
@@ -43,18 +51,22 @@
 namespace {
 
 using Bank = prevayler::Prevayler<bank::Ledger, bank::Event>;
+using BankFollower = prevayler::Follower<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
-    "usage: prevayler-bank [--dump | --at POINT] [--dir PATH] [--metrics-file PATH]\n"
+    "usage: prevayler-bank [--dump | --at POINT | --follow] [--dir PATH] [--metrics-file PATH]\n"
     "       prevayler-bank [--dump | --at POINT] --aws --table TABLE --bucket BUCKET\n"
     "                      [--snapshot-path KEY] [--metrics-file PATH]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
     "  deposit ACCOUNT AMOUNT | withdraw ACCOUNT AMOUNT | transfer FROM TO AMOUNT\n"
-    "  balance ACCOUNT | total | snapshot | quit\n"
+    "  balance ACCOUNT | total | snapshot | position | sync | promote | quit\n"
     "Amounts are non-negative integers (cents).\n"
     "\n"
     "  --dir PATH            directory of the file storage (default ./bank-data)\n"
+    "  --follow              a read-only follower of the ledger another process writes:\n"
+    "                        `sync` waits until it caught up, `promote` makes it the writer\n"
+    "                        (file storage only in this release)\n"
     "  --aws                 journal in DynamoDB, snapshot in S3 (docs/aws.md); region,\n"
     "                        endpoint and credentials from the standard AWS configuration\n"
     "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
@@ -244,7 +256,24 @@ std::unique_ptr<prevayler::Storage> open_storage(bool use_aws, const std::string
   return prevayler::make_file_storage(storage);
 }
 
-std::string run_command(Bank& bank, const std::vector<std::string>& words) {
+// The ledger this process serves: a writer, or a follower until promoted.
+struct Node {
+  std::unique_ptr<Bank> writer;
+  std::unique_ptr<BankFollower> follower;
+
+  std::shared_ptr<const bank::Ledger> state() const {
+    return writer ? writer->state() : follower->state();
+  }
+  prevayler::JournalPosition position() const {
+    return writer ? writer->position() : follower->position();
+  }
+  Bank& writable() {
+    if (!writer) throw bank::Rejected("read-only follower (promote it first)");
+    return *writer;
+  }
+};
+
+std::string run_command(Node& node, const std::vector<std::string>& words) {
   const std::string& verb = words[0];
   auto amount_at = [&](std::size_t i) {
     auto amount = parse_amount(words[i]);
@@ -256,35 +285,51 @@ std::string run_command(Bank& bank, const std::vector<std::string>& words) {
   };
   if (verb == "deposit") {
     expect_args(2, "deposit ACCOUNT AMOUNT");
-    auto state = bank.handle(bank::Deposit{words[1], amount_at(2)});
+    auto state = node.writable().handle(bank::Deposit{words[1], amount_at(2)});
     return "ok " + std::to_string(state->balance(words[1]));
   }
   if (verb == "withdraw") {
     expect_args(2, "withdraw ACCOUNT AMOUNT");
-    auto state = bank.handle(bank::Withdraw{words[1], amount_at(2)});
+    auto state = node.writable().handle(bank::Withdraw{words[1], amount_at(2)});
     return "ok " + std::to_string(state->balance(words[1]));
   }
   if (verb == "transfer") {
     expect_args(3, "transfer FROM TO AMOUNT");
-    auto state = bank.handle(bank::Transfer{words[1], words[2], amount_at(3)});
+    auto state = node.writable().handle(bank::Transfer{words[1], words[2], amount_at(3)});
     return "ok " + std::to_string(state->balance(words[1])) + " " +
            std::to_string(state->balance(words[2]));
   }
   if (verb == "balance") {
     expect_args(1, "balance ACCOUNT");
-    return "ok " + std::to_string(bank.state()->balance(words[1]));
+    return "ok " + std::to_string(node.state()->balance(words[1]));
   }
   if (verb == "total") {
     expect_args(0, "total");
-    return "ok " + std::to_string(bank.state()->total());
+    return "ok " + std::to_string(node.state()->total());
   }
   if (verb == "snapshot") {
     expect_args(0, "snapshot");
-    bank.snapshot();
+    node.writable().snapshot();
+    return "ok";
+  }
+  if (verb == "position") {
+    expect_args(0, "position");
+    const prevayler::JournalPosition at = node.position();
+    return "ok " + std::to_string(at.segment) + " " + std::to_string(at.record);
+  }
+  if (verb == "sync") {
+    expect_args(0, "sync");
+    if (node.follower) node.follower->catch_up();
+    return "ok";
+  }
+  if (verb == "promote") {
+    expect_args(0, "promote");
+    if (!node.writer) node.writer = node.follower->promote();
     return "ok";
   }
   throw bank::Rejected("unknown command '" + verb +
-                       "' (deposit, withdraw, transfer, balance, total, snapshot, quit)");
+                       "' (deposit, withdraw, transfer, balance, total, snapshot, position, "
+                       "sync, promote, quit)");
 }
 
 }  // namespace
@@ -295,6 +340,7 @@ int main(int argc, char** argv) {
   bool use_aws = false;
   bool dump = false;
   std::optional<prevayler::PointInTime> at;
+  bool follow = false;
   AwsLocation aws;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -314,6 +360,8 @@ int main(int argc, char** argv) {
         std::cerr << "prevayler-bank: --at: " << e.what() << "\n";
         return 2;
       }
+    } else if (arg == "--follow") {
+      follow = true;
     } else if (arg == "--aws") {
       use_aws = true;
     } else if (arg == "--table" && has_value) {
@@ -336,6 +384,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 #endif
+  if (follow && (use_aws || dump)) {
+    std::cerr << "prevayler-bank: --follow: this release follows the file storage only "
+                 "(--dir), and not with --dump\n";
+    return 2;
+  }
+  if (at && (follow || dump)) {
+    std::cerr << "prevayler-bank: --at is a view of its own: not with --follow or --dump\n";
+    return 2;
+  }
   if (use_aws && (aws.table.empty() || aws.bucket.empty())) {
     std::cerr << "prevayler-bank: --aws needs --table and --bucket\n" << usage_text;
     return 2;
@@ -361,7 +418,7 @@ int main(int argc, char** argv) {
                             (at ? " as of " + at->to_string() + " (read-only)" : "");
 
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
-  std::optional<Bank> bank;
+  Node node;
   try {
     Bank::Options options;
     options.business = bank::apply;
@@ -371,18 +428,23 @@ int main(int argc, char** argv) {
     options.storage = open_storage(use_aws, dir, aws, at);
     // The consistency check costs O(1) per event: the ledger keeps its hash.
     options.state_hash = [](const bank::Ledger& ledger) { return ledger.fingerprint(); };
-    bank.emplace(std::move(options));
+    if (follow) {
+      node.follower = std::make_unique<BankFollower>(std::move(options));
+    } else {
+      node.writer = std::make_unique<Bank>(std::move(options));
+    }
   } catch (const std::exception& e) {
     std::cerr << "prevayler-bank: cannot open the ledger: " << e.what() << "\n";
     return 1;
   }
   if (interactive) {
-    std::cerr << "prevayler-bank: ledger in " << where << " (" << bank->state()->accounts()
-              << " accounts). Type a command, or quit.\n> " << std::flush;
+    std::cerr << "prevayler-bank: " << (follow ? "following the ledger in " : "ledger in ") << where
+              << " (" << node.state()->accounts() << " accounts). Type a command, or quit.\n> "
+              << std::flush;
   }
 
   std::optional<MetricsFile> metrics;
-  if (!metrics_file.empty()) metrics.emplace(*bank, metrics_file);
+  if (!metrics_file.empty() && node.writer) metrics.emplace(*node.writer, metrics_file);
 
   std::string line;
   int status = 0;
@@ -396,7 +458,12 @@ int main(int argc, char** argv) {
     }
     if (words[0] == "quit" || words[0] == "exit") break;
     try {
-      std::cout << run_command(*bank, words) << std::endl;
+      const bool was_follower = !node.writer;
+      std::cout << run_command(node, words) << std::endl;
+      // A promoted follower's metrics are a writer's from then on.
+      if (was_follower && node.writer && !metrics_file.empty()) {
+        metrics.emplace(*node.writer, metrics_file);
+      }
     } catch (const bank::Rejected& e) {
       std::cout << "error: " << e.what() << std::endl;
     } catch (const prevayler::StorageFailedError& e) {
@@ -410,7 +477,8 @@ int main(int argc, char** argv) {
   }
   metrics.reset();  // its last write shows the final counters
   try {
-    bank->close();
+    if (node.writer) node.writer->close();
+    if (node.follower) node.follower->close();
   } catch (const std::exception& e) {
     std::cerr << "prevayler-bank: " << e.what() << "\n";
     return 1;

@@ -3,6 +3,7 @@
 //
 //   prevayler-data/
 //     LOCK                              held (flock) by the owning process
+//     SYNCED                            where the journal is durable, for followers
 //     journal-00000000000000000000.log  segment 0: events before snapshot 1
 //     journal-00000000000000000001.log  segment 1: events after snapshot 1
 //     snapshot-00000000000000000001.snap
@@ -28,6 +29,10 @@ struct FileStorageOptions {
   // false skips fdatasync: fast, and NOT durable across power loss or a
   // kernel crash (a process crash still loses nothing). For tests only.
   bool sync = true;
+  // A follower (prevayler::Follower) looks for new records when inotify
+  // reports a change in the directory, and at least this often (the only
+  // trigger where inotify does not work, e.g. network filesystems).
+  std::uint64_t follow_poll_interval_ms = 100;
   // Retention (keep_snapshots: the snapshot files older than the newest N
   // and the journal segments only those need are deleted once a new
   // snapshot is durable, and at open, finishing a run that failed;

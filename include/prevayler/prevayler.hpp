@@ -55,6 +55,9 @@ struct WriterLimits {
 };
 
 template <class State, class Event>
+class Follower;
+
+template <class State, class Event>
 class Prevayler {
  public:
   using BusinessFunction = std::function<State(const State&, const Event&, Timestamp)>;
@@ -247,8 +250,25 @@ class Prevayler {
   // prometheus_text() (prometheus.hpp) renders them. Thread-safe.
   Metrics metrics() const { return engine_.metrics(); }
 
+  // Where the journal stands: the segment and the number of records
+  // durable in it, read after this instance's last acknowledged write. A
+  // client given the position after its handle() returned reads its own
+  // write from any Follower that reached it (Follower::wait_for). {0, 0}
+  // on a storage that cannot be followed. Thread-safe.
+  JournalPosition position() const { return engine_.position(); }
+
  private:
-  detail::EngineHandle make_engine(Options options) {
+  friend class Follower<State, Event>;
+
+  // A promoted follower's writer (Follower::promote): recovery starts from
+  // `resume_state`, and the storage delivers only what follows it. Takes
+  // only the storage out of `options`, so a failed promotion can retry.
+  Prevayler(Options& options, detail::AnyState resume_state)
+      : engine_(make_engine_from(options, std::move(resume_state))) {}
+
+  // Checks the options, fills in the default codecs and storage, and builds
+  // the hooks the engine (and a follower) applies events with.
+  static detail::EngineHooks make_hooks(Options& options) {
     if (!options.business) {
       throw ConfigError("Prevayler options: `business` (the business function) is required");
     }
@@ -270,10 +290,9 @@ class Prevayler {
     }
     check_schema_versions(options);
     if (!options.storage) options.storage = make_file_storage(FileStorageOptions{});
-    event_codec_ = options.event_codec;
 
     detail::EngineHooks hooks;
-    hooks.initial_state = [init = std::move(options.initial_state)]() -> detail::AnyState {
+    hooks.initial_state = [init = options.initial_state]() -> detail::AnyState {
       if (init) return std::make_shared<const State>(init());
       return std::make_shared<const State>();
     };
@@ -299,27 +318,36 @@ class Prevayler {
         detail::SchemaVersions{options.event_schema_version, options.event_schema_version_min,
                                options.state_schema_version};
     if (options.state_hash) {
-      hooks.state_hash = [hash = std::move(options.state_hash)](const void* state) {
+      hooks.state_hash = [hash = options.state_hash](const void* state) {
         return hash(*static_cast<const State*>(state));
       };
     }
     if (options.skip_unchanged) {
-      hooks.unchanged = [equal = std::move(options.skip_unchanged)](const void* before,
-                                                                    const void* after) {
+      hooks.unchanged = [equal = options.skip_unchanged](const void* before, const void* after) {
         return equal(*static_cast<const State*>(before), *static_cast<const State*>(after));
       };
     }
-    hooks.warn = std::move(options.warn);
-    hooks.progress = std::move(options.progress);
-    hooks.timestamp = options.timestamp ? std::move(options.timestamp)
-                                        : TimestampFunction(system_clock_timestamp);
+    // Copied, not moved: a follower keeps its options for promote().
+    hooks.warn = options.warn;
+    hooks.progress = options.progress;
+    hooks.timestamp =
+        options.timestamp ? options.timestamp : TimestampFunction(system_clock_timestamp);
+    return hooks;
+  }
+
+  detail::EngineHandle make_engine(Options options) { return make_engine_from(options, nullptr); }
+
+  detail::EngineHandle make_engine_from(Options& options, detail::AnyState resume_state) {
+    detail::EngineHooks hooks = make_hooks(options);
+    event_codec_ = options.event_codec;
     return detail::EngineHandle(
         std::move(hooks), std::move(options.storage),
         detail::EngineLimits{options.limits.batch_events_max, options.limits.batch_bytes_max,
                              options.limits.pending_bytes_max, options.limits.writes_in_flight_max},
         options.snapshot_on_open,
         detail::SnapshotPolicy{options.snapshot_every_events, options.snapshot_every_journal_bytes,
-                               options.snapshot_every_ms});
+                               options.snapshot_every_ms},
+        std::move(resume_state));
   }
 
   static void check_schema_versions(const Options& options) {

@@ -104,6 +104,52 @@ class PendingAppend {
   virtual void wait() = 0;
 };
 
+class Storage;
+
+// A read-only view of a journal that another process writes: a follower
+// (docs/followers.md). Obtained from Storage::follow() instead of
+// recover(). It takes no lock, no fence and writes nothing: the writer
+// never notices it. It delivers only durable records, whole, as a
+// contiguous prefix of the journal, so its state is one a recovery at that
+// moment or later would also produce.
+//
+// Thread-safety: start(), poll() and promote() one at a time (the core
+// serialises them); wait_for_change() may run concurrently with poll();
+// position() is safe from any thread.
+class JournalFollower {
+ public:
+  virtual ~JournalFollower() = default;
+  // Streams the latest snapshot and every durable entry after it to
+  // `handler`, as recover() does (with restart() when retention deleted a
+  // file it was reading). Throws like recover(), never LockedError.
+  virtual void start(RecoveryHandler& handler) = 0;
+  // Delivers the records that became durable since the last call, in
+  // order, each with its JournalPosition; when retention deleted what it was
+  // about to read, handler.restart(), the newest snapshot and the entries
+  // after it instead. Returns the number of records delivered; does not
+  // block beyond the reads.
+  virtual std::uint64_t poll(RecoveryHandler& handler) = 0;
+  // Returns after at most `timeout_ms`: true sooner when the journal may
+  // have changed (the file storage: inotify, where it works), false at the
+  // timeout.
+  virtual bool wait_for_change(std::uint64_t timeout_ms) = 0;
+  // Makes a wait_for_change() in progress return at once (close,
+  // promotion). Thread-safe.
+  virtual void wake() = 0;
+  // How long the follower thread waits at most between two looks.
+  virtual std::uint64_t poll_interval_ms() const = 0;
+  // The last record delivered: its segment and its number in it (0: none
+  // of the segment yet); `entry` is unused.
+  virtual JournalPosition position() const = 0;
+  // Turns this follower into the writer: returns a storage whose recover()
+  // takes ownership exactly as an open does (lock, fence, seal) and
+  // delivers only the entries after position(), or, when it cannot resume
+  // there (retention deleted the segment), restart() and a whole recovery.
+  // The follower is spent afterwards. Throws LockedError when a live writer
+  // holds the lock (naming it).
+  virtual std::unique_ptr<Storage> promote() = 0;
+};
+
 // Contract for implementations. The core calls recover() once, then
 // append(), start_append(), resume_after_failure() and begin_snapshot()
 // one at a time (never concurrently with each other), and close() last.
@@ -190,6 +236,17 @@ class Storage {
 
   // Human-readable location, for messages ("file storage at ./bank-data").
   virtual std::string describe() const = 0;
+
+  // The position of the last durable record this instance appended (or,
+  // after recover(), where the journal continues: the new segment and 0).
+  // A follower that reached it shows every event acknowledged before the
+  // call. Thread-safe. Default: {0, 0} (a storage that cannot be followed).
+  virtual JournalPosition position() const { return {}; }
+
+  // Opens the journal as a follower instead of recover(): see
+  // JournalFollower. Default: throws ConfigError (this storage cannot be
+  // followed).
+  virtual std::unique_ptr<JournalFollower> follow();
 
   // What the storage counts inside itself (retries by reason, throttling,
   // backoff), for Prevayler::metrics(). Thread-safe; called outside the

@@ -61,12 +61,13 @@ const void* Engine::current_state() const {
 }
 
 Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-               bool snapshot_on_open, SnapshotPolicy policy)
+               bool snapshot_on_open, SnapshotPolicy policy, AnyState resume_state)
     : hooks_(with_default_warn(std::move(hooks))),
       storage_(std::move(storage)),
       read_only_(storage_->read_only()),
       limits_(limits),
       policy_(policy),
+      resume_state_(std::move(resume_state)),
       id_(next_engine_id.fetch_add(1) + 1) {
   if (limits_.batch_events_max == 0 || limits_.batch_bytes_max == 0 ||
       limits_.pending_bytes_max < limits_.batch_bytes_max) {

@@ -34,8 +34,11 @@ class Engine {
   // Recovers from the storage, starts the writer thread, and, when
   // snapshot_on_open, writes a snapshot of the recovered state; then starts
   // the automatic snapshots' thread when the policy has a trigger.
+  // `resume_state`: a promoted follower's state, which recovery starts
+  // from instead of the initial state (its storage delivers only what
+  // follows it); null for an open.
   Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-         bool snapshot_on_open, SnapshotPolicy policy);
+         bool snapshot_on_open, SnapshotPolicy policy, AnyState resume_state = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -57,6 +60,7 @@ class Engine {
   Timestamp timestamp() const { return hooks_.timestamp(); }
   Stats stats() const;
   Metrics metrics() const;
+  JournalPosition position() const { return storage_->position(); }
 
  private:
   struct Batch;
@@ -112,6 +116,7 @@ class Engine {
   const bool read_only_;
   const EngineLimits limits_;
   const SnapshotPolicy policy_;
+  AnyState resume_state_;  // until recover() has used it
 
   // Most journal writes in flight at once: 1 for synchronous storages (the
   // file storage), more for pipelined ones (DynamoDB), capped by

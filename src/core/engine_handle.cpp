@@ -6,9 +6,9 @@
 namespace prevayler::detail {
 
 EngineHandle::EngineHandle(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-                           bool snapshot_on_open, SnapshotPolicy policy)
+                           bool snapshot_on_open, SnapshotPolicy policy, AnyState resume_state)
     : engine_(std::make_unique<Engine>(std::move(hooks), std::move(storage), limits,
-                                       snapshot_on_open, policy)) {}
+                                       snapshot_on_open, policy, std::move(resume_state))) {}
 
 EngineHandle::~EngineHandle() = default;
 
@@ -38,5 +38,7 @@ Stats EngineHandle::stats() const { return engine_->stats(); }
 namespace prevayler::detail {
 
 Metrics EngineHandle::metrics() const { return engine_->metrics(); }
+
+JournalPosition EngineHandle::position() const { return engine_->position(); }
 
 }  // namespace prevayler::detail

@@ -40,4 +40,10 @@ std::unique_ptr<SnapshotWriter> Storage::begin_versioned_snapshot(
   return begin_snapshot();
 }
 
+std::unique_ptr<JournalFollower> Storage::follow() {
+  throw ConfigError(describe() +
+                    " cannot be followed: it does not implement Storage::follow(); use the "
+                    "file storage (docs/followers.md)");
+}
+
 }  // namespace prevayler

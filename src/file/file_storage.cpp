@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
 #include <random>
 
 #include "core/assert.hpp"
@@ -22,6 +23,7 @@
 #include "file/retention.hpp"
 #include "file/segment_files.hpp"
 #include "file/snapshot_files.hpp"
+#include "file/synced_watermark.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
@@ -53,10 +55,12 @@ std::uint64_t random_writer_id() {
 
 class FileStorage : public Storage {
  public:
-  FileStorage(FileStorageOptions options, std::shared_ptr<FileSystem> fs, bool lock)
+  FileStorage(FileStorageOptions options, std::shared_ptr<FileSystem> fs, bool lock,
+              std::optional<FileResumePoint> resume = std::nullopt)
       : options_((check_options(options), std::move(options))),
         fs_(std::move(fs)),
         lock_(lock),
+        resume_(resume),
         dir_(*fs_, options_.directory.string()),
         segments_(dir_),
         compressor_(options_.common.compress_journal_records_over,
@@ -68,6 +72,12 @@ class FileStorage : public Storage {
     dir_.open(options_.create_directory);
     if (lock_) lock_directory();
     writer_id_ = random_writer_id();
+    // Without it followers see nothing new; the journal itself is fine.
+    if (int error = watermark_.open(*fs_, dir())) {
+      options_.common.warn("cannot open " + dir_.file(synced_watermark_name) + " (" +
+                           errno_text(error) + "): followers of " + dir() +
+                           " will not see this instance's writes");
+    }
     for (int attempt = 1; attempt <= recovery_attempts_max; ++attempt) {
       try {
         recover_once(handler);
@@ -79,8 +89,10 @@ class FileStorage : public Storage {
                              " attempts; stop that retention and retry");
         }
         handler.restart();
+        resume_.reset();  // the handler is back at the initial state
       }
     }
+    publish_position();
     retain();  // resumes retention that failed or crashed midway
   }
 
@@ -112,6 +124,7 @@ class FileStorage : public Storage {
     ++records_in_segment_;
     PREVAYLER_ASSERT(journal_size_ >= segment_header_bytes + record_.size());
     require_ownership(segment_, journal_.get(), "its last write is not acknowledged");
+    publish_position();
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
 
@@ -133,6 +146,7 @@ class FileStorage : public Storage {
   }
 
   void close() override {
+    watermark_.close();
     journal_.reset();
     lock_fd_.reset();  // releases the lock
     dir_.close();
@@ -141,10 +155,27 @@ class FileStorage : public Storage {
   std::size_t entry_bytes_max() const override { return file_entry_bytes_max; }
   std::string describe() const override { return "file storage at " + dir(); }
 
+  JournalPosition position() const override {
+    const std::lock_guard lock(position_mutex_);
+    return position_;
+  }
+
+  std::unique_ptr<JournalFollower> follow() override {
+    return make_file_follower(options_, fs_, lock_);
+  }
+
  private:
   std::string dir() const { return dir_.path(); }
   Decryption decryption() const { return Decryption{&keys_, false}; }
   std::string journal_path() const { return segments_.path(segment_); }
+
+  // Durable and still ours: followers may apply up to here, and it is
+  // this instance's position.
+  void publish_position() {
+    watermark_.publish(SyncedWatermark{segment_, journal_size_});
+    const std::lock_guard lock(position_mutex_);
+    position_ = JournalPosition{segment_, records_in_segment_, 0};
+  }
 
   void check_usable() const {
     if (failed_) {
@@ -186,10 +217,20 @@ class FileStorage : public Storage {
     Listing listing = list_storage_files(*fs_, dir());
     for (const std::string& path : listing.temporary) fs_->unlink(path);  // never part of the state
     std::uint64_t first = 0;
-    if (!listing.snapshots.empty()) {
+    std::optional<ReplayResume> resume;
+    if (resume_ && listing.segments.count(resume_->segment)) {
+      // A promoted follower: it holds the state up to there already.
+      first = resume_->segment;
+      resume = ReplayResume{resume_->offset, resume_->records};
+    } else if (resume_) {
+      // Retention deleted the segment it stood in: recover it all.
+      resume_.reset();
+      handler.restart();
+    }
+    if (!resume && !listing.snapshots.empty()) {
       first = listing.snapshots.rbegin()->first;
       read_snapshot(*fs_, first, listing.snapshots.rbegin()->second, handler, decryption());
-    } else if (!listing.segments.empty() && listing.segments.begin()->first != 0) {
+    } else if (!resume && !listing.segments.empty() && listing.segments.begin()->first != 0) {
       throw CorruptionError(dir() + ": the journal starts at " + listing.segments.begin()->second +
                             " but there is no snapshot it follows; restore the missing files");
     }
@@ -210,7 +251,7 @@ class FileStorage : public Storage {
     segments.erase(segments.lower_bound(fence_), segments.end());
     check_consecutive(segments, first, fence_);
     const ReplayOutcome outcome = replay_segments(*fs_, segments, handler, options_.common.warn,
-                                                  ReplayMode::recovery, decryption());
+                                                  ReplayMode::recovery, decryption(), resume);
     journal_size_ = segments_.finish(journal_, fence_, writer_id_, outcome.next_start);
     segment_ = fence_;
     records_in_segment_ = 0;
@@ -320,6 +361,7 @@ class FileStorage : public Storage {
     // itself, the failed record perhaps included. It creates its fence
     // before it reads, so no fence now means it will read our start record.
     require_ownership(segment_, journal_.get(), "the failed write's outcome is for the new owner");
+    publish_position();
     throw StorageError(what + "; the write did not count, and the journal continues in " +
                        journal_path());
   }
@@ -358,6 +400,7 @@ class FileStorage : public Storage {
     journal_ = std::move(next);
     segment_ = id;
     records_in_segment_ = 0;
+    publish_position();
   }
 
   RetentionPolicy retention() const {
@@ -377,6 +420,7 @@ class FileStorage : public Storage {
   FileStorageOptions options_;
   std::shared_ptr<FileSystem> fs_;
   bool lock_;
+  std::optional<FileResumePoint> resume_;  // a promoted follower's, until recovered
   Directory dir_;
   SegmentFiles segments_;
   RecordCompressor compressor_;
@@ -390,6 +434,9 @@ class FileStorage : public Storage {
   std::uint64_t records_in_segment_ = 0;
   bool failed_ = false;
   std::string record_;  // reused across appends
+  WatermarkPublisher watermark_;
+  mutable std::mutex position_mutex_;
+  JournalPosition position_;  // for position(), read by other threads
 };
 
 }  // namespace
@@ -397,6 +444,12 @@ class FileStorage : public Storage {
 std::unique_ptr<Storage> make_file_storage(FileStorageOptions options,
                                            std::shared_ptr<FileSystem> fs, bool lock_directory) {
   return std::make_unique<FileStorage>(std::move(options), std::move(fs), lock_directory);
+}
+
+std::unique_ptr<Storage> make_promoted_file_storage(FileStorageOptions options,
+                                                    std::shared_ptr<FileSystem> fs,
+                                                    bool lock_directory, FileResumePoint resume) {
+  return std::make_unique<FileStorage>(std::move(options), std::move(fs), lock_directory, resume);
 }
 
 std::size_t prune_file_storage(FileSystem& fs, const std::string& directory,

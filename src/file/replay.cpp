@@ -1,5 +1,6 @@
 #include "file/replay.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -41,14 +42,11 @@ std::optional<FoundStart> read_start_record(FileSystem& fs, const std::string& p
   return found;
 }
 
-struct Decisions {
-  Ends ends;                        // decided by start records
-  std::set<std::uint64_t> started;  // segments whose own start record counts
-};
+}  // namespace
 
-// Decides the ends of all segments but the last, newest decision first.
-Decisions decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments) {
-  Decisions d;
+SegmentDecisions decide_segment_ends(FileSystem& fs,
+                                     const std::map<std::uint64_t, std::string>& segments) {
+  SegmentDecisions d;
   const std::uint64_t first = segments.begin()->first;
   for (auto it = segments.rbegin(); it != segments.rend() && it->first != first; ++it) {
     const std::uint64_t id = it->first;
@@ -65,6 +63,8 @@ Decisions decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>
   return d;
 }
 
+namespace {
+
 [[noreturn]] void throw_damage(const WindowReader& reader, std::uint64_t offset,
                                std::uint64_t record_number, FrameCheck check, bool open_ended) {
   throw CorruptionError(
@@ -79,10 +79,9 @@ Decisions decide_ends(FileSystem& fs, const std::map<std::uint64_t, std::string>
 
 // Delivers the batch records of one segment from `offset` up to the end of
 // the reader. Returns the offset after the last record replayed.
-std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_ended,
-                             RecoveryHandler& handler, const Warn& warn,
+std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, std::uint64_t offset,
+                             bool open_ended, RecoveryHandler& handler, const Warn& warn,
                              const Decryption& decryption, std::uint64_t& record_number) {
-  std::uint64_t offset = segment_header_bytes;
   while (offset < reader.file_size()) {
     std::string_view payload;
     const FrameCheck check = check_record(reader, offset, payload);
@@ -115,15 +114,24 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, bool open_e
   return offset;
 }
 
-// Checks the header and replays the records the reader covers.
+// Checks the header and replays the records the reader covers, from the
+// segment's start or from where a promoted follower stands.
 std::uint64_t replay_checked(WindowReader& reader, std::uint64_t id, bool open_ended,
                              RecoveryHandler& handler, const Warn& warn,
-                             const Decryption& decryption) {
+                             const Decryption& decryption,
+                             const std::optional<ReplayResume>& resume) {
   check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
                                   segment_format_version, reader.path(), "journal segment"),
            id, reader.path(), "journal segment");
-  std::uint64_t records = 0;
-  return replay_records(reader, id, open_ended, handler, warn, decryption, records);
+  std::uint64_t records = resume ? resume->records : 0;
+  const std::uint64_t from =
+      resume ? std::max(resume->offset, segment_header_bytes) : std::uint64_t{segment_header_bytes};
+  if (from > reader.file_size()) {
+    throw CorruptionError(reader.path() + " ends at offset " + std::to_string(reader.file_size()) +
+                          ", before offset " + std::to_string(from) +
+                          " which a follower applied as durable; restore it from a backup");
+  }
+  return replay_records(reader, id, from, open_ended, handler, warn, decryption, records);
 }
 
 // How a segment's end is known: decided by a start record, open (its last
@@ -136,7 +144,8 @@ struct SegmentEnd {
 // Replays one segment up to its end. Returns where it ends.
 std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string& path,
                              const SegmentEnd& segment_end, RecoveryHandler& handler,
-                             const Warn& warn, ReplayMode mode, const Decryption& decryption) {
+                             const Warn& warn, ReplayMode mode, const Decryption& decryption,
+                             const std::optional<ReplayResume>& resume) {
   std::uint64_t file_size = 0;
   File fd = open_for_read(fs, path, file_size);
   const std::optional<std::uint64_t>& end = segment_end.decided;
@@ -153,12 +162,12 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
                             std::to_string(file_size) + " bytes; restore it from a backup");
     }
     WindowReader reader(fs, fd.get(), *end, path);
-    return replay_checked(reader, id, false, handler, warn, decryption);
+    return replay_checked(reader, id, false, handler, warn, decryption, resume);
   } else if (file_size < segment_header_bytes) {
     reached = file_size;
   } else {
     WindowReader reader(fs, fd.get(), file_size, path);
-    reached = replay_checked(reader, id, true, handler, warn, decryption);
+    reached = replay_checked(reader, id, true, handler, warn, decryption, resume);
   }
   // A reader decides nothing for anyone: it never syncs (ReplayMode).
   if (mode == ReplayMode::read_only) return reached;
@@ -175,8 +184,9 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
 
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
                               RecoveryHandler& handler, const Warn& warn, ReplayMode mode,
-                              const Decryption& decryption) {
-  const Decisions decisions = decide_ends(fs, segments);
+                              const Decryption& decryption,
+                              const std::optional<ReplayResume>& resume) {
+  const SegmentDecisions decisions = decide_segment_ends(fs, segments);
   ReplayOutcome outcome;
   const std::uint64_t first = segments.begin()->first;
   const std::uint64_t last = segments.rbegin()->first;
@@ -190,8 +200,8 @@ ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std:
       // was computed on an end of the previous segment we do not share.
       end.holds_nothing = true;
     }
-    const std::uint64_t reached =
-        replay_segment(fs, id, path, end, handler, warn, mode, decryption);
+    const std::uint64_t reached = replay_segment(fs, id, path, end, handler, warn, mode, decryption,
+                                                 id == first ? resume : std::nullopt);
     if (id == last) {
       outcome.next_start.previous_end = reached;
     } else if (!end.decided) {
@@ -199,6 +209,28 @@ ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std:
     }
   }
   return outcome;
+}
+
+std::uint64_t replay_segment_range(FileSystem& fs, std::uint64_t id, const std::string& path,
+                                   std::uint64_t from, std::uint64_t end, std::uint64_t& records,
+                                   RecoveryHandler& handler, const Decryption& decryption) {
+  if (end <= segment_header_bytes || end <= from) return std::max(from, end);
+  std::uint64_t file_size = 0;
+  File fd = open_for_read(fs, path, file_size);
+  if (file_size < end) {
+    throw CorruptionError(path + ": the writer published offset " + std::to_string(end) +
+                          " as durable, but the file has only " + std::to_string(file_size) +
+                          " bytes; restore it from a backup");
+  }
+  WindowReader reader(fs, fd.get(), end, path);
+  const Warn no_warning = [](const std::string&) {};
+  if (from <= segment_header_bytes) {
+    check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,
+                                    segment_format_version, path, "journal segment"),
+             id, path, "journal segment");
+    from = segment_header_bytes;
+  }
+  return replay_records(reader, id, from, false, handler, no_warning, decryption, records);
 }
 
 }  // namespace prevayler::detail

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "core/encryption.hpp"
@@ -48,14 +50,43 @@ enum class ReplayMode {
   read_only,
 };
 
+// Where a promoted follower resumes in the first segment replayed: what it
+// applied already is not delivered again.
+struct ReplayResume {
+  std::uint64_t offset = 0;   // the offset after the last record applied
+  std::uint64_t records = 0;  // the batch records applied in the segment
+};
+
 // Replays `segments` (consecutive ids, the first one right after the
-// snapshot) into `handler`. Throws FileVanished when a file is gone
-// (retention on another host), CorruptionError on damage, and, in
-// ReplayMode::recovery, StorageError when a sync fails. Encrypted records
-// are opened with `decryption` (DecryptionError when they cannot be).
+// snapshot, or the one a promoted follower stands in with `resume`) into
+// `handler`. Throws FileVanished when a file is gone (retention on another
+// host), CorruptionError on damage, and, in ReplayMode::recovery,
+// StorageError when a sync fails. Encrypted records are opened with
+// `decryption` (DecryptionError when they cannot be).
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
                               RecoveryHandler& handler,
                               const std::function<void(const std::string&)>& warn, ReplayMode mode,
-                              const Decryption& decryption = {});
+                              const Decryption& decryption = {},
+                              const std::optional<ReplayResume>& resume = std::nullopt);
+
+// The ends start records decide, for a follower (file/file_follower.cpp).
+struct SegmentDecisions {
+  std::map<std::uint64_t, std::uint64_t> ends;  // decided by start records
+  std::set<std::uint64_t> started;              // segments whose own start record counts
+};
+
+// Decides the ends of all `segments` but the last, newest decision first
+// (the rules above).
+SegmentDecisions decide_segment_ends(FileSystem& fs,
+                                     const std::map<std::uint64_t, std::string>& segments);
+
+// A follower's step: delivers the batch records of segment `id` between
+// offsets `from` (the segment's start: its header is checked) and `end`,
+// both record boundaries a writer made durable, numbering them after
+// `records`, which it advances. Damage before `end` is corruption. Returns
+// the offset reached (`end`). Throws FileVanished, CorruptionError.
+std::uint64_t replay_segment_range(FileSystem& fs, std::uint64_t id, const std::string& path,
+                                   std::uint64_t from, std::uint64_t end, std::uint64_t& records,
+                                   RecoveryHandler& handler, const Decryption& decryption = {});
 
 }  // namespace prevayler::detail

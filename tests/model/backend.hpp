@@ -56,6 +56,11 @@ class Backend {
   // A storage without faults and without retention, for the final check
   // (and for the reference recovery of a journal a copy moved away from).
   virtual std::unique_ptr<Storage> open_for_check() = 0;
+  // A storage for a follower on a host of its own (never crashed, the
+  // seed's faults still hit it), whose follower looks at the journal only
+  // when the driver asks (catch_up), so a seed replays the same I/O. Null
+  // when the storage cannot be followed (DynamoDB+S3 in this release).
+  virtual std::unique_ptr<Storage> follower_storage() { return nullptr; }
   virtual FaultTally faults() const = 0;
   // Where the journal is, for a failure message (kept when a seed fails).
   virtual std::string describe() const = 0;

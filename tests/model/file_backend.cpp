@@ -12,6 +12,8 @@ namespace {
 constexpr const char* model_directory = "/model-journal";
 // Where the disk's clock starts: 2026-01-01T00:00:00Z.
 constexpr std::int64_t clock_start_ms = 1'767'225'600'000;
+// Longer than any run: the follower's thread never looks by itself.
+constexpr std::uint64_t follower_poll_interval_ms = 24 * 3600 * 1000;
 
 FileStorageOptions storage_options() {
   FileStorageOptions options;
@@ -53,6 +55,15 @@ std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
   plan->latency_max = std::chrono::microseconds(200);
   return std::make_unique<testing::PipelinedStorage>(std::move(storage), knobs.writes_in_flight_max,
                                                      plan);
+}
+
+std::unique_ptr<Storage> FileBackend::follower_storage() {
+  FileStorageOptions options = storage_options();
+  options.create_directory = false;
+  // No look of its own (the simulated disk has no inotify): only the
+  // driver's catch_up() reads, in the seed's order.
+  options.follow_poll_interval_ms = follower_poll_interval_ms;
+  return detail::make_file_storage(options, disk_->host(), /*lock_directory=*/false);
 }
 
 void FileBackend::crash(int host) {

@@ -36,6 +36,7 @@ class FileBackend : public Backend {
  public:
   FileBackend(std::uint64_t seed, FileFaults faults);
   std::string name() const override { return "file"; }
+  std::unique_ptr<Storage> follower_storage() override;
   std::unique_ptr<Storage> open(int host, const Knobs& knobs) override;
   void crash(int host) override;
   std::unique_ptr<ops::JournalStore> operator_store() override;

@@ -20,6 +20,7 @@
 #include "model/history.hpp"
 #include "model/ledger.hpp"
 #include "ops/copy_journal.hpp"
+#include "prevayler/follower.hpp"
 
 namespace prevayler::model {
 
@@ -38,6 +39,14 @@ constexpr int events_per_producer_max = 200;
 constexpr int async_window_max = 4;
 // The host a reference recovery is recorded under (no host's crash cuts it).
 constexpr int operator_host = -1;
+// How often, after an operation, the follower catches up and its state is
+// recorded (drawn from a generator of its own: the seed's operations stay
+// the ones it had before followers existed).
+constexpr double follower_look_chance = 0.3;
+// Mixed into the seed for the follower's generator.
+constexpr std::uint64_t follower_seed_mix = 0x666f6c6c6f776572ull;
+
+using LedgerFollower = Follower<Ledger, LedgerEvent>;
 
 // One open Prevayler on a host.
 struct Instance {
@@ -64,7 +73,8 @@ class Driver {
         prune_(config.operator_prune),
         state_hash_(config.state_hash),
         copy_destination_(config.copy_destination),
-        copy_weight_(config.copy_weight) {
+        copy_weight_(config.copy_weight),
+        follower_rng_(seed ^ follower_seed_mix) {
     hosts_.resize(pick(hosts_min, hosts_max));
   }
 
@@ -145,6 +155,52 @@ class Driver {
       case kCopy:
         migrate();
         break;
+    }
+    if (std::uniform_real_distribution<double>(0, 1)(follower_rng_) < follower_look_chance) {
+      look_with_follower();
+    }
+  }
+
+  // A follower of the journal catches up; its state is recorded, to be a
+  // prefix of the final state (followers show only acknowledged history).
+  void look_with_follower() {
+    if (!follower_) {
+      auto storage = backend_->follower_storage();
+      if (!storage) return;
+      try {
+        follower_ = std::make_unique<LedgerFollower>(
+            ledger_options(std::move(storage), false, 1, state_hash_));
+        count("follower_open");
+      } catch (const std::exception& e) {
+        count("follower_open_failed", e.what());  // injected faults
+        return;
+      }
+    }
+    try {
+      follower_->catch_up();
+      count("follower_catch_up");
+    } catch (const std::exception& e) {
+      count("follower_stopped", e.what());  // injected faults stop a follower
+      follower_views_.push_back(follower_->state()->ids);
+      follower_.reset();
+      return;
+    }
+    follower_views_.push_back(follower_->state()->ids);
+  }
+
+  // At the end: the follower, promoted once every instance is gone, keeps
+  // every acknowledged event (its state is the final recovery's).
+  std::optional<std::vector<std::uint64_t>> promote_follower() {
+    if (!follower_) return std::nullopt;
+    try {
+      auto promoted = follower_->promote();
+      std::vector<std::uint64_t> ids = promoted->state()->ids;
+      promoted->close();
+      count("follower_promoted");
+      return ids;
+    } catch (const std::exception& e) {
+      count("follower_promote_failed", e.what());
+      return std::nullopt;
     }
   }
 
@@ -375,6 +431,7 @@ class Driver {
     const std::optional<std::vector<std::uint64_t>> reference = reference_recovery(*backend_);
     migrated_.push_back(std::move(destination));
     backend_ = migrated_.back().get();
+    follower_.reset();  // it followed the abandoned journal
     opened_on_current_ = false;
     crashed_hosts_.clear();  // a fresh journal: the next opens are not restarts
     const int host = any_of(hosts_with(false));
@@ -557,6 +614,8 @@ class Driver {
 
   RunResult finish() {
     for (int h : hosts_with(true)) drop(h, false);
+    const std::optional<std::vector<std::uint64_t>> promoted = promote_follower();
+    follower_.reset();
     std::optional<std::vector<std::uint64_t>> state;
     std::string error;
     try {
@@ -567,6 +626,7 @@ class Driver {
       error = std::string(typeid(e).name()) + ": " + e.what();
     }
     result_.violations = history_.check(state, error);
+    check_follower(state, promoted);
     result_.faults = origin_.faults();
     for (const auto& b : migrated_) {
       for (const auto& [kind, n] : b->faults()) result_.faults[kind] += n;
@@ -574,6 +634,26 @@ class Driver {
     result_.events = history_.events();
     result_.acknowledged = history_.acknowledged();
     return std::move(result_);
+  }
+
+  void check_follower(const std::optional<std::vector<std::uint64_t>>& final_state,
+                      const std::optional<std::vector<std::uint64_t>>& promoted) {
+    if (!final_state) return;  // the history check reports the failed recovery
+    for (const auto& view : follower_views_) {
+      if (view.size() > final_state->size() ||
+          !std::equal(view.begin(), view.end(), final_state->begin())) {
+        result_.violations.push_back("a follower showed " + std::to_string(view.size()) +
+                                     " events that are not a prefix of the final state (" +
+                                     std::to_string(final_state->size()) + " events)");
+        break;
+      }
+    }
+    if (promoted && *promoted != *final_state) {
+      result_.violations.push_back("the promoted follower's state (" +
+                                   std::to_string(promoted->size()) +
+                                   " events) differs from the final recovery's (" +
+                                   std::to_string(final_state->size()) + " events)");
+    }
   }
 
   Backend& origin_;
@@ -588,6 +668,9 @@ class Driver {
   bool state_hash_;
   CopyDestinationFactory copy_destination_;
   int copy_weight_;
+  std::mt19937_64 follower_rng_;
+  std::unique_ptr<LedgerFollower> follower_;  // of the current journal
+  std::vector<std::vector<std::uint64_t>> follower_views_;
   bool opened_on_current_ = false;  // an open succeeded on the current journal
   std::string last_copy_error_;
   History history_;

@@ -9,6 +9,7 @@
 #include <prevayler/encryption.hpp>
 #include <prevayler/error.hpp>
 #include <prevayler/file_storage.hpp>
+#include <prevayler/follower.hpp>
 #include <prevayler/memory_storage.hpp>
 #include <prevayler/metrics.hpp>
 #include <prevayler/prevayler.hpp>
@@ -21,6 +22,7 @@
 
 namespace prevayler::detail {
 class Engine {};                // src/core/engine.hpp
+class FollowerCore {};          // src/core/follower.cpp
 class WritesInFlightTuner {};   // src/core/writes_in_flight_tuner.hpp
 struct MemoryStoreContents {};  // src/core/memory_storage.cpp
 }  // namespace prevayler::detail
@@ -28,5 +30,6 @@ struct MemoryStoreContents {};  // src/core/memory_storage.cpp
 int main() {
   // The handle is all the template holds.
   static_assert(sizeof(prevayler::detail::EngineHandle) == sizeof(void*));
+  static_assert(sizeof(prevayler::detail::FollowerHandle) == sizeof(void*));
   return 0;
 }

@@ -34,6 +34,8 @@ class ForwardingStorage : public Storage {
   std::size_t entry_bytes_max() const override { return inner_->entry_bytes_max(); }
   std::string describe() const override { return inner_->describe(); }
   StorageCounters counters() const override { return inner_->counters(); }
+  JournalPosition position() const override { return inner_->position(); }
+  std::unique_ptr<JournalFollower> follow() override { return inner_->follow(); }
 
  protected:
   std::unique_ptr<Storage> inner_;

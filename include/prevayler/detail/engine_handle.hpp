@@ -74,8 +74,9 @@ class Engine;
 class EngineHandle {
  public:
   // Recovers from the storage and starts the engine's threads.
+  // `resume_state`: a promoted follower's state (Engine).
   EngineHandle(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits limits,
-               bool snapshot_on_open, SnapshotPolicy policy = {});
+               bool snapshot_on_open, SnapshotPolicy policy = {}, AnyState resume_state = nullptr);
   ~EngineHandle();
   EngineHandle(const EngineHandle&) = delete;
   EngineHandle& operator=(const EngineHandle&) = delete;
@@ -98,6 +99,7 @@ class EngineHandle {
   Timestamp timestamp() const;
   Stats stats() const;
   Metrics metrics() const;
+  JournalPosition position() const;
 
  private:
   const std::unique_ptr<Engine> engine_;
