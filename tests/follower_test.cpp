@@ -19,6 +19,7 @@
 #include "prevayler/follower.hpp"
 #include "prevayler/memory_storage.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/encryption_keys.hpp"
 #include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
 #include "support/values.hpp"
@@ -201,6 +202,31 @@ TEST(FileFollower, FollowsIntoTheNextSegmentAfterASnapshot) {
   EXPECT_EQ(values(*follower), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(follower->position().segment, writer->position().segment);
   EXPECT_EQ(follower->position().record, writer->position().record);
+}
+
+// Encryption at rest and following together: a follower with the keys
+// decrypts the snapshot and each record as it arrives, and its promotion
+// writes on encrypted; one without them fails naming the key id.
+TEST(FileFollower, FollowsAnEncryptedJournalWithItsKeys) {
+  TempDir tmp;
+  FileStorageOptions so = file_options(tmp.path());
+  so.common.encryption = test_encryption("k1", {{"k1", test_key('a')}});
+  auto writer = std::make_unique<P>(values_options(make_file_storage(so)));
+  writer->handle(1);
+  writer->snapshot();
+  auto follower = open_follower(make_file_storage(so));
+  writer->handle(2);
+  ASSERT_TRUE(follower->wait_for(writer->position(), wait_ms_max));
+  EXPECT_EQ(values(*follower), (std::vector<int>{1, 2}));
+  FileStorageOptions no_key = file_options(tmp.path());
+  EXPECT_THROW(open_follower(make_file_storage(no_key)), DecryptionError);
+  writer.reset();
+  auto promoted = follower->promote();
+  promoted->handle(3);
+  promoted.reset();
+  EXPECT_THROW(open_writer(tmp.path()), DecryptionError);  // what it wrote is encrypted too
+  EXPECT_EQ(values(*std::make_unique<P>(values_options(make_file_storage(so)))),
+            (std::vector<int>{1, 2, 3}));
 }
 
 TEST(FileFollower, StartsOverFromANewerSnapshotWhenRetentionDeletedItsSegment) {
