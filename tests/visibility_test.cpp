@@ -48,6 +48,15 @@ class Watcher {
   }
   bool saw_forbidden() const { return saw_forbidden_; }
   std::uint64_t reads() const { return reads_; }
+  // Returns once the watcher has read again (at most 10 s), so that it
+  // looks while the test holds a window open, however busy the machine.
+  void wait_for_a_read() const {
+    const std::uint64_t before = reads_;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (reads_ <= before + 1 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+  }
 
  private:
   bool forbidden(const Events& events) const {
@@ -183,6 +192,7 @@ TEST_F(VisibilityTest, FailedSynchronousWriteNeverShowsItsEventsAndTheHeadGoesBa
   Future third = p->handle_async(3);
   EXPECT_EQ(visible(*p), (Events{1}));
   EXPECT_EQ(read_visible(*p), (Events{1}));
+  watcher.wait_for_a_read();  // while event 2 is in flight
   gate->let_through(Outcome::failed);
   writer.join();
   EXPECT_THROW(third.get(), StorageError);
@@ -207,6 +217,7 @@ TEST_F(VisibilityTest, FailedPipelinedWriteNeverShowsItsEventsNorLaterOnes) {
   Watcher watcher(*p, {1, 2});
   Future first, second;
   ASSERT_NO_FATAL_FAILURE(start_two_writes(*p, first, second));
+  watcher.wait_for_a_read();  // while both writes are in flight
   gate->let_through(Outcome::failed);
   gate->let_through();  // write 2 reaches the gate too, then fails after write 1
   EXPECT_THROW(first.get(), StorageError);
