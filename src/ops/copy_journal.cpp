@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "prevayler/error.hpp"
 
@@ -85,6 +86,31 @@ class BelowSnapshotVisitor : public JournalVisitor {
 
 }  // namespace
 
+namespace {
+
+// `--all`'s first segment: the oldest of the run of consecutive segments
+// that ends where recovery starts. A segment below a gap there is no part
+// of a journal anyone reads: a file a superseded writer re-created under a
+// name retention had deleted (it removes it again at once), or what a gap
+// left. It is reported and not copied, rather than failing the copy.
+std::uint64_t first_kept_segment(const std::vector<SegmentInfo>& segments,
+                                 std::uint64_t recovery_start, CopyObserver& observer) {
+  std::set<std::uint64_t> ids;
+  for (const auto& s : segments) ids.insert(s.id);
+  if (!ids.count(recovery_start)) return segments.front().id;
+  std::uint64_t first = recovery_start;
+  while (first > 0 && ids.count(first - 1)) --first;
+  for (const auto& s : segments) {
+    if (s.id >= first) break;
+    observer.warning(s.location + ": not copied: segment " + std::to_string(s.id) +
+                     " is not joined to the journal recovery reads (segment " +
+                     std::to_string(first) + " on); verify reports the gap");
+  }
+  return first;
+}
+
+}  // namespace
+
 CopyJournalResult copy_journal(JournalSource& from, JournalDestination& to,
                                const CopyJournalOptions& options, CopyObserver& observer) {
   // Read the source's listing first: a missing source fails before the
@@ -104,7 +130,8 @@ CopyJournalResult copy_journal(JournalSource& from, JournalDestination& to,
   // Recovery starts at the newest snapshot's segment (or at the first one).
   const std::uint64_t recovery_start = snapshots.empty() ? 0 : snapshots.back().id;
   std::uint64_t first = recovery_start;
-  if (options.all && !segments.empty()) first = std::min(first, segments.front().id);
+  if (options.all && !segments.empty())
+    first = first_kept_segment(segments, recovery_start, observer);
   std::optional<std::uint64_t> last;
   bool recovery_reads = false;  // a segment from recovery_start on is kept
   std::uint64_t total_bytes = 0;
