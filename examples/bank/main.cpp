@@ -55,7 +55,7 @@ using BankFollower = prevayler::Follower<bank::Ledger, bank::Event>;
 
 constexpr const char* usage_text =
     "usage: prevayler-bank [--dump | --at POINT | --follow] [--dir PATH] [--metrics-file PATH]\n"
-    "       prevayler-bank [--dump | --at POINT] --aws --table TABLE --bucket BUCKET\n"
+    "       prevayler-bank [--dump | --at POINT | --follow] --aws --table TABLE --bucket BUCKET\n"
     "                      [--snapshot-path KEY] [--metrics-file PATH]\n"
     "\n"
     "A durable ledger. Reads commands on stdin, one per line:\n"
@@ -66,7 +66,6 @@ constexpr const char* usage_text =
     "  --dir PATH            directory of the file storage (default ./bank-data)\n"
     "  --follow              a read-only follower of the ledger another process writes:\n"
     "                        `sync` waits until it caught up, `promote` makes it the writer\n"
-    "                        (file storage only in this release)\n"
     "  --aws                 journal in DynamoDB, snapshot in S3 (docs/aws.md); region,\n"
     "                        endpoint and credentials from the standard AWS configuration\n"
     "                        (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...)\n"
@@ -384,9 +383,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 #endif
-  if (follow && (use_aws || dump)) {
-    std::cerr << "prevayler-bank: --follow: this release follows the file storage only "
-                 "(--dir), and not with --dump\n";
+  if (follow && dump) {
+    std::cerr << "prevayler-bank: --follow is a view of its own: not with --dump\n";
     return 2;
   }
   if (at && (follow || dump)) {

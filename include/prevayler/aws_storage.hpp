@@ -89,6 +89,13 @@ struct AwsStorageOptions {
   // journal). 1 writes one item at a time. See also
   // WriterLimits::writes_in_flight_max.
   std::size_t writes_in_flight_max = 4;
+  // A follower (prevayler::Follower, docs/followers.md) polls the segment
+  // it stands in with a strongly consistent Query for the orders after the
+  // last one it applied. The interval halves, down to the minimum, after a
+  // look that found records, and doubles, up to the maximum, after an empty
+  // one: an idle follower costs one Query per maximum interval.
+  std::chrono::milliseconds follow_poll_interval_min{20};
+  std::chrono::milliseconds follow_poll_interval_max{1'000};
   // Snapshots up to this size go up in one PutObject; larger ones stream as
   // a multipart upload of parts of this size (at least S3's 5 MiB minimum).
   // Recovery downloads the snapshot in ranged GETs of this size.

@@ -10,6 +10,7 @@
 
 #include "aws/aws_clients.hpp"
 #include "aws/aws_error.hpp"
+#include "aws/aws_follower.hpp"
 #include "aws/aws_storage_impl.hpp"
 #include "aws/journal_items.hpp"
 #include "aws/journal_put.hpp"
@@ -45,6 +46,12 @@ AwsStorageOptions validated(AwsStorageOptions options) {
   if (options.replay_parallel_queries == 0) {
     throw ConfigError("AWS storage: replay_parallel_queries must be at least 1");
   }
+  if (options.follow_poll_interval_min.count() < 1 ||
+      options.follow_poll_interval_max < options.follow_poll_interval_min) {
+    throw ConfigError(
+        "AWS storage: follow_poll_interval_min must be at least 1 ms and at most "
+        "follow_poll_interval_max");
+  }
   options.common.warn = warning_or_default(std::move(options.common.warn));
   return options;
 }
@@ -52,12 +59,15 @@ AwsStorageOptions validated(AwsStorageOptions options) {
 class AwsStorage : public Storage {
  public:
   AwsStorage(AwsStorageOptions options, std::shared_ptr<aws::HttpTransport> transport,
-             AwsStorageTestHooks hooks)
+             AwsStorageTestHooks hooks, std::optional<AwsResumePoint> resume = std::nullopt)
       : options_(validated(std::move(options))),
+        transport_(transport),
+        hooks_(hooks),
         clients_(resolve_aws_clients(options_, std::move(transport), hooks)),
         put_(*clients_.dynamodb, options_.table, options_.unknown_outcome_budget, hooks.sleep),
+        resume_(std::move(resume)),
         writer_(put_, writes_in_flight_max()) {
-    snapshots_->now_ms = std::move(hooks.now_ms);
+    snapshots_->now_ms = hooks.now_ms;
   }
 
   void recover(RecoveryHandler& handler) override {
@@ -65,6 +75,7 @@ class AwsStorage : public Storage {
       clients_.dynamodb_reads->check_journal_table(options_.table);
       clients_.s3_reads->head_bucket(options_.bucket);
       writer_id_ = random_writer_id();
+      if (resume_ && recover_promoted(handler)) return;
       for (std::uint32_t attempt = 1;; ++attempt) {
         if (recover_once(handler)) return;
         if (attempt == recovery_attempts_max) {
@@ -116,6 +127,17 @@ class AwsStorage : public Storage {
 
   void close() override { writer_.close(); }
 
+  JournalPosition position() const override { return writer_.acknowledged(); }
+
+  std::unique_ptr<JournalFollower> follow() override {
+    return make_aws_follower(options_, clients_, keys_,
+                             [options = options_, transport = transport_,
+                              hooks = hooks_](AwsResumePoint resume) -> std::unique_ptr<Storage> {
+                               return std::make_unique<AwsStorage>(options, transport, hooks,
+                                                                   std::move(resume));
+                             });
+  }
+
   std::size_t entry_bytes_max() const override { return journal_entry_bytes_max; }
 
   StorageCounters counters() const override { return clients_.retry_counters->storage_counters(); }
@@ -154,7 +176,32 @@ class AwsStorage : public Storage {
                            "recovery starts over from the new one");
       return false;
     }
-    const std::uint64_t first_segment = cursor.segment;
+    return recover_from(cursor, cursor.segment, handler);
+  }
+
+  // A promoted follower's recovery: the handler holds the state up to the
+  // resume point already, so the journal is read from there, and ownership
+  // taken as any open does. False when it must start over (the handler is
+  // then restarted and recovered whole).
+  bool recover_promoted(RecoveryHandler& handler) {
+    const AwsResumePoint resume = std::move(*resume_);
+    resume_.reset();
+    {
+      const std::lock_guard lock(snapshots_->mutex);
+      snapshots_->exists = resume.snapshot_exists;
+      snapshots_->etag = resume.snapshot_etag;
+      snapshots_->ids = resume.snapshot_ids;
+      snapshots_->committed_ms = resume.snapshot_committed_ms;
+      snapshots_->opened_ms = resume.snapshot_opened_ms;
+    }
+    if (recover_from(resume.cursor, resume.first_segment, handler)) return true;
+    handler.restart();
+    return false;
+  }
+
+  // The journal from `cursor` on (after the snapshot of `first_segment`),
+  // then the seal that takes ownership.
+  bool recover_from(ReplayCursor cursor, std::uint64_t first_segment, RecoveryHandler& handler) {
     JournalReplay replay(*clients_.dynamodb_reads, options_, Decryption{&keys_, false});
     replay.replay(cursor, handler);
     if (cursor.gap && gap_was_pruned(cursor)) return start_over_or_refuse(cursor, first_segment);
@@ -228,6 +275,9 @@ class AwsStorage : public Storage {
   }
 
   const AwsStorageOptions options_;
+  // Kept for the storage a promoted follower becomes (follow()).
+  const std::shared_ptr<aws::HttpTransport> transport_;
+  const AwsStorageTestHooks hooks_;
   AwsClients clients_;
   const JournalPut put_;
   // Compresses before encode_journal_items fragments; used by the engine's writer.
@@ -236,6 +286,7 @@ class AwsStorage : public Storage {
   KeyRing keys_{options_.common.encryption, "AWS storage"};
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::uint64_t writer_id_ = 0;
+  std::optional<AwsResumePoint> resume_;  // a promoted follower's, until recovered
   JournalWriter writer_;  // last: its pool's threads use the members above
 };
 

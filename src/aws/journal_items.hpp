@@ -71,6 +71,13 @@ class FragmentAssembler {
   // Drops an incomplete sequence (none: nothing happens), saying `why`.
   void drop_partial(std::uint64_t segment, const char* why);
 
+  // The order of the first item of the sequence under way; nullopt when
+  // none is (a follower stands before it: it is not applied yet).
+  std::optional<std::uint64_t> partial_first_order() const {
+    if (count_ == 0) return std::nullopt;
+    return first_order_;
+  }
+
  private:
   std::string table_;
   Warn warn_;

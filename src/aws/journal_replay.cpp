@@ -101,11 +101,20 @@ class RangeReader {
 }  // namespace
 
 JournalReplay::JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options,
-                             const Decryption& decryption)
+                             const Decryption& decryption, GapRole role)
     : dynamodb_(dynamodb),
       options_(options),
       decryption_(decryption),
+      role_(role),
       fragments_(options.table, options.common.warn) {}
+
+ReplayCursor JournalReplay::applied(const ReplayCursor& c) const {
+  ReplayCursor at{c.segment, c.expected, false};
+  if (const std::optional<std::uint64_t> first = fragments_.partial_first_order()) {
+    at.expected = *first;
+  }
+  return at;
+}
 
 void JournalReplay::replay(ReplayCursor& c, RecoveryHandler& handler) {
   // Bounded by the journal: each pass follows one seal to a later segment.
@@ -119,11 +128,25 @@ void JournalReplay::drop_partial_fragments(const ReplayCursor& c, const char* wh
 
 // A gap: nothing after a failed write was acknowledged. The tail ends at
 // c.expected; taking ownership seals the gap, which hides the rest.
-void JournalReplay::end_at_gap(ReplayCursor& c, std::uint64_t found_order) {
-  options_.common.warn(journal_item_name(options_.table, c.segment, found_order) +
+void JournalReplay::end_at_gap(ReplayCursor& c, const aws::JournalItem& found) {
+  c.gap = true;
+  // Only a record as small as a seal is decoded: a seal is never encrypted.
+  constexpr std::size_t seal_record_bytes = record_head_bytes + seal_body_bytes;
+  c.gap_before_seal = false;
+  if (found.content.size() <= seal_record_bytes) {
+    try {
+      c.gap_before_seal =
+          decode_record(found.content, journal_item_name(options_.table, c.segment, found.order),
+                        Decryption{}, RecordPosition{c.segment, found.order})
+              .type == RecordType::seal;
+    } catch (const Error&) {
+      // Not a seal; replay reports damage where it applies items.
+    }
+  }
+  if (role_ == GapRole::follower) return;
+  options_.common.warn(journal_item_name(options_.table, c.segment, found.order) +
                        " follows a gap at order " + std::to_string(c.expected) +
                        "; items from there on were never acknowledged and are sealed off");
-  c.gap = true;
 }
 
 // The one gap/seal loop of both replay paths.
@@ -132,7 +155,7 @@ JournalReplay::PageEnd JournalReplay::apply_page(ReplayCursor& c,
                                                  RecoveryHandler& handler) {
   for (const aws::JournalItem& item : items) {
     if (item.order != c.expected) {
-      end_at_gap(c, item.order);
+      end_at_gap(c, item);
       return PageEnd::gap;
     }
     if (apply_item(c, item, handler)) return PageEnd::seal;

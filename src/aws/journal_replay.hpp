@@ -45,7 +45,17 @@ struct ReplayCursor {
   std::uint64_t segment = 0;
   std::uint64_t expected = 1;  // the next order
   bool gap = false;            // items follow a missing order: the tail ends at `expected`
+  // The first item after the gap is a seal. No writer seals past a gap (an
+  // opener seals at it, a writer only with nothing pending), so the orders
+  // before the seal were deleted: retention, not a write on its way.
+  bool gap_before_seal = false;
 };
+
+// What a gap means to whoever replays. To an opener it is the tail, where
+// its seal goes (warned about: the items after it are sealed off). To a
+// follower it is where it waits: a pipelined write still on its way, or a
+// crashed writer's tail that the next opener seals (silent).
+enum class GapRole { opener, follower };
 
 class JournalReplay {
  public:
@@ -53,7 +63,12 @@ class JournalReplay {
   // Encrypted records are opened with `decryption` (its keys must outlive
   // the replay too).
   JournalReplay(aws::DynamoDbClient& dynamodb, const AwsStorageOptions& options,
-                const Decryption& decryption = {});
+                const Decryption& decryption = {}, GapRole role = GapRole::opener);
+
+  // Where the journal is applied up to: the cursor, less the fragments of
+  // a group commit still incomplete. A replay resumed there (a promotion)
+  // reads those fragments again.
+  ReplayCursor applied(const ReplayCursor& c) const;
 
   // Replays from the cursor, segment after segment, up to the tail or a gap.
   void replay(ReplayCursor& c, RecoveryHandler& handler);
@@ -72,11 +87,12 @@ class JournalReplay {
   bool replay_segment(ReplayCursor& c, RecoveryHandler& handler);
   bool replay_pages(ReplayCursor& c, RecoveryHandler& handler);
   std::optional<bool> replay_ranges(ReplayCursor& c, RecoveryHandler& handler);
-  void end_at_gap(ReplayCursor& c, std::uint64_t found_order);
+  void end_at_gap(ReplayCursor& c, const aws::JournalItem& found);
 
   aws::DynamoDbClient& dynamodb_;
   const AwsStorageOptions& options_;
   Decryption decryption_;
+  GapRole role_;
   FragmentAssembler fragments_;
 };
 

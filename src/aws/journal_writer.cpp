@@ -73,6 +73,7 @@ void JournalWriter::own(std::uint64_t segment) {
   PREVAYLER_ASSERT(writes_in_flight_ == 0, "a new segment is owned with nothing pending");
   segment_ = segment;
   next_order_ = 1;
+  acknowledged_ = JournalPosition{segment, 0, 0};
 }
 
 std::uint64_t JournalWriter::segment() const {
@@ -83,6 +84,11 @@ std::uint64_t JournalWriter::segment() const {
 bool JournalWriter::segment_empty() const {
   std::lock_guard lock(mutex_);
   return next_order_ == 1;
+}
+
+JournalPosition JournalWriter::acknowledged() const {
+  std::lock_guard lock(mutex_);
+  return acknowledged_;
 }
 
 RecordPosition JournalWriter::next_position() const {
@@ -108,6 +114,8 @@ void JournalWriter::append(const std::vector<std::string>& items) {
     put_durably(next_order_, item);
     ++next_order_;
   }
+  std::lock_guard lock(mutex_);
+  acknowledged_ = JournalPosition{segment_, next_order_ - 1, 0};
 }
 
 void JournalWriter::seal_segment(std::uint64_t writer_id) {
@@ -186,6 +194,10 @@ void JournalWriter::finish(Write& w) {
       if (w.stored > 0) landed_behind_gap_ = true;
     } else if (!complete) {
       gap_order_ = w.first_order + w.stored;
+    } else if (w.segment == segment_) {
+      // Waits come in start order and nothing before this one failed: it
+      // and every write before it are durable.
+      acknowledged_ = JournalPosition{w.segment, w.first_order + w.items.size() - 1, 0};
     }
   }
   if (w.conflict) std::rethrow_exception(put_.superseded_at(w.segment, w.first_order + w.stored));

@@ -62,6 +62,11 @@ class JournalWriter {
   // bound to its position (encryption). Call from the thread that then
   // starts or appends that write: nothing else moves it meanwhile.
   RecordPosition next_position() const;
+  // The last order this writer has acknowledged (its write durable, every
+  // write before it too), or {segment, 0} right after owning a segment:
+  // what a follower's position reaches once it applied that write.
+  // Thread-safe.
+  JournalPosition acknowledged() const;
 
   // The items of one group commit, durable on return. A failure part-way
   // leaves an incomplete fragment sequence that replay ignores; the next
@@ -95,6 +100,7 @@ class JournalWriter {
   mutable std::mutex mutex_;
   std::uint64_t segment_ = 0;
   std::uint64_t next_order_ = 1;
+  JournalPosition acknowledged_;               // see acknowledged()
   std::size_t writes_in_flight_ = 0;           // started, not yet waited: for the invariants only
   std::optional<std::uint64_t> gap_order_;     // first order the failed write did not store
   bool landed_behind_gap_ = false;             // a later write stored an item after the gap

@@ -131,15 +131,19 @@ class FollowerCore {
   }
 
   void run() {
-    const auto interval = std::chrono::milliseconds(journal_->poll_interval_ms());
     auto last_look = std::chrono::steady_clock::now();
     for (;;) {
       // Short waits, so close() and promote() never wait for a long poll
-      // interval; a look only on a change or once the interval is over.
-      const auto slice = std::min<std::uint64_t>(journal_->poll_interval_ms(), stop_check_ms_max);
+      // interval; a look only on a change or once the interval is over. The
+      // interval is read each time: a storage may adapt it to the traffic.
+      const std::uint64_t interval_ms = journal_->poll_interval_ms();
+      const auto slice = std::min<std::uint64_t>(interval_ms, stop_check_ms_max);
       const bool changed = journal_->wait_for_change(slice);
       if (stopping_.load()) return;
-      if (!changed && std::chrono::steady_clock::now() - last_look < interval) continue;
+      if (!changed &&
+          std::chrono::steady_clock::now() - last_look < std::chrono::milliseconds(interval_ms)) {
+        continue;
+      }
       last_look = std::chrono::steady_clock::now();
       const std::lock_guard apply(apply_mutex_);
       if (stopping_.load()) return;

@@ -113,6 +113,23 @@ std::unique_ptr<ops::JournalStore> AwsBackend::operator_store() {
   return ops::make_aws_journal_store(options());
 }
 
+std::unique_ptr<Storage> AwsBackend::follower_storage() {
+  std::shared_ptr<aws::FaultInjectingTransport> injector;
+  {
+    std::lock_guard lock(mutex_);
+    aws::FaultInjectionOptions fo;
+    fo.probabilities = probabilities_;
+    fo.seed = seed_ * 1000 + injectors_.size() + 1;
+    injector = std::make_shared<aws::FaultInjectingTransport>(services_, fo);
+    injectors_.push_back(injector);
+  }
+  AwsStorageOptions o = options();
+  // Longer than any run: only the driver's catch_up() reads.
+  o.follow_poll_interval_min = std::chrono::hours(24);
+  o.follow_poll_interval_max = std::chrono::hours(24);
+  return detail::make_aws_storage(o, injector, hooks_);
+}
+
 std::unique_ptr<Storage> AwsBackend::open_for_check() {
   return detail::make_aws_storage(options(), services_, hooks_);
 }

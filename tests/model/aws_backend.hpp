@@ -54,6 +54,7 @@ class AwsBackend : public Backend {
   void crash(int host) override;
   std::unique_ptr<ops::JournalStore> operator_store() override;
   std::unique_ptr<Storage> open_for_check() override;
+  std::unique_ptr<Storage> follower_storage() override;
   FaultTally faults() const override;
   std::string describe() const override { return "table " + table_ + ", bucket " + bucket_; }
 

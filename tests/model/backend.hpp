@@ -59,7 +59,7 @@ class Backend {
   // A storage for a follower on a host of its own (never crashed, the
   // seed's faults still hit it), whose follower looks at the journal only
   // when the driver asks (catch_up), so a seed replays the same I/O. Null
-  // when the storage cannot be followed (DynamoDB+S3 in this release).
+  // when the storage cannot be followed.
   virtual std::unique_ptr<Storage> follower_storage() { return nullptr; }
   virtual FaultTally faults() const = 0;
   // Where the journal is, for a failure message (kept when a seed fails).
