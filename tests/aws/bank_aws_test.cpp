@@ -59,6 +59,52 @@ TEST(BankOnAws, SecondRunFindsTheBalancesOfTheFirst) {
   EXPECT_GT(MotoJournal::s3().head_object(journal.bucket, "snapshot").size, 0u);
 }
 
+// --follow --aws beside a live writer on another "machine" (process):
+// reads answer from the follower's state, changes are refused until
+// `promote`, and `position` agrees once synced; promoted after the writer
+// quits, it accepts changes, and the next writer sees them.
+TEST(BankOnAws, FollowerReadsSyncsAndIsPromoted) {
+  MotoJournal journal;
+  ScopedEnv env;
+  env.set("AWS_ENDPOINT_URL", aws::testing::moto().endpoint());
+  env.set("AWS_REGION", aws::testing::kTestRegion);
+  env.set("AWS_ACCESS_KEY_ID", aws::testing::kTestAccessKeyId);
+  env.set("AWS_SECRET_ACCESS_KEY", aws::testing::kTestSecretAccessKey);
+  const std::vector<std::string> bank = {PREVAYLER_BANK_EXAMPLE, "--aws",    "--table",
+                                         journal.table,          "--bucket", journal.bucket};
+  std::vector<std::string> follow = bank;
+  follow.push_back("--follow");
+  std::string line;
+  const auto ask = [&line](Subprocess& process, const std::string& command) {
+    process.write_stdin(command + "\n");
+    EXPECT_TRUE(process.read_line(line)) << command;
+    return line;
+  };
+  Subprocess writer(bank);
+  EXPECT_EQ(ask(writer, "deposit alice 100"), "ok 100");
+  Subprocess follower(follow);
+  EXPECT_EQ(ask(writer, "transfer alice bob 30"), "ok 70 30");
+  const std::string writer_position = ask(writer, "position");
+  EXPECT_EQ(writer_position.rfind("ok ", 0), 0u) << writer_position;
+  EXPECT_EQ(ask(follower, "sync"), "ok");
+  EXPECT_EQ(ask(follower, "position"), writer_position);
+  EXPECT_EQ(ask(follower, "balance alice"), "ok 70");
+  EXPECT_EQ(ask(follower, "total"), "ok 100");
+  EXPECT_EQ(ask(follower, "deposit carol 5"), "error: read-only follower (promote it first)");
+  EXPECT_EQ(ask(follower, "snapshot"), "error: read-only follower (promote it first)");
+  EXPECT_EQ(ask(writer, "deposit bob 1"), "ok 31");
+  writer.close_stdin();
+  EXPECT_EQ(writer.wait(), 0);
+  EXPECT_EQ(ask(follower, "promote"), "ok");
+  EXPECT_EQ(ask(follower, "balance bob"), "ok 31");
+  EXPECT_EQ(ask(follower, "deposit carol 5"), "ok 5");
+  follower.close_stdin();
+  EXPECT_EQ(follower.wait(), 0);
+  int status = -1;
+  EXPECT_EQ(run_with_input(bank, "total\n", &status), std::vector<std::string>{"ok 106"});
+  EXPECT_EQ(status, 0);
+}
+
 TEST(BankOnAws, MissingTableIsAClearStartupError) {
   ScopedEnv env;
   env.set("AWS_ENDPOINT_URL", aws::testing::moto().endpoint());
