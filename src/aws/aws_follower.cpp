@@ -52,7 +52,9 @@ class AwsFollower : public JournalFollower {
         clients_(clients),
         keys_(keys),
         promotion_(std::move(promotion)),
-        interval_ms_(static_cast<std::uint64_t>(options.follow_poll_interval_max.count())) {}
+        // From the shortest: a follower starts where the writer is busy
+        // until a few empty looks say otherwise.
+        interval_ms_(static_cast<std::uint64_t>(options.follow_poll_interval_min.count())) {}
 
   void start(RecoveryHandler& handler) override {
     try {
@@ -72,7 +74,7 @@ class AwsFollower : public JournalFollower {
     CountingHandler counting(handler);
     const ReplayCursor gap_before = cursor_;
     cursor_.gap = false;
-    replay_->replay(cursor_, counting);
+    replay_->replay(cursor_, counting, /*ranges=*/false);
     if (!cursor_.gap) {
       gap_looks_ = 0;
     } else if (gap_before.gap && gap_before.segment == cursor_.segment &&

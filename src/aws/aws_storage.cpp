@@ -72,8 +72,12 @@ class AwsStorage : public Storage {
 
   void recover(RecoveryHandler& handler) override {
     try {
-      clients_.dynamodb_reads->check_journal_table(options_.table);
-      clients_.s3_reads->head_bucket(options_.bucket);
+      // A promoted follower checked them when it started: failover skips
+      // two round trips.
+      if (!resume_) {
+        clients_.dynamodb_reads->check_journal_table(options_.table);
+        clients_.s3_reads->head_bucket(options_.bucket);
+      }
       writer_id_ = random_writer_id();
       if (resume_ && recover_promoted(handler)) return;
       for (std::uint32_t attempt = 1;; ++attempt) {
@@ -194,16 +198,17 @@ class AwsStorage : public Storage {
       snapshots_->committed_ms = resume.snapshot_committed_ms;
       snapshots_->opened_ms = resume.snapshot_opened_ms;
     }
-    if (recover_from(resume.cursor, resume.first_segment, handler)) return true;
+    if (recover_from(resume.cursor, resume.first_segment, handler, /*ranges=*/false)) return true;
     handler.restart();
     return false;
   }
 
   // The journal from `cursor` on (after the snapshot of `first_segment`),
   // then the seal that takes ownership.
-  bool recover_from(ReplayCursor cursor, std::uint64_t first_segment, RecoveryHandler& handler) {
+  bool recover_from(ReplayCursor cursor, std::uint64_t first_segment, RecoveryHandler& handler,
+                    bool ranges = true) {
     JournalReplay replay(*clients_.dynamodb_reads, options_, Decryption{&keys_, false});
-    replay.replay(cursor, handler);
+    replay.replay(cursor, handler, ranges);
     if (cursor.gap && gap_was_pruned(cursor)) return start_over_or_refuse(cursor, first_segment);
     const std::uint64_t owned =
         take_ownership(cursor, handler, replay, put_, writer_id_, options_.read_retry_budget);

@@ -116,9 +116,9 @@ ReplayCursor JournalReplay::applied(const ReplayCursor& c) const {
   return at;
 }
 
-void JournalReplay::replay(ReplayCursor& c, RecoveryHandler& handler) {
+void JournalReplay::replay(ReplayCursor& c, RecoveryHandler& handler, bool ranges) {
   // Bounded by the journal: each pass follows one seal to a later segment.
-  while (replay_segment(c, handler)) {
+  while (replay_segment(c, handler, ranges)) {
   }
 }
 
@@ -165,8 +165,8 @@ JournalReplay::PageEnd JournalReplay::apply_page(ReplayCursor& c,
 
 // Replays the rest of c.segment. Returns true when it ended in a seal (the
 // cursor then points at the start of the next segment).
-bool JournalReplay::replay_segment(ReplayCursor& c, RecoveryHandler& handler) {
-  if (options_.replay_parallel_queries > 1) {
+bool JournalReplay::replay_segment(ReplayCursor& c, RecoveryHandler& handler, bool ranges) {
+  if (ranges && options_.replay_parallel_queries > 1) {
     if (const std::optional<bool> sealed = replay_ranges(c, handler)) return *sealed;
   }
   return replay_pages(c, handler);

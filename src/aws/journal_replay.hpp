@@ -71,7 +71,10 @@ class JournalReplay {
   ReplayCursor applied(const ReplayCursor& c) const;
 
   // Replays from the cursor, segment after segment, up to the tail or a gap.
-  void replay(ReplayCursor& c, RecoveryHandler& handler);
+  // `ranges`: a long segment is read with parallel range Queries, which
+  // cost one Query more (its last order) before anything is read; a
+  // follower's look and a promotion, which read little, go without.
+  void replay(ReplayCursor& c, RecoveryHandler& handler, bool ranges = true);
 
   // Applies the item at c.expected. True when it is a seal (the cursor then
   // points at the start of the next segment).
@@ -84,7 +87,7 @@ class JournalReplay {
   enum class PageEnd { consumed, seal, gap };
   PageEnd apply_page(ReplayCursor& c, const std::vector<aws::JournalItem>& items,
                      RecoveryHandler& handler);
-  bool replay_segment(ReplayCursor& c, RecoveryHandler& handler);
+  bool replay_segment(ReplayCursor& c, RecoveryHandler& handler, bool ranges);
   bool replay_pages(ReplayCursor& c, RecoveryHandler& handler);
   std::optional<bool> replay_ranges(ReplayCursor& c, RecoveryHandler& handler);
   void end_at_gap(ReplayCursor& c, const aws::JournalItem& found);

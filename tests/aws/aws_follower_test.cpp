@@ -278,6 +278,44 @@ TEST(AwsFollowerPromotion, StartsOverWhenRetentionDeletedWhatItStoodIn) {
   EXPECT_EQ(items(*open_writer(journal)), (Items{"a", "b", "c", "d"}));
 }
 
+// Counts what a JournalFollower delivers; the state is not needed here.
+class CountingHandler : public RecoveryHandler {
+ public:
+  void snapshot(std::uint64_t, std::istream&) override {}
+  void restart() override { entries = 0; }
+  void entry(const JournalPosition&, std::string_view) override { ++entries; }
+  std::uint64_t entries = 0;
+};
+
+TEST(AwsFollower, PollIntervalGrowsWhenIdleAndShrinksWhileRecordsArrive) {
+  MotoJournal journal;
+  auto writer = open_writer(journal);
+  writer->handle("a");
+  AwsStorageOptions options = journal.options();
+  options.follow_poll_interval_min = std::chrono::milliseconds(10);
+  options.follow_poll_interval_max = std::chrono::milliseconds(80);
+  auto storage = detail::make_aws_storage(options, nullptr);
+  std::unique_ptr<JournalFollower> follower = storage->follow();
+  CountingHandler handler;
+  follower->start(handler);
+  EXPECT_EQ(handler.entries, 1u);
+  EXPECT_EQ(follower->poll_interval_ms(), 10u);  // it starts at the shortest
+  std::vector<std::uint64_t> idle;
+  for (int look = 0; look < 4; ++look) {
+    EXPECT_EQ(follower->poll(handler), 0u);
+    idle.push_back(follower->poll_interval_ms());
+  }
+  EXPECT_EQ(idle, (std::vector<std::uint64_t>{20, 40, 80, 80}));
+  writer->handle("b");
+  EXPECT_EQ(follower->poll(handler), 1u);
+  EXPECT_EQ(follower->poll_interval_ms(), 40u);
+  writer->handle("c");
+  writer->handle("d");
+  EXPECT_EQ(follower->poll(handler), 2u);
+  EXPECT_EQ(follower->poll_interval_ms(), 20u);
+  EXPECT_EQ(handler.entries, 4u);
+}
+
 TEST(AwsFollower, AMissingTableIsAClearError) {
   MotoJournal journal;
   AwsStorageOptions options = journal.options();
