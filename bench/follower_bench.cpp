@@ -15,8 +15,8 @@
 // Prints `name value unit` lines (bench_output.hpp).
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -28,10 +28,10 @@
 #include "bench_output.hpp"
 #include "prevayler/follower.hpp"
 #ifdef PREVAYLER_BENCH_AWS
+#include <unistd.h>
 #include "aws/aws_storage_impl.hpp"
 #include "aws/curl_transport.hpp"
 #include "bench_aws.hpp"
-#include <unistd.h>
 #endif
 
 namespace {

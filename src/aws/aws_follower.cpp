@@ -170,13 +170,12 @@ class AwsFollower : public JournalFollower {
     aws::DynamoDbClient& reads = *clients_.dynamodb_reads;
     if (reads.last_order(options_.table, cursor_.segment + 1) &&
         !reads.get_item(options_.table, cursor_.segment, cursor_.expected)) {
-      throw StorageError(describe() + ": " +
-                         journal_item_name(options_.table, cursor_.segment, cursor_.expected) +
-                         " is missing and segment " + std::to_string(cursor_.segment + 1) +
-                         " holds items, but the snapshot object (segment " +
-                         std::to_string(newest) +
-                         ") is not past it: was an older version of the snapshot object "
-                         "restored? Restore the newest version, then follow again");
+      throw StorageError(
+          describe() + ": " + journal_item_name(options_.table, cursor_.segment, cursor_.expected) +
+          " is missing and segment " + std::to_string(cursor_.segment + 1) +
+          " holds items, but the snapshot object (segment " + std::to_string(newest) +
+          ") is not past it: was an older version of the snapshot object "
+          "restored? Restore the newest version, then follow again");
     }
   }
 

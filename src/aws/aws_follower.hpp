@@ -39,8 +39,8 @@ namespace prevayler::detail {
 // resumes there instead of reading the snapshot, with the snapshot ledger
 // the follower built (retention and snapshot dates go on from it).
 struct AwsResumePoint {
-  ReplayCursor cursor;             // the first order not applied
-  std::uint64_t first_segment = 0; // the snapshot it bootstrapped from
+  ReplayCursor cursor;              // the first order not applied
+  std::uint64_t first_segment = 0;  // the snapshot it bootstrapped from
   bool snapshot_exists = false;
   std::string snapshot_etag;
   std::vector<std::uint64_t> snapshot_ids;

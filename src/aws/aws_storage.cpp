@@ -292,7 +292,7 @@ class AwsStorage : public Storage {
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::uint64_t writer_id_ = 0;
   std::optional<AwsResumePoint> resume_;  // a promoted follower's, until recovered
-  JournalWriter writer_;  // last: its pool's threads use the members above
+  JournalWriter writer_;                  // last: its pool's threads use the members above
 };
 
 }  // namespace

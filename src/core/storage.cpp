@@ -43,7 +43,7 @@ std::unique_ptr<SnapshotWriter> Storage::begin_versioned_snapshot(
 std::unique_ptr<JournalFollower> Storage::follow() {
   throw ConfigError(describe() +
                     " cannot be followed: it does not implement Storage::follow(); use the "
-                    "file storage (docs/followers.md)");
+                    "file storage or the DynamoDB+S3 storage (docs/followers.md)");
 }
 
 }  // namespace prevayler

@@ -330,8 +330,8 @@ TEST(AwsFollower, PollIntervalsOutOfOrderAreAConfigError) {
   AwsStorageOptions options = journal.options();
   options.follow_poll_interval_min = std::chrono::milliseconds(500);
   options.follow_poll_interval_max = std::chrono::milliseconds(100);
-  expect_error<ConfigError>([&] { detail::make_aws_storage(options, nullptr); },
-                            "min above max", {"follow_poll_interval_min"});
+  expect_error<ConfigError>([&] { detail::make_aws_storage(options, nullptr); }, "min above max",
+                            {"follow_poll_interval_min"});
 }
 
 }  // namespace
