@@ -25,15 +25,7 @@ std::unique_ptr<Storage> as_of(const TempDir& dir, const std::string& point) {
   return make_file_storage_as_of(o, PointInTime::parse(point));
 }
 
-// Events are an hour old, on the system clock, so that the snapshot files'
-// times (when a snapshot has no event after it) compare with them.
-const std::int64_t base_ms =
-    system_clock_timestamp().time_since_epoch().count() - std::int64_t{3'600'000};
-
-// `ms` after base_ms.
-std::string iso(std::int64_t ms) {
-  return to_iso8601(Timestamp(std::chrono::milliseconds(base_ms + ms)));
-}
+const std::int64_t base_ms = clocked_base_ms;
 
 // Events 1..10 at base_ms + 1000, 2000, ... 10000 ms, with snapshots after events
 // 3 and 7 (segments 0, 1 and 2; snapshots 0, 1 and 2).

@@ -11,12 +11,7 @@
 namespace prevayler::testing {
 namespace {
 
-const std::int64_t base_ms =
-    system_clock_timestamp().time_since_epoch().count() - std::int64_t{3'600'000};
-
-std::string iso(std::int64_t ms) {
-  return to_iso8601(Timestamp(std::chrono::milliseconds(base_ms + ms)));
-}
+const std::int64_t base_ms = clocked_base_ms;
 
 // Events 1..10 at base_ms + 1000 ... 10000 ms, a snapshot after event 7.
 class PointInTimeAws : public ::testing::Test {

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "prevayler/point_in_time.hpp"
 #include "support/values.hpp"
 
 namespace prevayler::testing {
@@ -36,6 +38,16 @@ inline ValuesPrevayler::Options clocked_values_options(std::unique_ptr<Storage> 
 inline std::vector<int> values_of(std::unique_ptr<Storage> storage) {
   ValuesPrevayler p(clocked_values_options(std::move(storage), TestClock{}));
   return p.state()->v;
+}
+
+// Events an hour old, on the system clock, so that the snapshots' times
+// (when a snapshot has no event after it) compare with them.
+inline const std::int64_t clocked_base_ms =
+    system_clock_timestamp().time_since_epoch().count() - std::int64_t{3'600'000};
+
+// `ms` after clocked_base_ms, as ISO 8601.
+inline std::string iso(std::int64_t ms) {
+  return to_iso8601(Timestamp(std::chrono::milliseconds(clocked_base_ms + ms)));
 }
 
 // The first `n` of `all`.
