@@ -28,6 +28,20 @@ const std::string dir = "/data";
 std::string seg(std::uint64_t id) { return dir + "/" + detail::segment_name(id); }
 std::string snap(std::uint64_t id) { return dir + "/" + detail::snapshot_name(id); }
 
+// Where the records of a segment's content end: before its preallocated
+// zeros, which a segment being written has past them.
+std::uint64_t written_end(const std::string& content) {
+  std::uint64_t offset = detail::segment_header_bytes;
+  // Each pass moves past one record: bounded by the content's size.
+  while (offset + detail::record_header_bytes <= content.size()) {
+    const std::uint32_t length = detail::frame_payload_bytes(
+        std::string_view(content).substr(offset, detail::record_header_bytes));
+    if (length == 0) break;
+    offset += detail::record_header_bytes + length;
+  }
+  return std::min<std::uint64_t>(offset, content.size());
+}
+
 // The state is the list of entries; a snapshot stores it one per line.
 struct Collect : RecoveryHandler {
   std::vector<std::string> entries;
@@ -210,7 +224,7 @@ TEST(FileProtocol, LateStartRecordDecidesNothingForEarlierSegments) {
   once_before(*disk, b1.fs->host_id(), SimOp::pwrite, seg(1), 2, [&] {
     // b1 measured segment 0 with a1 only; a2 lands after that.
     EXPECT_THROW(a.append("a2"), SupersededError);
-    segment0_end_for_b2 = disk->content(seg(0))->size();
+    segment0_end_for_b2 = written_end(*disk->content(seg(0)));
     // b2 creates its fence, segment 2, and stalls before its start record.
     int fd = -1;
     ASSERT_EQ(b2->open(seg(2), detail::OpenMode::create_exclusive, fd), 0);
@@ -253,7 +267,7 @@ TEST(FileProtocol, SegmentWithoutACountedStartRecordHoldsNothing) {
                                                               detail::segment_format_version, 1),
                                 0),
             0);
-  const std::uint64_t segment0_end_for_b = disk->content(seg(0))->size();
+  const std::uint64_t segment0_end_for_b = written_end(*disk->content(seg(0)));
   EXPECT_THROW(a.append("a2"), SupersededError);  // lands in segment 0 after b measured it
   Host c(*disk);
   once_before(*disk, c.fs->host_id(), SimOp::open, seg(1), 2, [&] {
