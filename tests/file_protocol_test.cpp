@@ -17,6 +17,7 @@
 #include "file/start_record.hpp"
 #include "prevayler/error.hpp"
 #include "support/crash_driver.hpp"
+#include "support/file_bytes.hpp"
 #include "support/sim_fs.hpp"
 #include "support/temp_dir.hpp"
 
@@ -27,20 +28,6 @@ const std::string dir = "/data";
 
 std::string seg(std::uint64_t id) { return dir + "/" + detail::segment_name(id); }
 std::string snap(std::uint64_t id) { return dir + "/" + detail::snapshot_name(id); }
-
-// Where the records of a segment's content end: before its preallocated
-// zeros, which a segment being written has past them.
-std::uint64_t written_end(const std::string& content) {
-  std::uint64_t offset = detail::segment_header_bytes;
-  // Each pass moves past one record: bounded by the content's size.
-  while (offset + detail::record_header_bytes <= content.size()) {
-    const std::uint32_t length = detail::frame_payload_bytes(
-        std::string_view(content).substr(offset, detail::record_header_bytes));
-    if (length == 0) break;
-    offset += detail::record_header_bytes + length;
-  }
-  return std::min<std::uint64_t>(offset, content.size());
-}
 
 // The state is the list of entries; a snapshot stores it one per line.
 struct Collect : RecoveryHandler {

@@ -14,6 +14,7 @@
 #include "file/file_storage_impl.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/expect_error.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -136,24 +137,12 @@ class FileStorageTest : public ::testing::Test {
     bytes.at(offset) ^= 0x5a;
     write_all(p, bytes);
   }
-  // The offsets where the records of segment `id` (with no start record:
-  // segment 0) start, up to its first unwritten byte.
-  std::vector<std::size_t> record_offsets(int id) {
-    const std::string bytes = read_all(segment(id));
-    std::vector<std::size_t> offsets;
-    std::size_t offset = detail::segment_header_bytes;
-    // Each pass moves past one record: bounded by the file's size.
-    while (offset + detail::record_header_bytes <= bytes.size()) {
-      const std::uint32_t length = detail::get_u32(bytes.data() + offset + 4);
-      if (length == 0) break;  // preallocated zeros
-      offsets.push_back(offset);
-      offset += detail::record_header_bytes + length;
-    }
-    return offsets;
+  std::vector<std::uint64_t> record_offsets(int id) {
+    return testing::record_offsets(read_all(segment(id)));
   }
   // Writes events one per group commit and returns the file offsets where
   // each record starts.
-  std::vector<std::size_t> write_events(int count) {
+  std::vector<std::uint64_t> write_events(int count) {
     {
       auto p = open();
       for (int i = 0; i < count; ++i) p->handle(i);
@@ -163,7 +152,7 @@ class FileStorageTest : public ::testing::Test {
   // Writes events one per group commit and copies the segment while the
   // instance runs: what a crash leaves, its preallocated zeros included.
   // Returns the offset past the last record.
-  std::size_t crash_image(int count) {
+  std::uint64_t crash_image(int count) {
     const fs::path image = tmp.path() / "image.log";
     {
       auto p = open();
@@ -173,13 +162,9 @@ class FileStorageTest : public ::testing::Test {
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::copy_file(image, segment(0));
-    const std::size_t used = fs::file_size(segment(0));
-    const std::size_t end = record_offsets(0).back();
-    const std::string bytes = read_all(segment(0));
-    const std::size_t after_last =
-        end + detail::record_header_bytes + detail::get_u32(bytes.data() + end + 4);
+    const std::uint64_t after_last = written_end(read_all(segment(0)));
     // The scenario: zeros follow the records.
-    EXPECT_GT(used, after_last);
+    EXPECT_GT(fs::file_size(segment(0)), after_last);
     return after_last;
   }
 };
@@ -248,7 +233,7 @@ TEST_F(FileStorageTest, UnwrittenPreallocatedTailOfACrashEndsTheJournalCleanly) 
 }
 
 TEST_F(FileStorageTest, GarbageThenZerosInAPreallocatedTailIsATornTail) {
-  const std::size_t end = crash_image(5);
+  const std::uint64_t end = crash_image(5);
   std::string bytes = read_all(segment(0));
   // A torn write into the preallocated zeros: part of a record's bytes.
   for (std::size_t i = 0; i < 20; ++i) bytes[end + i] = static_cast<char>(0x30 + i);
@@ -261,7 +246,7 @@ TEST_F(FileStorageTest, GarbageThenZerosInAPreallocatedTailIsATornTail) {
 }
 
 TEST_F(FileStorageTest, ZerosThenGarbageInAPreallocatedTailIsATornTail) {
-  const std::size_t end = crash_image(5);
+  const std::uint64_t end = crash_image(5);
   std::string bytes = read_all(segment(0));
   // A torn write whose first sector never landed but a later one did.
   bytes[end + 600] = 0x11;
@@ -299,20 +284,14 @@ TEST_F(FileStorageTest, SegmentIsPreallocatedAndCutWhenSealedOrClosed) {
     // Preallocated: the second append did not grow the file.
     EXPECT_EQ(fs::file_size(segment(0)), written);
     p->snapshot();  // seals segment 0: segment 1 continues the journal
-    const auto offsets = record_offsets(0);
-    ASSERT_EQ(offsets.size(), 2u);
-    const std::string bytes = read_all(segment(0));
-    EXPECT_EQ(bytes.size(), offsets[1] + detail::record_header_bytes +
-                                detail::get_u32(bytes.data() + offsets[1] + 4));
+    ASSERT_EQ(record_offsets(0).size(), 2u);
+    EXPECT_EQ(fs::file_size(segment(0)), written_end(read_all(segment(0))));
     p->handle(3);
-    EXPECT_GT(fs::file_size(segment(1)), record_offsets(1).back() + detail::record_header_bytes);
+    EXPECT_GT(fs::file_size(segment(1)), written_end(read_all(segment(1))));
   }
   // Closed: cut after its records (the start record and one batch).
-  const auto offsets = record_offsets(1);
-  ASSERT_EQ(offsets.size(), 2u);
-  const std::string bytes = read_all(segment(1));
-  EXPECT_EQ(bytes.size(), offsets[1] + detail::record_header_bytes +
-                              detail::get_u32(bytes.data() + offsets[1] + 4));
+  ASSERT_EQ(record_offsets(1).size(), 2u);
+  EXPECT_EQ(fs::file_size(segment(1)), written_end(read_all(segment(1))));
   auto p = open();
   EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1, 2, 3}));
 }
@@ -325,11 +304,8 @@ TEST_F(FileStorageTest, WithoutPreallocationEachAppendGrowsTheFile) {
   o.storage = make_file_storage(so);
   P p(std::move(o));
   p.handle(1);
-  const auto offsets = record_offsets(0);
-  ASSERT_EQ(offsets.size(), 1u);
-  const std::string bytes = read_all(segment(0));
-  EXPECT_EQ(bytes.size(), offsets[0] + detail::record_header_bytes +
-                              detail::get_u32(bytes.data() + offsets[0] + 4));
+  ASSERT_EQ(record_offsets(0).size(), 1u);
+  EXPECT_EQ(fs::file_size(segment(0)), written_end(read_all(segment(0))));
 }
 
 TEST_F(FileStorageTest, FailedPreallocationWarnsAndAppendsGrowTheFile) {
