@@ -12,6 +12,7 @@
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
 #include "file/file_storage_impl.hpp"
+#include "file/record_reader.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/expect_error.hpp"
 #include "support/file_bytes.hpp"
@@ -321,6 +322,23 @@ TEST_F(FileStorageTest, FailedPreallocationWarnsAndAppendsGrowTheFile) {
   auto p = open();
   EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1, 2}));
   EXPECT_EQ(warnings.size(), 1u);
+}
+
+TEST_F(FileStorageTest, ReaderOfAFileThatShrankStartsOver) {
+  // A reader that measured a segment with its preallocated zeros, whose
+  // writer then cut them off: a FileShrank (recovery and followers start
+  // over, tools say to run again), never a read error or a short view.
+  fs::create_directories(dir);
+  const fs::path path = dir / "shrinking.log";
+  write_all(path, std::string(2 * detail::read_buffer_bytes, '\0'));
+  auto& io = *detail::posix_file_system();
+  std::uint64_t size = 0;
+  detail::File file = detail::open_for_read(io, path.string(), size);
+  detail::WindowReader reader(io, file.get(), size, path.string());
+  (void)reader.view(0, detail::record_header_bytes);
+  fs::resize_file(path, 100);
+  EXPECT_THROW((void)reader.view(detail::read_buffer_bytes + 10, detail::record_header_bytes),
+               detail::FileShrank);
 }
 
 TEST_F(FileStorageTest, CorruptionInTheMiddleIsReportedWithFileAndOffset) {
