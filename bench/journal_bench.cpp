@@ -15,7 +15,14 @@
 //       with --readers R: state() calls per second by R reader threads while
 //       the N producers run (--read-with read: read() calls instead);
 //   bare.writes_per_s   (--bare) the baseline: a loop of write(--event-bytes
-//       bytes) + fdatasync on the same disk;
+//       bytes) + fdatasync on the same disk, each write growing the file
+//       (every fdatasync also flushes the file's size);
+//   preallocated.writes_per_s   (--bare) the disk's own limit: the same loop
+//       into a file whose space was zero-filled and synced first (no
+//       metadata to flush), as the file storage preallocates its segments;
+//   fallocated.writes_per_s   (--bare) the same into a file preallocated
+//       with fallocate() (extents "unwritten" until written: on ext4 and XFS
+//       their conversion still costs a metadata commit per fdatasync);
 //   replay.events / replay.seconds / replay.events_per_s / replay.journal_bytes
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the directory again (recovery), without snapshot_on_open;
@@ -106,7 +113,8 @@ bool read_with_state = true;
 void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
                    std::size_t event_bytes, double seconds) {
   std::filesystem::remove_all(dir);
-  P p(options(dir));
+  std::optional<P> running(std::in_place, options(dir));
+  P& p = *running;
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
   std::vector<std::uint64_t> reads(readers);
@@ -151,6 +159,8 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
   const std::uint64_t events = bench::print_throughput(name, before_stats, p.stats(), elapsed);
   print(name + "p50_us", percentile(all, 0.50), "us");
   print(name + "p99_us", percentile(all, 0.99), "us");
+  // Closed: the segment's unused preallocated space is cut off.
+  running.reset();
   print(name + "journal_bytes_per_event",
         static_cast<double>(journal_bytes(dir)) /
             static_cast<double>(std::max<std::uint64_t>(1, events)),
@@ -163,29 +173,64 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
   }
 }
 
-void run_bare_fdatasync(const std::filesystem::path& dir, std::size_t event_bytes, double seconds) {
+// How the file of a raw fdatasync loop gets its space.
+enum class LoopSpace { appended, zero_filled, fallocated };
+
+// The preallocated loops' file: far more than a run writes (the loop wraps
+// around at its end, still into written space).
+constexpr std::size_t loop_preallocation_bytes = std::size_t{64} << 20;
+
+void run_raw_fdatasync_loop(const std::filesystem::path& dir, std::size_t event_bytes,
+                            double seconds, LoopSpace space) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto path = dir / "bare.log";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     std::perror("open");
     std::exit(1);
   }
+  if (space == LoopSpace::zero_filled) {
+    const std::string zeros(std::size_t{1} << 20, '\0');
+    for (std::size_t at = 0; at < loop_preallocation_bytes; at += zeros.size()) {
+      if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) !=
+          static_cast<ssize_t>(zeros.size())) {
+        std::perror("pwrite");
+        std::exit(1);
+      }
+    }
+  } else if (space == LoopSpace::fallocated &&
+             ::posix_fallocate(fd, 0, static_cast<off_t>(loop_preallocation_bytes)) != 0) {
+    std::perror("posix_fallocate");
+    std::exit(1);
+  }
+  if (::fsync(fd) != 0) {
+    std::perror("fsync");
+    std::exit(1);
+  }
   const std::string record(event_bytes, 'x');
   std::uint64_t writes = 0;
+  std::size_t offset = 0;
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
   while (Clock::now() < end) {
-    if (::write(fd, record.data(), record.size()) != static_cast<ssize_t>(record.size()) ||
+    if (space != LoopSpace::appended && offset + record.size() > loop_preallocation_bytes) {
+      offset = 0;
+    }
+    if (::pwrite(fd, record.data(), record.size(), static_cast<off_t>(offset)) !=
+            static_cast<ssize_t>(record.size()) ||
         ::fdatasync(fd) != 0) {
-      std::perror("write/fdatasync");
+      std::perror("pwrite/fdatasync");
       std::exit(1);
     }
+    offset += record.size();
     ++writes;
   }
   ::close(fd);
-  print("bare.writes_per_s",
+  const char* name = space == LoopSpace::appended      ? "bare.writes_per_s"
+                     : space == LoopSpace::zero_filled ? "preallocated.writes_per_s"
+                                                       : "fallocated.writes_per_s";
+  print(name,
         static_cast<double>(writes) / std::chrono::duration<double>(Clock::now() - start).count(),
         "writes/s");
 }
@@ -280,7 +325,11 @@ int main(int argc, char** argv) {
       compress_over ? std::to_string(*compress_over).c_str() : "the default",
       encrypt ? ", encrypted (AES-256-GCM)" : "");
   make_event_source(event_bytes);
-  if (bare) run_bare_fdatasync(dir, event_bytes, seconds);
+  if (bare) {
+    for (LoopSpace space : {LoopSpace::appended, LoopSpace::zero_filled, LoopSpace::fallocated}) {
+      run_raw_fdatasync_loop(dir, event_bytes, seconds, space);
+    }
+  }
   if (prevayler_runs) {
     for (int n : producers) run_prevayler(dir, n, readers, event_bytes, seconds);
   }

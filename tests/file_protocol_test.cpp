@@ -17,6 +17,7 @@
 #include "file/start_record.hpp"
 #include "prevayler/error.hpp"
 #include "support/crash_driver.hpp"
+#include "support/file_bytes.hpp"
 #include "support/sim_fs.hpp"
 #include "support/temp_dir.hpp"
 
@@ -210,7 +211,7 @@ TEST(FileProtocol, LateStartRecordDecidesNothingForEarlierSegments) {
   once_before(*disk, b1.fs->host_id(), SimOp::pwrite, seg(1), 2, [&] {
     // b1 measured segment 0 with a1 only; a2 lands after that.
     EXPECT_THROW(a.append("a2"), SupersededError);
-    segment0_end_for_b2 = disk->content(seg(0))->size();
+    segment0_end_for_b2 = written_end(*disk->content(seg(0)));
     // b2 creates its fence, segment 2, and stalls before its start record.
     int fd = -1;
     ASSERT_EQ(b2->open(seg(2), detail::OpenMode::create_exclusive, fd), 0);
@@ -253,7 +254,7 @@ TEST(FileProtocol, SegmentWithoutACountedStartRecordHoldsNothing) {
                                                               detail::segment_format_version, 1),
                                 0),
             0);
-  const std::uint64_t segment0_end_for_b = disk->content(seg(0))->size();
+  const std::uint64_t segment0_end_for_b = written_end(*disk->content(seg(0)));
   EXPECT_THROW(a.append("a2"), SupersededError);  // lands in segment 0 after b measured it
   Host c(*disk);
   once_before(*disk, c.fs->host_id(), SimOp::open, seg(1), 2, [&] {

@@ -12,8 +12,10 @@
 #include "core/crc32c.hpp"
 #include "core/formats.hpp"
 #include "file/file_storage_impl.hpp"
+#include "file/record_reader.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/expect_error.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -40,10 +42,11 @@ Numbers append_value(const Numbers& n, const std::int64_t& v, Timestamp) {
 class BreakableIo : public detail::FileSystemWrapper {
  public:
   BreakableIo() : FileSystemWrapper(detail::posix_file_system()) {}
-  int skip_writes = 0;   // let this many pwrites through before failing
-  int fail_writes = 0;   // then the next N pwrites fail
-  int fail_syncs = 0;    // next N fdatasyncs fail
-  int fail_creates = 0;  // next N exclusive creations fail
+  int skip_writes = 0;          // let this many pwrites through before failing
+  int fail_writes = 0;          // then the next N pwrites fail
+  int fail_syncs = 0;           // next N fdatasyncs fail
+  int fail_creates = 0;         // next N exclusive creations fail
+  int fail_preallocations = 0;  // next N preallocations fail
   int error = ENOSPC;
   bool partial_write_first = true;  // write half before failing, like a full disk
 
@@ -66,6 +69,13 @@ class BreakableIo : public detail::FileSystemWrapper {
       return EIO;
     }
     return target_->fdatasync(fd);
+  }
+  int preallocate(int fd, std::uint64_t offset, std::uint64_t size) override {
+    if (fail_preallocations > 0) {
+      --fail_preallocations;
+      return ENOSPC;
+    }
+    return target_->preallocate(fd, offset, size);
   }
   int open(const std::string& path, detail::OpenMode mode, int& fd) override {
     if (mode == detail::OpenMode::create_exclusive && fail_creates > 0) {
@@ -128,16 +138,35 @@ class FileStorageTest : public ::testing::Test {
     bytes.at(offset) ^= 0x5a;
     write_all(p, bytes);
   }
+  std::vector<std::uint64_t> record_offsets(int id) {
+    return testing::record_offsets(read_all(segment(id)));
+  }
   // Writes events one per group commit and returns the file offsets where
   // each record starts.
-  std::vector<std::size_t> write_events(int count) {
-    std::vector<std::size_t> offsets;
-    auto p = open();
-    for (int i = 0; i < count; ++i) {
-      offsets.push_back(fs::file_size(segment(0)));
-      p->handle(i);
+  std::vector<std::uint64_t> write_events(int count) {
+    {
+      auto p = open();
+      for (int i = 0; i < count; ++i) p->handle(i);
     }
-    return offsets;
+    return record_offsets(0);
+  }
+  // Writes events one per group commit and copies the segment while the
+  // instance runs: what a crash leaves, its preallocated zeros included.
+  // Returns the offset past the last record.
+  std::uint64_t crash_image(int count) {
+    const fs::path image = tmp.path() / "image.log";
+    {
+      auto p = open();
+      for (int i = 0; i < count; ++i) p->handle(i);
+      fs::copy_file(segment(0), image);
+    }
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy_file(image, segment(0));
+    const std::uint64_t after_last = written_end(read_all(segment(0)));
+    // The scenario: zeros follow the records.
+    EXPECT_GT(fs::file_size(segment(0)), after_last);
+    return after_last;
   }
 };
 
@@ -175,10 +204,141 @@ TEST_F(FileStorageTest, TornTailIsCutWithAWarning) {
 
 TEST_F(FileStorageTest, GarbageAfterTheLastRecordIsCutAsTorn) {
   write_events(3);
-  std::ofstream(segment(0), std::ios::binary | std::ios::app) << std::string(100, '\0');
+  // Not zeros: those are preallocated space no write reached (below).
+  std::ofstream(segment(0), std::ios::binary | std::ios::app) << std::string(100, '\x5a');
   auto p = open();
   EXPECT_EQ(p->state()->values.size(), 3u);
   EXPECT_EQ(warnings.size(), 1u);
+}
+
+TEST_F(FileStorageTest, ZerosAfterTheLastRecordAreTheEndNotATornTail) {
+  write_events(3);
+  std::ofstream(segment(0), std::ios::binary | std::ios::app) << std::string(100, '\0');
+  auto p = open();
+  EXPECT_EQ(p->state()->values.size(), 3u);
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(FileStorageTest, UnwrittenPreallocatedTailOfACrashEndsTheJournalCleanly) {
+  crash_image(5);
+  {
+    auto p = open();
+    EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
+    EXPECT_TRUE(warnings.empty()) << warnings[0];
+    p->handle(9);  // in segment 1, after the start record that ends segment 0
+    p->handle(10);
+  }
+  auto p = open();
+  EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{0, 1, 2, 3, 4, 9, 10}));
+  EXPECT_TRUE(warnings.empty()) << warnings[0];
+}
+
+TEST_F(FileStorageTest, GarbageThenZerosInAPreallocatedTailIsATornTail) {
+  const std::uint64_t end = crash_image(5);
+  std::string bytes = read_all(segment(0));
+  // A torn write into the preallocated zeros: part of a record's bytes.
+  for (std::size_t i = 0; i < 20; ++i) bytes[end + i] = static_cast<char>(0x30 + i);
+  write_all(segment(0), bytes);
+  auto p = open();
+  EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("torn record at offset " + std::to_string(end)), std::string::npos)
+      << warnings[0];
+}
+
+TEST_F(FileStorageTest, ZerosThenGarbageInAPreallocatedTailIsATornTail) {
+  const std::uint64_t end = crash_image(5);
+  std::string bytes = read_all(segment(0));
+  // A torn write whose first sector never landed but a later one did.
+  bytes[end + 600] = 0x11;
+  write_all(segment(0), bytes);
+  auto p = open();
+  EXPECT_EQ(p->state()->values.size(), 5u);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("torn record"), std::string::npos) << warnings[0];
+}
+
+TEST_F(FileStorageTest, ZeroedRecordBeforeTheLastOneInAPreallocatedSegmentIsCorruption) {
+  crash_image(5);
+  const auto offsets = record_offsets(0);
+  std::string bytes = read_all(segment(0));
+  // Record 2 reads as zeros (a lost sector), records 3 to 5 follow it.
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(offsets[1]),
+            bytes.begin() + static_cast<std::ptrdiff_t>(offsets[2]), '\0');
+  write_all(segment(0), bytes);
+  try {
+    open();
+    FAIL() << "damage before the last record was accepted";
+  } catch (const CorruptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("offset " + std::to_string(offsets[1])), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(FileStorageTest, SegmentIsPreallocatedAndCutWhenSealedOrClosed) {
+  {
+    auto p = open();
+    p->handle(1);
+    const auto written = fs::file_size(segment(0));
+    p->handle(2);
+    // Preallocated: the second append did not grow the file.
+    EXPECT_EQ(fs::file_size(segment(0)), written);
+    p->snapshot();  // seals segment 0: segment 1 continues the journal
+    ASSERT_EQ(record_offsets(0).size(), 2u);
+    EXPECT_EQ(fs::file_size(segment(0)), written_end(read_all(segment(0))));
+    p->handle(3);
+    EXPECT_GT(fs::file_size(segment(1)), written_end(read_all(segment(1))));
+  }
+  // Closed: cut after its records (the start record and one batch).
+  ASSERT_EQ(record_offsets(1).size(), 2u);
+  EXPECT_EQ(fs::file_size(segment(1)), written_end(read_all(segment(1))));
+  auto p = open();
+  EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1, 2, 3}));
+}
+
+TEST_F(FileStorageTest, WithoutPreallocationEachAppendGrowsTheFile) {
+  FileStorageOptions so = storage_options();
+  so.segment_preallocation_bytes = 0;
+  P::Options o;
+  o.business = append_value;
+  o.storage = make_file_storage(so);
+  P p(std::move(o));
+  p.handle(1);
+  ASSERT_EQ(record_offsets(0).size(), 1u);
+  EXPECT_EQ(fs::file_size(segment(0)), written_end(read_all(segment(0))));
+}
+
+TEST_F(FileStorageTest, FailedPreallocationWarnsAndAppendsGrowTheFile) {
+  auto io = std::make_shared<BreakableIo>();
+  {
+    auto p = open(io);
+    io->fail_preallocations = 1;
+    p->handle(1);
+    p->handle(2);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("cannot preallocate"), std::string::npos) << warnings[0];
+  }
+  auto p = open();
+  EXPECT_EQ(p->state()->values, (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(warnings.size(), 1u);
+}
+
+TEST_F(FileStorageTest, ReaderOfAFileThatShrankStartsOver) {
+  // A reader that measured a segment with its preallocated zeros, whose
+  // writer then cut them off: a FileShrank (recovery and followers start
+  // over, tools say to run again), never a read error or a short view.
+  fs::create_directories(dir);
+  const fs::path path = dir / "shrinking.log";
+  write_all(path, std::string(2 * detail::read_buffer_bytes, '\0'));
+  auto& io = *detail::posix_file_system();
+  std::uint64_t size = 0;
+  detail::File file = detail::open_for_read(io, path.string(), size);
+  detail::WindowReader reader(io, file.get(), size, path.string());
+  (void)reader.view(0, detail::record_header_bytes);
+  fs::resize_file(path, 100);
+  EXPECT_THROW((void)reader.view(detail::read_buffer_bytes + 10, detail::record_header_bytes),
+               detail::FileShrank);
 }
 
 TEST_F(FileStorageTest, CorruptionInTheMiddleIsReportedWithFileAndOffset) {

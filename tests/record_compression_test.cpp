@@ -15,6 +15,7 @@
 #include "prevayler/file_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/compressible_text.hpp"
+#include "support/file_bytes.hpp"
 #include "support/string_log.hpp"
 #include "support/temp_dir.hpp"
 
@@ -230,11 +231,6 @@ TEST(RecordCompression, FutureRecordVersionIsAFormatVersionError) {
 // The file storage end to end.
 using P = Prevayler<StringLog, std::string>;
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class FileRecordCompressionTest : public ::testing::Test {
  protected:
   TempDir tmp;
@@ -303,10 +299,10 @@ TEST_F(FileRecordCompressionTest, TornCompressedRecordIsCutOffLikeAnyTornRecord)
   {
     auto p = open();
     for (unsigned i = 0; i < 4; ++i) p->handle(events.emplace_back(compressible_text(30000, i)));
-    before_last = fs::file_size(segment(0));
     p->handle(compressible_text(30000, 99));
   }
   const std::string journal = read_all(segment(0));
+  before_last = record_offsets(journal).at(4);
   ASSERT_EQ(static_cast<unsigned char>(journal[before_last + detail::record_header_bytes + 1]), 5u);
   fs::resize_file(segment(0), before_last + (journal.size() - before_last) / 2);
   auto p = open();
@@ -322,11 +318,11 @@ TEST_F(FileRecordCompressionTest, DamagedCompressedRecordBeforeAnIntactOneIsCorr
   {
     auto p = open();
     p->handle(compressible_text(30000, 1));
-    second = fs::file_size(segment(0));
     p->handle(compressible_text(30000, 2));
     p->handle(compressible_text(30000, 3));  // the intact compressed record after the damage
   }
   std::string journal = read_all(segment(0));
+  second = record_offsets(journal).at(1);
   const std::size_t damaged = second + detail::record_header_bytes + 40;
   journal[damaged] = static_cast<char>(journal[damaged] ^ 1);
   {

@@ -33,6 +33,15 @@ struct FileStorageOptions {
   // reports a change in the directory, and at least this often (the only
   // trigger where inotify does not work, e.g. network filesystems).
   std::uint64_t follow_poll_interval_ms = 100;
+  // The journal segment being written grows in preallocated chunks of
+  // zeros, written ahead of the records, so that a group commit's
+  // fdatasync flushes the record alone, not also the file's new size and
+  // extents. A chunk is as large as the segment already is (from 64 KiB),
+  // at most this; 0 turns preallocation off (each append grows the file).
+  // The unused zeros are cut off when the instance starts the next segment
+  // or closes; after a crash they stay and read as the journal's end
+  // (docs/format.md, "Preallocated space").
+  std::uint64_t segment_preallocation_bytes = std::uint64_t{64} << 20;
   // Retention (keep_snapshots: the snapshot files older than the newest N
   // and the journal segments only those need are deleted once a new
   // snapshot is durable, and at open, finishing a run that failed;

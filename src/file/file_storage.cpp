@@ -5,6 +5,7 @@
 // file/replay, file/retention; all I/O through file/file_system.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <random>
@@ -38,6 +39,10 @@ constexpr int takeover_attempts_max = 10;
 constexpr std::size_t retained_buffer_bytes_max = std::size_t{64} << 20;
 // The LOCK file holds the owner's pid in decimal: this is plenty.
 constexpr std::size_t lock_owner_bytes_max = 32;
+// A segment's first preallocated chunk (FileStorageOptions::
+// segment_preallocation_bytes caps the later ones, which double it): a
+// small journal (a test, a tool's short run) stays small on disk.
+constexpr std::uint64_t segment_preallocation_bytes_min = std::uint64_t{64} << 10;
 
 void check_options(FileStorageOptions& options) {
   if (options.directory.empty()) throw ConfigError("file storage: the directory path is empty");
@@ -45,6 +50,13 @@ void check_options(FileStorageOptions& options) {
                    "file storage");
   options.common.warn = warning_or_default(std::move(options.common.warn));
 }
+
+// The segment appends go to, past its records: what is preallocated.
+struct Preallocation {
+  std::uint64_t written_end = 0;    // past every byte a record write may have reached
+  std::uint64_t allocated_end = 0;  // past the zeros preallocated (or attempted)
+  bool enabled = false;             // off, or off after a failure until the next segment
+};
 
 std::uint64_t random_writer_id() {
   std::random_device random;
@@ -113,6 +125,10 @@ class FileStorage : public Storage {
                                " bytes exceeds the file format's limit for " + journal_path());
     }
     close_frame(record_, frame);
+    const std::uint64_t record_end = journal_size_ + record_.size();
+    preallocate_for(record_end);
+    // Before the write: a failed one may still have landed bytes up to here.
+    space_.written_end = std::max(space_.written_end, record_end);
     int error = write_fully(*fs_, journal_.get(), record_, journal_size_);
     const char* step = "write";
     if (!error && options_.sync && (error = fs_->fdatasync(journal_.get())) != 0) step = "sync";
@@ -146,6 +162,18 @@ class FileStorage : public Storage {
   }
 
   void close() override {
+    // Nobody writes this segment again: the next opener starts its own.
+    // A newer owner (none, unless another host took over) may read it
+    // open-ended meanwhile; it then starts over (FileShrank).
+    if (journal_ && !failed_) {
+      try {
+        if (segments_.check_ownership(segment_, journal_.get()).ownership == Ownership::owned) {
+          cut_preallocated(journal_, segment_);
+        }
+      } catch (...) {
+        // close() runs in the destructor: the zeros just stay, which is harmless.
+      }
+    }
     watermark_.close();
     journal_.reset();
     lock_fd_.reset();  // releases the lock
@@ -255,6 +283,7 @@ class FileStorage : public Storage {
     journal_size_ = segments_.finish(journal_, fence_, writer_id_, outcome.next_start);
     segment_ = fence_;
     records_in_segment_ = 0;
+    started_segment();
   }
 
   void start_first_segment(std::uint64_t id) {
@@ -265,6 +294,7 @@ class FileStorage : public Storage {
     journal_size_ = segments_.finish(journal_, id, writer_id_, std::nullopt);
     segment_ = fence_ = id;
     records_in_segment_ = 0;
+    started_segment();
   }
 
   // Fence first. Once the next segment exists, an earlier owner (another
@@ -353,14 +383,19 @@ class FileStorage : public Storage {
     }
     require_ownership(segment_, journal_.get(), "the failed write's outcome is for the new owner",
                       /*successor_is_ours=*/true);
+    File sealed = std::move(journal_);
+    const Preallocation sealed_space = space_;
     journal_ = std::move(next);
     ++segment_;
     records_in_segment_ = 0;
+    started_segment();
     // A new owner may have fenced after the new segment and read it before
     // its start record was durable: it then decided this segment's end
     // itself, the failed record perhaps included. It creates its fence
     // before it reads, so no fence now means it will read our start record.
     require_ownership(segment_, journal_.get(), "the failed write's outcome is for the new owner");
+    // Every later reader ends the sealed segment at our start record.
+    cut_preallocated(sealed, segment_ - 1, sealed_space);
     publish_position();
     throw StorageError(what + "; the write did not count, and the journal continues in " +
                        journal_path());
@@ -397,11 +432,63 @@ class FileStorage : public Storage {
       failed_ = true;  // the new segment may stand without its start record
       throw;
     }
+    File sealed = std::move(journal_);
+    const Preallocation sealed_space = space_;
     journal_ = std::move(next);
     segment_ = id;
     records_in_segment_ = 0;
+    started_segment();
+    // Without a newer fence, every later reader ends the sealed segment at
+    // the start record just made durable, before its zeros; with one, its
+    // opener may have read the sealed segment to its end: leave the zeros
+    // (appends find out about the takeover).
+    if (segments_.check_ownership(segment_, journal_.get()).ownership == Ownership::owned) {
+      cut_preallocated(sealed, id - 1, sealed_space);
+    }
     publish_position();
   }
+
+  // A new segment, written up to journal_size_ (its header and start
+  // record), nothing preallocated yet.
+  void started_segment() {
+    space_ = Preallocation{journal_size_, journal_size_, options_.segment_preallocation_bytes > 0};
+  }
+
+  // Preallocates ahead of a record that ends at `end` (docs/format.md,
+  // "Preallocated space"). A failure costs only speed: the record's write
+  // grows the file, as without preallocation; warned once a segment.
+  void preallocate_for(std::uint64_t end) {
+    if (!space_.enabled || end <= space_.allocated_end) return;
+    PREVAYLER_ASSERT(space_.allocated_end >= space_.written_end);
+    const std::uint64_t chunk = std::min(options_.segment_preallocation_bytes,
+                                         std::max(end, segment_preallocation_bytes_min));
+    const std::uint64_t target = end + chunk;
+    if (int error =
+            fs_->preallocate(journal_.get(), space_.allocated_end, target - space_.allocated_end)) {
+      space_.enabled = false;
+      // What landed of the zeros is cut off with the rest when it seals.
+      space_.allocated_end = target;
+      options_.common.warn("cannot preallocate " + journal_path() + " up to offset " +
+                           std::to_string(target) + " (" + write_failure_text(error) +
+                           "); its appends grow the file instead, each sync then also writing "
+                           "its size");
+      return;
+    }
+    space_.allocated_end = target;
+  }
+
+  // Cuts the unused preallocated zeros off segment `id`, which this
+  // instance no longer writes: for copies, tools and disk space (its
+  // readers already end it before them). REQUIRES: no newer owner reads it
+  // open-ended (one that does starts over: FileShrank).
+  void cut_preallocated(File& file, std::uint64_t id, const Preallocation& space) {
+    if (space.allocated_end <= space.written_end) return;  // nothing preallocated
+    if (int error = fs_->ftruncate(file.get(), space.written_end)) {
+      options_.common.warn("cannot cut the unused preallocated space off " + segments_.path(id) +
+                           " (" + errno_text(error) + "): it stays, read as the segment's end");
+    }
+  }
+  void cut_preallocated(File& file, std::uint64_t id) { cut_preallocated(file, id, space_); }
 
   RetentionPolicy retention() const {
     return {options_.common.keep_snapshots, options_.common.keep_monthly_snapshots};
@@ -432,6 +519,7 @@ class FileStorage : public Storage {
   std::uint64_t fence_ = 0;         // the segment this instance opened with
   std::uint64_t writer_id_ = 0;
   std::uint64_t records_in_segment_ = 0;
+  Preallocation space_;  // of the segment appends go to
   bool failed_ = false;
   std::string record_;  // reused across appends
   WatermarkPublisher watermark_;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -55,6 +56,10 @@ FileStat to_file_stat(const struct stat& st) {
 // rw-r--r--, less the umask: the files are the user's data, not secrets.
 constexpr mode_t new_file_mode = 0644;
 
+// The zeros preallocate() writes per call: big enough for few calls, small
+// enough to keep in one static buffer.
+constexpr std::size_t zero_fill_bytes_per_write = std::size_t{1} << 20;
+
 // A call interrupted by signals this many times in a row fails with EINTR:
 // far more than any real signal rate, and a bound on the loop.
 constexpr int interrupted_calls_max = 10'000;
@@ -103,6 +108,19 @@ int PosixFileSystem::fdatasync(int fd) {
 }
 int PosixFileSystem::ftruncate(int fd, std::uint64_t size) {
   return retry([&] { return ::ftruncate(fd, static_cast<off_t>(size)); });
+}
+int PosixFileSystem::preallocate(int fd, std::uint64_t offset, std::uint64_t size) {
+  static const std::string zeros(zero_fill_bytes_per_write, '\0');
+  // Each pass writes at least one piece or fails: bounded by size.
+  while (size > 0) {
+    const auto piece = static_cast<std::size_t>(std::min<std::uint64_t>(size, zeros.size()));
+    if (int error = write_fully(*this, fd, std::string_view(zeros.data(), piece), offset)) {
+      return error;
+    }
+    offset += piece;
+    size -= piece;
+  }
+  return 0;
 }
 int PosixFileSystem::fstat(int fd, FileStat& out) {
   struct stat st {};

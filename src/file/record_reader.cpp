@@ -32,6 +32,10 @@ std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {
     window_.resize(want);
     if (int error = read_fully(fs_, fd_, window_.data(), want, offset)) {
       window_.clear();
+      FileStat st;
+      if (error == EIO && fs_.fstat(fd_, st) == 0 && st.size_bytes < offset + want) {
+        throw FileShrank(path_);
+      }
       throw StorageError("cannot read " + path_ + " at offset " + std::to_string(offset) + ": " +
                          errno_text(error) + "; check the disk");
     }
@@ -49,6 +53,17 @@ FrameCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_
   // The window holds the whole frame, so only its checksum can fail.
   PREVAYLER_ASSERT(check != FrameCheck::incomplete);
   return check;
+}
+
+bool unwritten_from(WindowReader& reader, std::uint64_t offset) {
+  // Each pass moves on by a window or returns: bounded by the file's size.
+  while (offset < reader.file_size()) {
+    const auto size = static_cast<std::size_t>(
+        std::min<std::uint64_t>(read_buffer_bytes, reader.file_size() - offset));
+    if (reader.view(offset, size).find_first_not_of('\0') != std::string_view::npos) return false;
+    offset += size;
+  }
+  return true;
 }
 
 bool valid_record_after(WindowReader& reader, std::uint64_t from) {

@@ -20,6 +20,13 @@ struct FileVanished : std::runtime_error {
   explicit FileVanished(const std::string& path) : std::runtime_error(path) {}
 };
 
+// A file shrank while it was read: its writer cut the preallocated zeros
+// off it (a segment it sealed). What was written is still there; the
+// reader starts over, as for a vanished file.
+struct FileShrank : FileVanished {
+  explicit FileShrank(const std::string& path) : FileVanished(path) {}
+};
+
 // Opens `path` for reading and sets `size`. Throws FileVanished when it does
 // not exist, StorageError on any other failure.
 File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size);
@@ -35,7 +42,8 @@ class WindowReader {
   const std::string& path() const { return path_; }
 
   // `size` bytes at `offset`, valid until the next call. REQUIRES: they lie
-  // within file_size(). Throws StorageError naming the file and offset.
+  // within file_size(). Throws FileShrank when the file has become shorter
+  // than that, StorageError naming the file and offset on other failures.
   std::string_view view(std::uint64_t offset, std::size_t size);
 
  private:
@@ -51,6 +59,13 @@ class WindowReader {
 // shorter than any record's (bad). On ok sets `payload` (a view into the
 // reader's window).
 FrameCheck check_record(WindowReader& reader, std::uint64_t offset, std::string_view& payload);
+
+// True when every byte from `offset` to the end of the reader is zero: a
+// preallocated region no write reached, the end of an open-ended segment
+// (docs/format.md, "Preallocated space"). A record is never all zeros (its
+// length is at least record_payload_bytes_min), so this tells an unwritten
+// tail from a torn write, which leaves non-zero bytes.
+bool unwritten_from(WindowReader& reader, std::uint64_t offset);
 
 // True when any offset after `from` starts a batch record that passes its
 // checksum: then the damage at `from` is not a torn final write.

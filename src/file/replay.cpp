@@ -86,6 +86,8 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, std::uint64
     std::string_view payload;
     const FrameCheck check = check_record(reader, offset, payload);
     if (check != FrameCheck::ok) {
+      // Preallocated space no write reached: the end, nothing torn.
+      if (open_ended && unwritten_from(reader, offset)) break;
       if (!open_ended || valid_record_after(reader, offset)) {
         throw_damage(reader, offset, record_number, check, open_ended);
       }

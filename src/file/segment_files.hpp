@@ -1,7 +1,9 @@
 // Segment files and the fence (docs/protocol.md, "File storage").
 //
 // Contract. Segment files are created exclusively (O_CREAT | O_EXCL) and
-// never truncated, renamed or rewritten; only retention deletes them, and
+// never renamed or rewritten (their owner cuts off only the unused
+// preallocated zeros past its last write: docs/format.md, "Preallocated
+// space"); only retention deletes them, and
 // only segments below a durable snapshot, in ascending id order. Whoever
 // creates segment P+1 has *fenced off* the owner of P. The owner of P
 // acknowledges a write only after check_ownership() returns `owned` once

@@ -34,6 +34,15 @@ using Segments = std::map<std::uint64_t, std::string>;
                      "command again");
 }
 
+// A segment read open-ended shrank: its writer cut its preallocated zeros
+// off when it sealed it (a snapshot) or closed; nothing written is lost.
+std::string shrank_text(const std::string& path) {
+  return path +
+         " shrank while it was read (its writer cut its unused preallocated space off: a "
+         "snapshot or a close meanwhile); run the command again";
+}
+[[noreturn]] void throw_shrank(const std::string& path) { throw StorageError(shrank_text(path)); }
+
 // Hands replayed entries to a visitor; when `parse`, also checks that each
 // is a journal entry the core can read.
 class VisitingHandler : public RecoveryHandler {
@@ -150,6 +159,8 @@ class FileJournalSource : public JournalSource {
     VisitingHandler handler(visitor, segments, false);
     try {
       replay(segments, handler, visitor, reading());
+    } catch (const detail::FileShrank& e) {
+      throw_shrank(e.what());
     } catch (const detail::FileVanished& e) {
       throw_vanished(e.what());
     }
@@ -244,6 +255,10 @@ class FileJournalSource : public JournalSource {
       VisitingHandler handler(visitor, run, true);
       try {
         replay(run, handler, visitor, verifying());
+        return;
+      } catch (const detail::FileShrank& e) {
+        // Not a damage, but what followed was not verified: say so.
+        problems.push_back({e.what(), shrank_text(e.what())});
         return;
       } catch (const detail::FileVanished&) {
         return;  // pruned since the listing

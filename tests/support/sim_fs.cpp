@@ -300,6 +300,34 @@ int SimFileSystem::ftruncate(int fd, std::uint64_t size) {
   });
 }
 
+int SimFileSystem::preallocate(int fd, std::uint64_t offset, std::uint64_t size) {
+  std::lock_guard lock(disk_->mutex_);
+  SimDisk::Handle* h = handle(fd);
+  const std::string path = h ? h->path : "";
+  return disk_->call(host_, SimOp::preallocate, path, [&] {
+    if (!h || h->inode == 0) return EBADF;
+    SimDisk& d = *disk_;
+    SimDisk::Inode& node = d.inodes_[h->inode];
+    auto land = [&](std::uint64_t n) {
+      SimDisk::Write w{host_, offset, std::string(static_cast<std::size_t>(n), '\0'), std::nullopt};
+      SimDisk::apply_write(node.data, w);
+      node.modified_ms = d.clock_ms_;
+      node.unsynced.push_back(std::move(w));
+    };
+    if (auto hit = d.take_targeted(SimOp::preallocate, path)) {
+      land(std::min<std::uint64_t>(hit->torn_bytes, size));
+      return hit->error;
+    }
+    if (size > 1 && d.roll(d.rates.pwrite_enospc)) {
+      ++d.counts.pwrite_enospc;
+      land(std::uniform_int_distribution<std::uint64_t>(1, size - 1)(d.rng_));
+      return ENOSPC;
+    }
+    land(size);
+    return 0;
+  });
+}
+
 int SimFileSystem::fstat(int fd, detail::FileStat& st) {
   std::lock_guard lock(disk_->mutex_);
   if (disk_->crashed_.count(host_)) return EIO;

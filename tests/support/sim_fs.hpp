@@ -19,6 +19,9 @@
 //    (a random subset), lets some unsynced name operations survive, in any
 //    order, as a reordering filesystem may persist them. Every host dies.
 //  - SimDisk::kill(host): the process dies; nothing is lost.
+//  - preallocate() is a write of zeros, lost like any other unsynced
+//    write; it fails (targeted, or at the pwrite_enospc rate) with part of
+//    the zeros landed, as a disk filling up does.
 //  - mkdir is durable at once (the storage's directory is made before use).
 // Writes of different hosts to the same bytes are assumed not to overlap
 // while unsynced (the protocol never does that). The lock is flock-like per
@@ -42,7 +45,19 @@
 
 namespace prevayler::testing {
 
-enum class SimOp { open, pread, pwrite, fsync, fdatasync, ftruncate, stat, rename, unlink, list };
+enum class SimOp {
+  open,
+  pread,
+  pwrite,
+  fsync,
+  fdatasync,
+  ftruncate,
+  preallocate,
+  stat,
+  rename,
+  unlink,
+  list
+};
 
 // Probabilities per call, drawn from the disk's seed.
 struct SimFaultRates {
@@ -184,6 +199,7 @@ class SimFileSystem : public detail::FileSystem {
   int fsync(int fd) override;
   int fdatasync(int fd) override;
   int ftruncate(int fd, std::uint64_t size) override;
+  int preallocate(int fd, std::uint64_t offset, std::uint64_t size) override;
   int fstat(int fd, detail::FileStat& stat) override;
   int stat(const std::string& path, detail::FileStat& stat) override;
   int rename(const std::string& from, const std::string& to) override;
