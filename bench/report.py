@@ -3,7 +3,9 @@
 plots (gnuplot). Input, in --results: results.txt (`name value unit` lines),
 commands.txt (one command a line), meta.txt (`key: value` lines).
 
-    report.py --results DIR --out BENCHMARKS.md --plots docs/bench
+    report.py --results DIR --out BENCHMARKS.md --plots docs/bench [--no-plots]
+
+bench/report_test.py runs it on bench/testdata/report-sample/.
 """
 import argparse
 import os
@@ -13,6 +15,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--results", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--plots", required=True)
+# Writes the gnuplot script and data but does not run gnuplot (report_test.py).
+parser.add_argument("--no-plots", action="store_true")
 args = parser.parse_args()
 
 figures = {}
@@ -179,6 +183,84 @@ for path, title in [("direct", "direct"), ("delayed", "+{} ms per request".forma
               lat_ms(get("aws.{}.async16.p64.p99_ms".format(path)))))
         w("")
     w("![events/s, {0}](docs/bench/aws_{0}.png)".format(path))
+    w("")
+
+# --- 1b. the DynamoDB capacity model -----------------------------------------------
+# run_all.sh's capacity_model_run: prevayler_aws_bench --batching on --producers 1,8,64
+# (tables bench-model-0, -1, -2, in that order) and seed_boto3.py --threads N (tables
+# seed-model-N) through prevayler_latency_proxy --model dynamodb, whose counters end up
+# as aws.model.TABLE.NAME (write_units, throttled_writes, ...).
+model_producers = [1, 8, 64]
+
+
+def model_table(run, n):
+    if run == "seed":
+        return "seed-model-{}".format(n)
+    return "bench-model-{}".format(model_producers.index(n))
+
+
+def model_row(run, n):
+    """events/s, events per write, write units/event, p50, p99, throttled, failed."""
+    key = "seed.t{}".format(n) if run == "seed" else "batched.p{}".format(n)
+    events = get("aws.model.{}.events".format(key))
+    table = model_table(run, n)
+    units = get("aws.model.{}.write_units".format(table))
+    requests = get("aws.model.{}.write_requests".format(table))
+    per_write = get("aws.model.{}.events_per_write".format(key))
+    if run == "seed" and events is not None:
+        per_write = 1.0  # one PutItem per event
+    return (get("aws.model.{}.events_per_s".format(key)), per_write,
+            None if units is None or not events else units / events,
+            get("aws.model.{}.p50_ms".format(key)), get("aws.model.{}.p99_ms".format(key)),
+            get("aws.model.{}.throttled_writes".format(table)),
+            get("aws.model.{}.failed_events".format(key)), requests)
+
+
+def verdict_at_most(scenario, what, value, target, shown, target_shown):
+    if value is None:
+        v = "not measured"
+    else:
+        v = "**met**" if value <= target else "**missed**"
+    verdicts.append((scenario, what, shown, target_shown, v))
+    return v
+
+
+if any(k.startswith("aws.model.") for k in figures):
+    w("## 1b. DynamoDB capacity model")
+    w("")
+    w("Through `prevayler_latency_proxy --model dynamodb` (docs/benchmarks.md, \"DynamoDB "
+      "capacity model\"): per partition 1,000 write units/s and 3,000 read units/s, "
+      "throttling beyond them, a lognormal latency of 5 ms median / 20 ms p99, in front of "
+      "moto. Text-like 100-byte events (`--event-content text`). Write units per event: the "
+      "proxy's `write_units` of the run's table over the run's events; throttled: the "
+      "writes the proxy refused (each one retried by the client).")
+    w("")
+    w("| run | producers | events/s | events/write | write units/event | p50 / p99 "
+      "| throttled writes | failed events |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for run, title in [("ours", "prevayler"), ("seed", "seed (boto3)")]:
+        for n in model_producers:
+            eps, per_write, upe, p50, p99, throttled, failed, _ = model_row(run, n)
+            w("| {} | {} | {} ev/s | {} | {} | {} / {} | {} | {} |".format(
+                title, n, num(eps), num(per_write, 1),
+                "n/a" if upe is None else "{:.3f}".format(upe), lat_ms(p50), lat_ms(p99),
+                num(throttled), num(failed)))
+    w("")
+    peak = get("aws.model.total.partition_write_peak")
+    if peak is not None:
+        w("Busiest partition: {} write units/s (limit 1,000); {} throttled writes in "
+          "all.".format(num(peak), num(get("aws.model.total.throttled_writes"))))
+        w("")
+    eps, _, upe, _, _, _, failed, _ = model_row("ours", 64)
+    no_failure = eps if failed == 0 else (None if eps is None else 0.0)
+    v = verdict("1b. capacity model", "64 producers, events/s with no failed event", no_failure,
+                10_000, num(eps) + " ev/s, " + num(failed) + " failed", "≥ 10,000 ev/s, 0 failed")
+    w("Targets (issue 15): 64 producers ≥ 10,000 events/s with no failed event → {} ({}, "
+      "{} failed);".format(v, num(eps), num(failed)))
+    v = verdict_at_most("1b. capacity model", "64 producers, write units per event", upe, 0.1,
+                        "n/a" if upe is None else "{:.3f}".format(upe), "≤ 0.1")
+    w("write units per event ≤ 0.1 (the seed: 1.0) → {} ({}).".format(
+        v, "n/a" if upe is None else "{:.3f}".format(upe)))
     w("")
 
 # --- 3. file --------------------------------------------------------------------
@@ -460,4 +542,5 @@ if snap:
 gp = os.path.join(data_dir, "plots.gp")
 with open(gp, "w") as f:
     f.write("\n".join(script) + "\n")
-subprocess.run(["gnuplot", gp], check=True)
+if not args.no_plots:
+    subprocess.run(["gnuplot", gp], check=True)

@@ -22,8 +22,10 @@ struct Stats {
   std::uint64_t snapshot_id = 0;
   // Journal writes the instance allows in flight now: between 1 and
   // WriterLimits::writes_in_flight_max (capped by what the storage
-  // pipelines), adapted to the measured throughput. Always 1 with a storage
-  // that writes one at a time (the file storage).
+  // pipelines), adapted to the measured throughput, and lowered while the
+  // storage advises fewer (Storage::writes_in_flight_advised(): DynamoDB
+  // while it throttles). Always 1 with a storage that writes one at a time
+  // (the file storage).
   std::size_t writes_in_flight_allowed = 1;
 };
 

@@ -200,6 +200,14 @@ class Storage {
   // synchronous and start_append() is never called.
   virtual std::size_t writes_in_flight_max() const { return 1; }
 
+  // How many of those the storage advises now, 1..writes_in_flight_max():
+  // fewer while the service throttles (the DynamoDB storage,
+  // docs/aws.md "Batching under throttling"), so that group commits grow
+  // instead of meeting more throttles. The core allows the lower of this
+  // and what its own tuning measured. Called under the core's event lock,
+  // often: keep it cheap. The default: writes_in_flight_max().
+  virtual std::size_t writes_in_flight_advised() const { return writes_in_flight_max(); }
+
   // Starts appending `batch` after every batch started or appended before
   // it. The core acknowledges a batch only when its wait() and every
   // earlier one returned; on failures, see the protocol above.

@@ -4,8 +4,11 @@
 //   journal_replay   the journal after the snapshot, up to the tail
 //   ownership        the seal at the tail that fences the previous owner
 //   journal_writer   the writes of group commits (journal_items: their items)
+//   throttle_batching_policy  fewer writes in flight, more compression, while throttled
 //   journal_retention  pruning the segments no recovery needs
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <random>
 
 #include "aws/aws_clients.hpp"
@@ -18,7 +21,9 @@
 #include "aws/journal_retention.hpp"
 #include "aws/journal_writer.hpp"
 #include "aws/ownership.hpp"
+#include "aws/retry_counters.hpp"
 #include "aws/s3_snapshot.hpp"
+#include "aws/throttle_batching_policy.hpp"
 #include "core/record_codec.hpp"
 #include "core/warning.hpp"
 #include "prevayler/error.hpp"
@@ -104,6 +109,12 @@ class AwsStorage : public Storage {
     return std::max<std::size_t>(1, options_.writes_in_flight_max);
   }
 
+  std::size_t writes_in_flight_advised() const override {
+    std::lock_guard lock(batching_mutex_);
+    observe_throttles();
+    return batching_.writes_in_flight_advised();
+  }
+
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
     return writer_.start(encode(batch));
   }
@@ -155,8 +166,23 @@ class AwsStorage : public Storage {
   // The items of a group commit, encrypted (after compression) when a key
   // is current, bound to where the writer puts them.
   std::vector<std::string> encode(const EntryBatch& batch) {
+    {
+      std::lock_guard lock(batching_mutex_);
+      observe_throttles();
+      compressor_.set_threshold_bytes(batching_.compress_records_over_bytes());
+    }
     if (!keys_.encrypts()) return encode_journal_items(batch, writer_id_, &compressor_);
     return encode_journal_items(batch, writer_id_, &compressor_, &keys_, writer_.next_position());
+  }
+
+  // REQUIRES: batching_mutex_ held. Every throttled DynamoDB attempt counts,
+  // retried or not: the journal's PutItems are nearly all of them (reads
+  // are the open's and retention's Queries).
+  void observe_throttles() const {
+    const aws::RetryCounters& counters = clients_.retry_counters->dynamodb;
+    batching_.observe(counters.retries(aws::RetryReason::throttled) +
+                          counters.retries_exhausted(aws::RetryReason::throttled),
+                      ThrottleBatchingPolicy::Clock::now());
   }
 
   S3SnapshotOptions reading_options() const {
@@ -288,6 +314,11 @@ class AwsStorage : public Storage {
   // Compresses before encode_journal_items fragments; used by the engine's writer.
   RecordCompressor compressor_{options_.common.compress_journal_records_over,
                                options_.common.journal_compression_level, "AWS storage"};
+  // What throttling changes (docs/aws.md "Batching under throttling"):
+  // asked by the engine under its event lock and by encode() on its writer.
+  mutable std::mutex batching_mutex_;
+  mutable ThrottleBatchingPolicy batching_{std::max<std::size_t>(1, options_.writes_in_flight_max),
+                                           options_.common.compress_journal_records_over};
   KeyRing keys_{options_.common.encryption, "AWS storage"};
   std::shared_ptr<SnapshotLedger> snapshots_ = std::make_shared<SnapshotLedger>();
   std::uint64_t writer_id_ = 0;

@@ -8,9 +8,11 @@
 
 namespace prevayler::detail {
 
-// A group commit on its way. Its items go out in order on a pool thread;
+// A group commit on its way. Its items go out in order on a pool thread,
+// or on the thread that waits for it when that one comes first (claimed);
 // `stored` counts those that are durable.
 struct JournalWriter::Write {
+  std::atomic<bool> claimed{false};  // a thread is sending it, or has
   std::vector<std::string> items;
   std::uint64_t segment = 0;
   std::uint64_t first_order = 0;
@@ -141,7 +143,9 @@ std::unique_ptr<PendingAppend> JournalWriter::start(std::vector<std::string> ite
     ++writes_in_flight_;
   }
   if (!pool_) pool_ = std::make_unique<TaskPool>(writes_in_flight_max_);
-  pool_->submit([this, write] { send(*write); });
+  pool_->submit([this, write] {
+    if (!write->claimed.exchange(true)) send(*write);
+  });
   return std::make_unique<Pending>(*this, write);
 }
 
@@ -177,6 +181,11 @@ void JournalWriter::send(Write& w) {
 
 // Reports this write only; records where the gap is for resume_after_failure().
 void JournalWriter::finish(Write& w) {
+  // Not taken by a pool thread yet: the waiter sends it itself rather than
+  // block while a pool thread is woken to do it (a lone producer's write,
+  // or the acknowledger's next one). Order is kept: each write's orders
+  // were fixed at start, and writes in flight go out side by side anyway.
+  if (!w.claimed.exchange(true)) send(w);
   {
     std::unique_lock lock(w.mutex);
     w.finished_cv.wait(lock, [&] { return w.finished; });

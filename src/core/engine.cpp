@@ -45,6 +45,16 @@ std::exception_ptr resume_after_failure(Storage& storage) {
   }
 }
 
+// A pending write's outcome: null when it is durable. Outside the event lock.
+std::exception_ptr wait_for(std::unique_ptr<PendingAppend> pending) {
+  try {
+    pending->wait();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 const void* Engine::current_state() const {
@@ -136,12 +146,22 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   // Nobody writing and nothing else queued (a lone producer, or the first
   // of a burst): write on this thread instead of handing over to the
   // writer thread and back, which costs two thread wake-ups per event.
-  if (writes_in_flight_max_ == 1 && !writing_ && !failing_ && queue_.empty() &&
-      open_batch_ == batch) {
+  // On a pipelining storage the same holds with nothing in flight: this
+  // thread starts the write and waits for it, instead of the writer thread
+  // starting it and the acknowledger waiting (four wake-ups per event with
+  // the storage's own thread). The write is still started (start_append())
+  // and pipelined: the writer can start later batches behind it meanwhile.
+  if (!writing_ && !failing_ && queue_.empty() && open_batch_ == batch &&
+      (writes_in_flight_max_ == 1 || in_flight_.empty())) {
     seal_open_batch();
     auto mine = std::get<std::shared_ptr<Batch>>(std::move(queue_.front()));
     queue_.pop_front();
-    write_batch(lock, mine);
+    if (writes_in_flight_max_ == 1) {
+      write_batch(lock, mine);
+    } else {
+      start_batch(lock, mine, true);
+      acknowledge_own_write(lock, mine);
+    }
   }
   // Whatever arrived meanwhile (or this batch, when not written here).
   work_ready_.notify_one();
@@ -249,9 +269,18 @@ bool Engine::writer_has_work() const {
     if (std::holds_alternative<std::shared_ptr<SnapshotCut>>(queue_.front())) {
       return in_flight_.empty();
     }
-    return in_flight_.size() < tuner_.writes_in_flight_allowed();
+    return in_flight_.size() < writes_in_flight_allowed();
   }
-  return open_batch_ && in_flight_.size() < tuner_.writes_in_flight_allowed();
+  return open_batch_ && in_flight_.size() < writes_in_flight_allowed();
+}
+
+std::size_t Engine::writes_in_flight_allowed() const {
+  if (writes_in_flight_max_ == 1) return 1;
+  // The storage's advice may change at any moment (a throttle met on a pool
+  // thread); the start_batch() that follows a check needs only the tuner's
+  // bound, which changes under the event lock alone.
+  return std::clamp<std::size_t>(storage_->writes_in_flight_advised(), 1,
+                                 tuner_.writes_in_flight_allowed());
 }
 
 void Engine::run_writer() {
@@ -309,9 +338,12 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
 
 // Pipelined write (writes_in_flight_max_ > 1): starts it and leaves the wait to the
 // acknowledger thread, so the next batch can start while this one travels.
-void Engine::start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch) {
+void Engine::start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch,
+                         bool waited_by_caller) {
   // The writer checked for a free slot under the lock it still holds.
   PREVAYLER_ASSERT(in_flight_.size() < tuner_.writes_in_flight_allowed());
+  // A caller waits only for a write with nothing ahead of it.
+  PREVAYLER_ASSERT(!waited_by_caller || in_flight_.empty());
   InFlight flight{batch, nullptr, nullptr};
   if (fatal_) {
     flight.error = fatal_;
@@ -332,28 +364,55 @@ void Engine::start_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
   // Failed at once: start nothing more (it would be computed from this
   // batch's states) until the acknowledger reaches it and fails the rest.
   if (flight.error) failing_ = true;
+  flight.waited_by_caller = waited_by_caller && !flight.error;
   in_flight_.push_back(std::move(flight));
   PREVAYLER_ASSERT(in_flight_.size() <= writes_in_flight_max_);
+  acks_ready_.notify_all();
+}
+
+// handle()'s lone write on a pipelining storage: the head of in_flight_,
+// which only this thread pops while waited_by_caller. A failure goes back
+// to the acknowledger, which owns the failure protocol (fail_pipeline()
+// drains the writes started behind this one, in order).
+void Engine::acknowledge_own_write(std::unique_lock<std::mutex>& lock,
+                                   const std::shared_ptr<Batch>& batch) {
+  PREVAYLER_ASSERT(!in_flight_.empty() && in_flight_.front().batch == batch);
+  if (!in_flight_.front().waited_by_caller) return;  // start_append() threw
+  std::unique_ptr<PendingAppend> pending = std::move(in_flight_.front().pending);
+  lock.unlock();
+  const std::exception_ptr error = wait_for(std::move(pending));
+  lock.lock();
+  PREVAYLER_ASSERT(in_flight_.front().batch == batch && in_flight_.front().waited_by_caller);
+  if (error) {
+    in_flight_.front().error = error;
+    in_flight_.front().waited_by_caller = false;
+    failing_ = true;  // as for a start that threw: nothing more until the acknowledger has it
+  } else {
+    in_flight_.pop_front();
+    settle(batch, nullptr);
+    work_done_.notify_all();
+    space_free_.notify_all();
+    work_ready_.notify_one();
+  }
   acks_ready_.notify_all();
 }
 
 void Engine::run_acknowledger() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    acks_ready_.wait(lock, [&] { return !in_flight_.empty() || writer_exited_; });
+    // A head its caller waits for is the caller's to pop (acknowledge_own_write()).
+    acks_ready_.wait(lock, [&] {
+      return (!in_flight_.empty() && !in_flight_.front().waited_by_caller) ||
+             (in_flight_.empty() && writer_exited_);
+    });
     if (in_flight_.empty()) return;
-    // Only this thread pops; the writer thread pushes at the back.
+    // Only this thread pops (but a caller its own head); the writer thread
+    // pushes at the back.
     std::shared_ptr<Batch> batch = in_flight_.front().batch;
     std::unique_ptr<PendingAppend> pending = std::move(in_flight_.front().pending);
     std::exception_ptr error = in_flight_.front().error;
     lock.unlock();
-    if (!error) {
-      try {
-        pending->wait();
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
+    if (!error) error = wait_for(std::move(pending));
     pending.reset();
     lock.lock();
     in_flight_.pop_front();
@@ -503,7 +562,7 @@ void Engine::close() {
 Stats Engine::stats() const {
   std::lock_guard lock(mutex_);
   Stats stats = metrics_.stats;
-  stats.writes_in_flight_allowed = tuner_.writes_in_flight_allowed();
+  stats.writes_in_flight_allowed = writes_in_flight_allowed();
   return stats;
 }
 
@@ -512,7 +571,7 @@ Metrics Engine::metrics() const {
   {
     std::lock_guard lock(mutex_);
     metrics = metrics_;
-    metrics.stats.writes_in_flight_allowed = tuner_.writes_in_flight_allowed();
+    metrics.stats.writes_in_flight_allowed = writes_in_flight_allowed();
     metrics.pending_bytes = pending_bytes_;
     // A synchronous append (or a pipelined start) is in flight while
     // writing_; a pipelined write stays in in_flight_ until acknowledged.

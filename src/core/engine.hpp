@@ -73,8 +73,16 @@ class Engine {
   void run_writer();
   void run_acknowledger();
   bool writer_has_work() const;
+  // The tuner's choice, lowered to the storage's advice
+  // (Storage::writes_in_flight_advised(): e.g. while DynamoDB throttles).
+  std::size_t writes_in_flight_allowed() const;
   void write_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch);
-  void start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch);
+  void start_batch(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Batch>& batch,
+                   bool waited_by_caller = false);
+  // A lone pipelined write started by its caller: waits for it and
+  // acknowledges it on the caller's thread.
+  void acknowledge_own_write(std::unique_lock<std::mutex>& lock,
+                             const std::shared_ptr<Batch>& batch);
   void settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error);
   void fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error);
   void cut_snapshot(std::unique_lock<std::mutex>& lock, const std::shared_ptr<SnapshotCut>& cut);
@@ -135,7 +143,8 @@ class Engine {
   std::shared_ptr<Batch> last_batch_;
   std::deque<Work> queue_;
   std::deque<InFlight> in_flight_;  // pipelined writes, oldest first
-  // How many of them now (writes_in_flight_allowed), up to writes_in_flight_max_.
+  // How many of them now (writes_in_flight_allowed), up to writes_in_flight_max_,
+  // as measured; the storage's advice can lower it.
   WritesInFlightTuner tuner_{1};
   std::size_t pending_bytes_ = 0;
   bool writing_ = false;  // a thread is inside append()/start_append()/begin_snapshot()

@@ -47,11 +47,15 @@ struct Engine::Batch {
 };
 
 // A pipelined write: started, not yet acknowledged. `error` is set when
-// start_append() itself threw; the failure still counts in journal order.
+// start_append() itself threw, or when its caller's wait() did; the failure
+// still counts in journal order. `waited_by_caller`: a lone write
+// (Engine::handle()) whose caller waits for it and acknowledges it; the
+// acknowledger leaves it alone until the caller pops it or hands it back.
 struct Engine::InFlight {
   std::shared_ptr<Batch> batch;
   std::unique_ptr<PendingAppend> pending;
   std::exception_ptr error;
+  bool waited_by_caller = false;
 };
 
 // A point in the journal where a snapshot starts a new segment. The writer

@@ -146,7 +146,9 @@ bool RecordCompressor::compress(std::string& out, std::size_t start) {
   const std::size_t body_begin = start + record_head_bytes;
   const std::size_t end = out.size();
   const std::size_t body_bytes = end - body_begin;
-  if (!enabled() || body_bytes < threshold_bytes_ || body_bytes > compressed_body_bytes_max) {
+  const std::size_t threshold_bytes = threshold_bytes_.load();
+  if (threshold_bytes == 0 || body_bytes < threshold_bytes ||
+      body_bytes > compressed_body_bytes_max) {
     return false;
   }
   std::lock_guard lock(mutex_);

@@ -3,6 +3,7 @@
 // bytes mean the same wherever they are stored. Layout in docs/format.md.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -106,7 +107,14 @@ class RecordCompressor {
   RecordCompressor(const RecordCompressor&) = delete;
   RecordCompressor& operator=(const RecordCompressor&) = delete;
 
-  bool enabled() const noexcept { return threshold_bytes_ != 0; }
+  bool enabled() const noexcept { return threshold_bytes() != 0; }
+  std::size_t threshold_bytes() const noexcept { return threshold_bytes_.load(); }
+  // A new threshold for the records compressed from now on (the DynamoDB
+  // storage lowers it while throttled: ThrottleBatchingPolicy); 0 never
+  // compresses.
+  void set_threshold_bytes(std::size_t threshold_bytes) noexcept {
+    threshold_bytes_.store(threshold_bytes);
+  }
 
   // Rewrites the batch record that starts at out[start] and runs to the end
   // of `out` as a compressed batch record, when its body reaches the
@@ -115,7 +123,7 @@ class RecordCompressor {
 
  private:
   struct Context;
-  std::size_t threshold_bytes_;
+  std::atomic<std::size_t> threshold_bytes_;
   int level_;
   std::mutex mutex_;
   std::unique_ptr<Context> context_;

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Runs bench/report.py on bench/testdata/report-sample/ (a results.txt in
+run_all.sh's names, with the capacity model's aws.model.* figures) and checks
+that BENCHMARKS.md renders the capacity model section from them.
+
+    python3 bench/report_test.py
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+here = os.path.dirname(os.path.abspath(__file__))
+sample = os.path.join(here, "testdata", "report-sample")
+
+failures = []
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    results = os.path.join(tmp, "results")
+    shutil.copytree(sample, results)  # report.py writes its .dat files beside the results
+    out = os.path.join(tmp, "BENCHMARKS.md")
+    subprocess.run([sys.executable, os.path.join(here, "report.py"), "--results", results,
+                    "--out", out, "--plots", os.path.join(tmp, "plots"), "--no-plots"],
+                   check=True)
+    with open(out) as f:
+        text = f.read()
+
+section = text.partition("## 1b. DynamoDB capacity model")[2].partition("\n## ")[0]
+check(section, "no capacity model section")
+rows = [line for line in section.splitlines() if line.startswith("| prevayler |") or
+        line.startswith("| seed (boto3) |")]
+check(len(rows) == 6, "expected 6 rows (ours and the seed at 1, 8, 64), got {}".format(len(rows)))
+# From the sample: ours at 64 producers, 30,000 events in 10 s, 480 write units
+# on bench-model-2, 12 throttled writes, 0 failed.
+check("| prevayler | 64 | 3,000 ev/s | 24.6 | 0.016 | 18 ms / 46 ms | 12 | 0 |" in section,
+      "ours at 64 producers not rendered from the sample")
+# The seed at 64: 780 events, 780 units, one event per write.
+check("| seed (boto3) | 64 | 78 ev/s | 1.0 | 1.000 |" in section,
+      "the seed at 64 producers not rendered from the sample")
+check("Busiest partition: 265 write units/s" in section, "partition peak missing")
+check("| 1b. capacity model | 64 producers, write units per event | 0.016 | ≤ 0.1 | **met** |"
+      in text, "the write units target is not in the summary")
+check("| 1b. capacity model | 64 producers, events/s with no failed event |" in text and
+      "**missed**" in text, "the events/s target is not in the summary")
+
+if failures:
+    for f in failures:
+        print("FAIL:", f)
+    print(section)
+    sys.exit(1)
+print("report_test: ok")
