@@ -26,6 +26,7 @@
 
 #include "prevayler/codec.hpp"
 #include "prevayler/detail/engine_handle.hpp"
+#include "prevayler/detail/reused_in_stream.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/metrics.hpp"
@@ -386,8 +387,24 @@ class Prevayler {
 
   static Event decode_event(const Codec<Event>& codec, std::string_view bytes,
                             std::uint32_t version) {
-    detail::MemoryInBuffer buffer(bytes);
-    std::istream in(&buffer);
+    // One stream per thread for all events (reused_in_stream.hpp); a decode
+    // inside a decode builds its own.
+    thread_local detail::ReusedInStream reused;
+    if (reused.in_use) {
+      detail::MemoryInBuffer buffer(bytes);
+      std::istream in(&buffer);
+      return decode_event_from(codec, in, version);
+    }
+    reused.in_use = true;
+    struct Release {
+      detail::ReusedInStream& stream;
+      ~Release() { stream.in_use = false; }
+    } release{reused};
+    return decode_event_from(codec, reused.over(bytes), version);
+  }
+
+  static Event decode_event_from(const Codec<Event>& codec, std::istream& in,
+                                 std::uint32_t version) {
     try {
       return codec.decode_version(in, version);
     } catch (const Error&) {
