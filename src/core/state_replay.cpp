@@ -63,7 +63,7 @@ void StateReplay::entry(const JournalPosition& position, std::string_view bytes)
   const ParsedEntry parsed = parse_entry(bytes, where);
   check_event_version(parsed.schema_version, where);
   try {
-    head_ = hooks_.replay(head_.get(), parsed.event, parsed.timestamp, parsed.schema_version);
+    hooks_.replay(head_, parsed.event, parsed.timestamp, parsed.schema_version);
   } catch (const CodecError& e) {
     throw CodecError(name() + ": " + e.what());
   } catch (const std::exception& e) {
