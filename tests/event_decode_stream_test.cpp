@@ -36,7 +36,7 @@ struct PlusThousand : std::num_get<char> {
 };
 
 // Text events whose decoder leaves the stream as a careless codec would:
-// hexadecimal, throwing on failure, at end of file, with a width, and
+// hexadecimal, throwing on bad, failed at end of file, with a width, and
 // (after the first event) an imbued locale that changes what it parses.
 Codec<std::int64_t> careless_text_codec() {
   Codec<std::int64_t> codec;
@@ -47,8 +47,8 @@ Codec<std::int64_t> careless_text_codec() {
     in >> std::hex;
     in.width(3);
     in.precision(2);
-    (void)in.peek();  // sets eofbit
-    in.exceptions(std::ios::failbit);
+    in.exceptions(std::ios::badbit);
+    (void)in.peek();  // at the end: sets eofbit and failbit
     in.imbue(std::locale(in.getloc(), new PlusThousand));
     return static_cast<std::int64_t>(e);
   };
