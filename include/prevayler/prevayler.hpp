@@ -22,10 +22,12 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "prevayler/codec.hpp"
 #include "prevayler/detail/engine_handle.hpp"
+#include "prevayler/detail/reused_in_stream.hpp"
 #include "prevayler/error.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/metrics.hpp"
@@ -292,27 +294,37 @@ class Prevayler {
     if (!options.storage) options.storage = make_file_storage(FileStorageOptions{});
 
     detail::EngineHooks hooks;
+    // States are created non-const (and handed out as const): replay may
+    // move the next state into one only it holds (EngineHooks::replay).
     hooks.initial_state = [init = options.initial_state]() -> detail::AnyState {
-      if (init) return std::make_shared<const State>(init());
-      return std::make_shared<const State>();
+      if (init) return std::make_shared<State>(init());
+      return std::make_shared<State>();
     };
     hooks.apply = [business = options.business](const void* state, const void* event,
                                                 Timestamp t) -> detail::AnyState {
-      return std::make_shared<const State>(
+      return std::make_shared<State>(
           business(*static_cast<const State*>(state), *static_cast<const Event*>(event), t));
     };
     hooks.replay = [business = options.business, codec = options.event_codec](
-                       const void* state, std::string_view bytes, Timestamp t,
-                       std::uint32_t version) -> detail::AnyState {
+                       detail::AnyState& state, std::string_view bytes, Timestamp t,
+                       std::uint32_t version) {
       Event event = decode_event(codec, bytes, version);
-      return std::make_shared<const State>(business(*static_cast<const State*>(state), event, t));
+      State next = business(*static_cast<const State*>(state.get()), event, t);
+      if constexpr (std::is_move_assignable_v<State>) {
+        // No other owner can appear meanwhile: a copy needs an owner.
+        if (state.use_count() == 1) {
+          *const_cast<State*>(static_cast<const State*>(state.get())) = std::move(next);
+          return;
+        }
+      }
+      state = std::make_shared<State>(std::move(next));
     };
     hooks.encode_state = [codec = options.state_codec](const void* state, std::ostream& out) {
       codec.encode(*static_cast<const State*>(state), out);
     };
     hooks.decode_state = [codec = options.state_codec](std::istream& in,
                                                        std::uint32_t version) -> detail::AnyState {
-      return std::make_shared<const State>(codec.decode_version(in, version));
+      return std::make_shared<State>(codec.decode_version(in, version));
     };
     hooks.schema =
         detail::SchemaVersions{options.event_schema_version, options.event_schema_version_min,
@@ -386,8 +398,24 @@ class Prevayler {
 
   static Event decode_event(const Codec<Event>& codec, std::string_view bytes,
                             std::uint32_t version) {
-    detail::MemoryInBuffer buffer(bytes);
-    std::istream in(&buffer);
+    // One stream per thread for all events (reused_in_stream.hpp); a decode
+    // inside a decode builds its own.
+    thread_local detail::ReusedInStream reused;
+    if (reused.in_use) {
+      detail::MemoryInBuffer buffer(bytes);
+      std::istream in(&buffer);
+      return decode_event_from(codec, in, version);
+    }
+    reused.in_use = true;
+    struct Release {
+      detail::ReusedInStream& stream;
+      ~Release() { stream.in_use = false; }
+    } release{reused};
+    return decode_event_from(codec, reused.over(bytes), version);
+  }
+
+  static Event decode_event_from(const Codec<Event>& codec, std::istream& in,
+                                 std::uint32_t version) {
     try {
       return codec.decode_version(in, version);
     } catch (const Error&) {

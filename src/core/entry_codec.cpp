@@ -28,19 +28,21 @@ std::string encode_entry_head(Timestamp timestamp, std::optional<std::uint64_t> 
   return head;
 }
 
-ParsedEntry parse_entry(std::string_view entry, const std::string& where) {
-  if (entry.empty()) throw CorruptionError(where + ": empty journal entry");
+ParsedEntry parse_entry(std::string_view entry, const Where& where) {
+  if (entry.empty()) throw CorruptionError(where.text() + ": empty journal entry");
   const auto kind = static_cast<unsigned char>(entry[0]);
   if (kind < entry_kind_event || kind > entry_kind_versioned_event_with_hash) {
-    throw FormatVersionError(where + ": journal entry of unknown kind " + std::to_string(kind) +
-                             "; it was written by a newer prevayler-cpp");
+    throw FormatVersionError(where.text() + ": journal entry of unknown kind " +
+                             std::to_string(kind) + "; it was written by a newer prevayler-cpp");
   }
   const bool hashed =
       kind == entry_kind_event_with_hash || kind == entry_kind_versioned_event_with_hash;
   const bool versioned = kind >= entry_kind_versioned_event;
   const std::size_t head = entry_head_bytes_min + (hashed ? entry_hash_bytes : 0) +
                            (versioned ? entry_schema_version_bytes : 0);
-  if (entry.size() < head) throw CorruptionError(where + ": journal entry shorter than its header");
+  if (entry.size() < head) {
+    throw CorruptionError(where.text() + ": journal entry shorter than its header");
+  }
   ParsedEntry parsed;
   parsed.timestamp = Timestamp(std::chrono::milliseconds(
       static_cast<std::int64_t>(get_u64(entry.data() + entry_kind_bytes))));
@@ -52,7 +54,7 @@ ParsedEntry parse_entry(std::string_view entry, const std::string& where) {
     // Writers record only versions other than 1, and never 0: anything else
     // is damage, not a newer writer.
     if (parsed.schema_version <= entry_schema_version_default) {
-      throw CorruptionError(where + ": journal entry records schema version " +
+      throw CorruptionError(where.text() + ": journal entry records schema version " +
                             std::to_string(parsed.schema_version) +
                             ", which a writer never records");
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/where.hpp"
 #include "prevayler/timestamp.hpp"
 
 namespace prevayler::detail {
@@ -53,6 +54,6 @@ std::string encode_entry_head(Timestamp timestamp, std::optional<std::uint64_t> 
                               std::uint32_t schema_version);
 
 // Throws CorruptionError / FormatVersionError prefixed with `where`.
-ParsedEntry parse_entry(std::string_view entry, const std::string& where);
+ParsedEntry parse_entry(std::string_view entry, const Where& where);
 
 }  // namespace prevayler::detail

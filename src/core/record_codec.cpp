@@ -22,8 +22,8 @@ namespace {
 constexpr std::size_t decompress_start_ratio = 8;
 constexpr std::size_t decompress_start_bytes_min = std::size_t{64} << 10;
 
-CorruptionError malformed(const std::string& where, const std::string& what) {
-  return CorruptionError(where + ": journal record is malformed (" + what + ")");
+CorruptionError malformed(const Where& where, const std::string& what) {
+  return CorruptionError(where.text() + ": journal record is malformed (" + what + ")");
 }
 
 // One decompression context per thread: recovery decodes records one after
@@ -42,7 +42,7 @@ ZSTD_DCtx* thread_dctx() {
 // Reads the declared length at the front of a compressed batch's body
 // (advancing `in` past it) and checks it against the zstd frame that must
 // fill the rest exactly. Returns the length.
-std::size_t check_compressed_body(std::string_view& in, const std::string& where) {
+std::size_t check_compressed_body(std::string_view& in, const Where& where) {
   const auto declared = get_varint(in);
   if (!declared || *declared == 0) throw malformed(where, "bad uncompressed length");
   if (*declared > compressed_body_bytes_max) {
@@ -70,8 +70,7 @@ std::size_t check_compressed_body(std::string_view& in, const std::string& where
 
 // Decompresses the body of a compressed batch (after the writer id) into
 // record.owned and returns it.
-std::string_view decompress_body(std::string_view in, DecodedRecord& record,
-                                 const std::string& where) {
+std::string_view decompress_body(std::string_view in, DecodedRecord& record, const Where& where) {
   const std::size_t length = check_compressed_body(in, where);
   std::size_t capacity =
       std::min(length, std::max(in.size() * decompress_start_ratio, decompress_start_bytes_min));
@@ -115,7 +114,7 @@ std::string_view decompress_body(std::string_view in, DecodedRecord& record,
 }
 
 // The body of a batch record: entry count, then length and bytes per entry.
-void decode_batch_body(std::string_view payload, DecodedRecord& record, const std::string& where) {
+void decode_batch_body(std::string_view payload, DecodedRecord& record, const Where& where) {
   const auto count = get_varint(payload);
   if (!count || *count > payload.size()) throw malformed(where, "bad entry count");
   record.entries.reserve(*count);
@@ -237,9 +236,11 @@ namespace {
 
 // An encrypted batch: decrypted, then decoded as the batch or compressed
 // batch it seals (never another encrypted one).
-DecodedRecord decode_encrypted(std::string_view payload, const std::string& where,
+DecodedRecord decode_encrypted(std::string_view payload, const Where& where,
                                const Decryption& decryption, RecordPosition position) {
-  const SealedRecord sealed = parse_sealed_record(payload, where);
+  // Decrypting costs far more than naming the record: named up front.
+  const std::string named = where.text();
+  const SealedRecord sealed = parse_sealed_record(payload, named);
   if (decryption.check_only) {
     DecodedRecord record;
     record.writer_id = get_u64(payload.data() + record_kind_bytes);
@@ -248,14 +249,14 @@ DecodedRecord decode_encrypted(std::string_view payload, const std::string& wher
   }
   std::size_t size = 0;
   std::unique_ptr<char[]> plain =
-      open_sealed_record(sealed, decryption.keys, position, where, size);
+      open_sealed_record(sealed, decryption.keys, position, named, size);
   const std::string_view inner(plain.get(), size);
   const auto type = static_cast<unsigned char>(inner[1]);
   if (type != static_cast<unsigned char>(RecordType::batch) &&
       type != static_cast<unsigned char>(RecordType::compressed_batch)) {
     throw malformed(where, "an encrypted record seals a record that is not a batch");
   }
-  DecodedRecord record = decode_record(inner, where);
+  DecodedRecord record = decode_record(inner, named);
   if (record.writer_id != get_u64(payload.data() + record_kind_bytes)) {
     throw malformed(where, "an encrypted record's writer id differs from its sealed record's");
   }
@@ -266,7 +267,7 @@ DecodedRecord decode_encrypted(std::string_view payload, const std::string& wher
 
 }  // namespace
 
-DecodedRecord decode_record(std::string_view payload, const std::string& where,
+DecodedRecord decode_record(std::string_view payload, const Where& where,
                             const Decryption& decryption, RecordPosition position) {
   auto corrupt = [&](const char* what) { return malformed(where, what); };
   if (payload.size() < record_kind_bytes) throw corrupt("shorter than its header");
@@ -274,7 +275,7 @@ DecodedRecord decode_record(std::string_view payload, const std::string& where,
   if (version != record_format_version && version != record_format_version_compressed &&
       version != record_format_version_encrypted) {
     throw FormatVersionError(
-        where + ": journal record has format version " + std::to_string(version) +
+        where.text() + ": journal record has format version " + std::to_string(version) +
         ", this build reads versions " + std::to_string(record_format_version) + ", " +
         std::to_string(record_format_version_compressed) + " and " +
         std::to_string(record_format_version_encrypted) + "; open it with a newer prevayler-cpp");

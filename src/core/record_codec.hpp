@@ -14,6 +14,7 @@
 
 #include "core/encryption.hpp"
 #include "core/formats.hpp"
+#include "core/where.hpp"
 #include "prevayler/storage.hpp"
 
 namespace prevayler::detail {
@@ -151,7 +152,7 @@ struct RecordPosition {
 // `decryption.keys` at `position` (DecryptionError naming `where` and the
 // key id when it cannot be), or, check_only, with its structure checked
 // and no entries.
-DecodedRecord decode_record(std::string_view payload, const std::string& where,
+DecodedRecord decode_record(std::string_view payload, const Where& where,
                             const Decryption& decryption = {}, RecordPosition position = {});
 
 }  // namespace prevayler::detail

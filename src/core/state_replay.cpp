@@ -57,16 +57,19 @@ void StateReplay::versioned_snapshot(std::uint64_t snapshot_id, std::istream& in
 }
 
 void StateReplay::entry(const JournalPosition& position, std::string_view bytes) {
-  const std::string where = describe_ + ", " + position.to_string();
+  // Named only in a message: this runs once per event replayed.
+  const auto name = [&] { return describe_ + ", " + position.to_string(); };
+  const Where where(name);
   const ParsedEntry parsed = parse_entry(bytes, where);
   check_event_version(parsed.schema_version, where);
   try {
-    head_ = hooks_.replay(head_.get(), parsed.event, parsed.timestamp, parsed.schema_version);
+    hooks_.replay(head_, parsed.event, parsed.timestamp, parsed.schema_version);
   } catch (const CodecError& e) {
-    throw CodecError(where + ": " + e.what());
+    throw CodecError(name() + ": " + e.what());
   } catch (const std::exception& e) {
-    throw RecoveryError("the business function threw while replaying the event at " + where + ": " +
-                        e.what() + " (it accepted this event when it was handled: is it pure?)");
+    throw RecoveryError("the business function threw while replaying the event at " + name() +
+                        ": " + e.what() +
+                        " (it accepted this event when it was handled: is it pure?)");
   }
   ++events_replayed_;
   entry_bytes_ += bytes.size();
@@ -75,7 +78,7 @@ void StateReplay::entry(const JournalPosition& position, std::string_view bytes)
     const std::uint64_t replayed = hooks_.state_hash(head_.get());
     if (replayed != *parsed.state_hash) {
       throw InconsistentStateError(
-          "Inconsistent state detected: replaying the event at " + where + " (event " +
+          "Inconsistent state detected: replaying the event at " + name() + " (event " +
           std::to_string(events_replayed_) + " of this recovery) produced state hash " +
           std::to_string(replayed) + ", the journal says " + std::to_string(*parsed.state_hash) +
           ". The business function is not pure, or its code changed the meaning of old "
@@ -87,10 +90,10 @@ void StateReplay::entry(const JournalPosition& position, std::string_view bytes)
 // Before the codec sees the bytes: a newer release's event must not be
 // misread, and an event older than event_schema_version_min must not
 // reach business rules that no longer apply to it.
-void StateReplay::check_event_version(std::uint32_t version, const std::string& where) const {
+void StateReplay::check_event_version(std::uint32_t version, const Where& where) const {
   const SchemaVersions& known = hooks_.schema;
   if (version > known.event) {
-    throw SchemaVersionError(where + ": event schema version " + std::to_string(version) +
+    throw SchemaVersionError(where.text() + ": event schema version " + std::to_string(version) +
                              ", this program reads event schema versions " +
                              std::to_string(known.event_min) + " to " +
                              std::to_string(known.event) +
@@ -99,7 +102,7 @@ void StateReplay::check_event_version(std::uint32_t version, const std::string& 
   }
   if (version < known.event_min) {
     throw SchemaVersionError(
-        where + ": event schema version " + std::to_string(version) +
+        where.text() + ": event schema version " + std::to_string(version) +
         ", this program replays event schema versions " + std::to_string(known.event_min) + " to " +
         std::to_string(known.event) +
         " (event_schema_version_min): its business rules no longer apply to older events. "

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/where.hpp"
 #include "prevayler/detail/engine_handle.hpp"
 #include "prevayler/storage.hpp"
 #include "prevayler/timestamp.hpp"
@@ -37,7 +38,7 @@ class StateReplay : public RecoveryHandler {
   Timestamp newest_timestamp() const { return newest_timestamp_; }
 
  private:
-  void check_event_version(std::uint32_t version, const std::string& where) const;
+  void check_event_version(std::uint32_t version, const Where& where) const;
 
   const EngineHooks& hooks_;
   const std::string describe_;

@@ -96,7 +96,11 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, std::uint64
            " bytes): a write interrupted by a crash, never acknowledged");
       break;
     }
-    const std::string where = reader.path() + " at offset " + std::to_string(offset);
+    // Named only in a message: this runs once per record replayed.
+    const std::uint64_t record_offset = offset;
+    const auto where = [&] {
+      return reader.path() + " at offset " + std::to_string(record_offset);
+    };
     const RecordPosition position{id, offset};
     offset += record_header_bytes + payload.size();
     // check_record saw the whole record inside the file.
@@ -106,7 +110,7 @@ std::uint64_t replay_records(WindowReader& reader, std::uint64_t id, std::uint64
     // into the record), valid until its next read, after they are handled.
     const DecodedRecord record = decode_record(payload, where, decryption, position);
     if (record.type != RecordType::batch) {
-      throw CorruptionError(where + ": a journal record of a type the file storage never writes");
+      throw CorruptionError(where() + ": a journal record of a type the file storage never writes");
     }
     ++record_number;
     for (std::uint32_t e = 0; e < record.entries.size(); ++e) {

@@ -53,9 +53,12 @@ class VisitingHandler : public RecoveryHandler {
   void restart() override {}
   void entry(const JournalPosition& position, std::string_view bytes) override {
     if (parse_) {
-      (void)detail::parse_entry(bytes, segments_.at(position.segment) + ", journal record " +
-                                           std::to_string(position.record) + ", entry " +
-                                           std::to_string(position.entry));
+      // Named only in a message: this runs once per entry.
+      const auto where = [&] {
+        return segments_.at(position.segment) + ", journal record " +
+               std::to_string(position.record) + ", entry " + std::to_string(position.entry);
+      };
+      (void)detail::parse_entry(bytes, where);
     }
     visitor_.entry(position, bytes);
   }

@@ -16,8 +16,9 @@ class CallbackVisitor : public JournalVisitor {
                   const std::function<void(const std::string&)>& warn)
       : callback_(callback), warn_(warn) {}
   void entry(const JournalPosition& position, std::string_view bytes) override {
-    const detail::ParsedEntry parsed =
-        detail::parse_entry(bytes, "journal position " + position.to_string());
+    // Named only in a message: this runs once per entry.
+    const auto where = [&] { return "journal position " + position.to_string(); };
+    const detail::ParsedEntry parsed = detail::parse_entry(bytes, where);
     callback_(JournalEntryView{position, parsed.timestamp, parsed.state_hash, parsed.event,
                                parsed.schema_version});
   }

@@ -34,9 +34,13 @@ struct EngineHooks {
   std::function<AnyState()> initial_state;
   // Live path: applies a typed event (passed as const void*).
   std::function<AnyState(const void* state, const void* event, Timestamp)> apply;
-  // Replay path: decodes the event bytes of schema version `version`, then applies.
-  std::function<AnyState(const void* state, std::string_view event, Timestamp,
-                         std::uint32_t version)>
+  // Replay path: decodes the event bytes of schema version `version`, then
+  // applies, replacing `state` with the state after the event. When
+  // `state` is its object's only owner, the object may take the new state
+  // in place (every state is created non-const for this): replay holds
+  // the only reference between events, and a new object per event was
+  // most of replay's allocations.
+  std::function<void(AnyState& state, std::string_view event, Timestamp, std::uint32_t version)>
       replay;
   std::function<void(const void* state, std::ostream&)> encode_state;
   // Decodes a state of schema version `version`.
