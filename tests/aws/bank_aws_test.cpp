@@ -35,15 +35,23 @@ class ScopedEnv {
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
-TEST(BankOnAws, SecondRunFindsTheBalancesOfTheFirst) {
-  MotoJournal journal;
-  ScopedEnv env;
+// The environment a user sets to run the bank on moto, for the children.
+void point_children_at_moto(ScopedEnv& env) {
   env.set("AWS_ENDPOINT_URL", aws::testing::moto().endpoint());
   env.set("AWS_REGION", aws::testing::kTestRegion);
   env.set("AWS_ACCESS_KEY_ID", aws::testing::kTestAccessKeyId);
   env.set("AWS_SECRET_ACCESS_KEY", aws::testing::kTestSecretAccessKey);
-  const std::vector<std::string> bank = {PREVAYLER_BANK_EXAMPLE, "--aws",    "--table",
-                                         journal.table,          "--bucket", journal.bucket};
+}
+
+std::vector<std::string> bank_command(const MotoJournal& journal) {
+  return {PREVAYLER_BANK_EXAMPLE, "--aws", "--table", journal.table, "--bucket", journal.bucket};
+}
+
+TEST(BankOnAws, SecondRunFindsTheBalancesOfTheFirst) {
+  MotoJournal journal;
+  ScopedEnv env;
+  point_children_at_moto(env);
+  const std::vector<std::string> bank = bank_command(journal);
   int status = -1;
   auto first = run_with_input(bank,
                               "deposit alice 500\ntransfer alice bob 200\nwithdraw bob 999\n"
@@ -66,12 +74,8 @@ TEST(BankOnAws, SecondRunFindsTheBalancesOfTheFirst) {
 TEST(BankOnAws, FollowerReadsSyncsAndIsPromoted) {
   MotoJournal journal;
   ScopedEnv env;
-  env.set("AWS_ENDPOINT_URL", aws::testing::moto().endpoint());
-  env.set("AWS_REGION", aws::testing::kTestRegion);
-  env.set("AWS_ACCESS_KEY_ID", aws::testing::kTestAccessKeyId);
-  env.set("AWS_SECRET_ACCESS_KEY", aws::testing::kTestSecretAccessKey);
-  const std::vector<std::string> bank = {PREVAYLER_BANK_EXAMPLE, "--aws",    "--table",
-                                         journal.table,          "--bucket", journal.bucket};
+  point_children_at_moto(env);
+  const std::vector<std::string> bank = bank_command(journal);
   std::vector<std::string> follow = bank;
   follow.push_back("--follow");
   std::string line;
