@@ -16,6 +16,7 @@
 #include "prevayler/file_storage.hpp"
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/encryption_keys.hpp"
 #include "support/operator_command.hpp"
 #include "support/run_program.hpp"
 #include "support/temp_dir.hpp"
@@ -269,6 +270,92 @@ TEST(OperatorCommand, PruneDeletesWhatOnlyOlderSnapshotsNeed) {
   EXPECT_FALSE(fs::exists(segment_file(tmp.path(), 0)));
   EXPECT_EQ(recover(tmp.path()), tool_testing::history_state());
   EXPECT_EQ(tool({"prune", "--dir", tmp.path().string(), "--keep", "0"}).status, 2);
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
+}
+
+std::string hex(const std::string& bytes) {
+  std::string out;
+  for (const unsigned char c : bytes) {
+    char two[3];
+    std::snprintf(two, sizeof two, "%02x", c);
+    out += two;
+  }
+  return out;
+}
+
+// `--key-file ID=PATH` opens an encrypted journal for inspect, verify and
+// dump; without it dump stops at the first encrypted record and verify
+// checks only the structure; a wrong key is a problem verify reports; a
+// file that is not a key is a usage error naming the file, and no byte of
+// a key is ever printed.
+TEST(OperatorCommand, KeyFilesOpenAnEncryptedJournal) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "journal";
+  const std::string key = test_key('k');
+  tool_testing::write_history([&] {
+    FileStorageOptions o = file_options(dir);
+    o.common.encryption = test_encryption("2026-12", {{"2026-12", key}});
+    return make_file_storage(o);
+  });
+  write_file(tmp.path() / "raw.key", key);
+  write_file(tmp.path() / "hex.key", hex(key) + "\n");
+  write_file(tmp.path() / "wrong.key", hex(test_key('w')));
+  write_file(tmp.path() / "short.key", key.substr(1));
+  const std::string d = dir.string();
+  const auto key_file = [&](const std::string& name) {
+    return "2026-12=" + (tmp.path() / name).string();
+  };
+  const auto never_shows_a_key = [&](const RunResult& r) {
+    for (const std::string& secret : {hex(key), hex(test_key('w')), key}) {
+      EXPECT_EQ(r.out.find(secret), std::string::npos) << describe(r);
+      EXPECT_EQ(r.err.find(secret), std::string::npos) << describe(r);
+    }
+  };
+
+  const RunResult locked = tool({"dump", "--dir", d});
+  EXPECT_EQ(locked.status, 1) << describe(locked);
+  EXPECT_NE(locked.err.find("2026-12"), std::string::npos) << describe(locked);
+  for (const std::string name : {"raw.key", "hex.key"}) {
+    const RunResult r = tool({"dump", "--json", "--dir", d, "--key-file", key_file(name)});
+    ASSERT_EQ(r.status, 0) << name << ": " << describe(r);
+    tool_testing::expect_dump_of_history(r.out);
+    never_shows_a_key(r);
+  }
+  const RunResult verified = tool({"verify", "--dir", d, "--key-file", key_file("hex.key")});
+  EXPECT_EQ(verified.status, 0) << describe(verified);
+  EXPECT_NE(verified.out.find("6 events read; clean"), std::string::npos) << describe(verified);
+  const RunResult inspected =
+      tool({"inspect", "--json", "--dir", d, "--key-file", key_file("raw.key")});
+  ASSERT_EQ(inspected.status, 0) << describe(inspected);
+  tool_testing::expect_history_counts(json::parse(inspected.out));
+
+  // The wrong key of the right length: only the tag can tell.
+  const RunResult wrong = tool({"verify", "--dir", d, "--key-file", key_file("wrong.key")});
+  EXPECT_EQ(wrong.status, 1) << describe(wrong);
+  EXPECT_NE(wrong.out.find("problem"), std::string::npos) << describe(wrong);
+  never_shows_a_key(wrong);
+
+  const RunResult short_key = tool({"dump", "--dir", d, "--key-file", key_file("short.key")});
+  EXPECT_EQ(short_key.status, 2) << describe(short_key);
+  EXPECT_NE(short_key.err.find((tmp.path() / "short.key").string() + ": holds 31 bytes"),
+            std::string::npos)
+      << describe(short_key);
+  never_shows_a_key(short_key);
+  const RunResult missing = tool({"verify", "--dir", d, "--key-file", key_file("none.key")});
+  EXPECT_EQ(missing.status, 2) << describe(missing);
+  EXPECT_NE(missing.err.find("none.key: cannot open the file"), std::string::npos)
+      << describe(missing);
+  tool_testing::expect_usage_errors(
+      tool,
+      {{"dump", "--dir", d, "--key-file", "2026-12"},
+       {"dump", "--dir", d, "--key-file", "=" + (tmp.path() / "raw.key").string()},
+       {"dump", "--dir", d, "--key-file", key_file("raw.key"), "--key-file", key_file("hex.key")},
+       {"copy", "--dir", d, "--to-dir", (tmp.path() / "to").string(), "--key-file",
+        key_file("raw.key")}});
 }
 
 TEST(OperatorCommand, AMissingDirectoryIsAClearError) {

@@ -374,11 +374,12 @@ class FileJournalDestination : public JournalDestination {
 
 class FileJournalStore : public JournalStore {
  public:
-  FileJournalStore(std::string directory, std::shared_ptr<FileSystem> fs)
-      : directory_(std::move(directory)), fs_(std::move(fs)) {}
+  FileJournalStore(std::string directory, std::shared_ptr<FileSystem> fs,
+                   EncryptionOptions encryption)
+      : directory_(std::move(directory)), fs_(std::move(fs)), encryption_(std::move(encryption)) {}
   std::string describe() const override { return "directory " + directory_; }
   std::unique_ptr<JournalSource> source() override {
-    return make_file_journal_source(directory_, fs_);
+    return make_file_journal_source(directory_, fs_, encryption_);
   }
   std::unique_ptr<JournalDestination> destination() override {
     return make_file_journal_destination(directory_, fs_);
@@ -390,13 +391,16 @@ class FileJournalStore : public JournalStore {
  private:
   std::string directory_;
   std::shared_ptr<FileSystem> fs_;
+  EncryptionOptions encryption_;
 };
 
 }  // namespace
 
 std::unique_ptr<JournalStore> make_file_journal_store(std::string directory,
-                                                      std::shared_ptr<detail::FileSystem> fs) {
-  return std::make_unique<FileJournalStore>(std::move(directory), std::move(fs));
+                                                      std::shared_ptr<detail::FileSystem> fs,
+                                                      EncryptionOptions encryption) {
+  return std::make_unique<FileJournalStore>(std::move(directory), std::move(fs),
+                                            std::move(encryption));
 }
 
 std::unique_ptr<JournalSource> make_file_journal_source(std::string directory,

@@ -27,8 +27,10 @@ std::unique_ptr<JournalDestination> make_file_journal_destination(
     std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
 
 // The directory as a JournalStore: its source and destination above, and
-// the file storage's prune (detail::prune_file_storage).
+// the file storage's prune (detail::prune_file_storage). `encryption`: the
+// source's keys, as make_file_journal_source's.
 std::unique_ptr<JournalStore> make_file_journal_store(
-    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system());
+    std::string directory, std::shared_ptr<detail::FileSystem> fs = detail::posix_file_system(),
+    EncryptionOptions encryption = {});
 
 }  // namespace prevayler::ops

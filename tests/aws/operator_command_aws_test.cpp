@@ -6,6 +6,7 @@
 
 #include <cereal/types/string.hpp>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -14,6 +15,7 @@
 #include "aws/aws_test_storage.hpp"
 #include "core/record_codec.hpp"
 #include "prevayler/file_storage.hpp"
+#include "support/encryption_keys.hpp"
 #include "support/operator_command.hpp"
 #include "support/run_program.hpp"
 #include "support/temp_dir.hpp"
@@ -185,6 +187,31 @@ TEST(OperatorCommandAws, DumpRoundTrips) {
   const RunResult r = tool(on(j, {"dump", "--json"}));
   ASSERT_EQ(r.status, 0) << describe(r);
   tool_testing::expect_dump_of_history(r.out);
+}
+
+// An encrypted journal on DynamoDB+S3: dump needs `--key-file`, and a
+// wrong key is a problem verify finds through the tag (items carry no CRC).
+TEST(OperatorCommandAws, KeyFilesOpenAnEncryptedJournal) {
+  MotoJournal j;
+  TempDir tmp;
+  const std::string key = test_key('k');
+  tool_testing::write_history([&] {
+    AwsStorageOptions o = j.options();
+    o.common.encryption = test_encryption("2026-12", {{"2026-12", key}});
+    return make_aws_storage(o);
+  });
+  const auto key_file = [&](const std::string& name, const std::string& bytes) {
+    const fs::path path = tmp.path() / name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return "2026-12=" + path.string();
+  };
+  EXPECT_EQ(tool(on(j, {"dump"})).status, 1);
+  const RunResult r = tool(on(j, {"dump", "--json", "--key-file", key_file("k", key)}));
+  ASSERT_EQ(r.status, 0) << describe(r);
+  tool_testing::expect_dump_of_history(r.out);
+  const RunResult wrong = tool(on(j, {"verify", "--key-file", key_file("w", test_key('w'))}));
+  EXPECT_EQ(wrong.status, 1) << describe(wrong);
+  EXPECT_NE(wrong.out.find("problem"), std::string::npos) << describe(wrong);
 }
 
 TEST(OperatorCommandAws, CopyFromADirectoryAndBackGivesTheSameState) {

@@ -39,6 +39,7 @@ AwsStorageOptions aws_options(const StorageFlags& flags) {
   options.snapshot_path = flags.snapshot_path;
   if (!flags.region.empty()) options.region = flags.region;
   if (!flags.endpoint.empty()) options.endpoint = flags.endpoint;
+  options.common.encryption = read_key_files(flags.key_files);
   return options;
 }
 #endif
@@ -47,7 +48,8 @@ std::unique_ptr<ops::JournalStore> open_store(const StorageFlags& flags) {
 #ifdef PREVAYLER_WITH_AWS
   if (flags.aws) return ops::make_aws_journal_store(aws_options(flags));
 #endif
-  return ops::make_file_journal_store(flags.dir);
+  return ops::make_file_journal_store(flags.dir, detail::posix_file_system(),
+                                      read_key_files(flags.key_files));
 }
 
 std::unique_ptr<ops::JournalSource> open_source(const StorageFlags& flags) {

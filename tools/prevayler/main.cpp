@@ -1,9 +1,9 @@
 // prevayler: the operator command for every storage of prevayler-cpp.
 //
 //   prevayler setup|check   --table T --bucket B         (AWS builds)
-//   prevayler inspect [--json]              STORAGE
-//   prevayler verify [--json]               STORAGE
-//   prevayler dump [--json] [--from POS] [--until POS|TIME] STORAGE
+//   prevayler inspect [--json] [--key-file ID=PATH]...  STORAGE
+//   prevayler verify [--json] [--key-file ID=PATH]...   STORAGE
+//   prevayler dump [--json] [--from POS] [--until POS|TIME] [--key-file ID=PATH]... STORAGE
 //   prevayler copy [--all] STORAGE (--to-dir PATH | --to-aws --to-table T --to-bucket B)
 //   prevayler prune [--keep N] [--keep-months M] STORAGE
 // where STORAGE is `--dir PATH` or `--aws --table T --bucket B
@@ -65,6 +65,15 @@ void add_storage_flags(CLI::App& app, StorageFlags& flags) {
   add_aws_flags(app, flags, "", true);
 }
 
+// The read-only subcommands open encrypted data with these keys.
+void add_key_flag(CLI::App& app, StorageFlags& flags) {
+  app.add_option("--key-file", flags.key_files,
+                 "KEY_ID=PATH: a key of an encrypted journal, 32 bytes raw or 64 hex digits in "
+                 "PATH (repeat for each key id; docs/encryption.md)")
+      ->check(non_empty)
+      ->take_all();
+}
+
 // What the command line fills in.
 struct Settings {
   StorageFlags flags;
@@ -111,6 +120,7 @@ CLI::App* add_inspect(CLI::App& app, StorageFlags& flags, InspectOptions& option
   auto* command =
       app.add_subcommand("inspect", "the snapshots, each segment, retention and events_to_replay");
   add_storage_flags(*command, flags);
+  add_key_flag(*command, flags);
   command->add_flag("--json", options.json, "one JSON object");
   return command;
 }
@@ -121,6 +131,7 @@ CLI::App* add_verify(CLI::App& app, StorageFlags& flags, VerifyOptions& options)
       "check everything a recovery reads and everything older still kept; read-only, "
       "safe beside a live instance; exit 1 when a problem is found");
   add_storage_flags(*command, flags);
+  add_key_flag(*command, flags);
   command->add_flag("--json", options.json, "one JSON object");
   return command;
 }
@@ -129,6 +140,7 @@ CLI::App* add_dump(CLI::App& app, StorageFlags& flags, DumpOptions& options) {
   auto* command = app.add_subcommand(
       "dump", "one line per event: position, timestamp, size, state hash, event bytes (base64)");
   add_storage_flags(*command, flags);
+  add_key_flag(*command, flags);
   command->add_flag("--json", options.json, "one JSON object per line");
   command->add_option("--from", options.from, "first position, SEGMENT[:RECORD[:ENTRY]]")
       ->check(non_empty);

@@ -7,8 +7,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ops/journal_access.hpp"
+#include "prevayler/encryption.hpp"
 #ifdef PREVAYLER_WITH_AWS
 #include "prevayler/aws_storage.hpp"
 #endif
@@ -39,7 +41,14 @@ struct StorageFlags {
   std::string snapshot_path = "snapshot";
   std::string region;
   std::string endpoint;
+  // `--key-file ID=PATH` (inspect, verify, dump): keys to open encrypted
+  // data with (key_files.cpp).
+  std::vector<std::string> key_files;
 };
+
+// The keys of `--key-file ID=PATH` as a read-only provider (no current
+// key). Throws UsageError naming the file when one is missing or not a key.
+EncryptionOptions read_key_files(const std::vector<std::string>& specs);
 
 // Throw UsageError when the flags name no storage or both.
 void check_storage_flags(const StorageFlags& flags, std::string_view prefix = "");
