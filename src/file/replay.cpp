@@ -7,6 +7,7 @@
 #include "core/assert.hpp"
 #include "core/container_header.hpp"
 #include "core/formats.hpp"
+#include "core/pipelined_replay.hpp"
 #include "core/record_codec.hpp"
 #include "file/record_reader.hpp"
 #include "file/snapshot_files.hpp"
@@ -186,12 +187,12 @@ std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string
   return reached;
 }
 
-}  // namespace
-
-ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
-                              RecoveryHandler& handler, const Warn& warn, ReplayMode mode,
-                              const Decryption& decryption,
-                              const std::optional<ReplayResume>& resume) {
+// replay_segments on one thread: what the reader thread runs.
+ReplayOutcome replay_segments_in_order(FileSystem& fs,
+                                       const std::map<std::uint64_t, std::string>& segments,
+                                       RecoveryHandler& handler, const Warn& warn, ReplayMode mode,
+                                       const Decryption& decryption,
+                                       const std::optional<ReplayResume>& resume) {
   const SegmentDecisions decisions = decide_segment_ends(fs, segments);
   ReplayOutcome outcome;
   const std::uint64_t first = segments.begin()->first;
@@ -214,6 +215,24 @@ ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std:
       outcome.next_start.earlier_ends[id] = reached;  // decided here, for every later recovery
     }
   }
+  return outcome;
+}
+
+}  // namespace
+
+ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
+                              RecoveryHandler& handler, const Warn& warn, ReplayMode mode,
+                              const Decryption& decryption,
+                              const std::optional<ReplayResume>& resume) {
+  // Reading, checking and decoding records overlap the handler's decoding
+  // and applying of their events (core/pipelined_replay.hpp). Only the
+  // reader thread uses `fs` until it is joined.
+  ReplayOutcome outcome;
+  replay_pipelined(
+      [&](RecoveryHandler& sink, const Warn& sink_warn) {
+        outcome = replay_segments_in_order(fs, segments, sink, sink_warn, mode, decryption, resume);
+      },
+      handler, warn);
   return outcome;
 }
 

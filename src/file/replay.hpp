@@ -62,7 +62,11 @@ struct ReplayResume {
 // `handler`. Throws FileVanished when a file is gone (retention on another
 // host), CorruptionError on damage, and, in ReplayMode::recovery,
 // StorageError when a sync fails. Encrypted records are opened with
-// `decryption` (DecryptionError when they cannot be).
+// `decryption` (DecryptionError when they cannot be). The files are read
+// on a reader thread of its own (core/pipelined_replay.hpp); `handler` and
+// `warn` are called on the calling thread, in journal order, and an error
+// is thrown after every entry before it was handled. Nothing else may use
+// `fs` meanwhile but through a thread-safe FileSystem.
 ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std::string>& segments,
                               RecoveryHandler& handler,
                               const std::function<void(const std::string&)>& warn, ReplayMode mode,

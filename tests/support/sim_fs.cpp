@@ -156,6 +156,15 @@ SimDisk::Handle* SimFileSystem::handle(int fd) {
   return &it->second;
 }
 
+// Looked up apart from the call, which runs the hook (SimDisk::before)
+// without the disk's lock: the hook may run other hosts, whose replay reads
+// on a thread of its own (file/replay.hpp).
+std::string SimFileSystem::path_of(int fd) {
+  std::lock_guard lock(disk_->mutex_);
+  const SimDisk::Handle* h = handle(fd);
+  return h ? h->path : "";
+}
+
 int SimFileSystem::open(const std::string& raw, detail::OpenMode mode, int& fd) {
   const std::string path = normal(raw);
   return disk_->call(host_, SimOp::open, path, [&] {
@@ -198,10 +207,9 @@ void SimFileSystem::close(int fd) {
 
 int SimFileSystem::pread(int fd, char* data, std::size_t size, std::uint64_t offset,
                          std::size_t& done) {
-  std::lock_guard lock(disk_->mutex_);
-  SimDisk::Handle* h = handle(fd);
-  const std::string path = h ? h->path : "";
+  const std::string path = path_of(fd);
   return disk_->call(host_, SimOp::pread, path, [&] {
+    SimDisk::Handle* h = handle(fd);
     if (!h || h->inode == 0) return EBADF;
     if (auto hit = disk_->take_targeted(SimOp::pread, path)) return hit->error;
     if (disk_->roll(disk_->rates.pread_failure)) {
@@ -217,10 +225,9 @@ int SimFileSystem::pread(int fd, char* data, std::size_t size, std::uint64_t off
 
 int SimFileSystem::pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
                           std::size_t& done) {
-  std::lock_guard lock(disk_->mutex_);
-  SimDisk::Handle* h = handle(fd);
-  const std::string path = h ? h->path : "";
+  const std::string path = path_of(fd);
   return disk_->call(host_, SimOp::pwrite, path, [&] {
+    SimDisk::Handle* h = handle(fd);
     done = 0;
     if (!h || h->inode == 0) return EBADF;
     SimDisk& d = *disk_;
@@ -249,10 +256,9 @@ int SimFileSystem::pwrite(int fd, const char* data, std::size_t size, std::uint6
 }
 
 int SimFileSystem::sync(int fd, SimOp op) {
-  std::lock_guard lock(disk_->mutex_);
-  SimDisk::Handle* h = handle(fd);
-  const std::string path = h ? h->path : "";
+  const std::string path = path_of(fd);
   return disk_->call(host_, op, path, [&] {
+    SimDisk::Handle* h = handle(fd);
     if (!h) return EBADF;
     SimDisk& d = *disk_;
     int error = 0;
@@ -287,9 +293,8 @@ int SimFileSystem::fsync(int fd) { return sync(fd, SimOp::fsync); }
 int SimFileSystem::fdatasync(int fd) { return sync(fd, SimOp::fdatasync); }
 
 int SimFileSystem::ftruncate(int fd, std::uint64_t size) {
-  std::lock_guard lock(disk_->mutex_);
-  SimDisk::Handle* h = handle(fd);
-  return disk_->call(host_, SimOp::ftruncate, h ? h->path : "", [&] {
+  return disk_->call(host_, SimOp::ftruncate, path_of(fd), [&] {
+    SimDisk::Handle* h = handle(fd);
     if (!h || h->inode == 0) return EBADF;
     SimDisk::Inode& node = disk_->inodes_[h->inode];
     SimDisk::Write w{host_, 0, "", size};
@@ -301,10 +306,9 @@ int SimFileSystem::ftruncate(int fd, std::uint64_t size) {
 }
 
 int SimFileSystem::preallocate(int fd, std::uint64_t offset, std::uint64_t size) {
-  std::lock_guard lock(disk_->mutex_);
-  SimDisk::Handle* h = handle(fd);
-  const std::string path = h ? h->path : "";
+  const std::string path = path_of(fd);
   return disk_->call(host_, SimOp::preallocate, path, [&] {
+    SimDisk::Handle* h = handle(fd);
     if (!h || h->inode == 0) return EBADF;
     SimDisk& d = *disk_;
     SimDisk::Inode& node = d.inodes_[h->inode];

@@ -210,7 +210,10 @@ class SimFileSystem : public detail::FileSystem {
 
  private:
   int sync(int fd, SimOp op);
+  // REQUIRES: the disk's lock held.
   SimDisk::Handle* handle(int fd);
+  // The path `fd` was opened with ("" when not open), under the disk's lock.
+  std::string path_of(int fd);
   std::shared_ptr<SimDisk> disk_;
   int host_;
 };
