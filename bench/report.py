@@ -189,7 +189,8 @@ for path, title in [("direct", "direct"), ("delayed", "+{} ms per request".forma
 # run_all.sh's capacity_model_run: prevayler_aws_bench --batching on --producers 1,8,64
 # (tables bench-model-0, -1, -2, in that order) and seed_boto3.py --threads N (tables
 # seed-model-N) through prevayler_latency_proxy --model dynamodb, whose counters end up
-# as aws.model.TABLE.NAME (write_units, throttled_writes, ...).
+# as aws.model.TABLE.NAME (write_units, throttled_writes, ...); then the replay through
+# the model (aws.model.replay.*, aws.model.seed_replay.*).
 model_producers = [1, 8, 64]
 
 
@@ -262,6 +263,39 @@ if any(k.startswith("aws.model.") for k in figures):
     w("write units per event ≤ 0.1 (the seed: 1.0) → {} ({}).".format(
         v, "n/a" if upe is None else "{:.3f}".format(upe)))
     w("")
+    # Replay through the model: prevayler_aws_bench --producers 0 --replay-events E (table
+    # bench-model-replay) and seed_replay_boto3.py (table seed-model-replay, seeded on moto
+    # directly), both read through the proxy.
+    mr = get("aws.model.replay.events_per_s")
+    sr = get("aws.model.seed_replay.events_per_s")
+    if mr is not None or sr is not None:
+        w("Replay through the model: ours reads the journal written above by 64 producers "
+          "(`--replay-events`); the seed's layout (one item per event, seeded on moto "
+          "directly, untimed) is read with its paged strongly-consistent Query. Read units "
+          "and the busiest partition's read units/s are the proxy's counters (limit 3,000/s).")
+        w("")
+        w("| run | events | time | events/s | read requests | read units | partition read peak "
+          "| throttled reads |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for title, key, table, events in [
+                ("prevayler replay", "replay", "bench-model-replay", "events"),
+                ("seed (boto3 paged Query)", "seed_replay", "seed-model-replay", "items")]:
+            t = "aws.model.{}.".format(table)
+            w("| {} | {} | {:.2f} s | {} | {} | {} | {} units/s | {} |".format(
+                title, num(get("aws.model.{}.{}".format(key, events))),
+                get("aws.model.{}.seconds".format(key)) or 0, num(mr if key == "replay" else sr),
+                num(get(t + "read_requests")), num(get(t + "read_units")),
+                num(get(t + "partition_read_peak")), num(get(t + "throttled_reads"))))
+        w("")
+        r = ratio(mr, sr)
+        throttled = get("aws.model.bench-model-replay.throttled_reads")
+        within = r if not throttled else (None if r is None else 0.0)
+        v = verdict("1b. capacity model", "replay vs the seed's paged Query", within, 10,
+                    times(r) + ", " + num(throttled) + " throttled reads",
+                    "≥ 10×, within the read limit")
+        w("Target (issue 15): replay within the read limit at ≥ 10× the seed's paged Query "
+          "→ {} ({}, {} throttled reads).".format(v, times(r), num(throttled)))
+        w("")
 
 # --- 3. file --------------------------------------------------------------------
 w("## 3. File journal, fsync on")

@@ -4,7 +4,8 @@
 #   1. the AWS journal against moto_server, 1/8/64 producers, direct and
 #      through prevayler_latency_proxy (+5 ms), vs the seed's algorithm in
 #      boto3 and our library with batching off; then through the latency
-#      proxy's DynamoDB capacity model (--model dynamodb), ours vs the seed;
+#      proxy's DynamoDB capacity model (--model dynamodb), ours vs the seed,
+#      writes and the replay of 100k events vs the seed's paged Query;
 #   3. the file journal, fsync on, 1/64 producers, vs a bare write+fdatasync
 #      loop, SQLite (WAL, synchronous=FULL) and Redis (appendfsync always);
 #   4. recovery: file replay of 1M events, moto replay of 100k events vs a
@@ -212,6 +213,16 @@ capacity_model_run() {
       --table "seed-model-$threads" --threads "$threads" --seconds "$aws_seconds" \
       --event-content text
   done
+  # Replay through the model (issue 15: within the read limit, >= 10x the
+  # seed's paged Query): ours (table bench-model-replay, written by 64
+  # producers through the model) vs the seed's Query of the same number of
+  # one-item events, seeded on moto directly (untimed; through the model its
+  # write units would take minutes); read units from the proxy's counters.
+  run "aws.model." "$bin/prevayler_aws_bench" --endpoint "http://127.0.0.1:$port" --batching on \
+    --producers 0 --replay-events "$moto_replay_events" --event-content text \
+    --table-prefix bench-model "${aws_extra[@]}"
+  run "aws.model." "$python" bench/seed_replay_boto3.py --endpoint "http://127.0.0.1:$port" \
+    --seed-endpoint "$direct" --table seed-model-replay --items "$moto_replay_events"
   # SIGTERM makes the proxy print its counters (model.TABLE.*) and exit.
   kill -TERM "$proxy"
   wait "$proxy" || true

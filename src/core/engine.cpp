@@ -151,8 +151,11 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   // starting it and the acknowledger waiting (four wake-ups per event with
   // the storage's own thread). The write is still started (start_append())
   // and pipelined: the writer can start later batches behind it meanwhile.
+  // Not while the producers of the last write are coming back
+  // (GroupCommitLinger): the one completing them sends all of theirs.
   if (!writing_ && !failing_ && queue_.empty() && open_batch_ == batch &&
-      (writes_in_flight_max_ == 1 || in_flight_.empty())) {
+      (writes_in_flight_max_ == 1 ||
+       (in_flight_.empty() && !linger_.waiting(std::chrono::steady_clock::now())))) {
     seal_open_batch();
     auto mine = std::get<std::shared_ptr<Batch>>(std::move(queue_.front()));
     queue_.pop_front();
@@ -204,6 +207,7 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
     return pending_bytes_ < limits_.pending_bytes_max || closing_ || closed_ || fatal_;
   });
   throw_if_unusable();
+  linger_.arrived();
 
   const Timestamp timestamp = hooks_.timestamp();
   next = hooks_.apply(head_.get(), event, timestamp);  // a throw changes nothing
@@ -274,6 +278,14 @@ bool Engine::writer_has_work() const {
   return open_batch_ && in_flight_.size() < writes_in_flight_allowed();
 }
 
+// The writer holds the open batch back for the producers of the last
+// acknowledged write (GroupCommitLinger), with nothing in flight or queued
+// and nothing else to do: a write in flight gathers the next batch anyway.
+bool Engine::lingering(std::chrono::steady_clock::time_point now) const {
+  return writes_in_flight_max_ > 1 && open_batch_ && queue_.empty() && in_flight_.empty() &&
+         !writing_ && !failing_ && !closing_ && linger_.waiting(now);
+}
+
 std::size_t Engine::writes_in_flight_allowed() const {
   if (writes_in_flight_max_ == 1) return 1;
   // The storage's advice may change at any moment (a throttle met on a pool
@@ -290,6 +302,15 @@ void Engine::run_writer() {
       return writer_has_work() || (closing_ && queue_.empty() && !open_batch_ && !writing_);
     });
     if (!writer_has_work()) break;
+    if (lingering(std::chrono::steady_clock::now())) {
+      // Every accepted event wakes this thread (work_ready_); the wait ends
+      // when they are back, or at the linger's deadline, or when anything
+      // else makes lingering() false. Bounded: lingering() is false from
+      // the deadline on.
+      work_ready_.wait_until(lock, linger_.deadline(),
+                             [&] { return !lingering(std::chrono::steady_clock::now()); });
+      continue;
+    }
     // Whatever arrived while the previous write was in flight (or while
     // every pipeline slot was busy) goes out now, in one write: that is the
     // group commit. A slot that frees sends what is there at once, so a
@@ -443,7 +464,9 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
     metrics_.events_per_write.record(batch->events);
     metrics_.journal_write_latency_us.record(microseconds_since(batch->write_started));
     if (writes_in_flight_max_ > 1) {
-      tuner_.acknowledged(batch->events, WritesInFlightTuner::Clock::now());
+      const auto now = std::chrono::steady_clock::now();
+      tuner_.acknowledged(batch->events, now);
+      linger_.acknowledged(batch->events, now - batch->write_started, now);
     }
     count_for_snapshot_triggers(batch->events, batch->bytes, batch->last_timestamp);
   } else {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <variant>
 
+#include "core/group_commit_linger.hpp"
 #include "core/writes_in_flight_tuner.hpp"
 #include "prevayler/detail/engine_handle.hpp"
 #include "prevayler/metrics.hpp"
@@ -73,6 +74,7 @@ class Engine {
   void run_writer();
   void run_acknowledger();
   bool writer_has_work() const;
+  bool lingering(std::chrono::steady_clock::time_point now) const;
   // The tuner's choice, lowered to the storage's advice
   // (Storage::writes_in_flight_advised(): e.g. while DynamoDB throttles).
   std::size_t writes_in_flight_allowed() const;
@@ -146,6 +148,9 @@ class Engine {
   // How many of them now (writes_in_flight_allowed), up to writes_in_flight_max_,
   // as measured; the storage's advice can lower it.
   WritesInFlightTuner tuner_{1};
+  // Whether the next pipelined group commit waits for the producers of the
+  // last acknowledged write to come back (a closed loop's other half).
+  GroupCommitLinger linger_;
   std::size_t pending_bytes_ = 0;
   bool writing_ = false;  // a thread is inside append()/start_append()/begin_snapshot()
   bool failing_ = false;  // a pipelined write failed; the rest are being drained

@@ -23,6 +23,7 @@
 namespace prevayler::detail {
 class Engine {};                // src/core/engine.hpp
 class FollowerCore {};          // src/core/follower.cpp
+class GroupCommitLinger {};     // src/core/group_commit_linger.hpp
 class WritesInFlightTuner {};   // src/core/writes_in_flight_tuner.hpp
 struct MemoryStoreContents {};  // src/core/memory_storage.cpp
 }  // namespace prevayler::detail
