@@ -9,6 +9,8 @@
 // from 1 (`order`), one record per group commit.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <istream>
 #include <memory>
@@ -29,28 +31,57 @@ struct JournalPosition {
   std::string to_string() const;
 };
 
-// The entries of one group commit, in order, in one contiguous buffer so a
-// batch of thousands of events costs a few allocations.
+// The entries of one group commit, in order. Each entry is contiguous; the
+// entries are packed into a few chunks that are never moved once written,
+// so a batch of thousands of small events costs a few allocations and a
+// batch of large ones costs one copy of each (no reallocation copying the
+// whole batch again as it grows, under the caller's lock).
 class EntryBatch {
  public:
   void add(std::string_view entry) { add(entry, {}); }
   // Adds one entry made of `head` followed by `tail`.
   void add(std::string_view head, std::string_view tail) {
-    bytes_.append(head);
-    bytes_.append(tail);
-    ends_.push_back(bytes_.size());
+    const std::size_t size = head.size() + tail.size();
+    std::string& chunk = chunk_with_room(size);
+    chunk.append(head);
+    chunk.append(tail);
+    ends_.push_back(Place{chunks_.size() - 1, chunk.size()});
+    bytes_ += size;
   }
   std::size_t size() const noexcept { return ends_.size(); }
   bool empty() const noexcept { return ends_.empty(); }
-  std::size_t bytes() const noexcept { return bytes_.size(); }
+  std::size_t bytes() const noexcept { return bytes_; }
   std::string_view operator[](std::size_t i) const noexcept {
-    const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
-    return std::string_view(bytes_).substr(begin, ends_[i] - begin);
+    const Place end = ends_[i];
+    // An entry starts where the previous one ended in its chunk, or at the
+    // chunk's start.
+    const std::size_t begin = i > 0 && ends_[i - 1].chunk == end.chunk ? ends_[i - 1].end : 0;
+    return std::string_view(chunks_[end.chunk]).substr(begin, end.end - begin);
   }
 
  private:
-  std::string bytes_;
-  std::vector<std::size_t> ends_;
+  // A new chunk holds at least this (so small entries share few chunks),
+  // grows with the batch up to entry_chunk_bytes_max, and is as large as an
+  // entry that needs more.
+  static constexpr std::size_t entry_chunk_bytes_min = std::size_t{4} << 10;
+  static constexpr std::size_t entry_chunk_bytes_max = std::size_t{4} << 20;
+  struct Place {
+    std::size_t chunk;  // index in chunks_
+    std::size_t end;    // past the entry's last byte in that chunk
+  };
+
+  std::string& chunk_with_room(std::size_t size) {
+    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < size) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(
+          std::max(size, std::min(std::max(bytes_, entry_chunk_bytes_min), entry_chunk_bytes_max)));
+    }
+    return chunks_.back();
+  }
+
+  std::vector<std::string> chunks_;
+  std::vector<Place> ends_;
+  std::size_t bytes_ = 0;
 };
 
 // Receives what recover() finds, in order.
