@@ -34,8 +34,9 @@ struct JournalPosition {
 // The entries of one group commit, in order. Each entry is contiguous; the
 // entries are packed into a few chunks that are never moved once written,
 // so a batch of thousands of small events costs a few allocations and a
-// batch of large ones costs one copy of each (no reallocation copying the
-// whole batch again as it grows, under the caller's lock).
+// batch of large ones at most one copy of each (no reallocation copying the
+// whole batch again as it grows, under the caller's lock), none when the
+// caller hands its buffer over.
 class EntryBatch {
  public:
   void add(std::string_view entry) { add(entry, {}); }
@@ -43,20 +44,32 @@ class EntryBatch {
   void add(std::string_view head, std::string_view tail) {
     const std::size_t size = head.size() + tail.size();
     std::string& chunk = chunk_with_room(size);
+    const std::size_t begin = chunk.size();
     chunk.append(head);
     chunk.append(tail);
-    ends_.push_back(Place{chunks_.size() - 1, chunk.size()});
+    ends_.push_back(Place{chunks_.size() - 1, begin, chunk.size()});
     bytes_ += size;
+  }
+  // Adds one entry made of `head` followed by owned[offset..]: the head is
+  // written into the room before `offset`, and a large `owned` becomes one
+  // of the batch's chunks instead of being copied (a caller under a lock
+  // then holds it for no copy of a large event). REQUIRES: head.size() <=
+  // offset <= owned.size().
+  void add(std::string_view head, std::string&& owned, std::size_t offset) {
+    const std::string_view tail = std::string_view(owned).substr(offset);
+    if (tail.size() < entry_chunk_bytes_min) return add(head, tail);
+    const std::size_t begin = offset - head.size();
+    std::copy(head.begin(), head.end(), owned.begin() + static_cast<std::ptrdiff_t>(begin));
+    bytes_ += owned.size() - begin;
+    chunks_.push_back(std::move(owned));
+    ends_.push_back(Place{chunks_.size() - 1, begin, chunks_.back().size()});
   }
   std::size_t size() const noexcept { return ends_.size(); }
   bool empty() const noexcept { return ends_.empty(); }
   std::size_t bytes() const noexcept { return bytes_; }
   std::string_view operator[](std::size_t i) const noexcept {
-    const Place end = ends_[i];
-    // An entry starts where the previous one ended in its chunk, or at the
-    // chunk's start.
-    const std::size_t begin = i > 0 && ends_[i - 1].chunk == end.chunk ? ends_[i - 1].end : 0;
-    return std::string_view(chunks_[end.chunk]).substr(begin, end.end - begin);
+    const Place place = ends_[i];
+    return std::string_view(chunks_[place.chunk]).substr(place.begin, place.end - place.begin);
   }
 
  private:
@@ -67,7 +80,8 @@ class EntryBatch {
   static constexpr std::size_t entry_chunk_bytes_max = std::size_t{4} << 20;
   struct Place {
     std::size_t chunk;  // index in chunks_
-    std::size_t end;    // past the entry's last byte in that chunk
+    std::size_t begin;  // the entry's first byte in that chunk
+    std::size_t end;    // past its last byte
   };
 
   std::string& chunk_with_room(std::size_t size) {
@@ -80,7 +94,7 @@ class EntryBatch {
   }
 
   std::vector<std::string> chunks_;
-  std::vector<Place> ends_;
+  std::vector<Place> ends_;  // one per entry
   std::size_t bytes_ = 0;
 };
 
