@@ -370,7 +370,6 @@ TEST(FileProtocol, TornGatherWriteOfLargeEntriesNeverCounts) {
     auto disk = std::make_shared<SimDisk>();
     Host a(*disk);
     a.open().append_batch(first);
-    EXPECT_EQ(recovered(*disk), first);
     disk->fail_next(SimOp::pwrite, EIO, seg(0), 1, torn_bytes);
     EXPECT_THROW(a.append_batch(torn), StorageError);
     a.append_batch(last);  // in segment 1
@@ -396,7 +395,7 @@ TEST(FileProtocol, TornGatherWriteLeftAsTheTailIsCutByTheNextOpener) {
   disk->fail_next(SimOp::pwrite, EIO, seg(0), 1, 70 << 10);
   disk->fail_next(SimOp::open, EIO, seg(1));
   EXPECT_THROW(a.append_batch({"x", big}), StorageFailedError);
-  a.fs->crash();
+  disk->kill(a.fs->host_id());  // the process dies, the page cache stays
   Host b(*disk);
   b.open();
   EXPECT_EQ(b.state.entries, (Entries{"a1"}));
