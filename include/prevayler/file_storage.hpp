@@ -8,7 +8,8 @@
 //     journal-00000000000000000001.log  segment 1: events after snapshot 1
 //     snapshot-00000000000000000001.snap
 //
-// A group commit is one write() plus one fdatasync(). Snapshots are written
+// A group commit is one write (pwritev: large entries are not copied into
+// the record first) plus one fdatasync(). Snapshots are written
 // under a temporary name, synced, renamed, and the directory synced.
 #pragma once
 

@@ -175,8 +175,7 @@ class Prevayler {
   // may succeed); StorageFailedError / SupersededError when the instance had
   // to stop (every later call throws too); ClosedError after close().
   std::shared_ptr<const State> handle(const Event& event) {
-    const std::string encoded = encode_event(event);
-    return std::static_pointer_cast<const State>(engine_.handle(&event, encoded));
+    return std::static_pointer_cast<const State>(engine_.handle(&event, encode_event(event)));
   }
 
   // handle() without waiting for the journal write: applies the event now
@@ -189,10 +188,10 @@ class Prevayler {
   // events in flight; blocks only when WriterLimits::pending_bytes_max of
   // unwritten events are waiting.
   std::future<std::shared_ptr<const State>> handle_async(const Event& event) {
-    const std::string encoded = encode_event(event);
+    std::string encoded = encode_event(event);
     auto promise = std::make_shared<std::promise<std::shared_ptr<const State>>>();
     auto future = promise->get_future();
-    engine_.handle_async(&event, encoded,
+    engine_.handle_async(&event, std::move(encoded),
                          [promise](const detail::AnyState& state, std::exception_ptr error) {
                            if (error) {
                              promise->set_exception(error);
@@ -382,8 +381,9 @@ class Prevayler {
     }
   }
 
+  // After the room the engine writes the journal entry's head into.
   std::string encode_event(const Event& event) const {
-    std::string encoded;
+    std::string encoded(detail::encoded_event_headroom_bytes, '\0');
     try {
       detail::StringOutBuffer buffer(encoded);
       std::ostream out(&buffer);

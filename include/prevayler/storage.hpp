@@ -9,6 +9,8 @@
 // from 1 (`order`), one record per group commit.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <istream>
 #include <memory>
@@ -29,28 +31,71 @@ struct JournalPosition {
   std::string to_string() const;
 };
 
-// The entries of one group commit, in order, in one contiguous buffer so a
-// batch of thousands of events costs a few allocations.
+// The entries of one group commit, in order. Each entry is contiguous; the
+// entries are packed into a few chunks that are never moved once written,
+// so a batch of thousands of small events costs a few allocations and a
+// batch of large ones at most one copy of each (no reallocation copying the
+// whole batch again as it grows, under the caller's lock), none when the
+// caller hands its buffer over.
 class EntryBatch {
  public:
   void add(std::string_view entry) { add(entry, {}); }
   // Adds one entry made of `head` followed by `tail`.
   void add(std::string_view head, std::string_view tail) {
-    bytes_.append(head);
-    bytes_.append(tail);
-    ends_.push_back(bytes_.size());
+    const std::size_t size = head.size() + tail.size();
+    std::string& chunk = chunk_with_room(size);
+    const std::size_t begin = chunk.size();
+    chunk.append(head);
+    chunk.append(tail);
+    ends_.push_back(Place{chunks_.size() - 1, begin, chunk.size()});
+    bytes_ += size;
+  }
+  // Adds one entry made of `head` followed by owned[offset..]: the head is
+  // written into the room before `offset`, and a large `owned` becomes one
+  // of the batch's chunks instead of being copied (a caller under a lock
+  // then holds it for no copy of a large event). REQUIRES: head.size() <=
+  // offset <= owned.size().
+  void add(std::string_view head, std::string&& owned, std::size_t offset) {
+    const std::string_view tail = std::string_view(owned).substr(offset);
+    if (tail.size() < entry_chunk_bytes_min) return add(head, tail);
+    const std::size_t begin = offset - head.size();
+    std::copy(head.begin(), head.end(), owned.begin() + static_cast<std::ptrdiff_t>(begin));
+    bytes_ += owned.size() - begin;
+    chunks_.push_back(std::move(owned));
+    ends_.push_back(Place{chunks_.size() - 1, begin, chunks_.back().size()});
   }
   std::size_t size() const noexcept { return ends_.size(); }
   bool empty() const noexcept { return ends_.empty(); }
-  std::size_t bytes() const noexcept { return bytes_.size(); }
+  std::size_t bytes() const noexcept { return bytes_; }
   std::string_view operator[](std::size_t i) const noexcept {
-    const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
-    return std::string_view(bytes_).substr(begin, ends_[i] - begin);
+    const Place place = ends_[i];
+    return std::string_view(chunks_[place.chunk]).substr(place.begin, place.end - place.begin);
   }
 
  private:
-  std::string bytes_;
-  std::vector<std::size_t> ends_;
+  // A new chunk holds at least this (so small entries share few chunks),
+  // grows with the batch up to entry_chunk_bytes_max, and is as large as an
+  // entry that needs more.
+  static constexpr std::size_t entry_chunk_bytes_min = std::size_t{4} << 10;
+  static constexpr std::size_t entry_chunk_bytes_max = std::size_t{4} << 20;
+  struct Place {
+    std::size_t chunk;  // index in chunks_
+    std::size_t begin;  // the entry's first byte in that chunk
+    std::size_t end;    // past its last byte
+  };
+
+  std::string& chunk_with_room(std::size_t size) {
+    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < size) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(
+          std::max(size, std::min(std::max(bytes_, entry_chunk_bytes_min), entry_chunk_bytes_max)));
+    }
+    return chunks_.back();
+  }
+
+  std::vector<std::string> chunks_;
+  std::vector<Place> ends_;  // one per entry
+  std::size_t bytes_ = 0;
 };
 
 // Receives what recover() finds, in order.

@@ -13,6 +13,10 @@ namespace prevayler::detail {
 
 namespace {
 
+static_assert(entry_head_bytes_max_at(entry_schema_version_default + 1) <=
+                  encoded_event_headroom_bytes,
+              "every entry head fits the room before an encoded event");
+
 std::atomic<std::uint64_t> next_engine_id{0};
 
 // current_state()'s per-thread cache: the last state this thread read, of
@@ -136,12 +140,12 @@ void Engine::throw_if_unusable() const {
   if (closing_ || closed_) throw ClosedError("this Prevayler instance is closed");
 }
 
-AnyState Engine::handle(const void* event, std::string_view encoded_event) {
+AnyState Engine::handle(const void* event, std::string encoded) {
   throw_if_read_only();
   const auto started = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   AnyState next;
-  std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);
+  std::shared_ptr<Batch> batch = accept(lock, event, encoded, next);
   if (!batch) return next;  // unchanged, and that state is durable: nothing to wait for
   // Nobody writing and nothing else queued (a lone producer, or the first
   // of a burst): write on this thread instead of handing over to the
@@ -176,12 +180,11 @@ AnyState Engine::handle(const void* event, std::string_view encoded_event) {
   return next;
 }
 
-void Engine::handle_async(const void* event, std::string_view encoded_event,
-                          Completion completion) {
+void Engine::handle_async(const void* event, std::string encoded, Completion completion) {
   throw_if_read_only();
   std::unique_lock lock(mutex_);
   AnyState next;
-  std::shared_ptr<Batch> batch = accept(lock, event, encoded_event, next);
+  std::shared_ptr<Batch> batch = accept(lock, event, encoded, next);
   if (!batch) {
     // Unchanged and durable already: ready now (under the lock, as the
     // completion's contract says).
@@ -195,7 +198,10 @@ void Engine::handle_async(const void* event, std::string_view encoded_event,
 // Applies the event to the head state and adds it to the open batch;
 // returns that batch. Waits while too many bytes are unwritten.
 std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock, const void* event,
-                                              std::string_view encoded_event, AnyState& next) {
+                                              std::string& encoded, AnyState& next) {
+  PREVAYLER_ASSERT(encoded.size() >= encoded_event_headroom_bytes);
+  const std::string_view encoded_event =
+      std::string_view(encoded).substr(encoded_event_headroom_bytes);
   const std::size_t head_bytes_max = entry_head_bytes_max_at(hooks_.schema.event);
   if (encoded_event.size() + head_bytes_max > storage_->entry_bytes_max()) {
     throw EventTooLargeError("event of " + std::to_string(encoded_event.size()) +
@@ -220,14 +226,16 @@ std::shared_ptr<Engine::Batch> Engine::accept(std::unique_lock<std::mutex>& lock
 
   if (!open_batch_) open_batch_ = std::make_shared<Batch>();
   std::shared_ptr<Batch> batch = open_batch_;
-  batch->entries.add(head, encoded_event);
+  const std::size_t entry_bytes = head.size() + encoded_event.size();
+  // The head goes into the encoded event's room: a large event is kept, not copied.
+  batch->entries.add(head, std::move(encoded), encoded_event_headroom_bytes);
   batch->events += 1;
-  batch->bytes += head.size() + encoded_event.size();
+  batch->bytes += entry_bytes;
   batch->last_state = next;
   batch->last_timestamp = timestamp;
   last_batch_ = batch;
   head_ = next;
-  pending_bytes_ += head.size() + encoded_event.size();
+  pending_bytes_ += entry_bytes;
   PREVAYLER_ASSERT(pending_bytes_ >= batch->bytes);
   if (batch->entries.size() >= limits_.batch_events_max ||
       batch->entries.bytes() >= limits_.batch_bytes_max) {

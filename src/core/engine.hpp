@@ -44,12 +44,12 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  AnyState handle(const void* event, std::string_view encoded_event);
+  AnyState handle(const void* event, std::string encoded);
   // Called once the event is durable or failed: see EngineHandle.
   using Completion = EngineHandle::Completion;
   // Applies the event now (the business function's throw reaches the
   // caller) and returns without waiting for the journal write.
-  void handle_async(const void* event, std::string_view encoded_event, Completion completion);
+  void handle_async(const void* event, std::string encoded, Completion completion);
   AnyState state() const { return durable_.load(std::memory_order_acquire); }
   // The durable state through a per-thread cache: see EngineHandle.
   const void* current_state() const;
@@ -94,7 +94,7 @@ class Engine {
   // event's, or null when the event left the state unchanged and that state
   // is durable already (`next` is then final).
   std::shared_ptr<Batch> accept(std::unique_lock<std::mutex>& lock, const void* event,
-                                std::string_view encoded_event, AnyState& next);
+                                std::string& encoded, AnyState& next);
   void throw_if_unusable() const;
   void throw_if_read_only() const;
   // snapshot(), or an automatic one: that one is abandoned (false) when the

@@ -12,13 +12,12 @@ EngineHandle::EngineHandle(EngineHooks hooks, std::unique_ptr<Storage> storage, 
 
 EngineHandle::~EngineHandle() = default;
 
-AnyState EngineHandle::handle(const void* event, std::string_view encoded_event) {
-  return engine_->handle(event, encoded_event);
+AnyState EngineHandle::handle(const void* event, std::string encoded) {
+  return engine_->handle(event, std::move(encoded));
 }
 
-void EngineHandle::handle_async(const void* event, std::string_view encoded_event,
-                                Completion completion) {
-  engine_->handle_async(event, encoded_event, std::move(completion));
+void EngineHandle::handle_async(const void* event, std::string encoded, Completion completion) {
+  engine_->handle_async(event, std::move(encoded), std::move(completion));
 }
 
 AnyState EngineHandle::state() const { return engine_->state(); }

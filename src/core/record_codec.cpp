@@ -141,16 +141,7 @@ RecordCompressor::RecordCompressor(std::size_t threshold_bytes, int level, const
 
 RecordCompressor::~RecordCompressor() = default;
 
-bool RecordCompressor::compress(std::string& out, std::size_t start) {
-  const std::size_t body_begin = start + record_head_bytes;
-  const std::size_t end = out.size();
-  const std::size_t body_bytes = end - body_begin;
-  const std::size_t threshold_bytes = threshold_bytes_.load();
-  if (threshold_bytes == 0 || body_bytes < threshold_bytes ||
-      body_bytes > compressed_body_bytes_max) {
-    return false;
-  }
-  std::lock_guard lock(mutex_);
+bool RecordCompressor::ready_locked() {
   if (!context_) {
     // Created on first use: a storage whose records stay small never pays.
     auto context = std::make_unique<Context>();
@@ -163,6 +154,20 @@ bool RecordCompressor::compress(std::string& out, std::size_t start) {
     }
     context_ = std::move(context);
   }
+  return true;
+}
+
+bool RecordCompressor::compress(std::string& out, std::size_t start) {
+  const std::size_t body_begin = start + record_head_bytes;
+  const std::size_t end = out.size();
+  const std::size_t body_bytes = end - body_begin;
+  const std::size_t threshold_bytes = threshold_bytes_.load();
+  if (threshold_bytes == 0 || body_bytes < threshold_bytes ||
+      body_bytes > compressed_body_bytes_max) {
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  if (!ready_locked()) return false;
   // The new body (length, frame) goes after the old one, then moves down.
   put_varint(out, body_bytes);
   const std::size_t frame_begin = out.size();
@@ -192,19 +197,164 @@ bool RecordCompressor::compress(std::string& out, std::size_t start) {
   return true;
 }
 
-void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,
-                         std::size_t first, std::size_t count, RecordCompressor* compressor) {
-  const std::size_t start = out.size();
+namespace {
+
+std::size_t varint_bytes(std::uint64_t v) {
+  std::size_t bytes = 1;
+  for (; v >= 0x80; v >>= 7) ++bytes;  // at most 10 passes
+  return bytes;
+}
+
+// The bytes of a batch record's body (entry count, then length and bytes
+// per entry) for entries [first, first + count) of `batch`.
+std::size_t batch_body_bytes(const EntryBatch& batch, std::size_t first, std::size_t count) {
+  std::size_t bytes = varint_bytes(count);
+  for (std::size_t i = first; i < first + count; ++i) {
+    bytes += varint_bytes(batch[i].size()) + batch[i].size();
+  }
+  return bytes;
+}
+
+// Small pieces of the body (varints, small entries) are gathered into a
+// buffer of about this size before zstd reads them: one call per entry of
+// a thousands-of-events batch would cost more than the copy.
+constexpr std::size_t compress_input_bytes_min = std::size_t{64} << 10;
+// The compressed frame's room starts at this size and doubles as zstd
+// fills it, up to the body's size: a well-compressing batch of 64 MiB never
+// gets (nor zeroes) 64 MiB of room.
+constexpr std::size_t compress_output_bytes_min = std::size_t{64} << 10;
+
+}  // namespace
+
+bool RecordCompressor::compress_entries(std::string& out, std::size_t start,
+                                        const EntryBatch& batch, std::size_t first,
+                                        std::size_t count) {
+  PREVAYLER_ASSERT(out.size() == start + record_head_bytes);
+  const std::size_t threshold_bytes = threshold_bytes_.load();
+  if (threshold_bytes == 0) return false;
+  const std::size_t body_bytes = batch_body_bytes(batch, first, count);
+  if (body_bytes < threshold_bytes || body_bytes > compressed_body_bytes_max) return false;
+  const std::size_t end = out.size();
+  const std::size_t length_bytes = varint_bytes(body_bytes);
+  if (body_bytes <= length_bytes + 1) return false;
+  // A strictly smaller body only, as compress().
+  const std::size_t frame_bytes_max = body_bytes - length_bytes - 1;
+  std::lock_guard lock(mutex_);
+  if (!ready_locked()) return false;
+  ZSTD_CCtx* cctx = context_->cctx;
+  // The frame states its content size, as ZSTD_compress2's does.
+  if (ZSTD_isError(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)) ||
+      ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cctx, body_bytes))) {
+    return false;
+  }
+  put_varint(out, body_bytes);
+  const std::size_t frame_begin = out.size();
+  out.resize(frame_begin + std::min(frame_bytes_max, compress_output_bytes_min));
+  ZSTD_outBuffer sink{out.data() + frame_begin, out.size() - frame_begin, 0};
+  // Feeds `bytes` to zstd (ending the frame with `directive` ZSTD_e_end);
+  // false when the frame outgrows frame_bytes_max or zstd fails.
+  auto feed = [&](std::string_view bytes, ZSTD_EndDirective directive) {
+    ZSTD_inBuffer source{bytes.data(), bytes.size(), 0};
+    // Each pass consumes input, writes output, or grows the room (at most
+    // log2(frame_bytes_max) times): bounded by the bytes in and out.
+    for (;;) {
+      if (sink.pos == sink.size) {
+        if (sink.size == frame_bytes_max) return false;  // not smaller: store it as it is
+        const std::size_t room = std::min(frame_bytes_max, sink.size * 2);
+        out.resize(frame_begin + room);
+        sink.dst = out.data() + frame_begin;
+        sink.size = room;
+      }
+      const std::size_t left = ZSTD_compressStream2(cctx, &sink, &source, directive);
+      if (ZSTD_isError(left)) return false;
+      const bool finished = directive == ZSTD_e_end ? left == 0 : source.pos == source.size;
+      if (finished) return true;
+    }
+  };
+  std::string small;
+  small.reserve(compress_input_bytes_min + varint_bytes(~std::uint64_t{0}));
+  put_varint(small, count);
+  bool fits = true;
+  for (std::size_t i = first; fits && i < first + count; ++i) {
+    const std::string_view entry = batch[i];
+    put_varint(small, entry.size());
+    if (entry.size() < compress_input_bytes_min) {
+      small.append(entry);
+      if (small.size() >= compress_input_bytes_min) {
+        fits = feed(small, ZSTD_e_continue);
+        small.clear();
+      }
+    } else {
+      fits = feed(small, ZSTD_e_continue) && feed(entry, ZSTD_e_continue);
+      small.clear();
+    }
+  }
+  if (fits) fits = feed(small, ZSTD_e_end);
+  if (!fits) {
+    // Incompressible, or zstd ran out of memory: the batch record written
+    // as it is is just as valid.
+    out.resize(end);
+    return false;
+  }
+  out.resize(frame_begin + sink.pos);
+  out[start] = static_cast<char>(record_format_version_compressed);
+  out[start + 1] = static_cast<char>(RecordType::compressed_batch);
+  return true;
+}
+
+namespace {
+
+void put_batch_head(std::string& out, std::uint64_t writer_id) {
   out.push_back(static_cast<char>(record_format_version));
   out.push_back(static_cast<char>(RecordType::batch));
   put_u64(out, writer_id);
+}
+
+}  // namespace
+
+void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,
+                         std::size_t first, std::size_t count, RecordCompressor* compressor) {
+  const std::size_t start = out.size();
+  put_batch_head(out, writer_id);
+  if (compressor && compressor->compress_entries(out, start, batch, first, count)) return;
   put_varint(out, count);
   for (std::size_t i = first; i < first + count; ++i) {
     const std::string_view entry = batch[i];
     put_varint(out, entry.size());
     out.append(entry);
   }
-  if (compressor) compressor->compress(out, start);
+}
+
+void encode_gathered_batch_record(std::string& out, std::vector<std::string_view>& pieces,
+                                  std::uint64_t writer_id, const EntryBatch& batch,
+                                  RecordCompressor* compressor) {
+  const std::size_t start = out.size();
+  pieces.clear();
+  put_batch_head(out, writer_id);
+  if (compressor && compressor->compress_entries(out, start, batch, 0, batch.size())) {
+    pieces.emplace_back(out.data() + start, out.size() - start);
+    return;
+  }
+  put_varint(out, batch.size());
+  // Where each copied run of `out` ends, before the large entry i: the
+  // views are taken once `out` stops growing.
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // (end in out, entry)
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const std::string_view entry = batch[i];
+    put_varint(out, entry.size());
+    if (entry.size() >= gathered_entry_bytes_min) {
+      runs.emplace_back(out.size(), i);
+    } else {
+      out.append(entry);
+    }
+  }
+  std::size_t copied = start;
+  for (const auto& [run_end, entry] : runs) {
+    pieces.emplace_back(out.data() + copied, run_end - copied);
+    pieces.push_back(batch[entry]);
+    copied = run_end;
+  }
+  pieces.emplace_back(out.data() + copied, out.size() - copied);
 }
 
 void encode_fragment_record(std::string& out, std::uint64_t writer_id, std::uint32_t index,

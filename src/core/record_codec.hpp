@@ -122,7 +122,16 @@ class RecordCompressor {
   // threshold and zstd makes the record smaller. True when it did.
   bool compress(std::string& out, std::size_t start);
 
+  // The same for the batch record of entries [first, first + count) of
+  // `batch`, read where they are: `out` ends with that record's head (kind
+  // and writer id, from out[start]), and gets the compressed body after it,
+  // with no copy of the uncompressed body and no zeroed room for the frame.
+  // False (out unchanged) when it does not compress, as compress().
+  bool compress_entries(std::string& out, std::size_t start, const EntryBatch& batch,
+                        std::size_t first, std::size_t count);
+
  private:
+  bool ready_locked();
   struct Context;
   std::atomic<std::size_t> threshold_bytes_;
   int level_;
@@ -135,6 +144,21 @@ class RecordCompressor {
 void encode_batch_record(std::string& out, std::uint64_t writer_id, const EntryBatch& batch,
                          std::size_t first, std::size_t count,
                          RecordCompressor* compressor = nullptr);
+
+// Entries of at least this many bytes stay where they are in a gathered
+// record (encode_gathered_batch_record): a smaller one costs less to copy
+// than a piece of a gather write does.
+inline constexpr std::size_t gathered_entry_bytes_min = std::size_t{64} << 10;
+
+// The record encode_batch_record appends for all of `batch`, as pieces for
+// a gather write: `out` gets its bytes except those of entries of at least
+// gathered_entry_bytes_min, and `pieces` the whole record in order, views
+// into `out` (from its size at the call) and into `batch`. A compressed
+// record is one piece. REQUIRES: `out` is not changed and `batch` lives
+// while the pieces are used.
+void encode_gathered_batch_record(std::string& out, std::vector<std::string_view>& pieces,
+                                  std::uint64_t writer_id, const EntryBatch& batch,
+                                  RecordCompressor* compressor);
 
 // Where a record is stored, bound into an encrypted record's authenticated
 // data so that it cannot be moved: the segment, and the byte offset of its

@@ -23,6 +23,17 @@ void close_frame(std::string& out, std::size_t start) {
   set_u32(out.data() + start, crc32c_mask(crc32c(covered)));
 }
 
+void close_frame(char* header, const std::vector<std::string_view>& payload) {
+  std::size_t payload_bytes = 0;
+  for (std::string_view piece : payload) payload_bytes += piece.size();
+  PREVAYLER_ASSERT(payload_bytes <= record_payload_bytes_max);
+  set_u32(header + frame_crc_bytes, static_cast<std::uint32_t>(payload_bytes));
+  // As close_frame: the length, then the payload, piece by piece.
+  std::uint32_t crc = crc32c_extend(0, header + frame_crc_bytes, frame_length_bytes);
+  for (std::string_view piece : payload) crc = crc32c_extend(crc, piece.data(), piece.size());
+  set_u32(header, crc32c_mask(crc));
+}
+
 void append_frame(std::string& out, std::string_view payload) {
   const std::size_t start = open_frame(out);
   out.append(payload);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/formats.hpp"
 
@@ -33,6 +34,11 @@ std::size_t open_frame(std::string& out);
 // payload has at most record_payload_bytes_max bytes (callers check, to
 // throw an error naming their file).
 void close_frame(std::string& out, std::size_t start);
+
+// close_frame for a payload in pieces (a gather write's): writes the
+// header into the record_header_bytes at `header`. REQUIRES: the pieces
+// hold at most record_payload_bytes_max bytes.
+void close_frame(char* header, const std::vector<std::string_view>& payload);
 
 // Appends one whole frame of `payload`.
 void append_frame(std::string& out, std::string_view payload);

@@ -43,6 +43,11 @@ constexpr std::size_t lock_owner_bytes_max = 32;
 // segment_preallocation_bytes caps the later ones, which double it): a
 // small journal (a test, a tool's short run) stays small on disk.
 constexpr std::uint64_t segment_preallocation_bytes_min = std::uint64_t{64} << 10;
+// A record of at least this many bytes that does not fit the preallocated
+// space is written growing the file, with no zeros ahead of it: its sync
+// flushes the file's size once, which costs less than writing its bytes
+// twice (1 MiB events in batches of 16 MiB: half the disk's bytes).
+constexpr std::uint64_t grown_record_bytes_min = std::uint64_t{1} << 20;
 
 void check_options(FileStorageOptions& options) {
   if (options.directory.empty()) throw ConfigError("file storage: the directory path is empty");
@@ -112,35 +117,47 @@ class FileStorage : public Storage {
     check_usable();
     record_.clear();
     const std::size_t frame = open_frame(record_);
-    encode_batch_record(record_, writer_id_, batch, 0, batch.size(), &compressor_);
-    // After compression (ciphertext does not compress), bound to where the
-    // frame goes: a record copied elsewhere in the journal does not open.
     if (keys_.encrypts()) {
+      encode_batch_record(record_, writer_id_, batch, 0, batch.size(), &compressor_);
+      // After compression (ciphertext does not compress), bound to where the
+      // frame goes: a record copied elsewhere in the journal does not open.
       encrypt_record(record_, frame + record_header_bytes, keys_,
                      RecordPosition{segment_, journal_size_});
+      pieces_.assign(1, std::string_view(record_).substr(frame + record_header_bytes));
+    } else {
+      // Large entries are written from the batch (a gather write), not
+      // copied into the record first.
+      encode_gathered_batch_record(record_, pieces_, writer_id_, batch, &compressor_);
     }
-    const std::size_t payload_bytes = record_.size() - frame - record_header_bytes;
+    std::size_t payload_bytes = 0;
+    for (std::string_view piece : pieces_) payload_bytes += piece.size();
     if (payload_bytes > record_payload_bytes_max) {
       throw EventTooLargeError("a journal record of " + std::to_string(payload_bytes) +
                                " bytes exceeds the file format's limit for " + journal_path());
     }
-    close_frame(record_, frame);
-    const std::uint64_t record_end = journal_size_ + record_.size();
-    preallocate_for(record_end);
+    close_frame(record_.data() + frame, pieces_);
+    // The header is right before the first piece, in record_.
+    PREVAYLER_ASSERT(pieces_.front().data() == record_.data() + frame + record_header_bytes);
+    pieces_.front() =
+        std::string_view(record_.data() + frame, record_header_bytes + pieces_.front().size());
+    const std::size_t record_bytes = record_header_bytes + payload_bytes;
+    const std::uint64_t record_end = journal_size_ + record_bytes;
+    preallocate_for(record_end, record_bytes);
     // Before the write: a failed one may still have landed bytes up to here.
     space_.written_end = std::max(space_.written_end, record_end);
-    int error = write_fully(*fs_, journal_.get(), record_, journal_size_);
+    int error = write_fully(*fs_, journal_.get(), pieces_, journal_size_);
     const char* step = "write";
     if (!error && options_.sync && (error = fs_->fdatasync(journal_.get())) != 0) step = "sync";
     if (error) {
       roll_forward("cannot " + std::string(step) + " journal " + journal_path() + " at offset " +
                    std::to_string(journal_size_) + ": " + write_failure_text(error));
     }
-    journal_size_ += record_.size();
+    journal_size_ += record_bytes;
     ++records_in_segment_;
-    PREVAYLER_ASSERT(journal_size_ >= segment_header_bytes + record_.size());
+    PREVAYLER_ASSERT(journal_size_ >= segment_header_bytes + record_bytes);
     require_ownership(segment_, journal_.get(), "its last write is not acknowledged");
     publish_position();
+    pieces_.clear();  // views into the batch, which the caller owns
     if (record_.capacity() > retained_buffer_bytes_max) std::string().swap(record_);
   }
 
@@ -457,9 +474,16 @@ class FileStorage : public Storage {
   // Preallocates ahead of a record that ends at `end` (docs/format.md,
   // "Preallocated space"). A failure costs only speed: the record's write
   // grows the file, as without preallocation; warned once a segment.
-  void preallocate_for(std::uint64_t end) {
+  void preallocate_for(std::uint64_t end, std::uint64_t record_bytes) {
     if (!space_.enabled || end <= space_.allocated_end) return;
     PREVAYLER_ASSERT(space_.allocated_end >= space_.written_end);
+    if (record_bytes >= grown_record_bytes_min) {
+      // The record grows the file itself: zeros written first (and the
+      // next chunk's, flushed by its sync) would double the bytes the disk
+      // writes to spare one metadata flush. The next chunk starts after it.
+      space_.allocated_end = end;
+      return;
+    }
     const std::uint64_t chunk = std::min(options_.segment_preallocation_bytes,
                                          std::max(end, segment_preallocation_bytes_min));
     const std::uint64_t target = end + chunk;
@@ -522,6 +546,8 @@ class FileStorage : public Storage {
   Preallocation space_;  // of the segment appends go to
   bool failed_ = false;
   std::string record_;  // reused across appends
+  // append()'s record as a gather write: views into record_ and the batch.
+  std::vector<std::string_view> pieces_;
   WatermarkPublisher watermark_;
   mutable std::mutex position_mutex_;
   JournalPosition position_;  // for position(), read by other threads

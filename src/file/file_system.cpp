@@ -1,9 +1,12 @@
 #include "file/file_system.hpp"
 
+#include "core/assert.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +63,10 @@ constexpr mode_t new_file_mode = 0644;
 // enough to keep in one static buffer.
 constexpr std::size_t zero_fill_bytes_per_write = std::size_t{1} << 20;
 
+// Pieces per ::pwritev call: within every Linux's IOV_MAX (1024), and a
+// record gathers a few large entries between copied runs of small ones.
+constexpr std::size_t gather_pieces_per_call = 1024;
+
 // A call interrupted by signals this many times in a row fails with EINTR:
 // far more than any real signal rate, and a bound on the loop.
 constexpr int interrupted_calls_max = 10'000;
@@ -96,6 +103,21 @@ int PosixFileSystem::pwrite(int fd, const char* data, std::size_t size, std::uin
                             std::size_t& done) {
   return retry([&] {
     const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    done = n > 0 ? static_cast<std::size_t>(n) : 0;
+    return n >= 0 ? 0 : -1;
+  });
+}
+int PosixFileSystem::pwritev(int fd, const std::string_view* pieces, std::size_t count,
+                             std::uint64_t offset, std::size_t& done) {
+  iovec vectors[gather_pieces_per_call];
+  const std::size_t used = std::min(count, gather_pieces_per_call);
+  for (std::size_t i = 0; i < used; ++i) {
+    // iovec's base is not const, but pwritev only reads it.
+    vectors[i].iov_base = const_cast<char*>(pieces[i].data());
+    vectors[i].iov_len = pieces[i].size();
+  }
+  return retry([&] {
+    const ssize_t n = ::pwritev(fd, vectors, static_cast<int>(used), static_cast<off_t>(offset));
     done = n > 0 ? static_cast<std::size_t>(n) : 0;
     return n >= 0 ? 0 : -1;
   });
@@ -194,6 +216,42 @@ int write_fully(FileSystem& fs, int fd, std::string_view data, std::uint64_t off
     if (done == 0) return EIO;
     data.remove_prefix(done);
     offset += done;
+  }
+  return 0;
+}
+
+int FileSystem::pwritev(int fd, const std::string_view* pieces, std::size_t count,
+                        std::uint64_t offset, std::size_t& done) {
+  done = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::size_t piece_done = 0;
+    const int error = pwrite(fd, pieces[i].data(), pieces[i].size(), offset + done, piece_done);
+    done += piece_done;
+    if (error || piece_done < pieces[i].size()) return error;
+  }
+  return 0;
+}
+
+int write_fully(FileSystem& fs, int fd, std::vector<std::string_view> pieces,
+                std::uint64_t offset) {
+  std::erase_if(pieces, [](std::string_view piece) { return piece.empty(); });
+  std::size_t first = 0;  // pieces before it are written
+  // Each call either makes progress or fails: bounded by the data's size.
+  while (first < pieces.size()) {
+    std::size_t done = 0;
+    if (int error = fs.pwritev(fd, pieces.data() + first, pieces.size() - first, offset, done)) {
+      return error;
+    }
+    if (done == 0) return EIO;
+    offset += done;
+    // Bounded by the pieces: each pass consumes one or ends the loop.
+    while (done > 0) {
+      PREVAYLER_ASSERT(first < pieces.size());
+      const std::size_t taken = std::min(done, pieces[first].size());
+      pieces[first].remove_prefix(taken);
+      done -= taken;
+      if (pieces[first].empty()) ++first;
+    }
   }
   return 0;
 }

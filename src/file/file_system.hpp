@@ -53,6 +53,14 @@ class FileSystem {
                     std::size_t& done) = 0;
   virtual int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
                      std::size_t& done) = 0;
+  // A gather write: `count` pieces, in order, as one run of bytes from
+  // `offset`, in one call (a large record's header and entries without
+  // copying them into one buffer). `done` bytes were transferred; it may
+  // transfer part of them and then fail, as pwrite. The default writes the
+  // pieces with pwrite, one call each, stopping at the first short or failed
+  // one: a test double that overrides pwrite sees gather writes too.
+  virtual int pwritev(int fd, const std::string_view* pieces, std::size_t count,
+                      std::uint64_t offset, std::size_t& done);
   virtual int fsync(int fd) = 0;      // data and metadata; of a directory: its entries
   virtual int fdatasync(int fd) = 0;  // data and size
   virtual int ftruncate(int fd, std::uint64_t size) = 0;
@@ -93,6 +101,8 @@ class FileSystemWrapper : public FileSystem {
              std::size_t& done) override {
     return target_->pwrite(fd, data, size, offset, done);
   }
+  // pwritev is not forwarded: FileSystem's default goes through this
+  // wrapper's pwrite, so a double that changes pwrite changes gather writes.
   int fsync(int fd) override { return target_->fsync(fd); }
   int fdatasync(int fd) override { return target_->fdatasync(fd); }
   int ftruncate(int fd, std::uint64_t size) override { return target_->ftruncate(fd, size); }
@@ -123,6 +133,9 @@ class PosixFileSystem : public FileSystem {
   int pread(int fd, char* data, std::size_t size, std::uint64_t offset, std::size_t& done) override;
   int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
              std::size_t& done) override;
+  // ::pwritev, at most gather_pieces_per_call pieces per call.
+  int pwritev(int fd, const std::string_view* pieces, std::size_t count, std::uint64_t offset,
+              std::size_t& done) override;
   int fsync(int fd) override;
   int fdatasync(int fd) override;
   int ftruncate(int fd, std::uint64_t size) override;
@@ -165,6 +178,10 @@ int open_file(FileSystem& fs, const std::string& path, OpenMode mode, File& file
 
 // Writes all of `data` at `offset`; 0 or the errno of the failure.
 int write_fully(FileSystem& fs, int fd, std::string_view data, std::uint64_t offset);
+
+// Writes all of `pieces`, in order, from `offset` with gather writes; 0 or
+// the errno of the failure.
+int write_fully(FileSystem& fs, int fd, std::vector<std::string_view> pieces, std::uint64_t offset);
 
 // Reads exactly `size` bytes at `offset`; 0, the errno, or EIO at an
 // unexpected end of file.

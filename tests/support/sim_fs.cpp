@@ -255,6 +255,13 @@ int SimFileSystem::pwrite(int fd, const char* data, std::size_t size, std::uint6
   });
 }
 
+int SimFileSystem::pwritev(int fd, const std::string_view* pieces, std::size_t count,
+                           std::uint64_t offset, std::size_t& done) {
+  std::string gathered;
+  for (std::size_t i = 0; i < count; ++i) gathered.append(pieces[i]);
+  return pwrite(fd, gathered.data(), gathered.size(), offset, done);
+}
+
 int SimFileSystem::sync(int fd, SimOp op) {
   const std::string path = path_of(fd);
   return disk_->call(host_, op, path, [&] {

@@ -196,6 +196,10 @@ class SimFileSystem : public detail::FileSystem {
   int pread(int fd, char* data, std::size_t size, std::uint64_t offset, std::size_t& done) override;
   int pwrite(int fd, const char* data, std::size_t size, std::uint64_t offset,
              std::size_t& done) override;
+  // One write of the pieces' bytes, as the kernel's pwritev: it fails,
+  // tears at any byte (across pieces) and is lost unsynced as a pwrite is.
+  int pwritev(int fd, const std::string_view* pieces, std::size_t count, std::uint64_t offset,
+              std::size_t& done) override;
   int fsync(int fd) override;
   int fdatasync(int fd) override;
   int ftruncate(int fd, std::uint64_t size) override;

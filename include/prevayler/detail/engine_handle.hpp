@@ -75,6 +75,10 @@ class Engine;
 
 // Owns one engine; each function forwards to it (contracts: prevayler.hpp).
 // Neither copyable nor movable: Prevayler holds it by value.
+// The room before an encoded event that handle() takes: the largest entry
+// head (src/core/entry_codec.hpp checks it), rounded up.
+inline constexpr std::size_t encoded_event_headroom_bytes = 24;
+
 class EngineHandle {
  public:
   // Recovers from the storage and starts the engine's threads.
@@ -85,14 +89,17 @@ class EngineHandle {
   EngineHandle(const EngineHandle&) = delete;
   EngineHandle& operator=(const EngineHandle&) = delete;
 
-  AnyState handle(const void* event, std::string_view encoded_event);
+  // `encoded`: encoded_event_headroom_bytes of room (any bytes), then the
+  // encoded event. The engine writes the journal entry's head into the room
+  // and keeps the string, so a large event is not copied under its lock.
+  AnyState handle(const void* event, std::string encoded);
   // Called once the event is durable (state, no error) or failed (error),
   // on the thread that settles its write, under the engine's lock: it must
   // only hand the outcome over (e.g. fulfil a promise), never call back in.
   using Completion = std::function<void(const AnyState& state, std::exception_ptr error)>;
   // Applies the event now (the business function's throw reaches the
   // caller) and returns without waiting for the journal write.
-  void handle_async(const void* event, std::string_view encoded_event, Completion completion);
+  void handle_async(const void* event, std::string encoded, Completion completion);
   AnyState state() const;
   // The durable state through a per-thread cache: no reference count is
   // touched while the state is unchanged. Valid until this thread calls it
