@@ -354,7 +354,9 @@ TEST(EntryBatchChunks, HandedOverBuffersAndCopiedEntriesKeepTheirOrder) {
     const bool large = tails[i].size() >= (std::size_t{64} << 10);
     batch.add(head, std::move(owned), room);
     expected.push_back(head + tails[i]);
-    if (large) EXPECT_EQ(batch[i].data(), buffer + room - head.size()) << "copied entry " << i;
+    if (large) {
+      EXPECT_EQ(batch[i].data(), buffer + room - head.size()) << "copied entry " << i;
+    }
   }
   ASSERT_EQ(batch.size(), expected.size());
   std::size_t bytes = 0;
