@@ -72,6 +72,16 @@ class FileSystem {
   virtual int preallocate(int fd, std::uint64_t offset, std::uint64_t size) = 0;
   virtual int fstat(int fd, FileStat& stat) = 0;
   virtual int stat(const std::string& path, FileStat& stat) = 0;  // ENOENT when missing
+  // fstat and stat without the file's times (modified_ms stays 0), for the
+  // checks the journal makes at every append and every follower read.
+  // Why: on Linux 6.13 or later (multigrain timestamps) reading a file's
+  // times makes its next write take a fine-grained time, so every write
+  // changes its inode and every fdatasync writes the inode too: one more
+  // disk request per journal write (3 instead of 2, measured with
+  // `perf stat -e block:block_rq_issue`). The defaults call fstat and stat,
+  // so a test double that overrides those sees these calls too.
+  virtual int fstat_without_times(int fd, FileStat& stat);
+  virtual int stat_without_times(const std::string& path, FileStat& stat);
   virtual int rename(const std::string& from, const std::string& to) = 0;
   virtual int unlink(const std::string& path) = 0;
   virtual int mkdir(const std::string& path) = 0;  // one level; EEXIST when present
@@ -111,6 +121,8 @@ class FileSystemWrapper : public FileSystem {
   }
   int fstat(int fd, FileStat& stat) override { return target_->fstat(fd, stat); }
   int stat(const std::string& path, FileStat& stat) override { return target_->stat(path, stat); }
+  // fstat_without_times and stat_without_times are not forwarded either:
+  // the defaults go through this wrapper's fstat and stat.
   int rename(const std::string& from, const std::string& to) override {
     return target_->rename(from, to);
   }
@@ -145,6 +157,9 @@ class PosixFileSystem : public FileSystem {
   int preallocate(int fd, std::uint64_t offset, std::uint64_t size) override;
   int fstat(int fd, FileStat& stat) override;
   int stat(const std::string& path, FileStat& stat) override;
+  // statx(2) asking for the type, inode and size only.
+  int fstat_without_times(int fd, FileStat& stat) override;
+  int stat_without_times(const std::string& path, FileStat& stat) override;
   int rename(const std::string& from, const std::string& to) override;
   int unlink(const std::string& path) override;
   int mkdir(const std::string& path) override;

@@ -17,7 +17,7 @@ File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size)
     throw StorageError("cannot open " + path + ": " + errno_text(error));
   }
   FileStat st;
-  if (int error = fs.fstat(file.get(), st)) {
+  if (int error = fs.fstat_without_times(file.get(), st)) {
     throw StorageError("cannot stat " + path + ": " + errno_text(error));
   }
   size = st.size_bytes;
@@ -33,7 +33,7 @@ std::string_view WindowReader::view(std::uint64_t offset, std::size_t size) {
     if (int error = read_fully(fs_, fd_, window_.data(), want, offset)) {
       window_.clear();
       FileStat st;
-      if (error == EIO && fs_.fstat(fd_, st) == 0 && st.size_bytes < offset + want) {
+      if (error == EIO && fs_.fstat_without_times(fd_, st) == 0 && st.size_bytes < offset + want) {
         throw FileShrank(path_);
       }
       throw StorageError("cannot read " + path_ + " at offset " + std::to_string(offset) + ": " +

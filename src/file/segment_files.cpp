@@ -97,7 +97,7 @@ OwnershipCheck SegmentFiles::check_ownership(std::uint64_t id, int fd, bool succ
   FileSystem& fs = dir_.fs();
   const std::string next = path(id + 1);
   FileStat st;
-  int error = successor_is_ours ? ENOENT : fs.stat(next, st);
+  int error = successor_is_ours ? ENOENT : fs.stat_without_times(next, st);
   if (error == 0) {
     return {Ownership::superseded, "another instance took over the journal in " + dir_.path() +
                                        " (it created " + next + ")"};
@@ -106,10 +106,10 @@ OwnershipCheck SegmentFiles::check_ownership(std::uint64_t id, int fd, bool succ
     return {Ownership::unknown, "cannot check for " + next + ": " + errno_text(error)};
   }
   FileStat mine;
-  if ((error = fs.fstat(fd, mine)) != 0) {
+  if ((error = fs.fstat_without_times(fd, mine)) != 0) {
     return {Ownership::unknown, "cannot stat " + path(id) + ": " + errno_text(error)};
   }
-  error = fs.stat(path(id), st);
+  error = fs.stat_without_times(path(id), st);
   if (error == ENOENT || (error == 0 && st.identity != mine.identity)) {
     return {Ownership::superseded,
             path(id) + " was deleted or replaced: another instance took over the journal in " +

@@ -121,7 +121,7 @@ class FileJournalSource : public JournalSource {
       info.id = id;
       info.location = path;
       detail::FileStat st;
-      if (fs_->stat(path, st) == 0) info.bytes = st.size_bytes;
+      if (fs_->stat_without_times(path, st) == 0) info.bytes = st.size_bytes;
       info.end = id == segments.rbegin()->first ? SegmentEnd::tail : SegmentEnd::start_record;
       found.push_back(std::move(info));
     }
