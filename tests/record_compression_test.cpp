@@ -101,6 +101,25 @@ TEST(RecordCompression, IncompressibleBatchStaysTypeOne) {
   EXPECT_EQ(type_of(packed), 1u);
 }
 
+// zstd is not made to read a large body to its end when its first 384 KiB
+// do not compress (record_codec.cpp, incompressible_probe_bytes): such a
+// body is stored as it is even if its rest would compress. A body whose
+// incompressible part ends before the probe is judged on the whole.
+TEST(RecordCompression, LargeBodyThatStartsIncompressibleIsStoredAsItIs) {
+  RecordCompressor compressor(4096, 1, "test");
+  const std::vector<std::string> random_then_zeros = {random_bytes(std::size_t{768} << 10, 11),
+                                                      std::string(std::size_t{6} << 20, '\0')};
+  EXPECT_EQ(type_of(encode(random_then_zeros, &compressor)), 1u)
+      << "768 KiB of random bytes first: given up before the zeros";
+  const std::vector<std::string> shorter_random_then_zeros = {
+      random_bytes(std::size_t{256} << 10, 12), std::string(std::size_t{6} << 20, '\0')};
+  const std::string packed = encode(shorter_random_then_zeros, &compressor);
+  EXPECT_EQ(type_of(packed), 5u) << "256 KiB of random bytes first: the zeros count";
+  EXPECT_EQ(entries_of(decode_record(packed, "test")), shorter_random_then_zeros);
+  const std::vector<std::string> text = {compressible_text(std::size_t{3} << 20, 13)};
+  EXPECT_EQ(type_of(encode(text, &compressor)), 5u);
+}
+
 TEST(RecordCompression, BatchBelowTheThresholdStaysTypeOne) {
   RecordCompressor compressor(4096, 1, "test");
   // Body: count (1) + length (2) + 4000 bytes = 4003 < 4096.

@@ -223,6 +223,20 @@ constexpr std::size_t compress_input_bytes_min = std::size_t{64} << 10;
 // fills it, up to the body's size: a well-compressing batch of 64 MiB never
 // gets (nor zeroes) 64 MiB of room.
 constexpr std::size_t compress_output_bytes_min = std::size_t{64} << 10;
+// A body is given up as incompressible (stored as it is) when, once zstd
+// has read this much of it, what zstd wrote is still at least
+// incompressible_output_percent of what it read, allowing for the one block
+// zstd may hold back. Why: random or already compressed events of 1 MiB
+// fill 16 MiB group commits that zstd would otherwise read to the end only
+// to store them as they are (bench/journal_bench.cpp --event-content
+// random: 64 producers +15 to +56%). A body whose start does not compress
+// but whose rest would is stored as it
+// is: valid, only larger (in effect: the first 384 KiB, as zstd may hold
+// one block of 128 KiB back).
+constexpr std::size_t incompressible_probe_bytes = std::size_t{512} << 10;
+constexpr std::size_t incompressible_output_percent = 97;
+constexpr std::size_t zstd_held_back_bytes_max = ZSTD_BLOCKSIZE_MAX;
+static_assert(incompressible_probe_bytes > zstd_held_back_bytes_max);
 
 }  // namespace
 
@@ -251,10 +265,17 @@ bool RecordCompressor::compress_entries(std::string& out, std::size_t start,
   const std::size_t frame_begin = out.size();
   out.resize(frame_begin + std::min(frame_bytes_max, compress_output_bytes_min));
   ZSTD_outBuffer sink{out.data() + frame_begin, out.size() - frame_begin, 0};
+  std::size_t read_bytes = 0;  // of the body, by zstd, before this feed
   // Feeds `bytes` to zstd (ending the frame with `directive` ZSTD_e_end);
-  // false when the frame outgrows frame_bytes_max or zstd fails.
+  // false when the frame outgrows frame_bytes_max, the body proves
+  // incompressible, or zstd fails.
   auto feed = [&](std::string_view bytes, ZSTD_EndDirective directive) {
     ZSTD_inBuffer source{bytes.data(), bytes.size(), 0};
+    struct Read {
+      std::size_t& total;
+      const ZSTD_inBuffer& source;
+      ~Read() { total += source.pos; }
+    } count_read{read_bytes, source};
     // Each pass consumes input, writes output, or grows the room (at most
     // log2(frame_bytes_max) times): bounded by the bytes in and out.
     for (;;) {
@@ -267,6 +288,11 @@ bool RecordCompressor::compress_entries(std::string& out, std::size_t start,
       }
       const std::size_t left = ZSTD_compressStream2(cctx, &sink, &source, directive);
       if (ZSTD_isError(left)) return false;
+      const std::size_t read = read_bytes + source.pos;
+      if (read >= incompressible_probe_bytes &&
+          sink.pos * 100 >= (read - zstd_held_back_bytes_max) * incompressible_output_percent) {
+        return false;
+      }
       const bool finished = directive == ZSTD_e_end ? left == 0 : source.pos == source.size;
       if (finished) return true;
     }
