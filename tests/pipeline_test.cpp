@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cereal/types/vector.hpp>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -98,11 +100,75 @@ TEST_F(PipelineTest, LoneEventIsNotHeldBackForABatch) {
   EXPECT_EQ(plan->max_in_flight.load(), 1u);
 }
 
+// The voluntary context switches of this process's thread named `name`
+// (the engine names its threads), or -1 when there is none.
+long voluntary_switches_of(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    if (comm != name) continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
+    }
+  }
+  return -1;
+}
+
+// A lone producer writes on its own thread (Engine::handle()); the writer
+// thread and, pipelined, the acknowledger, with nothing to do, are not
+// woken after each event only to sleep again (two context switches and the
+// event lock per event).
+TEST(LoneProducer, DoesNotWakeTheIdleWriterThread) {
+  for (std::size_t writes_in_flight_max : {std::size_t{1}, std::size_t{4}}) {
+    auto store = std::make_shared<MemoryStore>();
+    P p(event_log_options(
+        std::make_unique<PipelinedStorage>(make_memory_storage(store), writes_in_flight_max)));
+    constexpr int events = 300;
+    p.handle(0);
+    const long writer_before = voluntary_switches_of("prevayler-write");
+    const long acknowledger_before = voluntary_switches_of("prevayler-ack");
+    ASSERT_GE(writer_before, 0) << "no thread named prevayler-write";
+    // Pipelined only: the acknowledger pops the writes no caller waits for.
+    ASSERT_EQ(acknowledger_before >= 0, writes_in_flight_max > 1);
+    for (int i = 1; i <= events; ++i) p.handle(i);
+    EXPECT_LT(voluntary_switches_of("prevayler-write") - writer_before, events / 10)
+        << "writes in flight " << writes_in_flight_max;
+    if (acknowledger_before >= 0) {
+      EXPECT_LT(voluntary_switches_of("prevayler-ack") - acknowledger_before, events / 10);
+    }
+    EXPECT_EQ(p.state()->events.size(), static_cast<std::size_t>(events + 1));
+  }
+}
+
 TEST_F(PipelineTest, WritesInFlightLimitOfOneTurnsPipeliningOff) {
   auto p = open(4, 1);
   produce(*p, 8, 50);
   EXPECT_EQ(plan->max_in_flight.load(), 0u);  // start_append() never called
   EXPECT_EQ(p->state()->events.size(), 400u);
+}
+
+// A storage's advice (Storage::writes_in_flight_advised(): the DynamoDB
+// storage lowers it while throttled) bounds the writes the engine starts,
+// through a decorating storage too.
+TEST_F(PipelineTest, StoragesAdviceBoundsTheWritesInFlight) {
+  struct Advising : ForwardingStorage {
+    Advising(std::unique_ptr<Storage> inner, std::shared_ptr<std::atomic<std::size_t>> advice)
+        : ForwardingStorage(std::move(inner)), advice(std::move(advice)) {}
+    std::size_t writes_in_flight_advised() const override { return advice->load(); }
+    std::shared_ptr<std::atomic<std::size_t>> advice;
+  };
+  auto advice = std::make_shared<std::atomic<std::size_t>>(1);
+  P::Options o = event_log_options(std::make_unique<ForwardingStorage>(std::make_unique<Advising>(
+      std::make_unique<PipelinedStorage>(make_memory_storage(store), 4, plan), advice)));
+  P p(std::move(o));
+  produce(p, 16, 60);
+  EXPECT_EQ(plan->max_in_flight.load(), 1u) << "advised 1 write in flight";
+  advice->store(3);
+  produce(p, 16, 60);
+  EXPECT_GT(plan->max_in_flight.load(), 1u) << "advised 3: the engine never pipelined";
+  EXPECT_LE(plan->max_in_flight.load(), 3u);
+  EXPECT_EQ(p.state()->events.size(), 2u * 16u * 60u);
 }
 
 TEST_F(PipelineTest, FailedWriteInFlightFailsEveryLaterOneAndLosesNothingAcknowledged) {

@@ -75,6 +75,13 @@ class AwsFollower : public JournalFollower {
     const ReplayCursor gap_before = cursor_;
     cursor_.gap = false;
     replay_->replay(cursor_, counting, /*ranges=*/false);
+    if (cursor_.stopped_at_seal) {
+      // A seal a newer snapshot may have voided (seal_is_trusted()): the
+      // newest snapshot is the state, so start over from it.
+      bootstrap(counting, true);  // publishes
+      adapt_interval(true);
+      return counting.records;
+    }
     if (!cursor_.gap) {
       gap_looks_ = 0;
     } else if (gap_before.gap && gap_before.segment == cursor_.segment &&
@@ -141,9 +148,21 @@ class AwsFollower : public JournalFollower {
         first_segment_ = cursor.segment;
         replay_.emplace(*clients_.dynamodb_reads, options_, Decryption{&keys_, false},
                         GapRole::follower);
+        replay_->set_seal_check(
+            [this](std::uint64_t sealed_segment) { return seal_is_trusted(sealed_segment); });
         cursor_ = cursor;
         gap_looks_ = 0;
         replay_->replay(cursor_, handler);
+        if (cursor_.stopped_at_seal) {
+          if (attempt == follow_restarts_max) {
+            throw StorageError(describe() +
+                               ": snapshots kept appearing past the journal it "
+                               "read (" +
+                               std::to_string(attempt) + " times); follow again");
+          }
+          restart = true;
+          continue;
+        }
         if (cursor_.gap) gap_looks_ = 1;
         publish();
         return;
@@ -156,6 +175,25 @@ class AwsFollower : public JournalFollower {
         restart = true;
       }
     }
+  }
+
+  // Whether the follower may go on past the seal it just read in
+  // `sealed_segment`. An opener that found a gap seals there, and a gap can
+  // be retention's: once a snapshot past that segment is durable, its
+  // owner deletes the segment's items, and a later opener's seal at the
+  // emptied orders says the segment ended before events that were
+  // acknowledged (and are in that snapshot). Recovery then starts over from
+  // the newest snapshot (aws_storage.cpp, recover_from()); a follower that
+  // went on past such a seal would apply the next segments to a state
+  // lacking them. No such seal exists before that snapshot is durable
+  // (retention runs after the commit), so a snapshot id not past the
+  // sealed segment, read after the seal, proves the seal sound. Otherwise
+  // the follower starts over from the newest snapshot, which is the state
+  // at least up to the seal: one snapshot read when a follower crosses a
+  // seal after the next snapshot was already committed.
+  bool seal_is_trusted(std::uint64_t sealed_segment) {
+    return read_s3_snapshot_id(*clients_.s3_reads, options_.bucket, options_.snapshot_path) <=
+           sealed_segment;
   }
 
   // The follower stood at the same gap on two looks: a newer snapshot means

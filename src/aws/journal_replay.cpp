@@ -118,7 +118,9 @@ ReplayCursor JournalReplay::applied(const ReplayCursor& c) const {
 
 void JournalReplay::replay(ReplayCursor& c, RecoveryHandler& handler, bool ranges) {
   // Bounded by the journal: each pass follows one seal to a later segment.
+  c.stopped_at_seal = false;
   while (replay_segment(c, handler, ranges)) {
+    if (c.stopped_at_seal) return;
   }
 }
 
@@ -228,6 +230,7 @@ bool JournalReplay::apply_item(ReplayCursor& c, const aws::JournalItem& item,
   if (record.type == RecordType::seal) {
     fragments_.drop_partial(segment, "followed by a seal");
     c = ReplayCursor{record.next_segment, 1, false};
+    if (seal_check_ && !seal_check_(segment)) c.stopped_at_seal = true;
     return true;
   }
   if (record.type == RecordType::fragment) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct ReplayCursor {
   // opener seals at it, a writer only with nothing pending), so the orders
   // before the seal were deleted: retention, not a write on its way.
   bool gap_before_seal = false;
+  // The replay stopped right after a seal its seal check refused
+  // (set_seal_check): the cursor is at the start of the next segment.
+  bool stopped_at_seal = false;
 };
 
 // What a gap means to whoever replays. To an opener it is the tail, where
@@ -83,6 +87,13 @@ class JournalReplay {
   // Drops a group commit whose fragments stopped coming (see journal_items.hpp).
   void drop_partial_fragments(const ReplayCursor& c, const char* why);
 
+  // Called with the sealed segment at each seal the replay follows, before
+  // anything after it is applied; false stops the replay there
+  // (ReplayCursor::stopped_at_seal). A follower's: see aws_follower.cpp.
+  void set_seal_check(std::function<bool(std::uint64_t sealed_segment)> check) {
+    seal_check_ = std::move(check);
+  }
+
  private:
   enum class PageEnd { consumed, seal, gap };
   PageEnd apply_page(ReplayCursor& c, const std::vector<aws::JournalItem>& items,
@@ -97,6 +108,7 @@ class JournalReplay {
   Decryption decryption_;
   GapRole role_;
   FragmentAssembler fragments_;
+  std::function<bool(std::uint64_t)> seal_check_;
 };
 
 }  // namespace prevayler::detail

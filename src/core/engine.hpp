@@ -74,6 +74,8 @@ class Engine {
   void run_writer();
   void run_acknowledger();
   bool writer_has_work() const;
+  void wake_writer();
+  void wake_acknowledger();
   bool lingering(std::chrono::steady_clock::time_point now) const;
   // The tuner's choice, lowered to the storage's advice
   // (Storage::writes_in_flight_advised(): e.g. while DynamoDB throttles).

@@ -134,6 +134,38 @@ TEST(AwsFollower, StartsOverFromANewerSnapshotWhenRetentionDeletedItsSegment) {
   expect_same_position(follower->position(), writer->position());
 }
 
+// An opener that found a gap seals there, and retention makes gaps: once
+// snapshot 3 is durable, segment 2's events are deleted, and an opener
+// that read from an older snapshot seals at the emptied order (2,1), its
+// seal saying segment 2 ended before "b" and "c", which were acknowledged
+// and are in snapshot 3 (the model test found this interleaving). Its
+// recovery starts over from snapshot 3 (AwsStorage::recover_from()); a
+// follower must not go on past that seal either.
+TEST(AwsFollower, NeverFollowsASealThatANewerSnapshotVoided) {
+  MotoJournal journal;
+  AwsStorageOptions options = journal.options();
+  options.common.keep_snapshots = 1;
+  auto writer = open_writer(options);
+  writer->handle("a");
+  auto follower = open_follower(journal);  // stands at (1,2)
+  writer->snapshot();                      // seal (1,2), snapshot 2
+  writer->handle("b");
+  writer->handle("c");
+  writer->snapshot();  // seal (2,3), snapshot 3: "b" and "c" deleted from segment 2
+  writer->handle("d");
+  ASSERT_EQ(all_items(journal.table, 2).size(), 1u) << "retention keeps only the seal";
+  // The late opener's seal at the emptied (2,1): a seal into segment 3, as
+  // the one at (2,3) (a seal's bytes do not depend on where it lies).
+  MotoJournal::dynamodb().put_item_if_absent(
+      journal.table, 2, 1, *MotoJournal::dynamodb().get_item(journal.table, 2, 3));
+  follower->catch_up();
+  EXPECT_EQ(items(*follower), (Items{"a", "b", "c", "d"}));
+  expect_same_position(follower->position(), writer->position());
+  writer.reset();
+  auto promoted = follower->promote();
+  EXPECT_EQ(items(*promoted), (Items{"a", "b", "c", "d"}));
+}
+
 TEST(AwsFollower, NeverAppliesPastAGapUntilItFills) {
   MotoJournal source;
   {

@@ -53,6 +53,7 @@ class PipelinedStorage : public ForwardingStorage {
   const PipelinePlan& plan() const { return *plan_; }
 
   std::size_t writes_in_flight_max() const override { return writes_in_flight_max_; }
+  std::size_t writes_in_flight_advised() const override { return writes_in_flight_max_; }
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override;
   void resume_after_failure() override;
   std::unique_ptr<SnapshotWriter> begin_snapshot() override { return begin_versioned_snapshot(1); }

@@ -22,6 +22,12 @@ class ForwardingStorage : public Storage {
   void recover(RecoveryHandler& handler) override { inner_->recover(handler); }
   void append(const EntryBatch& batch) override { inner_->append(batch); }
   std::size_t writes_in_flight_max() const override { return inner_->writes_in_flight_max(); }
+  // Forwarded, or a wrapped DynamoDB storage's throttle advice
+  // (ThrottleBatchingPolicy) would never reach the engine under test. A
+  // subclass that sets its own writes_in_flight_max() sets this too.
+  std::size_t writes_in_flight_advised() const override {
+    return inner_->writes_in_flight_advised();
+  }
   std::unique_ptr<PendingAppend> start_append(EntryBatch batch) override {
     return inner_->start_append(std::move(batch));
   }
@@ -212,6 +218,7 @@ class GatedStorage : public ForwardingStorage {
         writes_in_flight_max_(writes_in_flight_max) {}
 
   std::size_t writes_in_flight_max() const override { return writes_in_flight_max_; }
+  std::size_t writes_in_flight_advised() const override { return writes_in_flight_max_; }
   void append(const EntryBatch& batch) override {
     gate_->note_started();
     if (gate_->pass() == WriteGate::Outcome::failed) {
