@@ -51,6 +51,21 @@ std::exception_ptr resume_after_failure(Storage& storage) {
   }
 }
 
+// What the events after a failed write fail with: read from the write's
+// error before settle() hands that error to other threads (a completion may
+// drop the last reference to it at once; the reference count is atomic,
+// but a sanitizer sees none of it inside the standard library).
+std::string failed_write_reason(const std::exception_ptr& error) {
+  std::string reason = "event not journaled: an earlier journal write failed";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    reason += std::string(" (") + e.what() + ")";
+  } catch (...) {
+  }
+  return reason;
+}
+
 // A pending write's outcome: null when it is durable. Outside the event lock.
 std::exception_ptr wait_for(std::unique_ptr<PendingAppend> pending) {
   try {
@@ -384,8 +399,9 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
     lock.lock();
     writing_ = false;
   }
+  const std::string reason = error ? failed_write_reason(error) : std::string();
   settle(batch, error);
-  if (error) fail_pipeline(lock, error);
+  if (error) fail_pipeline(lock, reason);
   work_done_.notify_all();
   space_free_.notify_all();
   wake_writer();
@@ -471,8 +487,9 @@ void Engine::run_acknowledger() {
     pending.reset();
     lock.lock();
     in_flight_.pop_front();
+    const std::string reason = error ? failed_write_reason(error) : std::string();
     settle(batch, error);
-    if (error) fail_pipeline(lock, error);
+    if (error) fail_pipeline(lock, reason);
     work_done_.notify_all();
     space_free_.notify_all();
     wake_writer();
@@ -528,14 +545,7 @@ void Engine::settle(const std::shared_ptr<Batch>& batch, std::exception_ptr erro
 // pending append's wait() only reports its own write, so a later one that
 // returns (it is in the journal, behind the failed one) stops the instance,
 // and the storage is told to resume once, with nothing pending.
-void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, std::exception_ptr error) {
-  std::string reason = "event not journaled: an earlier journal write failed";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    reason += std::string(" (") + e.what() + ")";
-  } catch (...) {
-  }
+void Engine::fail_pipeline(std::unique_lock<std::mutex>& lock, const std::string& reason) {
   const auto failed = std::make_exception_ptr(StorageError(reason));
   failing_ = true;
   // A write being started now was computed from the failed states too:
