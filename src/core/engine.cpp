@@ -112,12 +112,14 @@ Engine::Engine(EngineHooks hooks, std::unique_ptr<Storage> storage, EngineLimits
           ? storage_writes_in_flight_max
           : std::min(limits_.writes_in_flight_max, storage_writes_in_flight_max);
   recover();
+  // Start wide open; measurement narrows it. Before the writer starts: it
+  // reads the tuner (writes_in_flight_allowed()) under the event lock,
+  // which this constructor does not hold.
+  tuner_ = WritesInFlightTuner(writes_in_flight_max_, writes_in_flight_max_);
   writer_ = std::thread([this] { run_writer(); });
   // Named for operators (top -H, perf, gdb; 15 characters at most on
   // Linux), here rather than by the thread, so the name is there on return.
   pthread_setname_np(writer_.native_handle(), "prevayler-write");
-  // Start wide open; measurement narrows it.
-  tuner_ = WritesInFlightTuner(writes_in_flight_max_, writes_in_flight_max_);
   if (writes_in_flight_max_ > 1) {
     acknowledger_ = std::thread([this] { run_acknowledger(); });
     pthread_setname_np(acknowledger_.native_handle(), "prevayler-ack");
