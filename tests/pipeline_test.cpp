@@ -235,9 +235,14 @@ TEST_F(PipelineTest, StorageThatStoresAWriteAfterAFailedOneStopsTheInstance) {
   auto p = open();
   std::atomic<bool> stopped{false};
   std::vector<std::thread> workers;
+  // Until the failure was injected (it needs a write in flight behind the
+  // failing one, which the writes-in-flight tuner may not allow for a
+  // while), and the instance stopped: bounded by events_max per producer.
+  constexpr int events_max = 3000;
   for (int t = 0; t < 8; ++t) {
     workers.emplace_back([&, t] {
-      for (int i = 0; i < 200 && !stopped; ++i) {
+      for (int i = 0; i < events_max && !stopped; ++i) {
+        if (i >= 200 && !plan->land_after_failure) break;
         if (t == 0 && i == 20) {
           plan->fail_only_with_writes_behind = true;
           plan->land_after_failure = true;
