@@ -401,9 +401,7 @@ void Engine::write_batch(std::unique_lock<std::mutex>& lock, const std::shared_p
     lock.lock();
     writing_ = false;
   }
-  const std::string reason = error ? failed_write_reason(error) : std::string();
-  settle(batch, error);
-  if (error) fail_pipeline(lock, reason);
+  settle_or_fail_pipeline(lock, batch, error);
   work_done_.notify_all();
   space_free_.notify_all();
   wake_writer();
@@ -489,13 +487,21 @@ void Engine::run_acknowledger() {
     pending.reset();
     lock.lock();
     in_flight_.pop_front();
-    const std::string reason = error ? failed_write_reason(error) : std::string();
-    settle(batch, error);
-    if (error) fail_pipeline(lock, reason);
+    settle_or_fail_pipeline(lock, batch, error);
     work_done_.notify_all();
     space_free_.notify_all();
     wake_writer();
   }
+}
+
+// Settles a written batch; after a failed write, fails what was computed
+// from it too (the failure's reason read first: failed_write_reason()).
+void Engine::settle_or_fail_pipeline(std::unique_lock<std::mutex>& lock,
+                                     const std::shared_ptr<Batch>& batch,
+                                     const std::exception_ptr& error) {
+  const std::string reason = error ? failed_write_reason(error) : std::string();
+  settle(batch, error);
+  if (error) fail_pipeline(lock, reason);
 }
 
 // Acknowledges a batch (its callers wake on its done_cv) or fails it.

@@ -89,6 +89,9 @@ class Engine {
                              const std::shared_ptr<Batch>& batch);
   void settle(const std::shared_ptr<Batch>& batch, std::exception_ptr error);
   void fail_pipeline(std::unique_lock<std::mutex>& lock, const std::string& reason);
+  void settle_or_fail_pipeline(std::unique_lock<std::mutex>& lock,
+                               const std::shared_ptr<Batch>& batch,
+                               const std::exception_ptr& error);
   void cut_snapshot(std::unique_lock<std::mutex>& lock, const std::shared_ptr<SnapshotCut>& cut);
   std::shared_ptr<Batch> accept_unchanged(AnyState& next);
   void seal_open_batch();

@@ -230,9 +230,8 @@ constexpr std::size_t compress_output_bytes_min = std::size_t{64} << 10;
 // fill 16 MiB group commits that zstd would otherwise read to the end only
 // to store them as they are (bench/journal_bench.cpp --event-content
 // random: 64 producers +15 to +56%). A body whose start does not compress
-// but whose rest would is stored as it
-// is: valid, only larger (in effect: the first 384 KiB, as zstd may hold
-// one block of 128 KiB back).
+// but whose rest would is stored as it is: valid, only larger (in effect,
+// the first 384 KiB decide, as zstd may hold one block of 128 KiB back).
 constexpr std::size_t incompressible_probe_bytes = std::size_t{512} << 10;
 constexpr std::size_t incompressible_output_percent = 97;
 constexpr std::size_t zstd_held_back_bytes_max = ZSTD_BLOCKSIZE_MAX;

@@ -183,26 +183,24 @@ FileStat to_file_stat(const struct statx& sx) {
   return out;
 }
 
-}  // namespace
-
-int PosixFileSystem::fstat_without_times(int fd, FileStat& out) {
+// 0 or the errno (ENOSYS where the kernel has no statx).
+int statx_without_times(int directory_fd, const char* path, int flags, FileStat& out) {
   struct statx sx {};
-  if (::statx(fd, "", AT_EMPTY_PATH, statx_without_times_mask, &sx) != 0) {
-    if (errno == ENOSYS) return FileSystem::fstat_without_times(fd, out);  // before Linux 4.11
-    return errno;
-  }
+  if (::statx(directory_fd, path, flags, statx_without_times_mask, &sx) != 0) return errno;
   out = to_file_stat(sx);
   return 0;
 }
 
+}  // namespace
+
+int PosixFileSystem::fstat_without_times(int fd, FileStat& out) {
+  const int error = statx_without_times(fd, "", AT_EMPTY_PATH, out);
+  return error == ENOSYS ? FileSystem::fstat_without_times(fd, out) : error;  // before Linux 4.11
+}
+
 int PosixFileSystem::stat_without_times(const std::string& path, FileStat& out) {
-  struct statx sx {};
-  if (::statx(AT_FDCWD, path.c_str(), 0, statx_without_times_mask, &sx) != 0) {
-    if (errno == ENOSYS) return FileSystem::stat_without_times(path, out);
-    return errno;
-  }
-  out = to_file_stat(sx);
-  return 0;
+  const int error = statx_without_times(AT_FDCWD, path.c_str(), 0, out);
+  return error == ENOSYS ? FileSystem::stat_without_times(path, out) : error;
 }
 
 int PosixFileSystem::rename(const std::string& from, const std::string& to) {

@@ -51,6 +51,14 @@ std::unique_ptr<P> open_writer(const MotoJournal& journal) {
   return open_writer(journal.options());
 }
 
+// A writer whose retention keeps one snapshot: each snapshot() deletes the
+// items (not the seals) of the segments below it.
+std::unique_ptr<P> open_pruning_writer(const MotoJournal& journal) {
+  AwsStorageOptions options = journal.options();
+  options.common.keep_snapshots = 1;
+  return open_writer(options);
+}
+
 Items items(const F& f) { return f.state()->items; }
 Items items(const P& p) { return p.state()->items; }
 
@@ -117,9 +125,7 @@ TEST(AwsFollower, FollowsSealsIntoTheNextSegmentsAfterSnapshots) {
 
 TEST(AwsFollower, StartsOverFromANewerSnapshotWhenRetentionDeletedItsSegment) {
   MotoJournal journal;
-  AwsStorageOptions options = journal.options();
-  options.common.keep_snapshots = 1;
-  auto writer = open_writer(options);
+  auto writer = open_pruning_writer(journal);
   writer->handle("a");
   auto follower = open_follower(journal);  // stands in segment 1
   EXPECT_EQ(follower->position().segment, 1u);
@@ -143,9 +149,7 @@ TEST(AwsFollower, StartsOverFromANewerSnapshotWhenRetentionDeletedItsSegment) {
 // follower must not go on past that seal either.
 TEST(AwsFollower, NeverFollowsASealThatANewerSnapshotVoided) {
   MotoJournal journal;
-  AwsStorageOptions options = journal.options();
-  options.common.keep_snapshots = 1;
-  auto writer = open_writer(options);
+  auto writer = open_pruning_writer(journal);
   writer->handle("a");
   auto follower = open_follower(journal);  // stands at (1,2)
   writer->snapshot();                      // seal (1,2), snapshot 2
@@ -292,9 +296,7 @@ TEST(AwsFollowerPromotion, SupersedesAWriterStillRunning) {
 
 TEST(AwsFollowerPromotion, StartsOverWhenRetentionDeletedWhatItStoodIn) {
   MotoJournal journal;
-  AwsStorageOptions options = journal.options();
-  options.common.keep_snapshots = 1;
-  auto writer = open_writer(options);
+  auto writer = open_pruning_writer(journal);
   writer->handle("a");
   auto follower = open_follower(journal);
   writer->handle("b");
