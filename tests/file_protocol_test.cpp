@@ -140,19 +140,43 @@ TEST(FileProtocol, RetentionAfterATakeoverStopsTheOldOwnerOnARealDirectory) {
 
 // Bug 1: a zombie's begin_snapshot re-created, with O_EXCL, a segment that
 // retention had deleted, and owned it from then on.
-TEST(FileProtocol, ZombieCannotRecreateADeletedSegmentForASnapshot) {
-  auto disk = std::make_shared<SimDisk>();
-  Host a(*disk);
+// `a` owns segment 0 (with a1); `b`, keeping 1 snapshot, takes over and
+// snapshots twice, so retention deletes segments 0 to 2 under `a`.
+void take_over_and_prune(Host& a, Host& b) {
   a.open().append("a1");
-  Host b(*disk, /*keep=*/1);
   b.open().append("b1");
   b.snapshot();
   b.append("b2");
-  b.snapshot();  // segments 0 to 2 deleted
+  b.snapshot();
+}
+
+TEST(FileProtocol, ZombieCannotRecreateADeletedSegmentForASnapshot) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  Host b(*disk, /*keep=*/1);
+  take_over_and_prune(a, b);
   ASSERT_FALSE(disk->exists(seg(1)));
   EXPECT_THROW(a.snapshot(), SupersededError);
   EXPECT_FALSE(disk->exists(seg(1)));  // what it created is gone again
   EXPECT_THROW(a.append("a2"), StorageFailedError);
+  b.append("b3");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "b2", "b3"}));
+}
+
+// The same for a failed write (found by the model test, seed 615): the
+// zombie's roll-forward re-created the deleted segment 1 with a start
+// record and left it, right below the journal's oldest segment, so copy
+// --all and verify read it as segment 1 truncated before the end that
+// segment 2's start record gives it.
+TEST(FileProtocol, ZombieCannotRecreateADeletedSegmentWhenAWriteFails) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk);
+  Host b(*disk, /*keep=*/1);
+  take_over_and_prune(a, b);
+  ASSERT_FALSE(disk->exists(seg(1)));
+  disk->fail_next(SimOp::pwrite, EIO, detail::segment_name(0));
+  EXPECT_THROW(a.append("a2"), SupersededError);
+  EXPECT_FALSE(disk->exists(seg(1)));  // what its roll-forward created is gone again
   b.append("b3");
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "b2", "b3"}));
 }

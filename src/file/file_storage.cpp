@@ -365,7 +365,10 @@ class FileStorage : public Storage {
   // `successor_is_ours`: we just created segment id + 1 ourselves.
   void require_ownership(std::uint64_t id, int fd, const std::string& consequence,
                          bool successor_is_ours = false) {
-    const OwnershipCheck check = segments_.check_ownership(id, fd, successor_is_ours);
+    require(segments_.check_ownership(id, fd, successor_is_ours), consequence);
+  }
+
+  void require(const OwnershipCheck& check, const std::string& consequence) {
     if (check.ownership == Ownership::owned) return;
     failed_ = true;
     if (check.ownership == Ownership::superseded) {
@@ -383,7 +386,7 @@ class FileStorage : public Storage {
   [[noreturn]] void roll_forward(const std::string& what) {
     File next;
     try {
-      if (!segments_.create(segment_ + 1, next)) {
+      if (!create_successor(next, "the failed write's outcome is for the new owner")) {
         failed_ = true;
         throw SupersededError(what + "; another instance took over the journal in " + dir() +
                               " (it created " + segments_.path(segment_ + 1) +
@@ -391,15 +394,13 @@ class FileStorage : public Storage {
       }
       journal_size_ =
           segments_.finish(next, segment_ + 1, writer_id_, StartRecord{journal_size_, {}});
-    } catch (const SupersededError&) {
-      throw;
+    } catch (const StorageFailedError&) {
+      throw;  // superseded, or its ownership unknown: stopped already
     } catch (const StorageError& e) {
       failed_ = true;
       throw StorageFailedError(what + "; ending the segment before it failed too (" + e.what() +
                                "), so whether the write counts is unknown: reopen the storage");
     }
-    require_ownership(segment_, journal_.get(), "the failed write's outcome is for the new owner",
-                      /*successor_is_ours=*/true);
     File sealed = std::move(journal_);
     const Preallocation sealed_space = space_;
     journal_ = std::move(next);
@@ -425,7 +426,9 @@ class FileStorage : public Storage {
     const std::uint64_t id = segment_ + 1;
     bool created = false;
     try {
-      created = segments_.create(id, next);
+      created = create_successor(next, "took no snapshot");
+    } catch (const StorageFailedError&) {
+      throw;
     } catch (const StorageError&) {
       failed_ = true;  // the new segment may stand, shorter than its header
       throw;
@@ -435,14 +438,6 @@ class FileStorage : public Storage {
       throw SupersededError("another instance took over the journal in " + dir() + " (it created " +
                             segments_.path(id) + "); this instance stopped");
     }
-    const OwnershipCheck check = segments_.check_ownership(segment_, journal_.get(), true);
-    if (check.ownership == Ownership::superseded) {
-      // A zombie re-created a name retention had deleted: it is below the
-      // newest snapshot, never read; remove it so it misleads nobody.
-      next.reset();
-      fs_->unlink(segments_.path(id));
-    }
-    require_ownership(segment_, journal_.get(), "took no snapshot", /*successor_is_ours=*/true);
     try {
       journal_size_ = segments_.finish(next, id, writer_id_, StartRecord{journal_size_, {}});
     } catch (const StorageError&) {
@@ -463,6 +458,26 @@ class FileStorage : public Storage {
       cut_preallocated(sealed, id - 1, sealed_space);
     }
     publish_position();
+  }
+
+  // Creates segment segment_ + 1, this owner's next (a snapshot, a
+  // roll-forward). False if the name exists: a new owner's fence. O_EXCL
+  // alone would let a zombie re-create a name retention deleted, so the
+  // owner then checks it still owns segment_; a superseded one removes the
+  // file it made before it stops. No recovery reads that file (it is below
+  // the newest snapshot), but left there it would sit right below the
+  // journal's oldest segment, and a copy --all or a verify would read it as
+  // a truncated segment.
+  bool create_successor(File& next, const std::string& consequence) {
+    const std::uint64_t id = segment_ + 1;
+    if (!segments_.create(id, next)) return false;
+    const OwnershipCheck check = segments_.check_ownership(segment_, journal_.get(), true);
+    if (check.ownership == Ownership::superseded) {
+      next.reset();
+      fs_->unlink(segments_.path(id));
+    }
+    require(check, consequence);
+    return true;
   }
 
   // A new segment, written up to journal_size_ (its header and start
