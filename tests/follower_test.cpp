@@ -16,11 +16,13 @@
 #include <thread>
 
 #include "file/file_storage_impl.hpp"
+#include "file/naming.hpp"
 #include "prevayler/follower.hpp"
 #include "prevayler/memory_storage.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/encryption_keys.hpp"
 #include "support/expect_error.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 #include "support/values.hpp"
 
@@ -257,6 +259,50 @@ TEST(FileFollower, StartsOverFromANewerSnapshotWhenRetentionDeletedItsSegment) {
   EXPECT_EQ(values(*follower), (std::vector<int>{1, 2, 3, 4, 5}));
   EXPECT_EQ(follower->position().segment, writer->position().segment);
   EXPECT_EQ(follower->position().record, writer->position().record);
+}
+
+// A follower stands in segment S after event 1 and falls behind; the
+// writer appends 2, snapshots (retention deletes S) and appends 3; then a
+// file with S's name appears again, holding only S's header: what a
+// superseded writer's failed write creates for a moment (docs/protocol.md,
+// "Why 3 suffices"). Reading on in it as S would apply nothing of 2, or
+// fail as a segment cut short.
+struct ReplacedSegment {
+  TempDir tmp;
+  std::shared_ptr<PausedWatermark> paused = std::make_shared<PausedWatermark>();
+  std::unique_ptr<P> writer;
+  std::unique_ptr<F> follower;
+
+  ReplacedSegment() {
+    FileStorageOptions so = file_options(tmp.path());
+    so.common.keep_snapshots = 1;
+    writer = std::make_unique<P>(values_options(make_file_storage(so)));
+    writer->handle(1);
+    follower = open_follower(detail::make_file_storage(file_options(tmp.path()), paused));
+    EXPECT_TRUE(follower->wait_for(writer->position(), wait_ms_max));
+    const fs::path segment = tmp.path() / detail::segment_name(follower->position().segment);
+    paused->paused = true;
+    writer->handle(2);
+    const std::string header = read_all(segment).substr(0, detail::segment_header_bytes);
+    writer->snapshot();
+    writer->handle(3);
+    EXPECT_FALSE(fs::exists(segment));
+    write_all(segment, header);
+  }
+};
+
+TEST(FileFollower, StartsOverWhenTheSegmentItStandsInIsAnotherFileNow) {
+  ReplacedSegment r;
+  r.paused->paused = false;
+  r.follower->catch_up();
+  EXPECT_EQ(values(*r.follower), (std::vector<int>{1, 2, 3}));
+}
+
+TEST(FileFollowerPromotion, RecoversWholeWhenTheSegmentItStoodInIsAnotherFileNow) {
+  ReplacedSegment r;
+  r.writer.reset();
+  auto promoted = r.follower->promote();
+  EXPECT_EQ(values(*promoted), (std::vector<int>{1, 2, 3}));
 }
 
 bool is_prefix(const std::vector<int>& prefix, const std::vector<int>& of) {

@@ -64,7 +64,7 @@ class FileFollower : public JournalFollower {
 
   std::unique_ptr<Storage> promote() override {
     return make_promoted_file_storage(options_, fs_, lock_,
-                                      FileResumePoint{segment_, offset_, records_});
+                                      FileResumePoint{segment_, offset_, records_, file_});
   }
 
  private:
@@ -98,6 +98,7 @@ class FileFollower : public JournalFollower {
                             " but there is no snapshot it follows; restore the missing files");
     }
     move_to(first, 0, 0);
+    file_ = std::make_shared<File>();
     return advance(handler);
   }
 
@@ -135,7 +136,10 @@ class FileFollower : public JournalFollower {
         // only the newest snapshot tells the state after it.
         throw FileVanished(path);
       }
-      if (id != segment_) move_to(id, 0, 0);
+      if (id != segment_) {
+        move_to(id, 0, 0);
+        file_ = std::make_shared<File>();
+      }
       if (end < offset_) {
         throw CorruptionError(path + " ends at offset " + std::to_string(end) +
                               " by the journal's start records, but its writer published offset " +
@@ -144,8 +148,8 @@ class FileFollower : public JournalFollower {
                               "older backup: follow it again");
       }
       std::uint64_t records = records_;
-      const std::uint64_t reached =
-          replay_segment_range(*fs_, id, path, offset_, end, records, handler, decryption());
+      const std::uint64_t reached = replay_segment_range(*fs_, id, path, offset_, end, records,
+                                                         *file_, handler, decryption());
       delivered += records - records_;
       move_to(id, reached, records);
     }
@@ -173,6 +177,9 @@ class FileFollower : public JournalFollower {
   std::uint64_t segment_ = 0;                 // the segment it stands in
   std::uint64_t offset_ = 0;                  // after the last record applied (0: none read)
   std::uint64_t records_ = 0;                 // batch records applied in the segment
+  // The segment's file it read, held open so that another file under its
+  // name is told apart (replay_segment_range); shared with a promotion.
+  std::shared_ptr<File> file_ = std::make_shared<File>();
 };
 
 }  // namespace

@@ -266,7 +266,7 @@ class FileStorage : public Storage {
     if (resume_ && listing.segments.count(resume_->segment)) {
       // A promoted follower: it holds the state up to there already.
       first = resume_->segment;
-      resume = ReplayResume{resume_->offset, resume_->records};
+      resume = ReplayResume{resume_->offset, resume_->records, resume_->file.get()};
     } else if (resume_) {
       // Retention deleted the segment it stood in: recover it all.
       resume_.reset();

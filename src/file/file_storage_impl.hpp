@@ -21,8 +21,9 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options,
 // reading the snapshot (file/file_follower.cpp).
 struct FileResumePoint {
   std::uint64_t segment = 0;
-  std::uint64_t offset = 0;   // after the last record applied
-  std::uint64_t records = 0;  // batch records applied in the segment
+  std::uint64_t offset = 0;          // after the last record applied
+  std::uint64_t records = 0;         // batch records applied in the segment
+  std::shared_ptr<const File> file;  // what it read them from (ReplayResume::applied_from)
 };
 
 // A storage whose recover() takes ownership as an open does and delivers

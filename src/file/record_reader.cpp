@@ -11,16 +11,21 @@
 namespace prevayler::detail {
 
 File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size) {
+  FileStat st;
+  File file = open_for_read(fs, path, st);
+  size = st.size_bytes;
+  return file;
+}
+
+File open_for_read(FileSystem& fs, const std::string& path, FileStat& st) {
   File file;
   if (int error = open_file(fs, path, OpenMode::read, file)) {
     if (error == ENOENT) throw FileVanished(path);
     throw StorageError("cannot open " + path + ": " + errno_text(error));
   }
-  FileStat st;
   if (int error = fs.fstat_without_times(file.get(), st)) {
     throw StorageError("cannot stat " + path + ": " + errno_text(error));
   }
-  size = st.size_bytes;
   return file;
 }
 

@@ -27,9 +27,11 @@ struct FileShrank : FileVanished {
   explicit FileShrank(const std::string& path) : FileVanished(path) {}
 };
 
-// Opens `path` for reading and sets `size`. Throws FileVanished when it does
-// not exist, StorageError on any other failure.
+// Opens `path` for reading and sets `size` (or `st`: its size and identity,
+// no times). Throws FileVanished when it does not exist, StorageError on any
+// other failure.
 File open_for_read(FileSystem& fs, const std::string& path, std::uint64_t& size);
+File open_for_read(FileSystem& fs, const std::string& path, FileStat& st);
 
 // Reads a file through a sliding window, so replay makes few calls and
 // never holds a whole segment in memory.

@@ -148,13 +148,30 @@ struct SegmentEnd {
   bool holds_nothing = false;
 };
 
+// A reader that applied records of `path` from the file `applied_from` (held
+// open, so its inode number is not reused) must not read on in `opened`,
+// another file under that name: retention deleted the one it read, and a
+// superseded writer re-created the name (it removes it again at once).
+// What it needs is past a newer snapshot: start over, as when it vanished.
+void check_same_file(FileSystem& fs, const std::string& path, const FileStat& opened,
+                     const File* applied_from) {
+  if (!applied_from || !*applied_from) return;
+  FileStat held;
+  if (int error = fs.fstat_without_times(applied_from->get(), held)) {
+    throw StorageError("cannot stat " + path + " as read before: " + errno_text(error));
+  }
+  if (held.identity != opened.identity) throw FileVanished(path);
+}
+
 // Replays one segment up to its end. Returns where it ends.
 std::uint64_t replay_segment(FileSystem& fs, std::uint64_t id, const std::string& path,
                              const SegmentEnd& segment_end, RecoveryHandler& handler,
                              const Warn& warn, ReplayMode mode, const Decryption& decryption,
                              const std::optional<ReplayResume>& resume) {
-  std::uint64_t file_size = 0;
-  File fd = open_for_read(fs, path, file_size);
+  FileStat st;
+  File fd = open_for_read(fs, path, st);
+  if (resume) check_same_file(fs, path, st, resume->applied_from);
+  const std::uint64_t file_size = st.size_bytes;
   const std::optional<std::uint64_t>& end = segment_end.decided;
   // Nothing in it counts, whatever its size: its creator was killed while
   // creating it (a power loss may even have taken its header since).
@@ -238,16 +255,20 @@ ReplayOutcome replay_segments(FileSystem& fs, const std::map<std::uint64_t, std:
 
 std::uint64_t replay_segment_range(FileSystem& fs, std::uint64_t id, const std::string& path,
                                    std::uint64_t from, std::uint64_t end, std::uint64_t& records,
-                                   RecoveryHandler& handler, const Decryption& decryption) {
+                                   File& held, RecoveryHandler& handler,
+                                   const Decryption& decryption) {
   if (end <= segment_header_bytes || end <= from) return std::max(from, end);
-  std::uint64_t file_size = 0;
-  File fd = open_for_read(fs, path, file_size);
+  FileStat st;
+  File opened = open_for_read(fs, path, st);
+  check_same_file(fs, path, st, &held);
+  if (!held) held = std::move(opened);
+  const std::uint64_t file_size = st.size_bytes;
   if (file_size < end) {
     throw CorruptionError(path + ": the writer published offset " + std::to_string(end) +
                           " as durable, but the file has only " + std::to_string(file_size) +
                           " bytes; restore it from a backup");
   }
-  WindowReader reader(fs, fd.get(), end, path);
+  WindowReader reader(fs, held.get(), end, path);
   const Warn no_warning = [](const std::string&) {};
   if (from <= segment_header_bytes) {
     check_id(check_container_header(reader.view(0, segment_header_bytes), segment_magic,

@@ -55,6 +55,11 @@ enum class ReplayMode {
 struct ReplayResume {
   std::uint64_t offset = 0;   // the offset after the last record applied
   std::uint64_t records = 0;  // the batch records applied in the segment
+  // The file it applied them from, held open (so its inode number is not
+  // reused), when known: another file under that name now (retention
+  // deleted it, and a superseded writer re-created the name for a moment)
+  // is FileVanished, never read as the same segment.
+  const File* applied_from = nullptr;
 };
 
 // Replays `segments` (consecutive ids, the first one right after the
@@ -88,9 +93,13 @@ SegmentDecisions decide_segment_ends(FileSystem& fs,
 // offsets `from` (the segment's start: its header is checked) and `end`,
 // both record boundaries a writer made durable, numbering them after
 // `records`, which it advances. Damage before `end` is corruption. Returns
-// the offset reached (`end`). Throws FileVanished, CorruptionError.
+// the offset reached (`end`). `held`: the file read from so far, kept open
+// by the caller (opened on the first read); another file under `path` now
+// throws FileVanished, as a deleted one does. Throws FileVanished,
+// CorruptionError.
 std::uint64_t replay_segment_range(FileSystem& fs, std::uint64_t id, const std::string& path,
                                    std::uint64_t from, std::uint64_t end, std::uint64_t& records,
-                                   RecoveryHandler& handler, const Decryption& decryption = {});
+                                   File& held, RecoveryHandler& handler,
+                                   const Decryption& decryption = {});
 
 }  // namespace prevayler::detail
