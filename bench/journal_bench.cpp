@@ -26,6 +26,11 @@
 //   replay.events / replay.seconds / replay.events_per_s / replay.journal_bytes
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the directory again (recovery), without snapshot_on_open;
+//   alternate.rK.preallocated.writes_per_s / alternate.rK.prevayler.p1.*
+//       (--alternate N) N rounds, K = 1..N, each the preallocated loop and
+//       then 1 producer, back to back: this disk's sync rate drifts by 2x
+//       over minutes, so only neighbours compare; alternate.ratio_median
+//       is the median of the rounds' p1 / loop ratios;
 //   replay_policy.* (with --replay-snapshot-every N as well) the same E
 //       events written by an instance with snapshot_every_events = N and
 //       keep_snapshots = 2 (a long-running writer with an automatic
@@ -35,7 +40,7 @@
 //   prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64]
 //       [--event-bytes 100] [--readers R] [--read-with state|read] [--bare]
 //       [--no-prevayler] [--replay-events E] [--replay-snapshot-every N]
-//       [--event-content fill|text|random]
+//       [--event-content fill|text|random] [--alternate N]
 //       [--compress-over BYTES] [--journal-level L] [--encrypt]
 //
 //   --encrypt: records (and the replay's snapshots) sealed with AES-256-GCM
@@ -110,8 +115,9 @@ P::Options options(const std::filesystem::path& dir) {
 // --read-with: state() (a shared_ptr per call) or read() (per-thread cache).
 bool read_with_state = true;
 
-void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
-                   std::size_t event_bytes, double seconds) {
+// Returns the events per second; prints them under `prefix`.
+double run_prevayler(const std::filesystem::path& dir, int producers, int readers,
+                     std::size_t event_bytes, double seconds, const std::string& prefix = "") {
   std::filesystem::remove_all(dir);
   std::optional<P> running(std::in_place, options(dir));
   P& p = *running;
@@ -155,7 +161,7 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const std::vector<double> all = bench::sorted_latencies(latencies);
-  const std::string name = "prevayler.p" + std::to_string(producers) + ".";
+  const std::string name = prefix + "prevayler.p" + std::to_string(producers) + ".";
   const std::uint64_t events = bench::print_throughput(name, before_stats, p.stats(), elapsed);
   print(name + "p50_us", percentile(all, 0.50), "us");
   print(name + "p99_us", percentile(all, 0.99), "us");
@@ -171,6 +177,7 @@ void run_prevayler(const std::filesystem::path& dir, int producers, int readers,
     print(name + "reads_per_s", static_cast<double>(total) / elapsed, "reads/s");
     print(name + "readers", readers, "threads");
   }
+  return static_cast<double>(events) / elapsed;
 }
 
 // How the file of a raw fdatasync loop gets its space.
@@ -180,8 +187,9 @@ enum class LoopSpace { appended, zero_filled, fallocated };
 // around at its end, still into written space).
 constexpr std::size_t loop_preallocation_bytes = std::size_t{64} << 20;
 
-void run_raw_fdatasync_loop(const std::filesystem::path& dir, std::size_t event_bytes,
-                            double seconds, LoopSpace space) {
+// Returns the writes per second; prints them under `prefix`.
+double run_raw_fdatasync_loop(const std::filesystem::path& dir, std::size_t event_bytes,
+                              double seconds, LoopSpace space, const std::string& prefix = "") {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto path = dir / "bare.log";
@@ -230,9 +238,26 @@ void run_raw_fdatasync_loop(const std::filesystem::path& dir, std::size_t event_
   const char* name = space == LoopSpace::appended      ? "bare.writes_per_s"
                      : space == LoopSpace::zero_filled ? "preallocated.writes_per_s"
                                                        : "fallocated.writes_per_s";
-  print(name,
-        static_cast<double>(writes) / std::chrono::duration<double>(Clock::now() - start).count(),
-        "writes/s");
+  const double rate =
+      static_cast<double>(writes) / std::chrono::duration<double>(Clock::now() - start).count();
+  print(prefix + name, rate, "writes/s");
+  return rate;
+}
+
+// --alternate: rounds of the preallocated loop then 1 producer.
+void run_alternate(const std::filesystem::path& dir, std::size_t event_bytes, double seconds,
+                   int rounds) {
+  std::vector<double> ratios;
+  for (int round = 1; round <= rounds; ++round) {
+    const std::string prefix = "alternate.r" + std::to_string(round) + ".";
+    const double loop =
+        run_raw_fdatasync_loop(dir, event_bytes, seconds, LoopSpace::zero_filled, prefix);
+    const double p1 = run_prevayler(dir, 1, 0, event_bytes, seconds, prefix);
+    ratios.push_back(p1 / loop);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  print("alternate.rounds", static_cast<double>(rounds), "rounds");
+  print("alternate.ratio_median", ratios[ratios.size() / 2], "x");
 }
 
 // snapshot_every_events: 0 writes without a policy (one segment).
@@ -274,12 +299,15 @@ int main(int argc, char** argv) {
   int readers = 0;
   bool bare = false;
   bool prevayler_runs = true;
+  int alternate_rounds = 0;
   std::uint64_t replay_events = 0;
   std::uint64_t replay_snapshot_every = 0;
   for (int i = 1; i < argc; ++i) {
     const char* value = i + 1 < argc ? argv[i + 1] : "";
     if (!std::strcmp(argv[i], "--bare")) {
       bare = true;
+    } else if (!std::strcmp(argv[i], "--alternate")) {
+      alternate_rounds = std::max(0, std::atoi(value)), ++i;
     } else if (!std::strcmp(argv[i], "--no-prevayler")) {
       prevayler_runs = false;
     } else if (!std::strcmp(argv[i], "--seconds")) {
@@ -313,7 +341,7 @@ int main(int argc, char** argv) {
                    "[--event-bytes N] [--readers R] [--read-with state|read] [--bare] "
                    "[--no-prevayler] "
                    "[--replay-events E] [--replay-snapshot-every N] "
-                   "[--event-content fill|text|random] "
+                   "[--event-content fill|text|random] [--alternate N] "
                    "[--compress-over BYTES] [--journal-level L] [--encrypt]\n");
       return 2;
     }
@@ -333,6 +361,7 @@ int main(int argc, char** argv) {
   if (prevayler_runs) {
     for (int n : producers) run_prevayler(dir, n, readers, event_bytes, seconds);
   }
+  if (alternate_rounds > 0) run_alternate(dir, event_bytes, seconds, alternate_rounds);
   if (replay_events > 0) {
     run_replay(dir, replay_events, event_bytes, 0);
     if (replay_snapshot_every > 0) {

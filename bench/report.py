@@ -343,6 +343,18 @@ for what, value, target in [
     v = verdict("3. file journal", what, value, target, times(value),
                 "≥ {}×".format(target))
     w("| {} | {} | ≥ {}× | {} |".format(what, times(value), target, v))
+rounds = int(get("file.alternate.rounds") or 0)
+if rounds:
+    pairs = [(get("file.alternate.r{}.preallocated.writes_per_s".format(k)),
+              get("file.alternate.r{}.prevayler.p1.events_per_s".format(k)))
+             for k in range(1, rounds + 1)]
+    shown = ", ".join("{} ({} vs {})".format(times(ratio(p, l)), num(p), num(l)) for l, p in pairs)
+    median = get("file.alternate.ratio_median")
+    what = "prevayler 1 producer vs the preallocated loop, {} alternated rounds (median)".format(
+        rounds)
+    v = verdict("3. file journal", what, median, 0.9, times(median), "≥ 0.9×")
+    w("| {} | {} | ≥ 0.9× | {} |".format(what, times(median), v))
+    w("| (the rounds: 1 producer vs the loop run right before it) | {} | | |".format(shown))
 w("| (for reference) prevayler 1 producer vs SQLite / Redis 1 | {} / {} | | |".format(
     times(ratio(p1, sq1)), times(ratio(p1, rd1))))
 w("")

@@ -231,8 +231,8 @@ capacity_model_run() {
 capacity_model_run || echo "the capacity model run failed (see $results/model-proxy.log)" >&2
 
 # --- 3. file journal: prevayler vs bare loop, SQLite, Redis -------------------
-run "file." "$bin/prevayler_journal_bench" --bare --producers 1,64 --seconds "$file_seconds" \
-  --dir "$data/journal"
+run "file." "$bin/prevayler_journal_bench" --bare --producers 1,64 --alternate 3 \
+  --seconds "$file_seconds" --dir "$data/journal"
 run "file." "$bin/prevayler_sqlite_bench" --threads 1,64 --seconds "$file_seconds" \
   --dir "$data/sqlite"
 redis_run 1 "$file_seconds"
