@@ -77,7 +77,7 @@ class FileStorage : public Storage {
       : options_((check_options(options), std::move(options))),
         fs_(std::move(fs)),
         lock_(lock),
-        resume_(resume),
+        resume_(std::move(resume)),
         dir_(*fs_, options_.directory.string()),
         segments_(dir_),
         compressor_(options_.common.compress_journal_records_over,
@@ -578,7 +578,8 @@ std::unique_ptr<Storage> make_file_storage(FileStorageOptions options,
 std::unique_ptr<Storage> make_promoted_file_storage(FileStorageOptions options,
                                                     std::shared_ptr<FileSystem> fs,
                                                     bool lock_directory, FileResumePoint resume) {
-  return std::make_unique<FileStorage>(std::move(options), std::move(fs), lock_directory, resume);
+  return std::make_unique<FileStorage>(std::move(options), std::move(fs), lock_directory,
+                                       std::move(resume));
 }
 
 std::size_t prune_file_storage(FileSystem& fs, const std::string& directory,
