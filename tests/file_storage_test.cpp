@@ -16,6 +16,7 @@
 #include "prevayler/prevayler.hpp"
 #include "support/expect_error.hpp"
 #include "support/file_bytes.hpp"
+#include "support/numbers.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -23,20 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Numbers {
-  std::vector<std::int64_t> values;
-  template <class A>
-  void serialize(A& a) {
-    a(values);
-  }
-};
 using P = Prevayler<Numbers, std::int64_t>;
-
-Numbers append_value(const Numbers& n, const std::int64_t& v, Timestamp) {
-  Numbers next = n;
-  next.values.push_back(v);
-  return next;
-}
 
 // A filesystem that fails chosen calls with a chosen errno.
 class BreakableIo : public detail::FileSystemWrapper {

@@ -12,6 +12,7 @@
 #include "file/file_storage_impl.hpp"
 #include "file/file_system.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/numbers.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -79,14 +80,6 @@ class TimeReadCounter : public detail::FileSystemWrapper {
   }
 };
 
-struct Numbers {
-  std::vector<std::int64_t> values;
-  template <class A>
-  void serialize(A& a) {
-    a(values);
-  }
-};
-
 // The ownership check after each append (file/segment_files.cpp) stats the
 // journal segment: were it to read its times, each journal write on a
 // recent Linux would cost a third disk request (file_system.hpp).
@@ -96,11 +89,7 @@ TEST(FileStorageHotPath, AppendsNeverReadAFilesTimes) {
   FileStorageOptions so;
   so.directory = tmp.path() / "data";
   Prevayler<Numbers, std::int64_t>::Options o;
-  o.business = [](const Numbers& n, const std::int64_t& v, Timestamp) {
-    Numbers next = n;
-    next.values.push_back(v);
-    return next;
-  };
+  o.business = append_value;
   o.storage = detail::make_file_storage(so, io);
   Prevayler<Numbers, std::int64_t> p(std::move(o));
   const int time_reads_at_open = io->time_reads.load();

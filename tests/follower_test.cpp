@@ -35,17 +35,6 @@ using F = Follower<Values, int>;
 
 constexpr std::chrono::milliseconds wait_ms_max{10'000};
 
-P::Options values_options(std::unique_ptr<Storage> storage) {
-  P::Options o;
-  o.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
-  o.storage = std::move(storage);
-  return o;
-}
-
 FileStorageOptions file_options(const fs::path& dir) {
   FileStorageOptions so;
   so.directory = dir;

@@ -15,6 +15,7 @@
 #include "file/file_system.hpp"
 #include "ops/file_journal.hpp"
 #include "prevayler/prevayler.hpp"
+#include "support/numbers.hpp"
 #include "support/temp_dir.hpp"
 
 namespace prevayler::testing {
@@ -22,20 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Numbers {
-  std::vector<std::int64_t> values;
-  template <class A>
-  void serialize(A& a) {
-    a(values);
-  }
-};
 using P = Prevayler<Numbers, std::int64_t>;
-
-Numbers append_value(const Numbers& n, const std::int64_t& v, Timestamp) {
-  Numbers next = n;
-  next.values.push_back(v);
-  return next;
-}
 
 // Counts every call that syncs or may change the disk, and which files
 // were fdatasync'ed, passing all calls through to the real filesystem.

@@ -23,14 +23,8 @@ struct TestClock {
 
 inline ValuesPrevayler::Options clocked_values_options(std::unique_ptr<Storage> storage,
                                                        const TestClock& clock) {
-  ValuesPrevayler::Options o;
-  o.business = [](const Values& s, const int& e, Timestamp) {
-    Values n = s;
-    n.v.push_back(e);
-    return n;
-  };
+  ValuesPrevayler::Options o = values_options(std::move(storage));
   o.timestamp = [now = clock.now_ms] { return Timestamp(std::chrono::milliseconds(*now)); };
-  o.storage = std::move(storage);
   return o;
 }
 

@@ -18,8 +18,8 @@ struct Values {
   }
 };
 
-// Opens `storage` with a business function that appends each event.
-inline std::unique_ptr<Prevayler<Values, int>> open_values(std::unique_ptr<Storage> storage) {
+// Options on `storage` with a business function that appends each event.
+inline Prevayler<Values, int>::Options values_options(std::unique_ptr<Storage> storage) {
   Prevayler<Values, int>::Options o;
   o.business = [](const Values& s, const int& e, Timestamp) {
     Values n = s;
@@ -27,7 +27,11 @@ inline std::unique_ptr<Prevayler<Values, int>> open_values(std::unique_ptr<Stora
     return n;
   };
   o.storage = std::move(storage);
-  return std::make_unique<Prevayler<Values, int>>(std::move(o));
+  return o;
+}
+
+inline std::unique_ptr<Prevayler<Values, int>> open_values(std::unique_ptr<Storage> storage) {
+  return std::make_unique<Prevayler<Values, int>>(values_options(std::move(storage)));
 }
 
 }  // namespace prevayler::testing
