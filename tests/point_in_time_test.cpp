@@ -6,9 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
+#include <tuple>
 
+#include "core/position_text.hpp"
 #include "prevayler/file_storage.hpp"
 #include "prevayler/journal_reader.hpp"
 #include "prevayler/point_in_time.hpp"
@@ -178,6 +181,25 @@ TEST(PointInTimeText, ParsesTimesAndPositions) {
                           "2026-12-01T12:00:00.Z", "x"}) {
     EXPECT_THROW(PointInTime::parse(bad), ConfigError) << bad;
   }
+}
+
+// The same text as a bound of `prevayler dump`: parts left out are the
+// lowest for --from, the highest for --until.
+TEST(PointInTimeText, PositionsLeaveOutPartsAsTheBoundAsks) {
+  constexpr std::uint64_t all = std::numeric_limits<std::uint64_t>::max();
+  const auto from = detail::parse_position("3", 0);
+  ASSERT_TRUE(from.has_value());
+  EXPECT_EQ(std::tie(from->segment, from->record, from->entry),
+            std::make_tuple(std::uint64_t{3}, std::uint64_t{0}, std::uint32_t{0}));
+  const auto until = detail::parse_position("3:5", all);
+  ASSERT_TRUE(until.has_value());
+  EXPECT_EQ(std::tie(until->segment, until->record, until->entry),
+            std::make_tuple(std::uint64_t{3}, std::uint64_t{5},
+                            std::numeric_limits<std::uint32_t>::max()));
+  EXPECT_EQ(detail::parse_position("3:5:99999999999", 0)->entry,
+            std::numeric_limits<std::uint32_t>::max());
+  EXPECT_FALSE(detail::parse_position("3:5:1:0", 0).has_value());
+  EXPECT_FALSE(detail::parse_position("3:-5", 0).has_value());
 }
 
 }  // namespace

@@ -7,40 +7,16 @@
 #include <ctime>
 #include <limits>
 
+#include "core/position_text.hpp"
 #include "prevayler/error.hpp"
 
 namespace prevayler {
-namespace {
-
-// "SEGMENT[:RECORD[:ENTRY]]"; parts left out include the whole segment or record.
-std::optional<JournalPosition> parse_position(std::string_view text) {
-  constexpr std::uint64_t all = std::numeric_limits<std::uint64_t>::max();
-  std::uint64_t parts[3] = {all, all, all};
-  std::size_t count = 0;
-  for (; count < 3; ++count) {
-    const auto colon = text.find(':');
-    const std::string_view part = text.substr(0, colon);
-    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), parts[count]);
-    if (ec != std::errc() || end != part.data() + part.size() || part.empty()) return std::nullopt;
-    if (colon == std::string_view::npos) break;
-    if (count == 2) return std::nullopt;  // a fourth part
-    text.remove_prefix(colon + 1);
-  }
-  JournalPosition p;
-  p.segment = parts[0];
-  p.record = parts[1];
-  p.entry = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(parts[2], std::numeric_limits<std::uint32_t>::max()));
-  return p;
-}
-
-}  // namespace
-
 PointInTime PointInTime::parse(std::string_view text) {
   PointInTime point;
   if (auto time = parse_iso8601(text)) {
     point.time = *time;
-  } else if (auto position = parse_position(text)) {
+  } else if (auto position =
+                 detail::parse_position(text, std::numeric_limits<std::uint64_t>::max())) {
     point.position = *position;
   } else {
     throw ConfigError("not a point in time: \"" + std::string(text) +

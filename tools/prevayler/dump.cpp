@@ -10,32 +10,11 @@
 #include <tuple>
 
 #include "core/entry_codec.hpp"
+#include "core/position_text.hpp"
 #include "tool.hpp"
 
 namespace prevayler::tool {
 namespace {
-
-// Parts left out are `missing` (0 for a lower bound, the largest for an
-// upper one, so `--until 3` includes all of segment 3).
-std::optional<JournalPosition> parse_position(std::string_view text, std::uint64_t missing) {
-  JournalPosition p;
-  std::uint64_t parts[3] = {missing, missing, missing};
-  std::size_t count = 0;
-  while (count < 3) {
-    const auto colon = text.find(':');
-    const std::string_view part = text.substr(0, colon);
-    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), parts[count]);
-    if (ec != std::errc() || end != part.data() + part.size() || part.empty()) return std::nullopt;
-    ++count;
-    if (colon == std::string_view::npos) break;
-    text.remove_prefix(colon + 1);
-    if (count == 3) return std::nullopt;
-  }
-  p.segment = parts[0];
-  p.record = parts[1];
-  p.entry = static_cast<std::uint32_t>(std::min<std::uint64_t>(parts[2], UINT32_MAX));
-  return p;
-}
 
 bool before(const JournalPosition& a, const JournalPosition& b) {
   return std::tie(a.segment, a.record, a.entry) < std::tie(b.segment, b.record, b.entry);
@@ -89,7 +68,7 @@ class DumpVisitor : public ops::JournalVisitor {
 int run_dump(const StorageFlags& flags, const DumpOptions& options) {
   std::optional<JournalPosition> from;
   if (!options.from.empty()) {
-    from = parse_position(options.from, 0);
+    from = detail::parse_position(options.from, 0);
     if (!from)
       throw UsageError("--from wants SEGMENT[:RECORD[:ENTRY]], not '" + options.from + "'");
   }
@@ -97,7 +76,7 @@ int run_dump(const StorageFlags& flags, const DumpOptions& options) {
   std::optional<Timestamp> until_time;
   if (!options.until.empty()) {
     until_time = parse_iso8601(options.until);
-    if (!until_time) until_position = parse_position(options.until, UINT64_MAX);
+    if (!until_time) until_position = detail::parse_position(options.until, UINT64_MAX);
     if (!until_time && !until_position) {
       throw UsageError(
           "--until wants SEGMENT[:RECORD[:ENTRY]] or an ISO 8601 UTC time such as "
