@@ -66,6 +66,7 @@
 #include "prevayler/prevayler.hpp"
 
 #include "bench_counter.hpp"
+#include "bench_encryption.hpp"
 #include "bench_events.hpp"
 #include "bench_output.hpp"
 
@@ -81,15 +82,8 @@ std::optional<std::size_t> compress_over;
 std::optional<int> journal_level;
 bool encrypt = false;
 
-// One fixed key: what is measured is the cipher, not the key store.
 prevayler::EncryptionOptions bench_encryption() {
-  prevayler::EncryptionOptions e;
-  if (!encrypt) return e;
-  e.current_key_id = "bench";
-  e.key = [](const std::string&) -> std::optional<std::string> {
-    return std::string(prevayler::encryption_key_bytes, 'k');
-  };
-  return e;
+  return encrypt ? bench::fixed_key_encryption() : prevayler::EncryptionOptions{};
 }
 
 std::uintmax_t journal_bytes(const std::filesystem::path& dir) {

@@ -4,6 +4,10 @@
 //
 //   prevayler_snapshot_bench [--mb 1024] [--dir DIR] [--levels off,1,3]
 //                            [--endpoint URL] [--aws-mb MB] [--parallel 4] [--part-mb 8]
+//                            [--encrypt off|on]
+//
+// --encrypt on: the snapshots sealed with AES-256-GCM under one fixed key
+// (docs/encryption.md); the labels end in `.enc`.
 //
 // The state is a vector of ~1 KB strings (account-like records with some
 // random text), serialised with the default cereal codec, as the engine does.
@@ -32,6 +36,7 @@
 #include "prevayler/file_storage.hpp"
 
 #include "bench_aws.hpp"
+#include "bench_encryption.hpp"
 
 namespace {
 
@@ -230,6 +235,7 @@ int main(int argc, char** argv) {
   std::string endpoint;
   std::uint32_t parallel = 4;
   std::size_t part_mb = 8;
+  bool encrypt = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const std::string v = argv[i + 1];
@@ -247,10 +253,12 @@ int main(int argc, char** argv) {
       parallel = static_cast<std::uint32_t>(std::stoul(v));
     } else if (a == "--part-mb") {
       part_mb = std::stoul(v);
+    } else if (a == "--encrypt" && (v == "on" || v == "off")) {
+      encrypt = v == "on";
     } else {
       std::fprintf(stderr,
                    "usage: %s [--mb 1024] [--dir DIR] [--levels off,1,3] [--endpoint URL] "
-                   "[--aws-mb MB] [--parallel 4] [--part-mb 8]\n",
+                   "[--aws-mb MB] [--parallel 4] [--part-mb 8] [--encrypt off|on]\n",
                    argv[0]);
       return 2;
     }
@@ -260,6 +268,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (aws_mb == 0) aws_mb = mb;
+  const prevayler::EncryptionOptions encryption =
+      encrypt ? bench::fixed_key_encryption() : prevayler::EncryptionOptions{};
   const bool can_reset = reset_peak();
   if (!can_reset) std::fprintf(stderr, "note: cannot reset VmHWM; peaks are process-wide\n");
 
@@ -283,7 +293,8 @@ int main(int argc, char** argv) {
     for (const std::string& level : split(levels)) {
       const bool compress = level != "off";
       const int zstd_level = compress ? std::stoi(level) : 0;
-      const std::string label = where + "." + (compress ? "zstd" + level : "off");
+      std::string label = where + "." + (compress ? "zstd" + level : "off");
+      if (encrypt) label += ".enc";
       if (!aws) {
         const fs::path d = fs::path(dir) / label;
         fs::remove_all(d);
@@ -292,6 +303,7 @@ int main(int argc, char** argv) {
           o.directory = d;
           o.common.compress_snapshots = compress;
           if (compress) o.common.snapshot_compression_level = zstd_level;
+          o.common.encryption = encryption;
           return prevayler::make_file_storage(o);
         };
         auto stored = [&] {
@@ -315,6 +327,7 @@ int main(int argc, char** argv) {
           if (compress) o.common.snapshot_compression_level = zstd_level;
           o.snapshot_parallel_requests = parallel;
           o.snapshot_part_bytes = part_mb << 20;
+          o.common.encryption = encryption;
           o.common.warn = [](const std::string&) {};
           return prevayler::make_aws_storage(o);
         };
