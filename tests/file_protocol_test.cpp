@@ -181,6 +181,28 @@ TEST(FileProtocol, ZombieCannotRecreateADeletedSegmentWhenAWriteFails) {
   EXPECT_EQ(recovered(*disk), (Entries{"a1", "b1", "b2", "b3"}));
 }
 
+// The same for an opener whose recovery was slow: meanwhile the owner
+// snapshotted twice and retention deleted segments 0 and 1, so the
+// opener's fence re-created the deleted name 1, below the newest snapshot.
+// It stops and removes that fence: left there, it would stand alone below
+// the journal, a gap that verify reports.
+TEST(FileProtocol, OpenerWhoseFenceFellBelowTheNewestSnapshotRemovesIt) {
+  auto disk = std::make_shared<SimDisk>();
+  Host a(*disk, /*keep=*/1);
+  a.open().append("a1");
+  Host b(*disk);
+  once_before(*disk, b.fs->host_id(), SimOp::open, seg(1), 1, [&] {
+    a.snapshot();  // segment 1, snapshot 1
+    a.append("a2");
+    a.snapshot();  // segment 2, snapshot 2: segments 0 and 1 deleted
+  });
+  EXPECT_THROW(b.open(), SupersededError);
+  disk->before = nullptr;
+  EXPECT_FALSE(disk->exists(seg(1)));
+  a.append("a3");
+  EXPECT_EQ(recovered(*disk), (Entries{"a1", "a2", "a3"}));
+}
+
 // Bug 2: an opener killed between creating its fence P+1 and writing its
 // start record left P's end undecided; a write landing late in P was then
 // replayed before events the next owner computed without it.

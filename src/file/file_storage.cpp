@@ -287,6 +287,9 @@ class FileStorage : public Storage {
     }
     if (first >= fence_) {
       failed_ = true;
+      // Retention deleted the name before we created it (our snapshot read
+      // was slow): no recovery reads the fence, below the newest snapshot.
+      remove_unread_segment(fence_, journal_);
       throw SupersededError("another instance took over the journal in " + dir() +
                             " while this one recovered (snapshot " + std::to_string(first) +
                             " is past its fence " + segments_.path(fence_) + "); open it again");
@@ -464,20 +467,28 @@ class FileStorage : public Storage {
   // roll-forward). False if the name exists: a new owner's fence. O_EXCL
   // alone would let a zombie re-create a name retention deleted, so the
   // owner then checks it still owns segment_; a superseded one removes the
-  // file it made before it stops. No recovery reads that file (it is below
-  // the newest snapshot), but left there it would sit right below the
-  // journal's oldest segment, and a copy --all or a verify would read it as
-  // a truncated segment.
+  // file it made before it stops.
   bool create_successor(File& next, const std::string& consequence) {
     const std::uint64_t id = segment_ + 1;
     if (!segments_.create(id, next)) return false;
     const OwnershipCheck check = segments_.check_ownership(segment_, journal_.get(), true);
-    if (check.ownership == Ownership::superseded) {
-      next.reset();
-      fs_->unlink(segments_.path(id));
-    }
+    if (check.ownership == Ownership::superseded) remove_unread_segment(id, next);
     require(check, consequence);
     return true;
+  }
+
+  // Closes and removes segment `id`, which this instance created under a
+  // name retention had deleted: it lies below the newest snapshot, so no
+  // recovery reads it, but left there it would sit below the journal's
+  // oldest segment, where copy --all and verify would read it as part of
+  // the journal. Not if the name is another file by now.
+  void remove_unread_segment(std::uint64_t id, File& file) {
+    const std::string path = segments_.path(id);
+    FileStat mine, named;
+    const bool ours = fs_->fstat_without_times(file.get(), mine) == 0 &&
+                      fs_->stat_without_times(path, named) == 0 && mine.identity == named.identity;
+    file.reset();
+    if (ours) fs_->unlink(path);
   }
 
   // A new segment, written up to journal_size_ (its header and start
