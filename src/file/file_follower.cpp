@@ -97,8 +97,7 @@ class FileFollower : public JournalFollower {
       throw CorruptionError(dir_ + ": the journal starts at " + listing.segments.begin()->second +
                             " but there is no snapshot it follows; restore the missing files");
     }
-    move_to(first, 0, 0);
-    file_ = std::make_shared<File>();
+    enter_segment(first);
     return advance(handler);
   }
 
@@ -136,10 +135,7 @@ class FileFollower : public JournalFollower {
         // only the newest snapshot tells the state after it.
         throw FileVanished(path);
       }
-      if (id != segment_) {
-        move_to(id, 0, 0);
-        file_ = std::make_shared<File>();
-      }
+      if (id != segment_) enter_segment(id);
       if (end < offset_) {
         throw CorruptionError(path + " ends at offset " + std::to_string(end) +
                               " by the journal's start records, but its writer published offset " +
@@ -154,6 +150,12 @@ class FileFollower : public JournalFollower {
       move_to(id, reached, records);
     }
     return delivered;
+  }
+
+  // At the start of `segment`, none of its file read yet.
+  void enter_segment(std::uint64_t segment) {
+    move_to(segment, 0, 0);
+    file_ = std::make_shared<File>();
   }
 
   void move_to(std::uint64_t segment, std::uint64_t offset, std::uint64_t records) {
