@@ -21,15 +21,20 @@
 // once, then waits for it to refill (DynamoDB charges them up front). Other
 // requests (S3, CreateTable, ...) get the delay only. Each request is
 // delayed by a latency drawn from a lognormal distribution
-// (--latency-median-ms, --latency-p99-ms, --seed) or by --delay-ms.
+// (--latency-median-ms, --latency-p99-ms, --seed) or by --delay-ms. By
+// default that latency comes on top of the upstream's own time (as the
+// network to a remote service would); with --latency-covers upstream it is
+// the whole round trip, the upstream's time inside it (a reply is held until
+// its latency is over), so the emulator's cost per request is not added to
+// the modelled service's.
 // Counters (`name value unit` lines, per table and in total) go to stdout
 // every --report-every-s seconds (0: never), on SIGUSR1, and on SIGINT or
 // SIGTERM, which then end the proxy.
 //
 //   prevayler_latency_proxy --model dynamodb --listen PORT --upstream PORT
 //       [--latency-median-ms 5 --latency-p99-ms 20 | --delay-ms D] [--seed N]
-//       [--write-units-per-s 1000] [--read-units-per-s 3000] [--burst-s 1]
-//       [--report-every-s 0]
+//       [--latency-covers proxy|upstream] [--write-units-per-s 1000]
+//       [--read-units-per-s 3000] [--burst-s 1] [--report-every-s 0]
 //
 // PORT 0 picks a free port. Prints "listening 127.0.0.1:PORT" once ready.
 // Refuses any address outside 127.0.0.0/8: it is a benchmark tool, not a
@@ -197,6 +202,13 @@ struct Model {
   // Latency: lognormal(mu, sigma), or fixed when sigma == 0.
   double median_ms = 0;
   double sigma = 0;
+  // false: the latency is added to the upstream's own time (a remote
+  // service D ms away). true: the latency is the whole round trip, and the
+  // upstream's own time counts inside it (a reply is held until the drawn
+  // latency is over, never released before the upstream answered), so that
+  // an emulator's cost per request (moto: ~4 ms of Python) does not come on
+  // top of the modelled service's.
+  bool covers_upstream = false;
   std::mutex rng_mutex;
   std::mt19937_64 rng;
   Model(bench::CapacityLimits limits, double median, double p99, std::uint64_t seed)
@@ -462,7 +474,8 @@ void serve_http(std::shared_ptr<Connection> c, Model* model) {
     if (target.rfind(dynamodb_target_prefix, 0) == 0) {
       d = decide(*model, target.substr(dynamodb_target_prefix.size()), body);
     }
-    std::this_thread::sleep_for(model->latency());
+    const Clock::time_point due = Clock::now() + model->latency();
+    if (d.throttled || !model->covers_upstream) std::this_thread::sleep_until(due);
     if (d.throttled) {
       const std::string reply = throttled_reply();
       if (!write_all(c->client, reply.data(), reply.size())) return;
@@ -474,17 +487,28 @@ void serve_http(std::shared_ptr<Connection> c, Model* model) {
     }
     const bool head_request = head.rfind("HEAD ", 0) == 0;
     std::string reply_head;
+    std::string held;                    // the reply so far, when it waits for `due`
     for (int interim = 0;; ++interim) {  // skip (relay) 1xx replies
       if (interim > 8 || !upstream.head(reply_head)) return;
-      if (!write_all(c->client, reply_head.data(), reply_head.size())) return;
+      if (model->covers_upstream) {
+        held += reply_head;
+      } else if (!write_all(c->client, reply_head.data(), reply_head.size())) {
+        return;
+      }
       if (reply_head.size() < 12 || reply_head[9] != '1') break;
     }
     const int status = std::atoi(reply_head.c_str() + 9);
     std::string reply_raw;
     std::string reply_body;
     if (!read_body(upstream, reply_head, head_request || status == 204 || status == 304, true,
-                   reply_raw, reply_body, until_close) ||
-        !write_all(c->client, reply_raw.data(), reply_raw.size())) {
+                   reply_raw, reply_body, until_close)) {
+      return;
+    }
+    if (model->covers_upstream) {
+      std::this_thread::sleep_until(due);  // returns at once when the upstream was slower
+      held += reply_raw;
+      if (!write_all(c->client, held.data(), held.size())) return;
+    } else if (!write_all(c->client, reply_raw.data(), reply_raw.size())) {
       return;
     }
     if (d.read && status == 200) charge_read(*model, d, reply_body);
@@ -523,6 +547,7 @@ int main(int argc, char** argv) {
   double latency_p99_ms = 0;
   std::uint64_t seed = 1;
   double report_every_s = 0;
+  bool latency_covers_upstream = false;
   bench::CapacityLimits limits;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -548,6 +573,12 @@ int main(int argc, char** argv) {
       limits.read_units_per_s = std::atof(argv[++i]);
     } else if (arg == "--burst-s") {
       limits.burst_s = std::atof(argv[++i]);
+    } else if (arg == "--latency-covers") {
+      const std::string covers = argv[++i];
+      if (covers != "upstream" && covers != "proxy") {
+        die("--latency-covers takes upstream or proxy, not " + covers);
+      }
+      latency_covers_upstream = covers == "upstream";
     } else if (arg == "--report-every-s") {
       report_every_s = std::atof(argv[++i]);
     } else {
@@ -557,12 +588,13 @@ int main(int argc, char** argv) {
   const bool modelled = !model_name.empty();
   if (listen_text.empty() || upstream_text.empty() || delay_ms < 0 || latency_median_ms < 0 ||
       (latency_p99_ms > 0 && latency_p99_ms < latency_median_ms) ||
-      (!modelled && (latency_median_ms > 0 || latency_p99_ms > 0)) ||
+      (!modelled && (latency_median_ms > 0 || latency_p99_ms > 0 || latency_covers_upstream)) ||
       limits.write_units_per_s <= 0 || limits.read_units_per_s <= 0 || limits.burst_s <= 0) {
     std::fprintf(stderr,
                  "usage: prevayler_latency_proxy --listen [127.0.0.1:]PORT "
                  "--upstream [127.0.0.1:]PORT [--delay-ms D]\n"
                  "       [--model dynamodb [--latency-median-ms M --latency-p99-ms P] [--seed N]\n"
+                 "        [--latency-covers proxy|upstream]\n"
                  "        [--write-units-per-s 1000] [--read-units-per-s 3000] [--burst-s 1]\n"
                  "        [--report-every-s S]]\n");
     return 2;
@@ -571,6 +603,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<Model> model;
   if (modelled) {
     model = std::make_unique<Model>(limits, latency_median_ms, latency_p99_ms, seed);
+    model->covers_upstream = latency_covers_upstream;
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -600,10 +633,11 @@ int main(int argc, char** argv) {
   if (modelled) {
     std::printf(
         "listening 127.0.0.1:%u -> 127.0.0.1:%u, model dynamodb: latency median %.3f ms, "
-        "p99 %.3f ms, seed %llu; per partition %.6g write units/s, %.6g read units/s, "
+        "p99 %.3f ms (%s), seed %llu; per partition %.6g write units/s, %.6g read units/s, "
         "burst %.6g s\n",
         ntohs(bound.sin_port), upstream.port, latency_median_ms,
         latency_p99_ms > 0 ? latency_p99_ms : latency_median_ms,
+        latency_covers_upstream ? "including the upstream's time" : "added to the upstream's time",
         static_cast<unsigned long long>(seed), limits.write_units_per_s, limits.read_units_per_s,
         limits.burst_s);
   } else {

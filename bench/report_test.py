@@ -46,6 +46,12 @@ check("| prevayler | 64 | 3,000 ev/s | 24.6 | 0.016 | 18 ms / 46 ms | 12 | 0 |" 
 check("| seed (boto3) | 64 | 78 ev/s | 1.0 | 1.000 |" in section,
       "the seed at 64 producers not rendered from the sample")
 check("Busiest partition: 265 write units/s" in section, "partition peak missing")
+# The sample's proxy ran with --latency-covers upstream (aws.model.latency_covers_upstream):
+# the text says so, and gives the closed loop's ceiling with ours (3,000 ev/s) as its share.
+check("moto's own time inside it (`--latency-covers upstream`)" in section,
+      "the latency's mode is not in the text")
+check("A closed loop's ceiling through this latency" in section and
+      "this run reached 28% of it." in section, "the closed loop's ceiling is not rendered")
 check("| 1b. capacity model | 64 producers, write units per event | 0.016 | ≤ 0.1 | **met** |"
       in text, "the write units target is not in the summary")
 check("| 1b. capacity model | 64 producers, events/s with no failed event |" in text and
