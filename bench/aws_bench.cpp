@@ -17,6 +17,12 @@
 //   asyncW.pN.* (--async-window W, instead of "batched") each producer keeps
 //       up to W events in flight with handle_async(); latency is from the
 //       call to its future seen ready.
+//   openR.pN.* (--open-loop-rate R, instead of "batched") an open loop: the
+//       N producers call handle() at Poisson arrival times, R events/s in
+//       all, instead of as soon as their last call returned; latency is
+//       from the arrival time (a call that starts late, behind a slow one of
+//       the same producer, counts the wait). What the group commit's
+//       waiting for returning producers costs callers that do not return.
 //   replay.events / replay.seconds / replay.events_per_s
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
@@ -25,7 +31,8 @@
 //       this process's CPU time during the recovery (the rest is moto's).
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
-//       [--batching on|off|both] [--max-in-flight N] [--async-window W] [--replay-events E]
+//       [--batching on|off|both] [--max-in-flight N] [--async-window W | --open-loop-rate R]
+//       [--replay-events E]
 //       [--replay-queries 1,2,4] [--table-prefix NAME] [--event-content fill|text|random]
 //       [--compress-over BYTES]
 #include <sys/resource.h>
@@ -41,6 +48,7 @@
 #include <deque>
 #include <future>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -95,7 +103,7 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
 }
 
 void run(const Target& target, int producers, bool batching, std::size_t max_in_flight,
-         std::size_t async_window, double seconds) {
+         std::size_t async_window, double open_loop_rate, double seconds) {
   P p(options(target, batching, max_in_flight));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
@@ -106,6 +114,11 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   for (int t = 0; t < producers; ++t) {
     threads.emplace_back([&, t] {
       EventMaker maker(event_bytes, 'e');
+      // Open loop: this producer's share of the arrivals, a Poisson process.
+      std::mt19937_64 arrivals_rng(static_cast<std::uint64_t>(t) + 1);
+      std::exponential_distribution<double> gap_s(open_loop_rate > 0 ? open_loop_rate / producers
+                                                                     : 1.0);
+      Clock::time_point arrival = Clock::now();
       // With an async window: up to that many events in flight per producer,
       // each one's latency from handle_async() to its future seen ready.
       std::deque<std::pair<Clock::time_point, std::future<std::shared_ptr<const Count>>>> window;
@@ -120,7 +133,14 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
         window.pop_front();
       };
       while (!stop.load(std::memory_order_relaxed)) {
-        const auto before = Clock::now();
+        auto before = Clock::now();
+        if (open_loop_rate > 0) {
+          arrival += std::chrono::duration_cast<Clock::duration>(
+              std::chrono::duration<double>(gap_s(arrivals_rng)));
+          std::this_thread::sleep_until(arrival);
+          if (stop.load(std::memory_order_relaxed)) break;
+          before = arrival;
+        }
         if (async_window == 0) {
           try {
             p.handle(maker.next());
@@ -144,7 +164,9 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto stats = p.stats();
   const std::vector<double> all = bench::sorted_latencies(latencies);
-  const std::string mode = !batching           ? "unbatched"
+  const std::string mode = !batching ? "unbatched"
+                           : open_loop_rate > 0
+                               ? "open" + std::to_string(static_cast<long long>(open_loop_rate))
                            : async_window == 0 ? "batched"
                                                : "async" + std::to_string(async_window);
   const std::string name = mode + ".p" + std::to_string(producers) + ".";
@@ -198,6 +220,7 @@ int main(int argc, char** argv) {
   std::string batching = "both";
   std::size_t max_in_flight = 0;
   std::size_t async_window = 0;
+  double open_loop_rate = 0;
   std::uint64_t replay_events = 0;
   std::vector<int> replay_queries;
   std::string prefix = "bench-" + std::to_string(::getpid());
@@ -221,6 +244,8 @@ int main(int argc, char** argv) {
       max_in_flight = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--async-window") {
       async_window = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (arg == "--open-loop-rate") {
+      open_loop_rate = std::atof(value.c_str());
     } else if (arg == "--replay-events") {
       replay_events = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--replay-queries") {
@@ -235,11 +260,13 @@ int main(int argc, char** argv) {
       usage = true;
     }
   }
-  if (endpoint.empty() || usage || (batching != "on" && batching != "off" && batching != "both")) {
+  if (endpoint.empty() || usage || (batching != "on" && batching != "off" && batching != "both") ||
+      open_loop_rate < 0 || (open_loop_rate > 0 && async_window > 0)) {
     std::fprintf(stderr,
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
-                 "[--batching on|off|both] [--max-in-flight N] [--async-window W] "
-                 "[--replay-events E] [--replay-queries 1,2,4] [--table-prefix NAME] "
+                 "[--batching on|off|both] [--max-in-flight N] "
+                 "[--async-window W | --open-loop-rate R] [--replay-events E] [--replay-queries "
+                 "1,2,4] [--table-prefix NAME] "
                  "[--event-content fill|text|random] [--compress-over BYTES]\n");
     return 2;
   }
@@ -252,7 +279,7 @@ int main(int argc, char** argv) {
     for (int count : producers) {
       if (count <= 0) continue;  // --producers 0: the replay only
       run(make_target(endpoint, prefix + "-" + std::to_string(n++)), count, batch, max_in_flight,
-          batch ? async_window : 0, seconds);
+          batch ? async_window : 0, open_loop_rate, seconds);
     }
   }
   if (replay_events > 0) {
