@@ -17,12 +17,13 @@
 //   asyncW.pN.* (--async-window W, instead of "batched") each producer keeps
 //       up to W events in flight with handle_async(); latency is from the
 //       call to its future seen ready.
-//   openR.pN.* (--open-loop-rate R, instead of "batched") an open loop: the
-//       N producers call handle() at Poisson arrival times, R events/s in
-//       all, instead of as soon as their last call returned; latency is
-//       from the arrival time (a call that starts late, behind a slow one of
-//       the same producer, counts the wait). What the group commit's
-//       waiting for returning producers costs callers that do not return.
+//   openR.pN.* (--open-loop-rate R, instead of "batched"; with batching
+//       off unbatchedopenR.pN.*) an open loop: the N producers call handle()
+//       at Poisson arrival times, R events/s in all, instead of as soon as
+//       their last call returned; latency is from the arrival time (a call
+//       that starts late, behind a slow one of the same producer, counts the
+//       wait). What the group commit's waiting for returning producers costs
+//       callers that do not return.
 //   replay.events / replay.seconds / replay.events_per_s
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
@@ -164,9 +165,10 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto stats = p.stats();
   const std::vector<double> all = bench::sorted_latencies(latencies);
-  const std::string mode = !batching ? "unbatched"
-                           : open_loop_rate > 0
-                               ? "open" + std::to_string(static_cast<long long>(open_loop_rate))
+  const std::string open =
+      open_loop_rate > 0 ? "open" + std::to_string(static_cast<long long>(open_loop_rate)) : "";
+  const std::string mode = !batching           ? "unbatched" + open
+                           : !open.empty()     ? open
                            : async_window == 0 ? "batched"
                                                : "async" + std::to_string(async_window);
   const std::string name = mode + ".p" + std::to_string(producers) + ".";
