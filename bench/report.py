@@ -11,6 +11,8 @@ import argparse
 import os
 import subprocess
 
+import closed_loop_ceiling  # beside this file
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--results", required=True)
 parser.add_argument("--out", required=True)
@@ -230,13 +232,15 @@ if any(k.startswith("aws.model.") for k in figures):
     w("## 1b. DynamoDB capacity model")
     w("")
     covers = get("aws.model.latency_covers_upstream") == 1
+    median_ms = get("aws.model.latency_median_ms") or 5.0  # runs before 2026-12-02 had 5 / 20
+    p99_ms = get("aws.model.latency_p99_ms") or 20.0
     w("Through `prevayler_latency_proxy --model dynamodb` (docs/benchmarks.md, \"DynamoDB "
       "capacity model\"): per partition 1,000 write units/s and 3,000 read units/s, "
-      "throttling beyond them, a lognormal latency of 5 ms median / 20 ms p99, in front of "
+      "throttling beyond them, a lognormal latency of {} ms median / {} ms p99, in front of "
       "moto{}. Text-like 100-byte events (`--event-content text`). Write units per event: the "
       "proxy's `write_units` of the run's table over the run's events; throttled: the "
       "writes the proxy refused (each one retried by the client).".format(
-          ", for the whole round trip with moto's own time inside it (`--latency-covers "
+          num(median_ms), num(p99_ms), ", for the whole round trip with moto's own time inside it (`--latency-covers "
           "upstream`)" if covers else ", added to moto's own time"))
     w("")
     w("| run | producers | events/s | events/write | write units/event | p50 / p99 "
@@ -268,12 +272,12 @@ if any(k.startswith("aws.model.") for k in figures):
     w("")
     if covers:
         # What a client that costs nothing would reach through the same latency:
-        # bench/closed_loop_ceiling.py, all 64 producers in one write each time.
-        import closed_loop_ceiling
-        best = closed_loop_ceiling.ceiling(64, 1, 5.0, 20.0, 0.0, 0.0, 60.0, 1)
+        # bench/closed_loop_ceiling.py, all the producers in one write each time.
+        n = model_producers[-1]
+        best = closed_loop_ceiling.ceiling(n, 1, median_ms, p99_ms, 0.0, 0.0, 60.0, 1)
         w("A closed loop's ceiling through this latency (`python3 bench/closed_loop_ceiling.py`: "
-          "a client that costs nothing, all 64 producers in every write, moto free): {} ev/s; "
-          "this run reached {:.0%} of it.".format(num(best), (eps or 0) / best))
+          "a client that costs nothing, all {} producers in every write, moto free): {} ev/s; "
+          "this run reached {:.0%} of it.".format(n, num(best), (eps or 0) / best))
         w("")
     # Replay through the model: prevayler_aws_bench --producers 0 --replay-events E (table
     # bench-model-replay) and seed_replay_boto3.py (table seed-model-replay, seeded on moto
