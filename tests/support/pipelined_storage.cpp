@@ -116,6 +116,12 @@ void PipelinedStorage::run() {
     if (queue_.empty()) return;
     std::shared_ptr<Write> write = queue_.front();
     ready_.wait_until(lock, write->due, [&] { return false; });
+    if (plan_->on_complete) {
+      // Only this thread pops the queue: the front is still `write`.
+      lock.unlock();
+      plan_->on_complete();
+      lock.lock();
+    }
     queue_.pop_front();
     std::exception_ptr error;
     bool store = true;

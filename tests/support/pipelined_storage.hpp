@@ -38,6 +38,11 @@ struct PipelinePlan {
   // deterministically, instead of pausing for a guessed time.
   std::function<void()> on_start;
   std::function<void()> on_failed_wait;
+  // Also set before opening: called on the storage's thread when a write's
+  // latency is over, before it completes (with the storage's lock
+  // released, so writes can still start): a test holds a write in flight
+  // there until the writes it needs behind it have started.
+  std::function<void()> on_complete;
   std::chrono::microseconds latency_min{200};
   std::chrono::microseconds latency_max{1500};
   // Observations.
