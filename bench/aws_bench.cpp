@@ -24,6 +24,12 @@
 //       that starts late, behind a slow one of the same producer, counts the
 //       wait). What the group commit's waiting for returning producers costs
 //       callers that do not return.
+//   alternate.rK.{unbatched|batched}.p1.* / alternate.ratio_median
+//       (--alternate N) N rounds, K = 1..N, each one producer with batching
+//       off and on, each run on a table of its own; the order swaps every
+//       round. moto's speed drifts over minutes, so only neighbours
+//       compare; alternate.ratio_median is the median of the rounds'
+//       batched / unbatched ratios.
 //   replay.events / replay.seconds / replay.events_per_s
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
@@ -33,7 +39,7 @@
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
 //       [--batching on|off|both] [--max-in-flight N] [--async-window W | --open-loop-rate R]
-//       [--replay-events E]
+//       [--replay-events E] [--alternate N]
 //       [--replay-queries 1,2,4] [--table-prefix NAME] [--event-content fill|text|random]
 //       [--compress-over BYTES]
 #include <sys/resource.h>
@@ -103,8 +109,10 @@ P::Options options(const Target& target, bool batching, std::size_t max_in_fligh
   return o;
 }
 
-void run(const Target& target, int producers, bool batching, std::size_t max_in_flight,
-         std::size_t async_window, double open_loop_rate, double seconds) {
+// Returns the events/s; its figures are named `prefix` + mode + ".pN.".
+double run(const Target& target, int producers, bool batching, std::size_t max_in_flight,
+           std::size_t async_window, double open_loop_rate, double seconds,
+           const std::string& prefix = "") {
   P p(options(target, batching, max_in_flight));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(producers);
@@ -171,13 +179,34 @@ void run(const Target& target, int producers, bool batching, std::size_t max_in_
                            : !open.empty()     ? open
                            : async_window == 0 ? "batched"
                                                : "async" + std::to_string(async_window);
-  const std::string name = mode + ".p" + std::to_string(producers) + ".";
+  const std::string name = prefix + mode + ".p" + std::to_string(producers) + ".";
   const auto events = bench::print_throughput(name, before_stats, stats, elapsed);
   print(name + "events", static_cast<double>(events), "events");
   print(name + "failed_events", static_cast<double>(failed.load()), "events");
   print(name + "writes_in_flight", static_cast<double>(stats.writes_in_flight_allowed), "writes");
   print(name + "p50_ms", percentile(all, 0.50), "ms");
   print(name + "p99_ms", percentile(all, 0.99), "ms");
+  return static_cast<double>(events) / elapsed;
+}
+
+// --alternate: rounds of one producer with batching off and on.
+void run_alternate(const std::string& endpoint, const std::string& prefix, int rounds,
+                   std::size_t max_in_flight, double seconds) {
+  std::vector<double> ratios;
+  for (int round = 1; round <= rounds; ++round) {
+    const std::string name = "alternate.r" + std::to_string(round) + ".";
+    double rate[2] = {0, 0};  // batching off, on
+    for (int i = 0; i < 2; ++i) {
+      const bool batching = (round % 2 == 0) == (i == 0);
+      rate[batching] = run(make_target(endpoint, prefix + "-alt" + std::to_string(round) + "-" +
+                                                     (batching ? "on" : "off")),
+                           1, batching, max_in_flight, 0, 0, seconds, name);
+    }
+    ratios.push_back(rate[0] > 0 ? rate[1] / rate[0] : 0);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  print("alternate.rounds", static_cast<double>(rounds), "rounds");
+  print("alternate.ratio_median", ratios[ratios.size() / 2], "x");
 }
 
 // User + system CPU time of this process.
@@ -223,6 +252,7 @@ int main(int argc, char** argv) {
   std::size_t max_in_flight = 0;
   std::size_t async_window = 0;
   double open_loop_rate = 0;
+  int alternate_rounds = 0;
   std::uint64_t replay_events = 0;
   std::vector<int> replay_queries;
   std::string prefix = "bench-" + std::to_string(::getpid());
@@ -248,6 +278,8 @@ int main(int argc, char** argv) {
       async_window = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--open-loop-rate") {
       open_loop_rate = std::atof(value.c_str());
+    } else if (arg == "--alternate") {
+      alternate_rounds = std::atoi(value.c_str());
     } else if (arg == "--replay-events") {
       replay_events = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--replay-queries") {
@@ -263,11 +295,12 @@ int main(int argc, char** argv) {
     }
   }
   if (endpoint.empty() || usage || (batching != "on" && batching != "off" && batching != "both") ||
-      open_loop_rate < 0 || (open_loop_rate > 0 && async_window > 0)) {
+      open_loop_rate < 0 || (open_loop_rate > 0 && async_window > 0) || alternate_rounds < 0) {
     std::fprintf(stderr,
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
                  "[--batching on|off|both] [--max-in-flight N] "
-                 "[--async-window W | --open-loop-rate R] [--replay-events E] [--replay-queries "
+                 "[--async-window W | --open-loop-rate R] [--replay-events E] [--alternate N] "
+                 "[--replay-queries "
                  "1,2,4] [--table-prefix NAME] "
                  "[--event-content fill|text|random] [--compress-over BYTES]\n");
     return 2;
@@ -283,6 +316,9 @@ int main(int argc, char** argv) {
       run(make_target(endpoint, prefix + "-" + std::to_string(n++)), count, batch, max_in_flight,
           batch ? async_window : 0, open_loop_rate, seconds);
     }
+  }
+  if (alternate_rounds > 0) {
+    run_alternate(endpoint, prefix, alternate_rounds, max_in_flight, seconds);
   }
   if (replay_events > 0) {
     replay(make_target(endpoint, prefix + "-replay"), replay_events, max_in_flight, replay_queries);
