@@ -5,8 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cereal/types/vector.hpp>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -17,6 +15,7 @@
 #include "prevayler/prevayler.hpp"
 #include "support/event_log.hpp"
 #include "support/pipelined_storage.hpp"
+#include "support/thread_switches.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -98,21 +97,6 @@ TEST_F(PipelineTest, LoneEventIsNotHeldBackForABatch) {
   for (int i = 0; i < 50; ++i) p->handle(i);
   EXPECT_EQ(p->stats().journal_writes, 50u);  // one write each, at once
   EXPECT_EQ(plan->max_in_flight.load(), 1u);
-}
-
-// The voluntary context switches of this process's thread named `name`
-// (the engine names its threads), or -1 when there is none.
-long voluntary_switches_of(const std::string& name) {
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string comm;
-    std::getline(std::ifstream(task.path() / "comm"), comm);
-    if (comm != name) continue;
-    std::ifstream status(task.path() / "status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
-    }
-  }
-  return -1;
 }
 
 // A lone producer writes on its own thread (Engine::handle()); the writer

@@ -38,7 +38,7 @@ class RangeReader {
         highest_(highest),
         next_first_(first),
         range_orders_(options.replay_page_size),
-        pool_(options.replay_parallel_queries) {
+        pool_(options.replay_parallel_queries, "prevayler-query") {
     refill();
   }
 

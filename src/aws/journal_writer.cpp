@@ -133,6 +133,7 @@ std::unique_ptr<PendingAppend> JournalWriter::start(std::vector<std::string> ite
   const Inside inside(inside_);
   auto write = std::make_shared<Write>();
   write->items = std::move(items);
+  bool alone = false;
   {
     std::lock_guard lock(mutex_);
     PREVAYLER_ASSERT(writes_in_flight_ < writes_in_flight_max_,
@@ -140,9 +141,16 @@ std::unique_ptr<PendingAppend> JournalWriter::start(std::vector<std::string> ite
     write->segment = segment_;
     write->first_order = next_order_;
     next_order_ += write->items.size();
-    ++writes_in_flight_;
+    alone = writes_in_flight_++ == 0;
   }
-  if (!pool_) pool_ = std::make_unique<TaskPool>(writes_in_flight_max_);
+  // Alone in flight: every write before it was waited, so its own wait()
+  // is next, and comes at once (a lone producer's handle(), or the
+  // engine's acknowledger, woken for it). That wait sends it: waking a
+  // pool thread as well would cost a wake-up per write and race the
+  // waiter for it. A write started behind others goes to the pool, so it
+  // is on its way while the ones before it are.
+  if (alone) return std::make_unique<Pending>(*this, write);
+  if (!pool_) pool_ = std::make_unique<TaskPool>(writes_in_flight_max_, "prevayler-put");
   pool_->submit([this, write] {
     if (!write->claimed.exchange(true)) send(*write);
   });

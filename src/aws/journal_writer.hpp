@@ -5,9 +5,10 @@
 //
 // Positions. The writer holds the segment it owns and the next order in it;
 // each write takes the next orders, one per item, in start order. A
-// pipelined write is sent on a pool thread, its items in order, or by its
-// wait() when no pool thread has taken it yet; several writes may be on
-// their way at once (at most writes_in_flight_max).
+// pipelined write started alone in flight is sent by its wait(), which
+// comes next; one started behind others is sent on a pool thread, its
+// items in order, or by its wait() when no pool thread has taken it yet.
+// Several writes may be on their way at once (at most writes_in_flight_max).
 //
 // Failure protocol (the engine owns it; include/prevayler/storage.hpp and
 // docs/protocol.md). A pending write's wait() reports that write only:

@@ -2,6 +2,8 @@
 // start. For storages that keep several network requests in flight.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -14,8 +16,15 @@ namespace prevayler::detail {
 
 class TaskPool {
  public:
-  explicit TaskPool(std::size_t threads) {
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  // `name` names the threads (at most 15 characters: what top and
+  // /proc/PID/task/*/comm show, and what a test counts wake-ups by).
+  TaskPool(std::size_t threads, const char* name) {
+    for (std::size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, name] {
+        ::pthread_setname_np(::pthread_self(), name);
+        run();
+      });
+    }
   }
   ~TaskPool() {
     {

@@ -24,6 +24,7 @@
 #include "aws/s3.hpp"
 #include "prevayler/prevayler.hpp"
 #include "support/string_log.hpp"
+#include "support/thread_switches.hpp"
 
 namespace prevayler::testing {
 namespace {
@@ -388,6 +389,31 @@ TEST(SimAwsStorage, PipelinedWritesFromSeveralThreads) {
   auto p = j.open();
   EXPECT_EQ(p->state()->items.size(), 600u);
   expect_holds(p->state()->items, acked);
+}
+
+// A lone producer on a pipelining storage: each write is alone in flight,
+// so its own wait() sends it, and no pool thread is woken for it (a
+// wake-up, and a race with the waiter, per event). Writes started behind
+// others still go to the pool, so they are on their way together.
+TEST(SimAwsStorage, LoneProducerDoesNotWakeThePutThreads) {
+  SimJournal j;
+  auto o = j.options();
+  o.writes_in_flight_max = 4;
+  SimFaultOptions slow;
+  slow.delay = 1;  // every request waits up to 2 ms: writes queue behind each other
+  slow.delay_max = std::chrono::microseconds(2000);
+  j.sim->set_faults(slow);
+  auto p = j.open(nullptr, o, WriterLimits{.writes_in_flight_max = 4});
+  produce(*p, 8, 40, "many");
+  const long before = voluntary_switches_of("prevayler-put");
+  ASSERT_GE(before, 0) << "8 producers, and no write was started behind another";
+  j.sim->set_faults(SimFaultOptions{});
+  constexpr int events = 300;
+  for (int i = 0; i < events; ++i) p->handle("lone" + std::to_string(i));
+  EXPECT_LT(voluntary_switches_of("prevayler-put") - before, events / 10);
+  EXPECT_EQ(p->state()->items.size(), 8u * 40u + events);
+  p->close();
+  EXPECT_EQ(j.open()->state()->items.size(), 8u * 40u + events);
 }
 
 TEST(SimAwsStorage, TakeoverSupersedesTheFirstInstance) {
