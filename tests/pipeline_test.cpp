@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cereal/types/vector.hpp>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +34,19 @@ class PipelineTest : public ::testing::Test {
   }
   // Recovery from the same store, without pipelining.
   Log recovered() { return *P(event_log_options(make_memory_storage(store))).state(); }
+  // Before open(): while `holding`, each write waits at the returned gate
+  // when its latency is over, before it completes, and every start is
+  // counted there. A test makes the engine start writes behind a held one
+  // deterministically: racing closed-loop producers need not (the group
+  // commit linger gathers them into one write at a time).
+  std::shared_ptr<WriteGate> gate_writes(std::shared_ptr<std::atomic<bool>> holding) {
+    auto gate = std::make_shared<WriteGate>();
+    plan->on_start = [gate] { gate->note_started(); };
+    plan->on_complete = [gate, holding] {
+      if (*holding) gate->pass();
+    };
+    return gate;
+  }
 
   std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
   std::shared_ptr<PipelinePlan> plan = std::make_shared<PipelinePlan>();
@@ -77,10 +91,23 @@ void expect_per_producer_order(const std::vector<std::int64_t>& events) {
 TEST_F(PipelineTest, SeveralWritesInFlightAcknowledgeEveryEventInOrder) {
   std::set<std::int64_t> acked;
   {
+    // The first write (-1) is held until the producers' first write has
+    // started behind it: the run pipelines whatever the producers do.
+    auto gate = gate_writes(std::make_shared<std::atomic<bool>>(true));
     auto p = open();
-    acked = produce(*p, 16, 150);
+    GateOpener opener(gate);
+    auto first = p->handle_async(-1);
+    ASSERT_TRUE(gate->wait_arrived(1)) << "the write of -1 never completed";
+    std::thread producers([&] { acked = produce(*p, 16, 150); });
+    const bool pipelined = gate->wait_started(2);
+    gate->open();
+    producers.join();
+    EXPECT_TRUE(pipelined) << "no write started behind a write in flight";
+    first.get();
+    acked.insert(-1);
     const auto live = p->state()->events;
-    EXPECT_EQ(live.size(), 16u * 150u);
+    EXPECT_EQ(live.size(), 16u * 150u + 1u);
+    EXPECT_EQ(live.front(), -1);
     EXPECT_EQ(std::set<std::int64_t>(live.begin(), live.end()), acked);
     expect_per_producer_order(live);
     EXPECT_GT(plan->max_in_flight.load(), 1u) << "the engine never pipelined";
@@ -143,16 +170,33 @@ TEST_F(PipelineTest, StoragesAdviceBoundsTheWritesInFlight) {
     std::shared_ptr<std::atomic<std::size_t>> advice;
   };
   auto advice = std::make_shared<std::atomic<std::size_t>>(1);
+  auto holding = std::make_shared<std::atomic<bool>>(false);
+  auto gate = gate_writes(holding);
   P::Options o = event_log_options(std::make_unique<ForwardingStorage>(std::make_unique<Advising>(
       std::make_unique<PipelinedStorage>(make_memory_storage(store), 4, plan), advice)));
   P p(std::move(o));
+  GateOpener opener(gate);
   produce(p, 16, 60);
   EXPECT_EQ(plan->max_in_flight.load(), 1u) << "advised 1 write in flight";
   advice->store(3);
+  // With the first write held, each event handed over starts a write of
+  // its own behind it, up to the advice: the fourth waits for a slot.
+  *holding = true;
+  const std::size_t started_before = gate->started();
+  std::vector<std::future<std::shared_ptr<const Log>>> futures;
+  futures.push_back(p.handle_async(-1));
+  ASSERT_TRUE(gate->wait_arrived(1)) << "the write of -1 never completed";
+  for (std::int64_t e = -2; e >= -3; --e) {
+    futures.push_back(p.handle_async(e));
+    ASSERT_TRUE(gate->wait_started(started_before - e)) << "no write started for " << e;
+  }
+  futures.push_back(p.handle_async(-4));
+  gate->open();
+  for (auto& f : futures) f.get();
+  EXPECT_EQ(plan->max_in_flight.load(), 3u) << "advised 3";
   produce(p, 16, 60);
-  EXPECT_GT(plan->max_in_flight.load(), 1u) << "advised 3: the engine never pipelined";
-  EXPECT_LE(plan->max_in_flight.load(), 3u);
-  EXPECT_EQ(p.state()->events.size(), 2u * 16u * 60u);
+  EXPECT_EQ(plan->max_in_flight.load(), 3u) << "advised 3";
+  EXPECT_EQ(p.state()->events.size(), 2u * 16u * 60u + 4u);
 }
 
 TEST_F(PipelineTest, FailedWriteInFlightFailsEveryLaterOneAndLosesNothingAcknowledged) {

@@ -68,7 +68,6 @@ PipelinedStorage::PipelinedStorage(std::unique_ptr<Storage> inner, std::size_t w
 PipelinedStorage::~PipelinedStorage() { close(); }
 
 std::unique_ptr<PendingAppend> PipelinedStorage::start_append(EntryBatch batch) {
-  if (plan_->on_start) plan_->on_start();
   auto write = std::make_shared<Write>();
   write->batch = std::move(batch);
   {
@@ -85,6 +84,8 @@ std::unique_ptr<PendingAppend> PipelinedStorage::start_append(EntryBatch batch) 
     queue_.push_back(write);
   }
   ready_.notify_all();
+  // Queued first: a write held at its completion sees this one behind it.
+  if (plan_->on_start) plan_->on_start();
   return std::make_unique<PendingWrite>(*this, write);
 }
 

@@ -32,7 +32,7 @@ struct PipelinePlan {
   // failure, starts another write computed from the failed states.
   std::chrono::microseconds pause_after_failed_wait{0};
   // Set before the storage is opened, read-only after. Called in every
-  // start_append() (before the write is queued), and in a failed write's
+  // start_append() (once the write is queued), and in a failed write's
   // wait() after the storage counted it waited and before it throws: a
   // test blocks there on a WriteGate to hold the core in the window above
   // deterministically, instead of pausing for a guessed time.

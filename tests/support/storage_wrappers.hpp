@@ -187,6 +187,10 @@ class WriteGate {
     std::lock_guard lock(mutex_);
     return arrived_;
   }
+  std::size_t started() const {
+    std::lock_guard lock(mutex_);
+    return started_;
+  }
 
  private:
   bool wait_for(const std::size_t& counter, std::size_t count) {
