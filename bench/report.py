@@ -185,17 +185,19 @@ for path, title in [("direct", "direct"), ("delayed", "+{} ms per request".forma
               lat_ms(get("aws.{}.async16.p64.p99_ms".format(path)))))
         w("")
     # Issue 15's two targets on moto directly; through +5 ms for information.
+    def moto_target(what, value, target, shown, target_shown):
+        if path != "direct":
+            return "for information"
+        return verdict("1. AWS, " + title, what, value, target, shown, target_shown)
+
     b1 = get("aws.{}.batched.p1.events_per_s".format(path))
     b64 = get("aws.{}.batched.p64.events_per_s".format(path))
     scaling = b64 / (64 * b1) if b1 and b64 is not None else None
     what = "64 producers vs 64 × the 1-producer rate"
-    if path == "direct":
-        v = verdict("1. AWS, " + title, what, scaling, 0.8, num(scaling, 2), "≥ 0.8")
-    else:
-        v = "for information"
+    v = moto_target(what, scaling, 0.8, num(scaling, 2), "≥ 0.8")
     if scaling is not None:
         w("{}: {} ({} vs 64 × {}; target on moto directly ≥ 0.8: {}).".format(
-            what[0].upper() + what[1:], num(scaling, 2), num(b64), num(b1), v))
+            what, num(scaling, 2), num(b64), num(b1), v))
         w("")
     rounds = int(get("aws.{}.alternate.rounds".format(path)) or 0)
     if rounds:
@@ -204,13 +206,10 @@ for path, title in [("direct", "direct"), ("delayed", "+{} ms per request".forma
                  for k in range(1, rounds + 1)]
         median = get("aws.{}.alternate.ratio_median".format(path))
         what = "1 producer, batching on vs off, {} alternated rounds (median)".format(rounds)
-        if path == "direct":
-            v = verdict("1. AWS, " + title, what, median, 1.0, times(median), "≥ 1×")
-        else:
-            v = "for information"
+        v = moto_target(what, median, 1.0, times(median), "≥ 1×")
         w("{}: {} (target on moto directly ≥ 1×: {}). The rounds, each batching on vs off "
           "run next to each other on tables of their own: {}.".format(
-              what[0].upper() + what[1:], times(median), v,
+              what, times(median), v,
               ", ".join("{} ({} vs {})".format(times(ratio(on, off)), num(on), num(off))
                         for off, on in pairs)))
         w("")

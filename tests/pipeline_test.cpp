@@ -265,9 +265,7 @@ TEST_F(PipelineTest, WriteStartedWhileTheCoreLearnsOfAFailureFailsWithoutStoppin
 // racing for it, the group commit linger merges their events into one write
 // often enough that the failure was never injected).
 TEST_F(PipelineTest, StorageThatStoresAWriteAfterAFailedOneStopsTheInstance) {
-  auto gate = std::make_shared<WriteGate>();
-  plan->on_start = [gate] { gate->note_started(); };
-  plan->on_complete = [gate] { gate->pass(); };
+  auto gate = gate_writes(std::make_shared<std::atomic<bool>>(true));
   plan->fail_only_with_writes_behind = true;
   plan->land_after_failure = true;
   plan->fail_next = 1;
