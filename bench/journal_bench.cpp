@@ -31,6 +31,14 @@
 //       then 1 producer, back to back: this disk's sync rate drifts by 2x
 //       over minutes, so only neighbours compare; alternate.ratio_median
 //       is the median of the rounds' p1 / loop ratios;
+//   rounds.rK.prevayler.pN.* / rounds.ratio_median
+//       (--rounds N with --producers A,B) one warm-up run of A producers
+//       (rounds.warmup.*, not counted), then N rounds of A then B
+//       producers, the order swapped every round: the first run of a
+//       process writes into page-cache memory the VM has not backed yet
+//       (docs/benchmarks.md, "The first run's fresh pages"), and the disk
+//       drifts, so a fixed order favours whichever runs second;
+//       rounds.ratio_median is the median of the rounds' B / A ratios;
 //   replay_policy.* (with --replay-snapshot-every N as well) the same E
 //       events written by an instance with snapshot_every_events = N and
 //       keep_snapshots = 2 (a long-running writer with an automatic
@@ -40,7 +48,7 @@
 //   prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64]
 //       [--event-bytes 100] [--readers R] [--read-with state|read] [--bare]
 //       [--no-prevayler] [--replay-events E] [--replay-snapshot-every N]
-//       [--event-content fill|text|random] [--alternate N]
+//       [--event-content fill|text|random] [--alternate N] [--rounds N]
 //       [--compress-over BYTES] [--journal-level L] [--encrypt]
 //
 //   --encrypt: records (and the replay's snapshots) sealed with AES-256-GCM
@@ -254,6 +262,28 @@ void run_alternate(const std::filesystem::path& dir, std::size_t event_bytes, do
   print("alternate.ratio_median", ratios[ratios.size() / 2], "x");
 }
 
+// --rounds: a warm-up run, then `rounds` rounds of the two producer counts,
+// the order swapped every round.
+void run_rounds(const std::filesystem::path& dir, int first, int second, int readers,
+                std::size_t event_bytes, double seconds, int rounds) {
+  run_prevayler(dir, first, readers, event_bytes, seconds, "rounds.warmup.");
+  std::vector<double> ratios;
+  for (int round = 1; round <= rounds; ++round) {
+    const std::string prefix = "rounds.r" + std::to_string(round) + ".";
+    const bool swapped = round % 2 == 0;
+    const double a = run_prevayler(dir, swapped ? second : first, readers, event_bytes, seconds,
+                                   prefix);
+    const double b = run_prevayler(dir, swapped ? first : second, readers, event_bytes, seconds,
+                                   prefix);
+    const double rate_first = swapped ? b : a;
+    const double rate_second = swapped ? a : b;
+    ratios.push_back(rate_second / std::max(rate_first, 1e-9));
+  }
+  std::sort(ratios.begin(), ratios.end());
+  print("rounds.rounds", static_cast<double>(rounds), "rounds");
+  print("rounds.ratio_median", ratios[ratios.size() / 2], "x");
+}
+
 // snapshot_every_events: 0 writes without a policy (one segment).
 void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::size_t event_bytes,
                 std::uint64_t snapshot_every_events) {
@@ -294,6 +324,7 @@ int main(int argc, char** argv) {
   bool bare = false;
   bool prevayler_runs = true;
   int alternate_rounds = 0;
+  int producer_rounds = 0;
   std::uint64_t replay_events = 0;
   std::uint64_t replay_snapshot_every = 0;
   for (int i = 1; i < argc; ++i) {
@@ -302,6 +333,8 @@ int main(int argc, char** argv) {
       bare = true;
     } else if (!std::strcmp(argv[i], "--alternate")) {
       alternate_rounds = std::max(0, std::atoi(value)), ++i;
+    } else if (!std::strcmp(argv[i], "--rounds")) {
+      producer_rounds = std::max(0, std::atoi(value)), ++i;
     } else if (!std::strcmp(argv[i], "--no-prevayler")) {
       prevayler_runs = false;
     } else if (!std::strcmp(argv[i], "--seconds")) {
@@ -335,10 +368,14 @@ int main(int argc, char** argv) {
                    "[--event-bytes N] [--readers R] [--read-with state|read] [--bare] "
                    "[--no-prevayler] "
                    "[--replay-events E] [--replay-snapshot-every N] "
-                   "[--event-content fill|text|random] [--alternate N] "
+                   "[--event-content fill|text|random] [--alternate N] [--rounds N] "
                    "[--compress-over BYTES] [--journal-level L] [--encrypt]\n");
       return 2;
     }
+  }
+  if (producer_rounds > 0 && producers.size() != 2) {
+    std::fprintf(stderr, "prevayler_journal_bench: --rounds needs exactly two producer counts\n");
+    return 2;
   }
   std::printf(
       "# file journal, %zu-byte %s events, fsync on, %.1f s per run, dir %s, records compressed "
@@ -352,7 +389,9 @@ int main(int argc, char** argv) {
       run_raw_fdatasync_loop(dir, event_bytes, seconds, space);
     }
   }
-  if (prevayler_runs) {
+  if (prevayler_runs && producer_rounds > 0) {
+    run_rounds(dir, producers[0], producers[1], readers, event_bytes, seconds, producer_rounds);
+  } else if (prevayler_runs) {
     for (int n : producers) run_prevayler(dir, n, readers, event_bytes, seconds);
   }
   if (alternate_rounds > 0) run_alternate(dir, event_bytes, seconds, alternate_rounds);

@@ -529,6 +529,33 @@ for b in sizes:
         num(e64), num((e64 or 0) * b / 1e6, 1), lat_us(row[5]), lat_us(row[6]),
         num(get("size.b{}.prevayler.p64.events_per_write".format(b)), 1)))
 w("")
+# Issue 15: 1 MiB events, 64 producers vs 1 (run_all.sh's large.* run: a warm-up, then
+# rounds of 1 and 64 producers with the order swapped every round).
+large_rounds = int(get("large.rounds.rounds") or 0)
+if large_rounds or sizes:
+    single = ratio(get("size.b1048576.prevayler.p64.events_per_s"),
+                   get("size.b1048576.prevayler.p1.events_per_s"))
+    median = get("large.rounds.ratio_median")
+    what = "1 MiB events, 64 vs 1 producer, {} rounds in swapped order (median)".format(
+        large_rounds)
+    v = verdict("6. file journal", what, median, 1.0, times(median), "≥ 1×")
+    w("| 1 MiB events (compression off) | measured | target | |")
+    w("|---|---:|---:|---|")
+    w("| {} | {} | ≥ 1× | {} |".format(what, times(median), v))
+    if large_rounds:
+        pairs = [(get("large.rounds.r{}.prevayler.p1.events_per_s".format(k)),
+                  get("large.rounds.r{}.prevayler.p64.events_per_s".format(k)))
+                 for k in range(1, large_rounds + 1)]
+        w("| (the rounds: 64 vs 1 producer, after a warm-up run) | {} | | |".format(
+            ", ".join("{} ({} vs {})".format(times(ratio(b, a)), num(b), num(a))
+                      for a, b in pairs)))
+    w("| (for information) 64 vs 1 producer in the table above, 1 run each, 1 first | {} "
+      "| | |".format(times(single)))
+    w("")
+    w("The first run of a process writes into page-cache memory this VM has not backed "
+      "yet (docs/benchmarks.md, \"The first run's fresh pages\"), so only runs next to "
+      "each other, after a warm-up, compare.")
+    w("")
 w("![events/s vs event size](docs/bench/size_throughput.png)")
 w("![latency vs event size](docs/bench/size_latency.png)")
 w("")

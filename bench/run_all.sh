@@ -278,6 +278,11 @@ for bytes in "${event_sizes[@]}"; do
     --compress-over 0 --seconds "$size_seconds" --dir "$data/size"
 done
 
+# Issue 15's 1 MiB target: 64 vs 1 producer in rounds of swapped order after a
+# warm-up (the first run of a process pays for fresh page-cache memory).
+run "large." "$bin/prevayler_journal_bench" --producers 1,64 --rounds 3 --event-bytes 1048576 \
+  --compress-over 0 --seconds "$size_seconds" --dir "$data/large"
+
 # --- report -------------------------------------------------------------------
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
