@@ -270,13 +270,16 @@ void run_rounds(const std::filesystem::path& dir, int first, int second, int rea
   std::vector<double> ratios;
   for (int round = 1; round <= rounds; ++round) {
     const std::string prefix = "rounds.r" + std::to_string(round) + ".";
-    const bool swapped = round % 2 == 0;
-    const double a = run_prevayler(dir, swapped ? second : first, readers, event_bytes, seconds,
-                                   prefix);
-    const double b = run_prevayler(dir, swapped ? first : second, readers, event_bytes, seconds,
-                                   prefix);
-    const double rate_first = swapped ? b : a;
-    const double rate_second = swapped ? a : b;
+    // Odd rounds run `first` first, even rounds `second` first.
+    double rate_first = 0;
+    double rate_second = 0;
+    if (round % 2 == 1) {
+      rate_first = run_prevayler(dir, first, readers, event_bytes, seconds, prefix);
+      rate_second = run_prevayler(dir, second, readers, event_bytes, seconds, prefix);
+    } else {
+      rate_second = run_prevayler(dir, second, readers, event_bytes, seconds, prefix);
+      rate_first = run_prevayler(dir, first, readers, event_bytes, seconds, prefix);
+    }
     ratios.push_back(rate_second / std::max(rate_first, 1e-9));
   }
   std::sort(ratios.begin(), ratios.end());
