@@ -330,11 +330,14 @@ bool Engine::writer_has_work() const {
 }
 
 // The writer holds the open batch back for the producers of the last
-// acknowledged write (GroupCommitLinger), with nothing in flight or queued
-// and nothing else to do: a write in flight gathers the next batch anyway.
+// acknowledged write (GroupCommitLinger), with nothing queued and nothing
+// else to do. Also while other writes are in flight: with a slot free, the
+// first producer back would otherwise leave alone and the rest in the next
+// write, and a closed loop would settle into cohorts that each pay a
+// request (PipelineTest.LingerHoldsTheNextWriteWithAWriteInFlight).
 bool Engine::lingering(std::chrono::steady_clock::time_point now) const {
-  return writes_in_flight_max_ > 1 && open_batch_ && queue_.empty() && in_flight_.empty() &&
-         !writing_ && !failing_ && !closing_ && linger_.waiting(now);
+  return writes_in_flight_max_ > 1 && open_batch_ && queue_.empty() && !writing_ && !failing_ &&
+         !closing_ && linger_.waiting(now);
 }
 
 std::size_t Engine::writes_in_flight_allowed() const {

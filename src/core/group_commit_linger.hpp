@@ -18,8 +18,9 @@
 // linger_write_time_percent of that write's time and never longer than
 // linger_time_max: producers that do not come back (an open loop) cost at
 // most that per write. A lone producer (k = 1) sends the next event itself
-// and never waits. The engine applies it only with nothing in flight: a
-// write in flight already gathers the next group commit.
+// and never waits. The engine applies it whenever a pipeline slot is free,
+// with other writes in flight too: there the first producer back would
+// otherwise leave alone, and the cohorts would stay split.
 //
 // Two cohorts become one. With writes in flight the producers can still
 // split into cohorts that each fill their own write, and writes are
