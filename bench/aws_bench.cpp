@@ -30,6 +30,13 @@
 //       round. moto's speed drifts over minutes, so only neighbours
 //       compare; alternate.ratio_median is the median of the rounds'
 //       batched / unbatched ratios.
+//   scaling.rK.batched.p{1|64}.* / scaling.ratio_median
+//       (--scaling-rounds N) N rounds, each one producer and 64 producers
+//       with batching on, each run on a table of its own, the order swapped
+//       every round: issue 15's "64 producers vs 64 x the 1-producer rate"
+//       from neighbours (the two runs of --producers 1,64 are minutes'
+//       drift apart on a shared machine). scaling.ratio_median is the median
+//       of the rounds' p64 / (64 x p1).
 //   replay.events / replay.seconds / replay.events_per_s
 //       (--replay-events E) E events written by 64 producers, then the time
 //       to open the journal again (recovery), without snapshot_on_open.
@@ -39,7 +46,7 @@
 //
 //   prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64 | 0]
 //       [--batching on|off|both] [--max-in-flight N] [--async-window W | --open-loop-rate R]
-//       [--replay-events E] [--alternate N]
+//       [--replay-events E] [--alternate N] [--scaling-rounds N]
 //       [--replay-queries 1,2,4] [--table-prefix NAME] [--event-content fill|text|random]
 //       [--compress-over BYTES]
 #include <sys/resource.h>
@@ -209,6 +216,28 @@ void run_alternate(const std::string& endpoint, const std::string& prefix, int r
   print("alternate.ratio_median", ratios[ratios.size() / 2], "x");
 }
 
+// --scaling-rounds: rounds of one producer and 64, batching on.
+void run_scaling(const std::string& endpoint, const std::string& prefix, int rounds,
+                 std::size_t max_in_flight, double seconds) {
+  constexpr int many_producers = 64;
+  std::vector<double> ratios;
+  for (int round = 1; round <= rounds; ++round) {
+    const std::string name = "scaling.r" + std::to_string(round) + ".";
+    double rate[2] = {0, 0};  // 1 producer, 64
+    for (int i = 0; i < 2; ++i) {
+      const int which = (round % 2 == 0) == (i == 0) ? 1 : 0;
+      const int count = which == 1 ? many_producers : 1;
+      rate[which] = run(make_target(endpoint, prefix + "-scale" + std::to_string(round) + "-p" +
+                                                  std::to_string(count)),
+                        count, true, max_in_flight, 0, 0, seconds, name);
+    }
+    ratios.push_back(rate[0] > 0 ? rate[1] / (many_producers * rate[0]) : 0);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  print("scaling.rounds", static_cast<double>(rounds), "rounds");
+  print("scaling.ratio_median", ratios[ratios.size() / 2], "x");
+}
+
 // User + system CPU time of this process.
 double cpu_seconds() {
   rusage usage{};
@@ -253,6 +282,7 @@ int main(int argc, char** argv) {
   std::size_t async_window = 0;
   double open_loop_rate = 0;
   int alternate_rounds = 0;
+  int scaling_rounds = 0;
   std::uint64_t replay_events = 0;
   std::vector<int> replay_queries;
   std::string prefix = "bench-" + std::to_string(::getpid());
@@ -280,6 +310,8 @@ int main(int argc, char** argv) {
       open_loop_rate = std::atof(value.c_str());
     } else if (arg == "--alternate") {
       alternate_rounds = std::atoi(value.c_str());
+    } else if (arg == "--scaling-rounds") {
+      scaling_rounds = std::atoi(value.c_str());
     } else if (arg == "--replay-events") {
       replay_events = std::strtoull(value.c_str(), nullptr, 10);
     } else if (arg == "--replay-queries") {
@@ -295,11 +327,13 @@ int main(int argc, char** argv) {
     }
   }
   if (endpoint.empty() || usage || (batching != "on" && batching != "off" && batching != "both") ||
-      open_loop_rate < 0 || (open_loop_rate > 0 && async_window > 0) || alternate_rounds < 0) {
+      open_loop_rate < 0 || (open_loop_rate > 0 && async_window > 0) || alternate_rounds < 0 ||
+      scaling_rounds < 0) {
     std::fprintf(stderr,
                  "usage: prevayler_aws_bench --endpoint URL [--seconds S] [--producers 1,8,64] "
                  "[--batching on|off|both] [--max-in-flight N] "
                  "[--async-window W | --open-loop-rate R] [--replay-events E] [--alternate N] "
+                 "[--scaling-rounds N] "
                  "[--replay-queries "
                  "1,2,4] [--table-prefix NAME] "
                  "[--event-content fill|text|random] [--compress-over BYTES]\n");
@@ -319,6 +353,9 @@ int main(int argc, char** argv) {
   }
   if (alternate_rounds > 0) {
     run_alternate(endpoint, prefix, alternate_rounds, max_in_flight, seconds);
+  }
+  if (scaling_rounds > 0) {
+    run_scaling(endpoint, prefix, scaling_rounds, max_in_flight, seconds);
   }
   if (replay_events > 0) {
     replay(make_target(endpoint, prefix + "-replay"), replay_events, max_in_flight, replay_queries);
