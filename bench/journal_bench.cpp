@@ -50,7 +50,11 @@
 //       [--no-prevayler] [--replay-events E] [--replay-snapshot-every N]
 //       [--event-content fill|text|random] [--alternate N] [--rounds N]
 //       [--compress-over BYTES] [--journal-level L] [--encrypt]
+//       [--direct-write-bytes-min BYTES]
 //
+//   --direct-write-bytes-min: FileStorageOptions::direct_write_bytes_min,
+//   records of that many bytes or more written with O_DIRECT (0 = never; the
+//   default is the library's, 1 MiB), to compare the two paths in one run.
 //   --encrypt: records (and the replay's snapshots) sealed with AES-256-GCM
 //   under one fixed key (docs/encryption.md), to measure encryption's cost.
 #include <fcntl.h>
@@ -88,6 +92,7 @@ constexpr int alphabet_letters = 26;
 // Unset: the library's defaults.
 std::optional<std::size_t> compress_over;
 std::optional<int> journal_level;
+std::optional<std::uint64_t> direct_write_bytes_min;
 bool encrypt = false;
 
 prevayler::EncryptionOptions bench_encryption() {
@@ -109,6 +114,7 @@ P::Options options(const std::filesystem::path& dir) {
   storage.directory = dir;
   if (compress_over) storage.common.compress_journal_records_over = *compress_over;
   if (journal_level) storage.common.journal_compression_level = *journal_level;
+  if (direct_write_bytes_min) storage.direct_write_bytes_min = *direct_write_bytes_min;
   storage.common.encryption = bench_encryption();
   o.storage = prevayler::make_file_storage(storage);
   return o;
@@ -298,6 +304,7 @@ void run_replay(const std::filesystem::path& dir, std::uint64_t events, std::siz
       prevayler::FileStorageOptions storage;
       storage.directory = dir;
       storage.common.keep_snapshots = 2;
+      if (direct_write_bytes_min) storage.direct_write_bytes_min = *direct_write_bytes_min;
       storage.common.encryption = bench_encryption();
       o.storage = prevayler::make_file_storage(storage);
       o.snapshot_every_events = snapshot_every_events;
@@ -365,6 +372,8 @@ int main(int argc, char** argv) {
       journal_level = std::atoi(value), ++i;
     } else if (!std::strcmp(argv[i], "--encrypt")) {
       encrypt = true;
+    } else if (!std::strcmp(argv[i], "--direct-write-bytes-min")) {
+      direct_write_bytes_min = std::strtoull(value, nullptr, 10), ++i;
     } else {
       std::fprintf(stderr,
                    "usage: prevayler_journal_bench [--seconds S] [--dir PATH] [--producers 1,64] "
@@ -372,7 +381,8 @@ int main(int argc, char** argv) {
                    "[--no-prevayler] "
                    "[--replay-events E] [--replay-snapshot-every N] "
                    "[--event-content fill|text|random] [--alternate N] [--rounds N] "
-                   "[--compress-over BYTES] [--journal-level L] [--encrypt]\n");
+                   "[--compress-over BYTES] [--journal-level L] [--encrypt] "
+                   "[--direct-write-bytes-min BYTES]\n");
       return 2;
     }
   }
@@ -382,10 +392,11 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "# file journal, %zu-byte %s events, fsync on, %.1f s per run, dir %s, records compressed "
-      "from %s bytes%s\n",
+      "from %s bytes%s, direct writes from %s bytes (0: none)\n",
       event_bytes, event_content_name(event_content), seconds, dir.c_str(),
       compress_over ? std::to_string(*compress_over).c_str() : "the default",
-      encrypt ? ", encrypted (AES-256-GCM)" : "");
+      encrypt ? ", encrypted (AES-256-GCM)" : "",
+      direct_write_bytes_min ? std::to_string(*direct_write_bytes_min).c_str() : "the default");
   make_event_source(event_bytes);
   if (bare) {
     for (LoopSpace space : {LoopSpace::appended, LoopSpace::zero_filled, LoopSpace::fallocated}) {

@@ -43,6 +43,16 @@ struct FileStorageOptions {
   // or closes; after a crash they stay and read as the journal's end
   // (docs/format.md, "Preallocated space").
   std::uint64_t segment_preallocation_bytes = std::uint64_t{64} << 20;
+  // A journal record of at least this many bytes (a batch of large events)
+  // is written with O_DIRECT, from an aligned copy of the record, instead of
+  // being copied into the page cache: on machines where new page-cache
+  // pages are slow to fill, that copy costs more than the disk's write
+  // (docs/benchmarks.md, "Large records written direct"). Durability still
+  // comes from fdatasync; the format is the same (the padding to the next
+  // block reads as preallocated space). Where the filesystem has no direct
+  // I/O, the storage warns once and writes through the page cache. 0 turns
+  // direct writes off.
+  std::uint64_t direct_write_bytes_min = std::uint64_t{1} << 20;
   // Retention (keep_snapshots: the snapshot files older than the newest N
   // and the journal segments only those need are deleted once a new
   // snapshot is durable, and at open, finishing a run that failed;

@@ -17,6 +17,7 @@
 #include "core/record_frame.hpp"
 #include "core/warning.hpp"
 #include "core/zstd_stream.hpp"
+#include "file/direct_write.hpp"
 #include "file/file_storage_impl.hpp"
 #include "file/naming.hpp"
 #include "file/record_reader.hpp"
@@ -145,7 +146,7 @@ class FileStorage : public Storage {
     preallocate_for(record_end, record_bytes);
     // Before the write: a failed one may still have landed bytes up to here.
     space_.written_end = std::max(space_.written_end, record_end);
-    int error = write_fully(*fs_, journal_.get(), pieces_, journal_size_);
+    int error = write_record(record_bytes);
     const char* step = "write";
     if (!error && options_.sync && (error = fs_->fdatasync(journal_.get())) != 0) step = "sync";
     if (error) {
@@ -527,6 +528,27 @@ class FileStorage : public Storage {
     space_.allocated_end = target;
   }
 
+  // Writes the record in pieces_ at journal_size_: direct when it is large
+  // and the file takes direct writes, else through the page cache.
+  int write_record(std::uint64_t record_bytes) {
+    const std::uint64_t direct_min = options_.direct_write_bytes_min;
+    if (direct_writes_ && direct_min > 0 && record_bytes >= direct_min) {
+      const DirectWriteOutcome direct =
+          write_record_direct(*fs_, journal_.get(), journal_size_, pieces_, staging_);
+      if (staging_.capacity() > retained_buffer_bytes_max) staging_.release();
+      // Its zeros after the record are preallocated space, cut off with the
+      // rest when the segment is sealed.
+      space_.allocated_end = std::max(space_.allocated_end, direct.padded_end);
+      if (direct.error != EINVAL) return direct.error;
+      // Nothing was written: the same record goes through the page cache.
+      direct_writes_ = false;
+      options_.common.warn("cannot write to " + journal_path() + " with O_DIRECT (" +
+                           errno_text(EINVAL) + "): records of " + std::to_string(direct_min) +
+                           " bytes or more go through the page cache instead");
+    }
+    return write_fully(*fs_, journal_.get(), pieces_, journal_size_);
+  }
+
   // Cuts the unused preallocated zeros off segment `id`, which this
   // instance no longer writes: for copies, tools and disk space (its
   // readers already end it before them). REQUIRES: no newer owner reads it
@@ -569,7 +591,9 @@ class FileStorage : public Storage {
   std::uint64_t fence_ = 0;         // the segment this instance opened with
   std::uint64_t writer_id_ = 0;
   std::uint64_t records_in_segment_ = 0;
-  Preallocation space_;  // of the segment appends go to
+  Preallocation space_;        // of the segment appends go to
+  bool direct_writes_ = true;  // false once the filesystem refused one
+  AlignedBuffer staging_;      // a direct write's record, reused
   bool failed_ = false;
   std::string record_;  // reused across appends
   // append()'s record as a gather write: views into record_ and the batch.

@@ -135,6 +135,20 @@ int PosixFileSystem::pwritev(int fd, const std::string_view* pieces, std::size_t
     return n >= 0 ? 0 : -1;
   });
 }
+int PosixFileSystem::pwrite_direct(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                                   std::size_t& done) {
+  done = 0;
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return errno;
+  // EINVAL where the filesystem has no direct I/O (the caller falls back).
+  if (::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return errno;
+  const int error = pwrite(fd, data, size, offset, done);
+  // Buffered again for the appends that follow. A failure here would make
+  // them fail (unaligned), so it fails this write too: it then does not
+  // count, and the journal goes on without it.
+  if (::fcntl(fd, F_SETFL, flags) != 0 && error == 0) return errno;
+  return error;
+}
 int PosixFileSystem::fsync(int fd) {
   return retry([&] { return ::fsync(fd); });
 }
@@ -277,6 +291,11 @@ int FileSystem::pwritev(int fd, const std::string_view* pieces, std::size_t coun
     if (error || piece_done < pieces[i].size()) return error;
   }
   return 0;
+}
+
+int FileSystem::pwrite_direct(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                              std::size_t& done) {
+  return pwrite(fd, data, size, offset, done);
 }
 
 int write_fully(FileSystem& fs, int fd, std::vector<std::string_view> pieces,

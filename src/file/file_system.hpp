@@ -17,6 +17,12 @@
 
 namespace prevayler::detail {
 
+// What pwrite_direct() requires of its buffer's address, its size and its
+// offset: the logical block size of every common disk (512 or 4096 bytes).
+// A device that needs more rejects the write with EINVAL, as a filesystem
+// without direct I/O does, and the caller writes through the page cache.
+constexpr std::size_t direct_write_alignment_bytes = 4096;
+
 // Which file a path or descriptor refers to: equal identities are one file.
 struct FileIdentity {
   std::uint64_t device = 0;
@@ -61,6 +67,16 @@ class FileSystem {
   // one: a test double that overrides pwrite sees gather writes too.
   virtual int pwritev(int fd, const std::string_view* pieces, std::size_t count,
                       std::uint64_t offset, std::size_t& done);
+  // A write that bypasses the page cache (O_DIRECT): large records go to
+  // the disk from the writer's own buffer instead of being copied into new
+  // page-cache pages, which costs more than the disk on some machines
+  // (docs/benchmarks.md, "Large records written direct"). Not durable
+  // until fdatasync, like pwrite. REQUIRES: `data`, `size` and `offset`
+  // multiples of direct_write_alignment_bytes. EINVAL, with nothing
+  // written, when the file cannot be written that way. The default is
+  // pwrite: a test double that overrides pwrite sees direct writes too.
+  virtual int pwrite_direct(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                            std::size_t& done);
   virtual int fsync(int fd) = 0;      // data and metadata; of a directory: its entries
   virtual int fdatasync(int fd) = 0;  // data and size
   virtual int ftruncate(int fd, std::uint64_t size) = 0;
@@ -111,8 +127,9 @@ class FileSystemWrapper : public FileSystem {
              std::size_t& done) override {
     return target_->pwrite(fd, data, size, offset, done);
   }
-  // pwritev is not forwarded: FileSystem's default goes through this
-  // wrapper's pwrite, so a double that changes pwrite changes gather writes.
+  // pwritev and pwrite_direct are not forwarded: FileSystem's defaults go
+  // through this wrapper's pwrite, so a double that changes pwrite changes
+  // gather and direct writes.
   int fsync(int fd) override { return target_->fsync(fd); }
   int fdatasync(int fd) override { return target_->fdatasync(fd); }
   int ftruncate(int fd, std::uint64_t size) override { return target_->ftruncate(fd, size); }
@@ -148,6 +165,10 @@ class PosixFileSystem : public FileSystem {
   // ::pwritev, at most gather_pieces_per_call pieces per call.
   int pwritev(int fd, const std::string_view* pieces, std::size_t count, std::uint64_t offset,
               std::size_t& done) override;
+  // Sets O_DIRECT on the descriptor for this one write (fcntl), then clears
+  // it: the same descriptor, so the write is fenced like every other.
+  int pwrite_direct(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                    std::size_t& done) override;
   int fsync(int fd) override;
   int fdatasync(int fd) override;
   int ftruncate(int fd, std::uint64_t size) override;

@@ -26,6 +26,9 @@ struct Knobs {
   std::size_t writes_in_flight_max = 1;      // journal writes in flight
   std::size_t compress_records_over = 0;     // bytes; 0 never compresses
   bool compress_snapshots = true;
+  // Records of at least this many bytes are written direct (O_DIRECT) by
+  // the file storage; 0 never. Ignored by the AWS storage.
+  std::uint64_t direct_write_bytes_min = 0;
 };
 
 // The snapshots a journal holds, each with the time retention by age dates
@@ -35,7 +38,8 @@ struct JournalFiles {
   std::set<std::uint64_t> segments;
 };
 
-// Injected faults by kind ("file.pwrite_enospc", "aws.throttle", ...).
+// Injected faults by kind ("file.pwrite_enospc", "aws.throttle", ...), and
+// I/O paths taken that a run must cover ("file.direct_writes").
 using FaultTally = std::map<std::string, std::uint64_t>;
 
 class Backend {

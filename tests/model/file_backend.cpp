@@ -19,6 +19,9 @@ FileStorageOptions storage_options() {
   FileStorageOptions options;
   options.directory = model_directory;
   options.sync = true;
+  // The followers, the checker and the operator write nothing; the
+  // instances draw theirs (Knobs).
+  options.direct_write_bytes_min = 0;
   options.common.warn = [](const std::string&) {};
   return options;
 }
@@ -46,6 +49,7 @@ std::unique_ptr<Storage> FileBackend::open(int host, const Knobs& knobs) {
   options.common.keep_monthly_snapshots = knobs.keep_monthly_snapshots;
   options.common.compress_journal_records_over = knobs.compress_records_over;
   options.common.compress_snapshots = knobs.compress_snapshots;
+  options.direct_write_bytes_min = knobs.direct_write_bytes_min;
   auto storage = detail::make_file_storage(options, fs, /*lock_directory=*/false);
   if (knobs.writes_in_flight_max <= 1) return storage;
   // The file storage writes one record at a time; the pipelining wrapper
@@ -107,6 +111,7 @@ FaultTally FileBackend::faults() const {
   tally["file.sync_failure"] = c.sync_failure;
   tally["file.rename_failure"] = c.rename_failure;
   tally["file.pread_failure"] = c.pread_failure;
+  tally["file.direct_writes"] = c.direct_writes;
   return tally;
 }
 

@@ -213,6 +213,10 @@ class Driver {
     const std::size_t thresholds[] = {0, 16, 4096};
     k.compress_records_over = thresholds[pick(0, 2)];
     k.compress_snapshots = chance(0.7);
+    // Every record, batches of a few events, or none: direct writes
+    // interleave with page-cache ones in one segment.
+    const std::uint64_t direct_thresholds[] = {0, 1, 300};
+    k.direct_write_bytes_min = direct_thresholds[pick(0, 2)];
     return k;
   }
 
@@ -230,6 +234,7 @@ class Driver {
               " keep_monthly_snapshots=" + std::to_string(knobs.keep_monthly_snapshots) +
               " writes_in_flight_max=" + std::to_string(knobs.writes_in_flight_max) +
               " compress_over=" + std::to_string(knobs.compress_records_over) +
+              " direct_write_bytes_min=" + std::to_string(knobs.direct_write_bytes_min) +
               " snapshot_on_open=" + std::to_string(snapshot_on_open) +
               " snapshot_every_events=" + std::to_string(snapshot_every_events) + " instance " +
               std::to_string(history_.peek_next_instance()));
@@ -237,6 +242,7 @@ class Driver {
     if (knobs.keep_monthly_snapshots > 0) count("open_with_retention_by_age");
     if (knobs.writes_in_flight_max > 1) count("open_pipelined");
     if (knobs.compress_records_over > 0) count("open_compressing");
+    if (knobs.direct_write_bytes_min > 0) count("open_direct_writes");
     if (snapshot_every_events > 0) count("open_auto_snapshots");
     const int index = history_.begin_open(host);
     try {

@@ -271,6 +271,7 @@ void expect_coverage(const Totals& t, const std::vector<std::string>& fault_kind
                            "open_with_retention",
                            "open_pipelined",
                            "open_compressing",
+                           "open_direct_writes",
                            "copy",
                            "copy_all",
                            "copy_other_kind",
@@ -300,7 +301,7 @@ TEST(ModelTest, FileStorage) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   EXPECT_EQ(t.failed_seeds, 0u) << "replay a failing seed with the command printed above";
   expect_coverage(t, {"file.pwrite_enospc", "file.pwrite_torn", "file.sync_failure",
-                      "file.rename_failure", "file.pread_failure"});
+                      "file.rename_failure", "file.pread_failure", "file.direct_writes"});
 }
 
 TEST(ModelTest, AwsStorageOnTheSimulator) {

@@ -1,6 +1,9 @@
 #include "support/sim_fs.hpp"
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 namespace prevayler::testing {
@@ -260,6 +263,22 @@ int SimFileSystem::pwritev(int fd, const std::string_view* pieces, std::size_t c
   std::string gathered;
   for (std::size_t i = 0; i < count; ++i) gathered.append(pieces[i]);
   return pwrite(fd, gathered.data(), gathered.size(), offset, done);
+}
+
+int SimFileSystem::pwrite_direct(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                                 std::size_t& done) {
+  constexpr std::uint64_t block = detail::direct_write_alignment_bytes;
+  if (reinterpret_cast<std::uintptr_t>(data) % block != 0 || size % block != 0 ||
+      offset % block != 0) {
+    std::fprintf(stderr, "SimFileSystem: misaligned direct write of %zu bytes at offset %llu\n",
+                 size, static_cast<unsigned long long>(offset));
+    std::abort();
+  }
+  {
+    std::lock_guard lock(disk_->mutex_);
+    ++disk_->counts.direct_writes;
+  }
+  return pwrite(fd, data, size, offset, done);
 }
 
 int SimFileSystem::sync(int fd, SimOp op) {

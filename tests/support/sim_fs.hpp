@@ -22,6 +22,8 @@
 //  - preallocate() is a write of zeros, lost like any other unsynced
 //    write; it fails (targeted, or at the pwrite_enospc rate) with part of
 //    the zeros landed, as a disk filling up does.
+//  - pwrite_direct() is a pwrite (O_DIRECT writes are not durable before a
+//    sync either), checked for alignment.
 //  - mkdir is durable at once (the storage's directory is made before use).
 // Writes of different hosts to the same bytes are assumed not to overlap
 // while unsynced (the protocol never does that). The lock is flock-like per
@@ -76,7 +78,8 @@ struct SimFaultCounts {
   int sync_failure = 0;
   int rename_failure = 0;
   int pread_failure = 0;
-  int targeted = 0;  // from fail_next()
+  int targeted = 0;       // from fail_next()
+  int direct_writes = 0;  // not a fault: pwrite_direct calls, for coverage
   int total() const {
     return pwrite_eio + pwrite_enospc + torn_write + sync_failure + rename_failure + pread_failure +
            targeted;
@@ -200,6 +203,12 @@ class SimFileSystem : public detail::FileSystem {
   // tears at any byte (across pieces) and is lost unsynced as a pwrite is.
   int pwritev(int fd, const std::string_view* pieces, std::size_t count, std::uint64_t offset,
               std::size_t& done) override;
+  // A pwrite (failing, tearing and lost unsynced as one) that first checks
+  // what O_DIRECT requires: a misaligned address, size or offset aborts the
+  // test, since a real disk would refuse it (EINVAL) and the storage would
+  // quietly fall back to the page cache.
+  int pwrite_direct(int fd, const char* data, std::size_t size, std::uint64_t offset,
+                    std::size_t& done) override;
   int fsync(int fd) override;
   int fdatasync(int fd) override;
   int ftruncate(int fd, std::uint64_t size) override;
