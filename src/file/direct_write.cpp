@@ -14,6 +14,8 @@ void AlignedBuffer::Free::operator()(char* data) const {
 
 char* AlignedBuffer::reserve(std::size_t size) {
   if (size > capacity_) {
+    // The old buffer goes first (never two at once), and a failed
+    // allocation leaves an empty one.
     data_.reset();
     capacity_ = 0;
     data_.reset(

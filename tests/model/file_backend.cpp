@@ -19,8 +19,8 @@ FileStorageOptions storage_options() {
   FileStorageOptions options;
   options.directory = model_directory;
   options.sync = true;
-  // The followers, the checker and the operator write nothing; the
-  // instances draw theirs (Knobs).
+  // The checker and the operator write no records; the instances draw
+  // theirs (Knobs), the followers theirs by seed (a promotion writes).
   options.direct_write_bytes_min = 0;
   options.common.warn = [](const std::string&) {};
   return options;
@@ -67,6 +67,10 @@ std::unique_ptr<Storage> FileBackend::follower_storage() {
   // No look of its own (the simulated disk has no inotify): only the
   // driver's catch_up() reads, in the seed's order.
   options.follow_poll_interval_ms = follower_poll_interval_ms;
+  // Once promoted it appends: with direct writes in a third of the seeds
+  // for every record, in another third for batches over 300 bytes.
+  const std::uint64_t direct_thresholds[] = {0, 1, 300};
+  options.direct_write_bytes_min = direct_thresholds[seed_ % 3];
   return detail::make_file_storage(options, disk_->host(), /*lock_directory=*/false);
 }
 
