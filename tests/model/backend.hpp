@@ -31,6 +31,10 @@ struct Knobs {
   std::uint64_t direct_write_bytes_min = 0;
 };
 
+// The direct-write thresholds an instance or a promoted follower draws:
+// never, every record, batches of a few events.
+inline constexpr std::uint64_t direct_write_thresholds_bytes[] = {0, 1, 300};
+
 // The snapshots a journal holds, each with the time retention by age dates
 // it by, and its segments.
 struct JournalFiles {

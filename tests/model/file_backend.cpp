@@ -69,8 +69,7 @@ std::unique_ptr<Storage> FileBackend::follower_storage() {
   options.follow_poll_interval_ms = follower_poll_interval_ms;
   // Once promoted it appends: with direct writes in a third of the seeds
   // for every record, in another third for batches over 300 bytes.
-  const std::uint64_t direct_thresholds[] = {0, 1, 300};
-  options.direct_write_bytes_min = direct_thresholds[seed_ % 3];
+  options.direct_write_bytes_min = direct_write_thresholds_bytes[seed_ % 3];
   return detail::make_file_storage(options, disk_->host(), /*lock_directory=*/false);
 }
 

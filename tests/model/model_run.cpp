@@ -215,8 +215,7 @@ class Driver {
     k.compress_snapshots = chance(0.7);
     // Every record, batches of a few events, or none: direct writes
     // interleave with page-cache ones in one segment.
-    const std::uint64_t direct_thresholds[] = {0, 1, 300};
-    k.direct_write_bytes_min = direct_thresholds[pick(0, 2)];
+    k.direct_write_bytes_min = direct_write_thresholds_bytes[pick(0, 2)];
     return k;
   }
 
