@@ -245,14 +245,26 @@ class AwsStorage : public Storage {
     // sealed, nothing we replayed was pruned. If it is, the tail we found
     // may be a pruned segment (its items gone, its seal kept) and our seal
     // there is void: no live writer writes below the newest snapshot.
+    // The same holds for a seal the replay followed that its segment's
+    // owner may not have written (JournalReplay::lowest_unproven_seal()):
+    // an opener's seal at orders retention emptied skips acknowledged
+    // events (they are in the newer snapshot). Such a seal exists only once
+    // a snapshot past its segment is durable, so a newest snapshot not past
+    // it proves it sound; otherwise recovery starts over from the newest.
+    // A promotion resuming in an old segment meets this most; the
+    // follower's seal check (aws_follower.cpp) is the same rule.
     const std::uint64_t sealed = owned - 1;
+    const std::uint64_t trusted_up_to =
+        std::min(sealed, replay.lowest_unproven_seal().value_or(sealed));
     const std::uint64_t newest =
         read_s3_snapshot_id(*clients_.s3_reads, options_.bucket, options_.snapshot_path);
-    if (newest <= sealed) return true;
+    if (newest <= trusted_up_to) return true;
     options_.common.warn(describe() + ": snapshot " + std::to_string(newest) +
                          " appeared while recovery replayed from " + std::to_string(first_segment) +
                          " to segment " + std::to_string(sealed) +
-                         "; retention may have pruned what it read, so it starts over from there");
+                         "; retention may have pruned what it read or voided a seal it followed "
+                         "(in segment " +
+                         std::to_string(trusted_up_to) + "), so it starts over from there");
     return false;
   }
 

@@ -229,10 +229,17 @@ bool JournalReplay::apply_item(ReplayCursor& c, const aws::JournalItem& item,
       decode_record(item.content, where, decryption_, RecordPosition{segment, item.order});
   if (record.type == RecordType::seal) {
     fragments_.drop_partial(segment, "followed by a seal");
+    const bool owners_own = last_applied_ && last_applied_->segment == segment &&
+                            last_applied_->order + 1 == item.order &&
+                            last_applied_->writer_id == record.writer_id;
+    if (!owners_own && (!lowest_unproven_seal_ || segment < *lowest_unproven_seal_)) {
+      lowest_unproven_seal_ = segment;
+    }
     c = ReplayCursor{record.next_segment, 1, false};
     if (seal_check_ && !seal_check_(segment)) c.stopped_at_seal = true;
     return true;
   }
+  last_applied_ = AppliedItem{segment, item.order, record.writer_id};
   if (record.type == RecordType::fragment) {
     if (std::optional<FragmentAssembler::Whole> whole =
             fragments_.add(segment, item.order, record)) {

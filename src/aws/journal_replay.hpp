@@ -94,6 +94,16 @@ class JournalReplay {
     seal_check_ = std::move(check);
   }
 
+  // The lowest segment whose seal this replay followed without seeing that
+  // the segment's owner wrote it, or nullopt. A seal whose item comes right
+  // after a record this replay applied, with that record's writer id, is
+  // the owner closing its own segment (a snapshot's seal). Any other seal
+  // may be an opener's at orders retention emptied, which says the segment
+  // ended before acknowledged events; it exists only once a snapshot past
+  // its segment is durable, so a recovery that followed one checks the
+  // newest snapshot against it (AwsStorage::recover_from()).
+  std::optional<std::uint64_t> lowest_unproven_seal() const { return lowest_unproven_seal_; }
+
  private:
   enum class PageEnd { consumed, seal, gap };
   PageEnd apply_page(ReplayCursor& c, const std::vector<aws::JournalItem>& items,
@@ -109,6 +119,14 @@ class JournalReplay {
   GapRole role_;
   FragmentAssembler fragments_;
   std::function<bool(std::uint64_t)> seal_check_;
+  std::optional<std::uint64_t> lowest_unproven_seal_;
+  // The last batch or fragment item applied: where, and by which writer.
+  struct AppliedItem {
+    std::uint64_t segment = 0;
+    std::uint64_t order = 0;
+    std::uint64_t writer_id = 0;
+  };
+  std::optional<AppliedItem> last_applied_;
 };
 
 }  // namespace prevayler::detail
